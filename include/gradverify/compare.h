@@ -1,0 +1,111 @@
+#pragma once
+// The comparison of gradients under test ("actual", a) with LibTorch's ("reference", b).
+//
+// Pass condition, elementwise, as torch.allclose states it:
+//
+//     |a - b| <= atol + rtol * |b|      and both a and b finite
+//
+// A tensor passes when every element does and its shape is the reference's. The finiteness
+// test is explicit, so a NaN can never slip through a comparison that is false on NaN.
+//
+// A tensor whose elements are exactly zero on both sides passes but is marked vacuous: it
+// agrees, but it proves nothing (a dead ReLU layer upstream, say). A reference that lies
+// entirely within atol is marked vacuous too: at that size the check can't tell g from -g.
+// A report with any vacuous tensor and no failure has the verdict "vacuous", never "pass".
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "gradverify/mlp_spec.h"
+#include "gradverify/problem.h"
+#include "gradverify/tensor.h"
+
+namespace gradverify {
+
+struct Tolerances {
+  double rtol = 0;
+  double atol = 0;
+};
+
+// Defaults per dtype. Both sides compute in the same dtype but sum in different orders
+// (hand loops vs. BLAS), so they differ by rounding: a few ulps of the terms summed.
+//  - float64: rtol 1e-7, atol 1e-10. Rounding is ~1e-16 relative; this leaves 9 orders of
+//    magnitude of headroom for deep sums while still catching any real bug, which changes
+//    values at the scale of the gradient itself (x2, x-1, xN, a missed term).
+//  - float32: rtol 1e-4, atol 1e-6. float32 rounding is ~6e-8 relative and grows with the
+//    length of each sum; 1e-4 covers sums of thousands of terms with cancellation.
+Tolerances default_tolerances(Dtype dtype);
+
+// A gradient as it was submitted: a tensor, or why there is none usable. A missing or
+// malformed entry is a failed parameter, never an input error.
+struct SubmittedGradient {
+  std::optional<Tensor> tensor;  // empty when missing or malformed
+  std::string problem;           // why tensor is empty: "missing", "dW1[0][1] is null; ..."
+};
+using SubmittedGradients = std::map<std::string, SubmittedGradient>;  // keyed W1, b1, z1, ...
+
+struct TensorComparison {
+  std::string name;            // W1, b1, ... or z1, h1, ...: the variable differentiated by
+  Shape shape;                 // the reference's shape
+  bool passed = false;         // the pass condition holds for every element
+  bool vacuous = false;        // passed, but proves nothing (see above)
+  bool missing = false;        // the actual gradient was absent or malformed
+  bool shape_mismatch = false;  // the actual gradient has another shape
+  int64_t elements = 0;        // elements compared (0 when missing or mis-shaped)
+  int64_t mismatched = 0;      // elements failing the pass condition, non-finite ones included
+  int64_t nonfinite = 0;       // elements where either side is NaN or +-Inf
+  double max_abs_diff = 0;     // max |a - b|; NaN or Inf when an element is non-finite
+  double max_rel_diff = 0;     // max |a - b| / |b|; Inf where b = 0 and a != 0
+  double reference_max_abs = 0;  // max |b|: the scale the tolerances are judged against
+  // The element that fails the pass condition by the largest factor (or, when all pass, the
+  // one closest to failing), with both values. Empty when nothing was compared.
+  std::vector<int64_t> worst_index;
+  double worst_actual = 0;
+  double worst_reference = 0;
+  std::string message;  // one line: why it failed or why it is vacuous; empty otherwise
+};
+
+// Compares one submitted gradient with its reference. For a 1-D reference of n entries
+// (a bias), a [1, n] submission is accepted as the same shape.
+TensorComparison compare_tensor(const std::string& name, const SubmittedGradient& actual, const Tensor& reference,
+                                const Tolerances& tol);
+
+enum class Verdict { pass, fail, vacuous };
+const char* to_string(Verdict verdict);
+
+struct CheckReport {
+  // What was checked.
+  MlpSpec spec;
+  int64_t batch = 0;
+  std::string data_description;
+  std::string actual_source;  // "manual MLP (gradverify)" or the gradients file's path
+  Tolerances tolerances;
+
+  // The forward pass: the loss both sides computed. actual_loss is empty when the gradients
+  // came from a file, which carries no loss.
+  std::optional<double> actual_loss;
+  double reference_loss = 0;
+  bool loss_passed = true;  // the pass condition on the loss, when actual_loss is known
+
+  std::vector<TensorComparison> parameters;     // W1, b1, W2, b2, ...
+  std::vector<TensorComparison> intermediates;  // z1, h1, ...: those the actual side provided
+  std::vector<DeadUnits> dead_relu_units;       // per ReLU layer, over the batch
+  std::vector<std::string> notes;               // e.g. unexpected entries that were ignored
+
+  bool passed() const;  // loss and every tensor pass
+  Verdict verdict() const;
+  int64_t failed_count() const;
+  int64_t vacuous_count() const;
+};
+
+// Builds the report: every parameter of the spec is compared (an absent one fails as
+// missing); an intermediate is compared only when the actual side provides it.
+CheckReport build_report(const Problem& problem, const TensorMap& reference_gradients, double reference_loss,
+                         const SubmittedGradients& actual, std::optional<double> actual_loss,
+                         const std::string& actual_source, const Tolerances& tol);
+
+// Wraps complete gradients (e.g. the manual MLP's) as submitted ones.
+SubmittedGradients as_submitted(const TensorMap& gradients);
+
+}  // namespace gradverify

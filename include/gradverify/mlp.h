@@ -1,0 +1,56 @@
+#pragma once
+// The manual MLP: forward and backward written out by hand, in plain C++ with no LibTorch.
+// It is the reference implementation students read, and the "manual" side of `check`.
+//
+//   z_k = h_{k-1} @ W_k + b_k      (h_0 = X, W_k is [fan_in, fan_out], b_k is [fan_out])
+//   h_k = act_k(z_k)               (h_L is the prediction)
+//   L   = loss(h_L, y)             (the mean over all elements of h_L)
+#include <cstdint>
+#include <vector>
+
+#include "gradverify/mlp_spec.h"
+#include "gradverify/tensor.h"
+
+namespace gradverify {
+
+// Parameters and their gradients share one type, so they line up one-to-one by layer.
+// Index k-1 holds layer k. Biases are 1 x fan_out.
+template <typename T>
+struct MlpParams {
+  std::vector<Matrix<T>> W;
+  std::vector<Matrix<T>> b;
+};
+
+// What forward stores for backward: the input, every pre-activation z_k and output h_k.
+template <typename T>
+struct MlpForwardCache {
+  Matrix<T> X;               // (N, layers[0])
+  Matrix<T> y;               // (N, layers[L]), the targets
+  std::vector<Matrix<T>> z;  // z[k-1] is (N, layers[k])
+  std::vector<Matrix<T>> h;  // h[k-1] is (N, layers[k]); h[L-1] is the prediction
+  T loss = T(0);
+};
+
+template <typename T>
+struct MlpGradients {
+  MlpParams<T> params;        // dW_k, db_k
+  std::vector<Matrix<T>> dz;  // dL/dz_k
+  std::vector<Matrix<T>> dh;  // dL/dh_k; dh[L-1] is dL/dprediction
+};
+
+// X is (N, layers[0]), y is (N, layers[L]); returns the loss and fills the cache.
+template <typename T>
+T mlp_forward(MlpForwardCache<T>& cache, const MlpSpec& spec, const MlpParams<T>& params, const Matrix<T>& X,
+              const Matrix<T>& y);
+
+// Fills grads from a forward cache. Buffers are NaN-prefilled first (dlib's habit), so an
+// entry the backward pass never wrote shows up as NaN in the comparison instead of as 0.
+template <typename T>
+void mlp_backward(MlpGradients<T>& grads, const MlpForwardCache<T>& cache, const MlpSpec& spec,
+                  const MlpParams<T>& params);
+
+// Converts W1, b1, ... from a TensorMap (as in problem.json) into the compute dtype.
+template <typename T>
+MlpParams<T> params_from_tensors(const MlpSpec& spec, const TensorMap& params);
+
+}  // namespace gradverify

@@ -1,0 +1,46 @@
+#pragma once
+// The LibTorch twin of the manual MLP, in the PyTorch C++ frontend's module style. This is
+// the one public header that includes <torch/torch.h>; see reference.h for the torch-free
+// way to get its gradients.
+#include <torch/torch.h>
+
+#include <vector>
+
+#include "gradverify/mlp_spec.h"
+#include "gradverify/tensor.h"
+
+namespace gradverify {
+
+// Everything forward computed, with z_k and h_k kept (retain_grad) so that backward fills
+// their .grad() too.
+struct MlpTwinOutput {
+  torch::Tensor prediction;       // h_L
+  std::vector<torch::Tensor> z;   // z[k-1] = fc_k(h_{k-1})
+  std::vector<torch::Tensor> h;   // h[k-1] = act_k(z[k-1]); h[L-1] is prediction
+};
+
+struct MlpTwinImpl : torch::nn::Module {
+  // Layers fc1, fc2, ... as torch::nn::Linear in the spec's dtype, registered by name.
+  explicit MlpTwinImpl(const MlpSpec& spec);
+
+  // Copies W_k (stored [fan_in, fan_out]) into fc_k.weight, which Linear stores [out, in],
+  // and b_k into fc_k.bias.
+  void load_params(const TensorMap& params);
+
+  MlpTwinOutput forward(const torch::Tensor& X);
+
+  // The loss with torch's own semantics: mse_loss, binary_cross_entropy (log clamped at
+  // -100), binary_cross_entropy_with_logits; each the mean over all elements.
+  torch::Tensor loss(const torch::Tensor& prediction, const torch::Tensor& target) const;
+
+  MlpSpec spec;
+  std::vector<torch::nn::Linear> fc;  // fc[k-1] is layer k
+};
+TORCH_MODULE(MlpTwin);
+
+torch::ScalarType to_torch_dtype(Dtype dtype);
+// A gradverify Tensor as a torch tensor of the given dtype, and back to doubles.
+torch::Tensor to_torch(const Tensor& tensor, torch::ScalarType dtype);
+Tensor from_torch(const torch::Tensor& tensor);
+
+}  // namespace gradverify

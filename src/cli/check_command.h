@@ -1,0 +1,34 @@
+#pragma once
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace gradverify::cli {
+
+// Options of `gradverify check`, with the defaults that reproduce the lab's network.
+struct CheckOptions {
+  std::string problem_path;    // --problem: check this problem instead of a built-in one
+  std::string gradients_path;  // --gradients: check these gradients instead of the manual MLP's
+  std::string layers = "2,4,3,2,1";
+  std::string activations;     // empty: relu for hidden layers, and a default output (see help)
+  std::string loss = "mse";
+  std::string data;            // empty: xor when the net is 2-...-1, otherwise random:8
+  int64_t seed = 0;
+  std::string init = "he";
+  std::string dtype = "float64";
+  std::optional<double> rtol, atol;
+  std::string format = "table";
+  std::string output_path;
+  std::string save_problem_path;
+  std::string save_gradients_path;
+};
+
+void add_check_command(CLI::App& app, CheckOptions& options);
+
+// Runs the check and returns the exit code: 0 pass, 1 mismatch, 3 vacuous. Throws
+// InputError (exit 2) on a bad file or option value.
+int run_check(const CheckOptions& options);
+
+}  // namespace gradverify::cli

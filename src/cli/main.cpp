@@ -1,0 +1,45 @@
+// gradverify: the command line. Library code throws InputError on bad input and returns
+// results as data; only here do they become exit codes (0 pass, 1 mismatch, 2 bad input,
+// 3 vacuous).
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "check_command.h"
+#include "gradverify/errors.h"
+#include "gradverify/version.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"gradverify: checks hand-written backward passes against LibTorch autograd"};
+  app.set_version_flag("--version", std::string("gradverify ") + gradverify::kVersion);
+  app.require_subcommand(1);
+  app.footer("Run 'gradverify <command> --help' for a command's options.");
+
+  gradverify::cli::CheckOptions check_options;
+  gradverify::cli::add_check_command(app, check_options);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);  // prints the message and "Run with --help for more information."
+    return 2;
+  }
+
+  try {
+    if (app.got_subcommand("check")) return gradverify::cli::run_check(check_options);
+  } catch (const gradverify::InputError& e) {
+    std::cerr << "gradverify: error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    // Anything else is a bug in gradverify, not in the input: say so plainly.
+    std::cerr << "gradverify: internal error: " << e.what() << "\n";
+    return 4;
+  }
+  return 0;
+}

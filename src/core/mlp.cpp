@@ -1,0 +1,90 @@
+#include "gradverify/mlp.h"
+
+#include <limits>
+
+#include "gradverify/kernels.h"
+
+namespace gradverify {
+
+template <typename T>
+T mlp_forward(MlpForwardCache<T>& cache, const MlpSpec& spec, const MlpParams<T>& params, const Matrix<T>& X,
+              const Matrix<T>& y) {
+  // X is (N, layers[0]), y is (N, layers[L])
+  const int64_t N = X.rows;
+  const auto L = static_cast<size_t>(spec.num_layers());
+  cache.X = X;
+  cache.y = y;
+  cache.z.resize(L);
+  cache.h.resize(L);
+  const Matrix<T>* input = &cache.X;
+  for (size_t i = 0; i < L; ++i) {
+    const int64_t k = static_cast<int64_t>(i) + 1;
+    const int64_t in = spec.fan_in(k), out = spec.fan_out(k);
+    cache.z[i] = Matrix<T>(N, out);
+    cache.h[i] = Matrix<T>(N, out);
+    kernels::linear_forward(cache.z[i].data.data(), input->data.data(), params.W[i].data.data(),
+                            params.b[i].data.data(), N, in, out);
+    kernels::activation_forward(spec.activation(k), cache.h[i].data.data(), cache.z[i].data.data(), N * out);
+    input = &cache.h[i];
+  }
+  const Matrix<T>& prediction = cache.h[L - 1];
+  cache.loss = kernels::loss_forward(spec.loss, prediction.data.data(), y.data.data(), prediction.size());
+  return cache.loss;
+}
+
+template <typename T>
+void mlp_backward(MlpGradients<T>& grads, const MlpForwardCache<T>& cache, const MlpSpec& spec,
+                  const MlpParams<T>& params) {
+  const int64_t N = cache.X.rows;
+  const auto L = static_cast<size_t>(spec.num_layers());
+  const T nan = std::numeric_limits<T>::quiet_NaN();
+  grads.params.W.assign(L, {});
+  grads.params.b.assign(L, {});
+  grads.dz.assign(L, {});
+  grads.dh.assign(L, {});
+  for (size_t i = 0; i < L; ++i) {
+    const int64_t k = static_cast<int64_t>(i) + 1;
+    grads.params.W[i] = Matrix<T>(spec.fan_in(k), spec.fan_out(k), nan);
+    grads.params.b[i] = Matrix<T>(1, spec.fan_out(k), nan);
+    grads.dz[i] = Matrix<T>(N, spec.fan_out(k), nan);
+    grads.dh[i] = Matrix<T>(N, spec.fan_out(k), nan);
+  }
+
+  // dL/dprediction from the loss, then back through each layer: activation, then linear.
+  const Matrix<T>& prediction = cache.h[L - 1];
+  kernels::loss_backward(spec.loss, grads.dh[L - 1].data.data(), prediction.data.data(), cache.y.data.data(),
+                         prediction.size());
+  for (size_t i = L; i-- > 0;) {
+    const int64_t k = static_cast<int64_t>(i) + 1;
+    const int64_t in = spec.fan_in(k), out = spec.fan_out(k);
+    kernels::activation_backward(spec.activation(k), grads.dz[i].data.data(), grads.dh[i].data.data(),
+                                 cache.h[i].data.data(), N * out);
+    const Matrix<T>& input = i == 0 ? cache.X : cache.h[i - 1];
+    T* dinput = i == 0 ? nullptr : grads.dh[i - 1].data.data();  // dL/dX is not needed
+    kernels::linear_backward(dinput, grads.params.W[i].data.data(), grads.params.b[i].data.data(),
+                             grads.dz[i].data.data(), input.data.data(), params.W[i].data.data(), N, in, out);
+  }
+}
+
+template <typename T>
+MlpParams<T> params_from_tensors(const MlpSpec& spec, const TensorMap& params) {
+  MlpParams<T> p;
+  for (int64_t k = 1; k <= spec.num_layers(); ++k) {
+    p.W.push_back(to_matrix<T>(params.at(weight_name(k))));
+    p.b.push_back(to_matrix<T>(params.at(bias_name(k))));
+  }
+  return p;
+}
+
+template float mlp_forward<float>(MlpForwardCache<float>&, const MlpSpec&, const MlpParams<float>&,
+                                  const Matrix<float>&, const Matrix<float>&);
+template double mlp_forward<double>(MlpForwardCache<double>&, const MlpSpec&, const MlpParams<double>&,
+                                    const Matrix<double>&, const Matrix<double>&);
+template void mlp_backward<float>(MlpGradients<float>&, const MlpForwardCache<float>&, const MlpSpec&,
+                                  const MlpParams<float>&);
+template void mlp_backward<double>(MlpGradients<double>&, const MlpForwardCache<double>&, const MlpSpec&,
+                                   const MlpParams<double>&);
+template MlpParams<float> params_from_tensors<float>(const MlpSpec&, const TensorMap&);
+template MlpParams<double> params_from_tensors<double>(const MlpSpec&, const TensorMap&);
+
+}  // namespace gradverify

@@ -1,0 +1,169 @@
+#include "gradverify/report.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "json_tensor.h"
+
+namespace gradverify {
+namespace {
+
+std::string number(double v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  return fmt::format("{:.3e}", v);
+}
+
+std::string value(double v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  return fmt::format("{:.10g}", v);
+}
+
+std::string verdict_label(const TensorComparison& c) {
+  if (!c.passed) return c.missing ? "FAIL (missing)" : c.shape_mismatch ? "FAIL (shape)" : "FAIL";
+  return c.vacuous ? "VACUOUS" : "ok";
+}
+
+std::string activations_list(const MlpSpec& spec) {
+  std::string s;
+  for (auto a : spec.activations) s += (s.empty() ? "" : ",") + std::string(to_string(a));
+  return s;
+}
+
+void append_rows(std::string& out, const std::vector<TensorComparison>& rows) {
+  for (const auto& c : rows) {
+    const bool compared = !c.missing && !c.shape_mismatch;
+    out += fmt::format("  {:<6} {:<10} {:>12} {:>12}  {:<9} {:>17} {:>17}  {}\n", c.name, shape_to_string(c.shape),
+                       compared ? number(c.max_abs_diff) : "-", compared ? number(c.max_rel_diff) : "-",
+                       compared ? shape_to_string(c.worst_index) : "-", compared ? value(c.worst_actual) : "-",
+                       compared ? value(c.worst_reference) : "-", verdict_label(c));
+  }
+}
+
+std::string overall_line(const CheckReport& r) {
+  const int64_t total = static_cast<int64_t>(r.parameters.size() + r.intermediates.size());
+  std::vector<std::string> failed;
+  for (const auto* group : {&r.parameters, &r.intermediates})
+    for (const auto& c : *group)
+      if (!c.passed) failed.push_back(c.name);
+  switch (r.verdict()) {
+    case Verdict::pass:
+      return fmt::format("PASS: all {} gradients match LibTorch", total);
+    case Verdict::vacuous:
+      return fmt::format(
+          "VACUOUS: nothing differs, but {} of {} gradients are vacuous, so the check proved nothing about them",
+          r.vacuous_count(), total);
+    case Verdict::fail:
+      break;
+  }
+  std::string names;
+  for (const auto& n : failed) names += (names.empty() ? "" : ", ") + n;
+  if (!r.loss_passed) names += std::string(names.empty() ? "" : ", ") + "the loss";
+  return fmt::format("FAIL: {} of {} gradients differ from LibTorch{}: {}", failed.size(), total,
+                     r.loss_passed ? "" : " and so does the loss", names);
+}
+
+}  // namespace
+
+std::string format_report_table(const CheckReport& r) {
+  std::string out;
+  out += fmt::format("gradverify: {} vs LibTorch autograd\n", r.actual_source);
+  out += fmt::format("  net      {}  {}  loss {}  {}\n", layers_to_string(r.spec.layers), activations_list(r.spec),
+                     to_string(r.spec.loss), to_string(r.spec.dtype));
+  out += fmt::format("  data     {}, batch {}\n", r.data_description, r.batch);
+  out += fmt::format("  pass if  |a - b| <= atol + rtol*|b| for every element (a: under test, b: LibTorch), "
+                     "atol {:g}, rtol {:g}\n",
+                     r.tolerances.atol, r.tolerances.rtol);
+  if (r.actual_loss)
+    out += fmt::format("  loss     {} {}, LibTorch {}  {}\n", "under test", value(*r.actual_loss), value(r.reference_loss),
+                       r.loss_passed ? "ok" : "FAIL");
+  else
+    out += fmt::format("  loss     LibTorch {}\n", value(r.reference_loss));
+  out += "\n";
+  const std::string header = fmt::format("  {:<6} {:<10} {:>12} {:>12}  {:<9} {:>17} {:>17}  {}\n", "grad", "shape",
+                                         "max abs diff", "max rel diff", "worst at", "under test", "LibTorch", "verdict");
+  out += header;
+  append_rows(out, r.parameters);
+  if (!r.intermediates.empty()) {
+    out += "  intermediates: dL/dz_k (pre-activation) and dL/dh_k (layer output)\n";
+    append_rows(out, r.intermediates);
+  }
+
+  // Failures one per line; identical messages (vacuous ones, typically) once with all names.
+  std::vector<std::pair<std::string, std::string>> details;  // message, names
+  for (const auto* group : {&r.parameters, &r.intermediates})
+    for (const auto& c : *group) {
+      if (c.message.empty()) continue;
+      auto same = std::find_if(details.begin(), details.end(), [&](const auto& d) { return d.first == c.message; });
+      if (same == details.end() || !c.passed) details.emplace_back(c.message, c.name);
+      else same->second += ", " + c.name;
+    }
+  if (!details.empty()) out += "\n";
+  for (const auto& [message, names] : details) out += fmt::format("  {}: {}\n", names, message);
+
+  if (!r.dead_relu_units.empty()) {
+    std::string dead;
+    for (const auto& d : r.dead_relu_units)
+      dead += fmt::format("{}layer {}: {} of {}", dead.empty() ? "" : ", ", d.layer, d.dead, d.units);
+    out += fmt::format("\n  dead ReLU units (zero for every sample): {}\n", dead);
+  }
+  for (const auto& note : r.notes) out += fmt::format("  note: {}\n", note);
+  out += "\n" + overall_line(r) + "\n";
+  return out;
+}
+
+std::string format_report_json(const CheckReport& r) {
+  using nlohmann::json;
+  auto comparison = [](const TensorComparison& c) {
+    json j;
+    j["name"] = c.name;
+    j["shape"] = c.shape;
+    j["passed"] = c.passed;
+    j["vacuous"] = c.vacuous;
+    j["missing"] = c.missing;
+    j["shape_mismatch"] = c.shape_mismatch;
+    j["elements"] = c.elements;
+    j["mismatched"] = c.mismatched;
+    j["nonfinite"] = c.nonfinite;
+    j["max_abs_diff"] = detail::number_to_json(c.max_abs_diff);
+    j["max_rel_diff"] = detail::number_to_json(c.max_rel_diff);
+    j["reference_max_abs"] = detail::number_to_json(c.reference_max_abs);
+    j["worst_index"] = c.worst_index.empty() ? json(nullptr) : json(c.worst_index);
+    j["worst_actual"] = c.worst_index.empty() ? json(nullptr) : detail::number_to_json(c.worst_actual);
+    j["worst_reference"] = c.worst_index.empty() ? json(nullptr) : detail::number_to_json(c.worst_reference);
+    j["message"] = c.message;
+    return j;
+  };
+  json doc;
+  doc["passed"] = r.passed();
+  doc["verdict"] = to_string(r.verdict());
+  doc["failed"] = r.failed_count();
+  doc["vacuous"] = r.vacuous_count();
+  doc["layers"] = r.spec.layers;
+  json acts = json::array();
+  for (auto a : r.spec.activations) acts.push_back(to_string(a));
+  doc["activations"] = acts;
+  doc["loss"] = to_string(r.spec.loss);
+  doc["dtype"] = to_string(r.spec.dtype);
+  doc["data"] = r.data_description;
+  doc["batch"] = r.batch;
+  doc["actual_source"] = r.actual_source;
+  doc["tolerances"] = {{"rtol", r.tolerances.rtol}, {"atol", r.tolerances.atol}};
+  doc["loss_value"] = {{"actual", r.actual_loss ? detail::number_to_json(*r.actual_loss) : json(nullptr)},
+                       {"reference", detail::number_to_json(r.reference_loss)},
+                       {"passed", r.loss_passed}};
+  doc["parameters"] = json::array();
+  for (const auto& c : r.parameters) doc["parameters"].push_back(comparison(c));
+  doc["intermediates"] = json::array();
+  for (const auto& c : r.intermediates) doc["intermediates"].push_back(comparison(c));
+  doc["dead_relu_units"] = json::array();
+  for (const auto& d : r.dead_relu_units)
+    doc["dead_relu_units"].push_back({{"layer", d.layer}, {"dead", d.dead}, {"units", d.units}});
+  doc["notes"] = r.notes;
+  return doc.dump(2) + "\n";
+}
+
+}  // namespace gradverify

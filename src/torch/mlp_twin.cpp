@@ -1,0 +1,109 @@
+// The only translation unit that compiles <torch/torch.h> (13-16 s, ~1.1 GB): keep it small.
+#include "gradverify/torch/mlp_twin.h"
+
+#include <string>
+
+#include "gradverify/reference.h"
+
+namespace gradverify {
+
+torch::ScalarType to_torch_dtype(Dtype dtype) {
+  return dtype == Dtype::float32 ? torch::kFloat32 : torch::kFloat64;
+}
+
+torch::Tensor to_torch(const Tensor& tensor, torch::ScalarType dtype) {
+  // from_blob borrows; clone owns. Converting from double rounds to nearest, exactly as the
+  // manual side's static_cast<float> does, so both sides start from identical weights.
+  auto doubles = torch::from_blob(const_cast<double*>(tensor.values.data()), tensor.shape, torch::kFloat64);
+  return doubles.to(dtype).clone();
+}
+
+Tensor from_torch(const torch::Tensor& tensor) {
+  auto doubles = tensor.detach().to(torch::kFloat64).contiguous();
+  Tensor out;
+  out.shape.assign(doubles.sizes().begin(), doubles.sizes().end());
+  const double* data = doubles.data_ptr<double>();
+  out.values.assign(data, data + doubles.numel());
+  return out;
+}
+
+MlpTwinImpl::MlpTwinImpl(const MlpSpec& spec_) : spec(spec_) {
+  for (int64_t k = 1; k <= spec.num_layers(); ++k) {
+    auto layer = torch::nn::Linear(spec.fan_in(k), spec.fan_out(k));
+    layer->to(to_torch_dtype(spec.dtype));
+    fc.push_back(register_module("fc" + std::to_string(k), layer));
+  }
+}
+
+void MlpTwinImpl::load_params(const TensorMap& params) {
+  torch::NoGradGuard no_grad;
+  const auto dtype = to_torch_dtype(spec.dtype);
+  for (int64_t k = 1; k <= spec.num_layers(); ++k) {
+    auto& layer = fc[static_cast<size_t>(k - 1)];
+    layer->weight.copy_(to_torch(params.at(weight_name(k)), dtype).t());
+    layer->bias.copy_(to_torch(params.at(bias_name(k)), dtype).reshape({spec.fan_out(k)}));
+  }
+}
+
+static torch::Tensor apply_activation(Activation act, const torch::Tensor& z) {
+  switch (act) {
+    case Activation::relu: return torch::relu(z);
+    case Activation::sigmoid: return torch::sigmoid(z);
+    case Activation::tanh: return torch::tanh(z);
+    case Activation::identity: return z.view_as(z);  // a new node, so h_k has its own grad
+  }
+  return z;
+}
+
+MlpTwinOutput MlpTwinImpl::forward(const torch::Tensor& X) {
+  MlpTwinOutput out;
+  torch::Tensor h = X;
+  for (int64_t k = 1; k <= spec.num_layers(); ++k) {
+    auto z = fc[static_cast<size_t>(k - 1)]->forward(h);
+    z.retain_grad();
+    h = apply_activation(spec.activation(k), z);
+    h.retain_grad();
+    out.z.push_back(z);
+    out.h.push_back(h);
+  }
+  out.prediction = h;
+  return out;
+}
+
+torch::Tensor MlpTwinImpl::loss(const torch::Tensor& prediction, const torch::Tensor& target) const {
+  namespace F = torch::nn::functional;
+  switch (spec.loss) {
+    case Loss::mse: return F::mse_loss(prediction, target);
+    case Loss::bce: return F::binary_cross_entropy(prediction, target);
+    case Loss::bce_with_logits: return F::binary_cross_entropy_with_logits(prediction, target);
+  }
+  return {};
+}
+
+ReferenceResult compute_reference(const Problem& problem) {
+  // One intra-op thread: the best setting on small machines, and these nets are small.
+  torch::set_num_threads(1);
+  const auto dtype = to_torch_dtype(problem.spec.dtype);
+  MlpTwin twin(problem.spec);
+  twin->load_params(problem.params);
+  const auto X = to_torch(problem.X, dtype);
+  const auto y = to_torch(problem.y, dtype);
+
+  auto out = twin->forward(X);
+  auto loss = twin->loss(out.prediction, y);
+  loss.backward();
+
+  ReferenceResult result;
+  result.loss = loss.item<double>();
+  for (int64_t k = 1; k <= problem.spec.num_layers(); ++k) {
+    const auto& layer = twin->fc[static_cast<size_t>(k - 1)];
+    const auto i = static_cast<size_t>(k - 1);
+    result.gradients[weight_name(k)] = from_torch(layer->weight.grad().t());  // back to [in, out]
+    result.gradients[bias_name(k)] = from_torch(layer->bias.grad());
+    result.gradients[preactivation_name(k)] = from_torch(out.z[i].grad());
+    result.gradients[activation_name(k)] = from_torch(out.h[i].grad());
+  }
+  return result;
+}
+
+}  // namespace gradverify
