@@ -10,7 +10,7 @@
 namespace gradverify {
 
 GradientsFile parse_gradients_json(const std::string& text, const std::string& source, const MlpSpec& spec) {
-  const nlohmann::json doc = detail::parse_json_text(text, source);
+  const nlohmann::json doc = detail::parse_json_text(detail::quote_python_nonfinite(text), source);
   if (!doc.is_object())
     throw InputError(source, "", "expected a JSON object {\"dW1\": [[...]], \"db1\": [...], ...}, got " +
                                      detail::json_kind(doc));

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <limits>
 #include <sstream>
+#include <string_view>
+#include <utility>
 
 #include "gradverify/errors.h"
 
@@ -34,7 +36,10 @@ double read_number(const nlohmann::json& value, const std::string& field, NonFin
     if (s == "-inf" || s == "-infinity") return -std::numeric_limits<double>::infinity();
     throw FieldError(field, "expected a number or \"nan\", \"inf\", \"-inf\", got " + value.dump());
   }
-  throw FieldError(field, "expected a number, got " + json_kind(value));
+  throw FieldError(field, std::string(non_finite == NonFinite::from_strings
+                                          ? "expected a number or \"nan\", \"inf\", \"-inf\", got "
+                                          : "expected a number, got ") +
+                              json_kind(value));
 }
 
 void read_into(const nlohmann::json& value, const std::string& field, const Shape& shape, size_t depth,
@@ -100,11 +105,41 @@ nlohmann::json tensor_to_json(const Tensor& tensor) {
   return slice_to_json(tensor, 0, next);
 }
 
+std::string quote_python_nonfinite(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      out += c;
+      if (c == '\\' && i + 1 < text.size()) out += text[++i];  // keep escaped characters as they are
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    bool replaced = false;
+    for (const auto& [token, quoted] : {std::pair{"-Infinity", "\"-inf\""}, std::pair{"Infinity", "\"inf\""},
+                                        std::pair{"NaN", "\"nan\""}}) {
+      const std::string_view t(token);
+      if (text.compare(i, t.size(), t) == 0) {
+        out += quoted;
+        i += t.size() - 1;
+        replaced = true;
+        break;
+      }
+    }
+    if (!replaced) out += c;
+  }
+  return out;
+}
+
 nlohmann::json parse_json_text(const std::string& text, const std::string& source) {
   try {
     return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
     // e.what() reads "[json.exception.parse_error.101] parse error at line 3, column 5: ..."
+    // or, for a number such as 1e999, "[json.exception.out_of_range.406] number overflow ...".
     std::string what = e.what();
     const auto pos = what.find("] ");
     throw InputError(source, "", "not valid JSON: " + (pos == std::string::npos ? what : what.substr(pos + 2)));

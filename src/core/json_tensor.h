@@ -35,6 +35,11 @@ nlohmann::json number_to_json(double value);
 nlohmann::json parse_json_file(const std::string& path);
 nlohmann::json parse_json_text(const std::string& text, const std::string& source);
 
+// Python's json.dumps writes NaN, Infinity and -Infinity as bare tokens, which are not JSON.
+// This quotes them ("nan", "inf", "-inf") outside of strings, so files a student's Python
+// wrote read as they meant them.
+std::string quote_python_nonfinite(const std::string& text);
+
 // "a number", "a string", "an array", ...: for "expected X, got Y" messages.
 std::string json_kind(const nlohmann::json& value);
 

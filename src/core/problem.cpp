@@ -2,6 +2,7 @@
 
 #include <cfloat>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -139,6 +140,19 @@ void set_csv_data(Problem& problem, const std::string& path) {
 
 namespace {
 
+std::string show(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.10g", v);
+  return buf;
+}
+
+// "X[1][2]": the element's path as it is written in the JSON file.
+std::string element_path(const std::string& field, const Shape& shape, int64_t flat_index) {
+  std::string path = field;
+  for (int64_t i : unravel_index(shape, flat_index)) path += "[" + std::to_string(i) + "]";
+  return path;
+}
+
 void check_shape(const Tensor& tensor, const Shape& expected, const std::string& source, const std::string& field,
                  const std::string& meaning) {
   if (tensor.shape != expected)
@@ -150,11 +164,11 @@ void check_shape(const Tensor& tensor, const Shape& expected, const std::string&
 void check_values(const Tensor& tensor, Dtype dtype, const std::string& source, const std::string& field) {
   for (int64_t i = 0; i < tensor.numel(); ++i) {
     const double v = tensor.values[static_cast<size_t>(i)];
-    const std::string element = field + index_to_string(tensor.shape, i);
-    if (!std::isfinite(v)) throw InputError(source, element, "expected a finite number, got " + std::to_string(v));
+    const std::string element = element_path(field, tensor.shape, i);
+    if (!std::isfinite(v)) throw InputError(source, element, "expected a finite number, got " + show(v));
     if (dtype == Dtype::float32 && std::fabs(v) > FLT_MAX)
       throw InputError(source, element,
-                       "value " + std::to_string(v) + " is outside the float32 range of this float32 problem");
+                       "value " + show(v) + " is outside the float32 range (about 3.4e38) of this float32 problem");
   }
 }
 
@@ -187,9 +201,8 @@ void validate_problem(const Problem& problem, const std::string& source) {
     for (int64_t i = 0; i < problem.y.numel(); ++i) {
       const double v = problem.y.values[static_cast<size_t>(i)];
       if (v < 0 || v > 1)
-        throw InputError(source, "y" + index_to_string(problem.y.shape, i),
-                         std::string("loss '") + to_string(spec.loss) + "' needs targets in [0, 1], got " +
-                             std::to_string(v));
+        throw InputError(source, element_path("y", problem.y.shape, i),
+                         std::string("loss '") + to_string(spec.loss) + "' needs targets in [0, 1], got " + show(v));
     }
 }
 

@@ -1,0 +1,295 @@
+// The gradverify binary as a user meets it: exit codes, messages, and the file interface.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <set>
+
+#include "gradverify/gradients_file.h"
+#include "gradverify/problem.h"
+
+namespace gradverify {
+namespace {
+
+struct CliRun {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+std::string temp_path(const std::string& name) { return ::testing::TempDir() + "cli_" + name; }
+
+CliRun gradverify(const std::string& args) {
+  const std::string err_path = temp_path("stderr.txt");
+  const std::string command = std::string(GRADVERIFY_BIN) + " " + args + " 2>" + err_path;
+  CliRun run;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) return run;
+  std::array<char, 4096> buf{};
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) run.out.append(buf.data(), n);
+  const int status = pclose(pipe);
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  run.err = slurp(err_path);
+  return run;
+}
+
+std::string write_temp(const std::string& name, const std::string& text) {
+  const std::string path = temp_path(name);
+  std::ofstream(path) << text;
+  return path;
+}
+
+std::set<std::string> failed_in_json(const std::string& report) {
+  std::set<std::string> failed;
+  const auto doc = nlohmann::json::parse(report);  // named: a temporary would die before the loop
+  for (const auto& p : doc["parameters"])
+    if (!p["passed"].get<bool>()) failed.insert(p["name"].get<std::string>());
+  return failed;
+}
+
+TEST(Cli, DefaultCheckIsTheLabsNetAndPasses) {
+  const CliRun r = gradverify("check");
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("2-4-3-2-1  relu,relu,relu,sigmoid  loss mse  float64"), std::string::npos) << r.out;
+  for (const char* name : {"W1", "b1", "W2", "b2", "W3", "b3", "W4", "b4"}) {
+    const auto row = r.out.find(std::string("\n  ") + name + " ");
+    ASSERT_NE(row, std::string::npos) << name << "\n" << r.out;
+    const std::string line = r.out.substr(row + 1, r.out.find('\n', row + 1) - row - 1);
+    EXPECT_EQ(line.substr(line.size() - 2), "ok") << line;
+  }
+  EXPECT_NE(r.out.find("PASS: all 16 gradients match LibTorch"), std::string::npos) << r.out;
+}
+
+TEST(Cli, TheNotebooksSeed42IsVacuousNotAPass) {
+  const CliRun r = gradverify("check --seed 42");
+  EXPECT_EQ(r.exit_code, 3) << r.out;
+  EXPECT_NE(r.out.find("VACUOUS: nothing differs"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("layer 2: 3 of 3"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("PASS"), std::string::npos) << r.out;
+}
+
+TEST(Cli, JsonReportHasTheDocumentedFields) {
+  const CliRun r = gradverify("check --dtype float32 --format json");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const auto doc = nlohmann::json::parse(r.out);
+  EXPECT_TRUE(doc["passed"].get<bool>());
+  EXPECT_EQ(doc["verdict"], "pass");
+  EXPECT_EQ(doc["dtype"], "float32");
+  ASSERT_EQ(doc["parameters"].size(), 8u);
+  const auto& w1 = doc["parameters"][0];
+  EXPECT_EQ(w1["name"], "W1");
+  EXPECT_EQ(w1["shape"], nlohmann::json({2, 4}));
+  for (const char* field : {"passed", "max_abs_diff", "max_rel_diff", "worst_index", "vacuous", "message"})
+    EXPECT_TRUE(w1.contains(field)) << field;
+  EXPECT_EQ(doc["intermediates"].size(), 8u);
+}
+
+TEST(Cli, OutputGoesToTheFileAndASummaryToStdout) {
+  const std::string path = temp_path("report.json");
+  std::remove(path.c_str());
+  const CliRun r = gradverify("check --format json --output " + path);
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("report written to " + path), std::string::npos) << r.out;
+  EXPECT_TRUE(nlohmann::json::parse(slurp(path))["passed"].get<bool>());
+}
+
+TEST(Cli, OtherNetsDataAndDtypesFromOptions) {
+  for (const std::string args :
+       {"--layers 3,8,8,2 --activations tanh,sigmoid,identity --loss bce_with_logits --data random:12 --seed 5",
+        "--layers 4,6,1 --loss bce --dtype float32 --init xavier --seed 9",
+        "--layers 2,5,1 --activations tanh --data random:3"}) {
+    const CliRun r = gradverify("check " + args);
+    EXPECT_EQ(r.exit_code, 0) << args << "\n" << r.out << r.err;
+  }
+}
+
+TEST(Cli, CsvData) {
+  const std::string csv = write_temp("data.csv", "x1,x2,y\n0.5,-1,0.25\n2,0.125,-1\n-0.5,0.5,0\n");
+  const CliRun r = gradverify("check --layers 2,3,1 --activations tanh,identity --data " + csv);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find(csv + ", batch 3"), std::string::npos) << r.out;
+}
+
+TEST(Cli, HelpExplainsTheCheckAndItsExitCodes) {
+  const CliRun r = gradverify("check --help");
+  EXPECT_EQ(r.exit_code, 0);
+  for (const char* text : {"--problem", "--gradients", "|a - b| <= atol + rtol * |b|", "float64 rtol 1e-7", "VACUOUS",
+                           "Exit status", "--save-problem"})
+    EXPECT_NE(r.out.find(text), std::string::npos) << text;
+  EXPECT_EQ(gradverify("--version").out, "gradverify 0.1.0\n");
+}
+
+struct UsageError {
+  std::string name, args, message;
+};
+class CliUsageError : public ::testing::TestWithParam<UsageError> {};
+
+TEST_P(CliUsageError, ExitsTwoWithOneClearLine) {
+  const CliRun r = gradverify(GetParam().args);
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find(GetParam().message), std::string::npos) << r.err;
+  EXPECT_EQ(r.out, "") << "errors go to stderr";
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    All, CliUsageError,
+    ::testing::Values(
+        UsageError{"no_command", "", "A subcommand is required"},
+        UsageError{"unknown_option", "check --frobnicate", "--frobnicate"},
+        UsageError{"unknown_loss", "check --loss hinge", "--loss: unknown loss 'hinge'; expected one of mse, bce, bce_with_logits"},
+        UsageError{"bad_layers", "check --layers 2,x,1", "--layers: expected comma-separated integer widths"},
+        UsageError{"unknown_activation", "check --activations relu,relu,softmax,sigmoid", "unknown activation 'softmax'"},
+        UsageError{"wrong_activation_count", "check --activations relu,sigmoid", "activations: expected 4"},
+        UsageError{"random_zero", "check --data random:0", "--data: expected random:N with N from 1"},
+        UsageError{"negative_seed", "check --seed -1", "--seed"},
+        UsageError{"missing_problem", "check --problem /nonexistent.json", "File does not exist: /nonexistent.json"},
+        UsageError{"missing_csv", "check --data /nonexistent.csv", "/nonexistent.csv: cannot open the CSV file"},
+        UsageError{"problem_with_layers", "check --problem /dev/null --layers 2,1", "excludes"},
+        UsageError{"bad_format", "check --format xml", "--format"}),
+    [](const auto& test_info) { return test_info.param.name; });
+
+TEST(Cli, XorDataNeedsATwoInputOneOutputNet) {
+  const CliRun r = gradverify("check --layers 3,4,1 --data xor");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err, "gradverify: error: --data xor: layers: XOR has 2 inputs and 1 output, so layers must start with 2 "
+                   "and end with 1, got 3-4-1\n");
+}
+
+TEST(Cli, ABadProblemFileGivesOneLineNamingFileAndField) {
+  const std::string path = write_temp("bad_problem.json",
+      R"({"layers":[2,1],"activations":["sigmoid"],"loss":"mse","X":[[1,2],[3]],"y":[[1],[0]]})");
+  const CliRun r = gradverify("check --problem " + path);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err, "gradverify: error: " + path + ": X[1]: ragged array: expected 2 entries, got 1\n");
+}
+
+TEST(Cli, AGradientsFileThatIsNotAnObjectIsAnInputError) {
+  const std::string problem = temp_path("p_for_bad_grads.json");
+  ASSERT_EQ(gradverify("check --save-problem " + problem).exit_code, 0);
+  const CliRun r = gradverify("check --problem " + problem + " --gradients " + write_temp("list.json", "[1, 2]"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("list.json: expected a JSON object"), std::string::npos) << r.err;
+}
+
+// ---- the file interface, end to end, with gradients real PyTorch computed -------------------
+// tests/data/make_pytorch_fixtures.py wrote each problem and PyTorch's gradients for it.
+
+const char* const kPytorchFixtures[] = {"tanh_relu_sigmoid_mse_float64", "relu_bce_float32", "sigmoid_logits_float32"};
+
+std::string fixture(const std::string& name, const std::string& kind) {
+  return std::string(GRADVERIFY_TEST_DATA) + "/pytorch/" + name + "_" + kind + ".json";
+}
+
+// The fixture's gradients keyed by variable (W1, b1, ..., z1, h1, ...).
+TensorMap pytorch_gradients(const std::string& name, const MlpSpec& spec) {
+  const GradientsFile file = load_gradients_file(fixture(name, "gradients"), spec);
+  TensorMap grads;
+  for (const auto& [key, entry] : file.gradients) grads[key] = *entry.tensor;
+  return grads;
+}
+
+Tensor transposed(const Tensor& t) {
+  const int64_t rows = t.shape[0], cols = t.shape[1];
+  Tensor out{{cols, rows}, std::vector<double>(t.values.size())};
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j)
+      out.values[static_cast<size_t>(j * rows + i)] = t.values[static_cast<size_t>(i * cols + j)];
+  return out;
+}
+
+TEST(CliFiles, PytorchsGradientsPassWithTheirIntermediates) {
+  for (const std::string name : kPytorchFixtures) {
+    const CliRun r = gradverify("check --problem " + fixture(name, "problem") + " --gradients " + fixture(name, "gradients"));
+    EXPECT_EQ(r.exit_code, 0) << name << "\n" << r.out << r.err;
+    EXPECT_NE(r.out.find("intermediates"), std::string::npos) << r.out;
+  }
+}
+
+TEST(CliFiles, EachClassicBugFailsExactlyTheParametersItChanges) {
+  for (const std::string name : kPytorchFixtures) {
+    const Problem problem = load_problem_file(fixture(name, "problem"));
+    const MlpSpec& spec = problem.spec;
+    const int64_t L = spec.num_layers();
+    const TensorMap all = pytorch_gradients(name, spec);
+    TensorMap correct;  // parameters only, as a student's file would have them
+    for (const auto& p : parameter_names(spec)) correct[p] = all.at(p);
+    std::set<std::string> every_parameter, every_bias;
+    for (const auto& p : parameter_names(spec)) (p[0] == 'b' ? every_bias : every_parameter).insert(p);
+    every_parameter.insert(every_bias.begin(), every_bias.end());
+
+    struct Bug {
+      std::string name;
+      std::function<void(TensorMap&)> plant;
+      std::set<std::string> fails;
+    };
+    const double batch = static_cast<double>(problem.batch());
+    const std::vector<Bug> bugs{
+        {"batch_mean_forgotten", [&](TensorMap& g) { for (auto& [n, t] : g) for (auto& v : t.values) v *= batch; },
+         every_parameter},
+        {"sign_flipped", [](TensorMap& g) { for (auto& [n, t] : g) for (auto& v : t.values) v = -v; }, every_parameter},
+        {"bias_not_summed", [&](TensorMap& g) {  // db_k = the first row of dz_k
+           for (int64_t k = 1; k <= L; ++k) {
+             const Tensor& dz = all.at(preactivation_name(k));
+             g[bias_name(k)].values.assign(dz.values.begin(), dz.values.begin() + dz.shape[1]);
+           }
+         }, every_bias},
+        {"nan_entry", [](TensorMap& g) { g["W2"].values[1] = NAN; }, {"W2"}},
+        {"inf_entry", [&](TensorMap& g) { g[bias_name(L)].values[0] = -INFINITY; }, {bias_name(L)}},
+        {"missing_array", [](TensorMap& g) { g.erase("b1"); }, {"b1"}},
+        {"transposed_weight", [](TensorMap& g) { g["W1"] = transposed(g["W1"]); }, {"W1"}},
+    };
+    for (const auto& bug : bugs) {
+      SCOPED_TRACE(name + ": " + bug.name);
+      TensorMap grads = correct;
+      bug.plant(grads);
+      const std::string path = write_temp(name + "_" + bug.name + ".json", gradients_to_json(grads));
+      const CliRun r = gradverify("check --format json --problem " + fixture(name, "problem") + " --gradients " + path);
+      EXPECT_EQ(r.exit_code, 1);
+      EXPECT_EQ(failed_in_json(r.out), bug.fails) << r.out;
+    }
+  }
+}
+
+TEST(CliFiles, PythonsBareNanTokensReadAsNan) {
+  const std::string name = kPytorchFixtures[0];
+  std::string text = slurp(fixture(name, "gradients"));
+  const auto pos = text.find("\"dW2\": [[") + 9;  // the first number of dW2
+  text.replace(pos, text.find(',', pos) - pos, "NaN");
+  const CliRun r = gradverify("check --format json --problem " + fixture(name, "problem") + " --gradients " +
+                              write_temp("python_nan.json", text));
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(failed_in_json(r.out), (std::set<std::string>{"W2"}));
+}
+
+TEST(CliFiles, SavedProblemAndGradientsRoundTripThroughTheCli) {
+  const std::string problem = temp_path("rt_problem.json"), grads = temp_path("rt_grads.json");
+  ASSERT_EQ(gradverify("check --layers 2,6,1 --activations sigmoid,identity --data random:5 --save-problem " + problem +
+                       " --save-gradients " + grads).exit_code, 0);
+  const CliRun r = gradverify("check --problem " + problem + " --gradients " + grads);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("intermediates"), std::string::npos) << "saved intermediates are checked too\n" << r.out;
+}
+
+TEST(CliFiles, UnknownGradientKeysAreReportedNotSilentlyDropped) {
+  const std::string problem = temp_path("uk_problem.json"), grads = temp_path("uk_grads.json");
+  ASSERT_EQ(gradverify("check --save-problem " + problem + " --save-gradients " + grads).exit_code, 0);
+  auto doc = nlohmann::json::parse(slurp(grads));
+  doc["dW5"] = {1, 2};
+  std::ofstream(grads) << doc.dump();
+  const CliRun r = gradverify("check --problem " + problem + " --gradients " + grads);
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("ignored 'dW5'"), std::string::npos) << r.out;
+}
+
+}  // namespace
+}  // namespace gradverify

@@ -1,0 +1,176 @@
+#include "student_backward.h"
+
+#include <cmath>
+#include <limits>
+
+namespace gradverify::testing {
+
+const char* to_string(StudentBug bug) {
+  switch (bug) {
+    case StudentBug::none: return "none";
+    case StudentBug::batch_mean_forgotten: return "batch_mean_forgotten";
+    case StudentBug::sign_flipped: return "sign_flipped";
+    case StudentBug::bias_row_not_summed: return "bias_row_not_summed";
+    case StudentBug::bias_full_batch: return "bias_full_batch";
+    case StudentBug::relu_grad_one_at_zero: return "relu_grad_one_at_zero";
+    case StudentBug::nan_entry: return "nan_entry";
+    case StudentBug::missing_array: return "missing_array";
+    case StudentBug::transposed_weight: return "transposed_weight";
+  }
+  return "?";
+}
+
+std::vector<StudentBug> all_student_bugs() {
+  return {StudentBug::none,           StudentBug::batch_mean_forgotten, StudentBug::sign_flipped,
+          StudentBug::bias_row_not_summed, StudentBug::bias_full_batch, StudentBug::relu_grad_one_at_zero,
+          StudentBug::nan_entry,      StudentBug::missing_array,        StudentBug::transposed_weight};
+}
+
+namespace {
+
+// Row-major matrices as nested vectors: the way a student would write it.
+template <typename T>
+using Mat = std::vector<std::vector<T>>;
+
+template <typename T>
+Mat<T> to_mat(const Tensor& t) {
+  const size_t rows = t.shape.size() == 2 ? static_cast<size_t>(t.shape[0]) : 1;
+  const size_t cols = static_cast<size_t>(t.shape.back());
+  Mat<T> m(rows, std::vector<T>(cols));
+  for (size_t i = 0; i < rows; ++i)
+    for (size_t j = 0; j < cols; ++j) m[i][j] = static_cast<T>(t.values[i * cols + j]);
+  return m;
+}
+
+template <typename T>
+Tensor to_tensor(const Mat<T>& m, bool flat) {
+  Tensor t;
+  t.shape = flat ? Shape{static_cast<int64_t>(m[0].size())}
+                 : Shape{static_cast<int64_t>(m.size()), static_cast<int64_t>(m[0].size())};
+  for (const auto& row : m)
+    for (T v : row) t.values.push_back(static_cast<double>(v));
+  return t;
+}
+
+template <typename T>
+T act(Activation a, T z) {
+  switch (a) {
+    case Activation::relu: return z > 0 ? z : T(0);
+    case Activation::sigmoid: return T(1) / (T(1) + std::exp(-z));
+    case Activation::tanh: return std::tanh(z);
+    case Activation::identity: return z;
+  }
+  return z;
+}
+
+// The derivative written in terms of z, as the lab does.
+template <typename T>
+T act_grad(Activation a, T z, StudentBug bug) {
+  switch (a) {
+    case Activation::relu: return bug == StudentBug::relu_grad_one_at_zero ? T(z >= 0) : T(z > 0);
+    case Activation::sigmoid: {
+      const T s = act(a, z);
+      return s * (1 - s);
+    }
+    case Activation::tanh: {
+      const T t = std::tanh(z);
+      return 1 - t * t;
+    }
+    case Activation::identity: return 1;
+  }
+  return 1;
+}
+
+template <typename T>
+SubmittedGradients backward_as(const Problem& problem, StudentBug bug) {
+  const MlpSpec& s = problem.spec;
+  const auto L = static_cast<size_t>(s.num_layers());
+  std::vector<Mat<T>> W, b, z(L), h(L);
+  for (int64_t k = 1; k <= s.num_layers(); ++k) {
+    W.push_back(to_mat<T>(problem.params.at(weight_name(k))));
+    b.push_back(to_mat<T>(problem.params.at(bias_name(k))));
+  }
+  const Mat<T> X = to_mat<T>(problem.X), Y = to_mat<T>(problem.y);
+  const size_t n = X.size();
+
+  // Forward.
+  for (size_t l = 0; l < L; ++l) {
+    const Mat<T>& in = l == 0 ? X : h[l - 1];
+    const size_t fan_out = W[l][0].size();
+    z[l] = h[l] = Mat<T>(n, std::vector<T>(fan_out));
+    for (size_t r = 0; r < n; ++r)
+      for (size_t o = 0; o < fan_out; ++o) {
+        T sum = b[l][0][o];
+        for (size_t i = 0; i < in[r].size(); ++i) sum += in[r][i] * W[l][i][o];
+        z[l][r][o] = sum;
+        h[l][r][o] = act(s.activations[l], sum);
+      }
+  }
+
+  // dL/dpred of the mean loss.
+  const Mat<T>& P = h[L - 1];
+  const T count = static_cast<T>(n * P[0].size());
+  const T mean = bug == StudentBug::batch_mean_forgotten ? T(1) : T(1) / count;
+  const T sign = bug == StudentBug::sign_flipped ? T(-1) : T(1);
+  Mat<T> dh = P;
+  for (size_t r = 0; r < n; ++r)
+    for (size_t o = 0; o < P[r].size(); ++o) {
+      const T p = P[r][o], y = Y[r][o];
+      T g = 0;
+      switch (s.loss) {
+        case Loss::mse: g = 2 * (p - y); break;
+        case Loss::bce: g = (p - y) / std::max(p * (1 - p), T(1e-12)); break;
+        case Loss::bce_with_logits: g = act(Activation::sigmoid, p) - y; break;
+      }
+      dh[r][o] = sign * g * mean;
+    }
+
+  SubmittedGradients out;
+  for (size_t l = L; l-- > 0;) {
+    const int64_t k = static_cast<int64_t>(l) + 1;
+    const Mat<T>& in = l == 0 ? X : h[l - 1];
+    Mat<T> dz = dh;
+    for (size_t r = 0; r < n; ++r)
+      for (size_t o = 0; o < dz[r].size(); ++o) dz[r][o] = dh[r][o] * act_grad(s.activations[l], z[l][r][o], bug);
+    Mat<T> dW(in[0].size(), std::vector<T>(dz[0].size(), 0));
+    Mat<T> db(1, std::vector<T>(dz[0].size(), 0));
+    for (size_t r = 0; r < n; ++r)
+      for (size_t o = 0; o < dz[r].size(); ++o) {
+        for (size_t i = 0; i < in[r].size(); ++i) dW[i][o] += in[r][i] * dz[r][o];
+        db[0][o] += dz[r][o];
+      }
+    if (bug == StudentBug::bias_row_not_summed) db[0] = dz[0];
+    out[bias_name(k)].tensor = bug == StudentBug::bias_full_batch ? to_tensor(dz, false) : to_tensor(db, true);
+    out[weight_name(k)].tensor = to_tensor(dW, false);
+    out[preactivation_name(k)].tensor = to_tensor(dz, false);
+    out[activation_name(k)].tensor = to_tensor(dh, false);
+    if (l > 0) {  // dh_{k-1} = dz_k @ W_k^T
+      Mat<T> prev(n, std::vector<T>(W[l].size(), 0));
+      for (size_t r = 0; r < n; ++r)
+        for (size_t i = 0; i < W[l].size(); ++i)
+          for (size_t o = 0; o < dz[r].size(); ++o) prev[r][i] += dz[r][o] * W[l][i][o];
+      dh = prev;
+    }
+  }
+
+  if (bug == StudentBug::nan_entry) out["W1"].tensor->values[0] = std::numeric_limits<double>::quiet_NaN();
+  if (bug == StudentBug::missing_array) out.erase("W2");
+  if (bug == StudentBug::transposed_weight) {
+    Tensor& t = *out["W1"].tensor;
+    const int64_t rows = t.shape[0], cols = t.shape[1];
+    Tensor transposed{{cols, rows}, std::vector<double>(t.values.size())};
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < cols; ++j)
+        transposed.values[static_cast<size_t>(j * rows + i)] = t.values[static_cast<size_t>(i * cols + j)];
+    t = transposed;
+  }
+  return out;
+}
+
+}  // namespace
+
+SubmittedGradients student_backward(const Problem& problem, StudentBug bug) {
+  return problem.spec.dtype == Dtype::float32 ? backward_as<float>(problem, bug) : backward_as<double>(problem, bug);
+}
+
+}  // namespace gradverify::testing
