@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -29,7 +30,8 @@ std::string slurp(const std::string& path) {
 std::string temp_path(const std::string& name) { return ::testing::TempDir() + "cli_" + name; }
 
 CliRun gradverify(const std::string& args) {
-  const std::string err_path = temp_path("stderr.txt");
+  // One stderr file per test process: ctest -j runs several of these at once.
+  const std::string err_path = temp_path("stderr_" + std::to_string(getpid()) + ".txt");
   const std::string command = std::string(GRADVERIFY_BIN) + " " + args + " 2>" + err_path;
   CliRun run;
   FILE* pipe = popen(command.c_str(), "r");
@@ -132,6 +134,7 @@ TEST(Cli, HelpExplainsTheCheckAndItsExitCodes) {
 struct UsageError {
   std::string name, args, message;
 };
+void PrintTo(const UsageError& c, std::ostream* os) { *os << c.name; }
 class CliUsageError : public ::testing::TestWithParam<UsageError> {};
 
 TEST_P(CliUsageError, ExitsTwoWithOneClearLine) {

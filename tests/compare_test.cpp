@@ -7,6 +7,7 @@
 
 #include "gradverify/compare.h"
 #include "gradverify/report.h"
+#include "support/problems.h"
 
 namespace gradverify {
 namespace {
@@ -37,6 +38,7 @@ struct NonFiniteCase {
   double actual, reference;
   std::string name;
 };
+void PrintTo(const NonFiniteCase& c, std::ostream* os) { *os << c.name; }
 class NonFiniteNeverPasses : public ::testing::TestWithParam<NonFiniteCase> {};
 
 TEST_P(NonFiniteNeverPasses, EvenWithHugeTolerances) {

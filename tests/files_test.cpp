@@ -58,6 +58,7 @@ struct BadProblem {
   std::string expected_message;  // must appear in what(), after the file name
 };
 
+void PrintTo(const BadProblem& c, std::ostream* os) { *os << c.name; }
 class BadProblemFile : public ::testing::TestWithParam<BadProblem> {};
 
 TEST_P(BadProblemFile, IsRefusedWithAMessageNamingFileFieldAndExpectation) {
@@ -206,6 +207,7 @@ TEST(CsvData, ReadsRowsAndSkipsAHeader) {
 struct BadCsv {
   std::string name, text, expected_message;
 };
+void PrintTo(const BadCsv& c, std::ostream* os) { *os << c.name; }
 class BadCsvFile : public ::testing::TestWithParam<BadCsv> {};
 
 TEST_P(BadCsvFile, IsRefusedNamingTheLine) {

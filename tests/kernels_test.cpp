@@ -149,6 +149,7 @@ struct MlpCase {
   std::string name;
 };
 
+void PrintTo(const MlpCase& c, std::ostream* os) { *os << c.name; }
 class ManualMlpFiniteDifferences : public ::testing::TestWithParam<MlpCase> {};
 
 TEST_P(ManualMlpFiniteDifferences, EveryParameterMatches) {

@@ -36,7 +36,7 @@ std::string activations_list(const MlpSpec& spec) {
 void append_rows(std::string& out, const std::vector<TensorComparison>& rows) {
   for (const auto& c : rows) {
     const bool compared = !c.missing && !c.shape_mismatch;
-    out += fmt::format("  {:<6} {:<10} {:>12} {:>12}  {:<9} {:>17} {:>17}  {}\n", c.name, shape_to_string(c.shape),
+    out += fmt::format("  {:<6} {:<10} {:>13} {:>13}  {:<9} {:>17} {:>17}  {}\n", c.name, shape_to_string(c.shape),
                        compared ? number(c.max_abs_diff) : "-", compared ? number(c.max_rel_diff) : "-",
                        compared ? shape_to_string(c.worst_index) : "-", compared ? value(c.worst_actual) : "-",
                        compared ? value(c.worst_reference) : "-", verdict_label(c));
@@ -83,7 +83,7 @@ std::string format_report_table(const CheckReport& r) {
   else
     out += fmt::format("  loss     LibTorch {}\n", value(r.reference_loss));
   out += "\n";
-  const std::string header = fmt::format("  {:<6} {:<10} {:>12} {:>12}  {:<9} {:>17} {:>17}  {}\n", "grad", "shape",
+  const std::string header = fmt::format("  {:<6} {:<10} {:>13} {:>13}  {:<9} {:>17} {:>17}  {}\n", "grad", "shape",
                                          "max abs diff", "max rel diff", "worst at", "under test", "LibTorch", "verdict");
   out += header;
   append_rows(out, r.parameters);

@@ -1,9 +1,17 @@
 #pragma once
 // Free helpers that build test problems: no fixtures with hidden state.
+#include <ostream>
 #include <string>
 #include <vector>
 
 #include "gradverify/problem.h"
+
+namespace gradverify {
+// Readable parameter values in GoogleTest's output, found by argument-dependent lookup.
+inline void PrintTo(Activation value, std::ostream* os) { *os << to_string(value); }
+inline void PrintTo(Loss value, std::ostream* os) { *os << to_string(value); }
+inline void PrintTo(Dtype value, std::ostream* os) { *os << to_string(value); }
+}  // namespace gradverify
 
 namespace gradverify::testing {
 

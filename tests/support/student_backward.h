@@ -2,6 +2,7 @@
 // A student's backward pass for the lab's MLP, written independently of gradverify's kernels,
 // with a switch for each classic mistake. Negative controls run the checker on its output:
 // each bug is a real buggy backward pass, not a perturbation of the right answer.
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,7 @@ enum class StudentBug {
   transposed_weight,      // dW1 written as [fan_out, fan_in]
 };
 const char* to_string(StudentBug bug);
+inline void PrintTo(StudentBug bug, std::ostream* os) { *os << to_string(bug); }
 std::vector<StudentBug> all_student_bugs();
 
 // Computes the gradients in the problem's dtype, as a student's program would print them.
