@@ -14,13 +14,13 @@ namespace {
 
 const double kNaN = std::numeric_limits<double>::quiet_NaN();
 const double kInf = std::numeric_limits<double>::infinity();
-const Tolerances kTol{1e-7, 1e-10};
+const Tolerances kTol{1e-7, 1e-10, 0};  // atol_scale 0: torch.allclose exactly
 
 SubmittedGradient submitted(Tensor t) { return SubmittedGradient{std::move(t), ""}; }
 
 TEST(CompareTensor, PassesExactlyAtTheToleranceBoundaryAndFailsJustPastIt) {
   const Tensor ref{{2}, {1.0, -3.0}};
-  const double allowed = kTol.atol + kTol.rtol * 3.0;  // for the element -3
+  const double allowed = kTol.atol_abs + kTol.rtol * 3.0;  // for the element -3
   EXPECT_TRUE(compare_tensor("b1", submitted({{2}, {1.0, -3.0 + allowed * 0.99}}), ref, kTol).passed);
   const auto c = compare_tensor("b1", submitted({{2}, {1.0, -3.0 + allowed * 1.01}}), ref, kTol);
   EXPECT_FALSE(c.passed);
@@ -43,7 +43,7 @@ class NonFiniteNeverPasses : public ::testing::TestWithParam<NonFiniteCase> {};
 
 TEST_P(NonFiniteNeverPasses, EvenWithHugeTolerances) {
   const auto& p = GetParam();
-  for (const Tolerances tol : {kTol, Tolerances{1e300, 1e300}, Tolerances{kInf, kInf}}) {
+  for (const Tolerances tol : {kTol, Tolerances{1e300, 1e300, 1e300}, Tolerances{kInf, kInf, kInf}}) {
     const auto c = compare_tensor("W1", submitted({{2}, {0.5, p.actual}}), Tensor{{2}, {0.5, p.reference}}, tol);
     EXPECT_FALSE(c.passed);
     EXPECT_FALSE(c.vacuous);
@@ -58,6 +58,20 @@ INSTANTIATE_TEST_SUITE_P(
                       NonFiniteCase{kNaN, kNaN, "nan_both"}, NonFiniteCase{kInf, kInf, "inf_both"},
                       NonFiniteCase{-kInf, 1.0, "minus_inf_actual"}, NonFiniteCase{kInf, 1e308, "inf_vs_huge"}),
     [](const auto& test_info) { return test_info.param.name; });
+
+TEST(CompareTensor, ScaleAwareAtolAbsorbsCancellationNoiseButNotBugs) {
+  // An element that cancels to 1e-3 inside a tensor of scale 100 carries rounding of its large
+  // terms: 1e-6 off is 1e-3 relative, far past rtol, yet only 1e-8 of the tensor's scale.
+  const Tolerances tol{1e-4, 1e-7, 1e-4};
+  const Tensor ref{{2}, {100.0, 1e-3}};
+  const auto noisy = compare_tensor("W1", submitted({{2}, {100.0, 1e-3 + 1e-6}}), ref, tol);
+  EXPECT_TRUE(noisy.passed);
+  EXPECT_DOUBLE_EQ(noisy.atol, 1e-7 + 1e-4 * 100.0);
+  EXPECT_FALSE(compare_tensor("W1", submitted({{2}, {100.0, 1e-3 + 1e-6}}), ref, Tolerances{1e-4, 1e-7, 0}).passed)
+      << "plain allclose fails this noise";
+  EXPECT_FALSE(compare_tensor("W1", submitted({{2}, {-100.0, -1e-3}}), ref, tol).passed) << "a sign flip";
+  EXPECT_FALSE(compare_tensor("W1", submitted({{2}, {100.0, 1e-3 + 0.5}}), ref, tol).passed) << "a wrong element";
+}
 
 TEST(CompareTensor, AllZeroOnBothSidesPassesButIsVacuous) {
   const auto c = compare_tensor("W2", submitted({{2, 2}, {0, 0, 0, 0}}), Tensor{{2, 2}, {0, 0, 0, 0}}, kTol);

@@ -30,10 +30,12 @@ std::set<std::string> parameters_changed(const Problem& problem, const Submitted
       changed.insert(name);
       continue;
     }
-    double worst = 0;
+    double scale = 0, worst = 0;
+    for (double b : good.values) scale = std::max(scale, std::fabs(b));
     for (size_t i = 0; i < good.values.size(); ++i) {
       const double a = it->second.tensor->values[i], b = good.values[i];
-      const double ratio = std::isfinite(a) ? std::fabs(a - b) / (tol.atol + tol.rtol * std::fabs(b)) : INFINITY;
+      const double allowed = tol.atol_for_scale(scale) + tol.rtol * std::fabs(b);
+      const double ratio = std::isfinite(a) ? std::fabs(a - b) / allowed : INFINITY;
       worst = std::max(worst, ratio);
     }
     EXPECT_TRUE(worst < 1e-2 || worst > 1e2) << name << ": ambiguous control, off by " << worst << " tolerances";

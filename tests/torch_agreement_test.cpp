@@ -58,12 +58,28 @@ INSTANTIATE_TEST_SUITE_P(Sweep, ManualMatchesTorch,
                                   to_string(std::get<1>(test_info.param));
                          });
 
-TEST(ManualMatchesTorch, OnAWideNet) {
+TEST(ManualMatchesTorch, OnWideAndDeepNets) {
+  // Long sums with cancellation. On the deep identity nets, float32 elements differ by up to
+  // 4e-4 relative (checked by hand: `--atol-scale 0` fails seeds 1-4 under MSE); only the
+  // scale-aware atol absorbs that rounding.
   using A = Activation;
-  EXPECT_TRUE(manual_matches_torch(
-      testing::make_problem({64, 256, 128, 10}, {A::relu, A::tanh, A::identity}, Loss::mse, Dtype::float64, "random:32", 5)));
-  EXPECT_TRUE(manual_matches_torch(
-      testing::make_problem({64, 256, 128, 10}, {A::relu, A::tanh, A::identity}, Loss::mse, Dtype::float32, "random:32", 5)));
+  for (const Dtype dtype : {Dtype::float64, Dtype::float32}) {
+    for (const Loss loss : {Loss::mse, Loss::bce, Loss::bce_with_logits}) {
+      const A out = loss == Loss::bce ? A::sigmoid : A::identity;
+      for (const A hidden : {A::identity, A::tanh, A::relu}) {
+        for (uint32_t seed : {1u, 2u, 3u, 4u}) {
+          SCOPED_TRACE(std::string(to_string(dtype)) + " " + to_string(loss) + " " + to_string(hidden) + " seed " +
+                       std::to_string(seed));
+          EXPECT_TRUE(manual_matches_torch(testing::make_problem({20, 100, 100, 100, 100, 1},
+                                                                 {hidden, hidden, hidden, hidden, out}, loss, dtype,
+                                                                 "random:64", seed)));
+        }
+      }
+      EXPECT_TRUE(manual_matches_torch(testing::make_problem(
+          {64, 256, 128, 10}, {A::relu, A::tanh, loss == Loss::bce ? A::sigmoid : A::identity}, loss, dtype,
+          "random:32", 5)));
+    }
+  }
 }
 
 TEST(ManualMatchesTorch, BceAtSaturationFollowsTorchsClamps) {

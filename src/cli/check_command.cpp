@@ -23,10 +23,13 @@ and data; every parameter gradient (W1, b1, ...) and every intermediate (dL/dz_k
 compared element by element:
 
     pass  <=>  |a - b| <= atol + rtol * |b|  and both finite   (b: LibTorch)
+    atol   =   atol_abs + atol_scale * max|b| of the tensor
 
-Defaults: float64 rtol 1e-7, atol 1e-10; float32 rtol 1e-4, atol 1e-6.
-A gradient that is exactly 0 on both sides (or entirely within atol) is VACUOUS: it agrees
-but proves nothing, and the report says so.
+Defaults: float64 rtol 1e-7, atol 1e-12 + 1e-9 * max|b|;
+          float32 rtol 1e-4, atol 1e-7 + 1e-4 * max|b|.
+The absolute term follows the tensor's scale because rounding error does; --atol-scale 0
+gives torch.allclose exactly. A gradient that is exactly 0 on both sides (or entirely
+within atol_abs) is VACUOUS: it agrees but proves nothing, and the report says so.
 
 Files (formats in the README):
   --problem p.json                    check the built-in manual MLP on that problem
@@ -65,7 +68,10 @@ Examples:
       ->capture_default_str()
       ->check(CLI::IsMember({"he", "xavier"}));
   check->add_option("--rtol", o.rtol, "Relative tolerance [default: by dtype]")->check(CLI::NonNegativeNumber);
-  check->add_option("--atol", o.atol, "Absolute tolerance [default: by dtype]")->check(CLI::NonNegativeNumber);
+  check->add_option("--atol", o.atol, "Absolute tolerance floor, atol_abs [default: by dtype]")
+      ->check(CLI::NonNegativeNumber);
+  check->add_option("--atol-scale", o.atol_scale, "Absolute tolerance per unit of the tensor's max|b| [default: by dtype]")
+      ->check(CLI::NonNegativeNumber);
   check->add_option("--format", o.format, "table or json")->capture_default_str()->check(CLI::IsMember({"table", "json"}));
   check->add_option("--output", o.output_path, "Write the report to this file instead of stdout");
   check->add_option("--save-problem", o.save_problem_path, "Also write the problem (weights and data) as JSON");
@@ -164,7 +170,8 @@ int run_check(const CheckOptions& o) {
 
   Tolerances tol = default_tolerances(problem.spec.dtype);
   if (o.rtol) tol.rtol = *o.rtol;
-  if (o.atol) tol.atol = *o.atol;
+  if (o.atol) tol.atol_abs = *o.atol;
+  if (o.atol_scale) tol.atol_scale = *o.atol_scale;
 
   const ReferenceResult reference = compute_reference(problem);
   CheckReport report;

@@ -18,7 +18,7 @@ struct CheckOptions {
   int64_t seed = 0;
   std::string init = "he";
   std::string dtype = "float64";
-  std::optional<double> rtol, atol;
+  std::optional<double> rtol, atol, atol_scale;
   std::string format = "table";
   std::string output_path;
   std::string save_problem_path;

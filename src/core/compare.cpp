@@ -8,7 +8,7 @@
 namespace gradverify {
 
 Tolerances default_tolerances(Dtype dtype) {
-  return dtype == Dtype::float32 ? Tolerances{1e-4, 1e-6} : Tolerances{1e-7, 1e-10};
+  return dtype == Dtype::float32 ? Tolerances{1e-4, 1e-7, 1e-4} : Tolerances{1e-7, 1e-12, 1e-9};
 }
 
 const char* to_string(Verdict verdict) {
@@ -43,7 +43,9 @@ TensorComparison compare_tensor(const std::string& name, const SubmittedGradient
   TensorComparison c;
   c.name = name;
   c.shape = reference.shape;
-  for (double b : reference.values) c.reference_max_abs = std::max(c.reference_max_abs, std::fabs(b));
+  for (double b : reference.values)
+    if (std::isfinite(b)) c.reference_max_abs = std::max(c.reference_max_abs, std::fabs(b));
+  c.atol = tol.atol_for_scale(c.reference_max_abs);
 
   if (!actual.tensor) {
     c.missing = true;
@@ -70,7 +72,7 @@ TensorComparison compare_tensor(const std::string& name, const SubmittedGradient
     const double ai = a.values[static_cast<size_t>(i)], bi = reference.values[static_cast<size_t>(i)];
     const bool finite = std::isfinite(ai) && std::isfinite(bi);
     const double diff = std::fabs(ai - bi);  // NaN or Inf when either side is
-    const double allowed = tol.atol + tol.rtol * std::fabs(bi);
+    const double allowed = c.atol + tol.rtol * std::fabs(bi);
     // Written as a positive test on finite values: a comparison with NaN is false, so NaN
     // can't pass by falling through a `diff > allowed` test.
     const bool ok = finite && diff <= allowed;
@@ -102,10 +104,10 @@ TensorComparison compare_tensor(const std::string& name, const SubmittedGradient
   } else if (all_zero) {
     c.vacuous = true;
     c.message = "vacuous: every element is exactly 0 on both sides, so this check proves nothing";
-  } else if (c.reference_max_abs <= tol.atol) {
+  } else if (c.reference_max_abs <= tol.atol_abs) {
     c.vacuous = true;
-    c.message = "vacuous: the reference is at most " + fmt_number(c.reference_max_abs) + ", within atol " +
-                fmt_number(tol.atol) + ", so this check can't tell a right gradient from a wrong one";
+    c.message = "vacuous: the reference is at most " + fmt_number(c.reference_max_abs) + ", within the absolute " +
+                "tolerance " + fmt_number(tol.atol_abs) + ", so this check can't tell a right gradient from a wrong one";
   }
   return c;
 }
@@ -129,7 +131,8 @@ CheckReport build_report(const Problem& problem, const TensorMap& reference_grad
   r.actual_loss = actual_loss;
   if (actual_loss) {
     const double a = *actual_loss, b = reference_loss;
-    r.loss_passed = std::isfinite(a) && std::isfinite(b) && std::fabs(a - b) <= tol.atol + tol.rtol * std::fabs(b);
+    r.loss_passed = std::isfinite(a) && std::isfinite(b) &&
+                    std::fabs(a - b) <= tol.atol_for_scale(std::fabs(b)) + tol.rtol * std::fabs(b);
   }
   const SubmittedGradient absent{};
   for (const auto& name : parameter_names(problem.spec)) {

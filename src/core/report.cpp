@@ -74,9 +74,9 @@ std::string format_report_table(const CheckReport& r) {
   out += fmt::format("  net      {}  {}  loss {}  {}\n", layers_to_string(r.spec.layers), activations_list(r.spec),
                      to_string(r.spec.loss), to_string(r.spec.dtype));
   out += fmt::format("  data     {}, batch {}\n", r.data_description, r.batch);
-  out += fmt::format("  pass if  |a - b| <= atol + rtol*|b| for every element (a: under test, b: LibTorch), "
-                     "atol {:g}, rtol {:g}\n",
-                     r.tolerances.atol, r.tolerances.rtol);
+  out += fmt::format("  pass if  |a - b| <= atol + rtol*|b| for every element (a: under test, b: LibTorch),\n"
+                     "           rtol {:g}, atol {:g} + {:g} * max|b| of each tensor\n",
+                     r.tolerances.rtol, r.tolerances.atol_abs, r.tolerances.atol_scale);
   if (r.actual_loss)
     out += fmt::format("  loss     {} {}, LibTorch {}  {}\n", "under test", value(*r.actual_loss), value(r.reference_loss),
                        r.loss_passed ? "ok" : "FAIL");
@@ -131,6 +131,7 @@ std::string format_report_json(const CheckReport& r) {
     j["max_abs_diff"] = detail::number_to_json(c.max_abs_diff);
     j["max_rel_diff"] = detail::number_to_json(c.max_rel_diff);
     j["reference_max_abs"] = detail::number_to_json(c.reference_max_abs);
+    j["atol"] = detail::number_to_json(c.atol);
     j["worst_index"] = c.worst_index.empty() ? json(nullptr) : json(c.worst_index);
     j["worst_actual"] = c.worst_index.empty() ? json(nullptr) : detail::number_to_json(c.worst_actual);
     j["worst_reference"] = c.worst_index.empty() ? json(nullptr) : detail::number_to_json(c.worst_reference);
@@ -151,7 +152,8 @@ std::string format_report_json(const CheckReport& r) {
   doc["data"] = r.data_description;
   doc["batch"] = r.batch;
   doc["actual_source"] = r.actual_source;
-  doc["tolerances"] = {{"rtol", r.tolerances.rtol}, {"atol", r.tolerances.atol}};
+  doc["tolerances"] = {
+      {"rtol", r.tolerances.rtol}, {"atol_abs", r.tolerances.atol_abs}, {"atol_scale", r.tolerances.atol_scale}};
   doc["loss_value"] = {{"actual", r.actual_loss ? detail::number_to_json(*r.actual_loss) : json(nullptr)},
                        {"reference", detail::number_to_json(r.reference_loss)},
                        {"passed", r.loss_passed}};
