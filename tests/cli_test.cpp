@@ -148,7 +148,12 @@ INSTANTIATE_TEST_SUITE_P(
     All, CliUsageError,
     ::testing::Values(
         UsageError{"no_command", "", "A subcommand is required"},
+        UsageError{"unknown_command", "chekc", "gradverify: unknown command 'chekc'; the commands are: check"},
         UsageError{"unknown_option", "check --frobnicate", "--frobnicate"},
+        UsageError{"too_many_parameters", "check --layers 2,60000,60000,1",
+                   "command line: layers: 2-60000-60000-1 has 3600300001 parameters; at most 67108864 are accepted"},
+        UsageError{"batch_too_large", "check --layers 100,60000,1 --data random:1200",
+                   "--data random:1200: X: a batch of 1200 through 100-60000-1 needs more than 67108864 activations"},
         UsageError{"unknown_loss", "check --loss hinge", "--loss: unknown loss 'hinge'; expected one of mse, bce, bce_with_logits"},
         UsageError{"bad_layers", "check --layers 2,x,1", "--layers: expected comma-separated integer widths"},
         UsageError{"unknown_activation", "check --activations relu,relu,softmax,sigmoid", "unknown activation 'softmax'"},

@@ -37,8 +37,12 @@ struct MlpSpec {
 
 // Throws InputError(source, field, ...) unless the spec describes a network both the manual
 // MLP and LibTorch can run: at least one layer, positive widths, one activation per layer,
-// and a sigmoid output under "bce" (which takes probabilities, as torch's BCE does).
+// a sigmoid output under "bce" (which takes probabilities, as torch's BCE does), and at most
+// 2^16 units per layer and 2^26 parameters in all.
 void validate_spec(const MlpSpec& spec, const std::string& source);
+
+// Throws InputError unless a batch of this size fits the activation-size limit.
+void validate_batch_size(const MlpSpec& spec, int64_t batch, const std::string& source);
 
 // "2-4-3-2-1"
 std::string layers_to_string(const std::vector<int64_t>& layers);

@@ -118,7 +118,7 @@ MlpSpec spec_from_options(const CheckOptions& o) {
     if (!act) throw InputError("--activations", "", "unknown activation '" + name + "'; expected one of " + activation_names());
     spec.activations.push_back(*act);
   }
-  validate_spec(spec, "--layers/--activations/--loss");
+  validate_spec(spec, "command line");
   return spec;
 }
 
@@ -132,6 +132,7 @@ void set_data(Problem& problem, const std::string& data, uint32_t seed) {
     const long long n = std::strtoll(count.c_str(), &end, 10);
     if (count.empty() || *end != '\0' || n < 1 || n > 1000000)
       throw InputError("--data", "", "expected random:N with N from 1 to 1000000, got '" + choice + "'");
+    validate_batch_size(problem.spec, n, "--data " + choice);
     return set_random_data(problem, n, seed);
   }
   set_csv_data(problem, choice);

@@ -18,6 +18,18 @@ int main(int argc, char** argv) {
   gradverify::cli::CheckOptions check_options;
   gradverify::cli::add_check_command(app, check_options);
 
+  // CLI11 would call a mistyped command "a missing subcommand"; name it instead.
+  const auto is_command = [&](const std::string& name) {
+    for (const CLI::App* sub : app.get_subcommands({}))
+      if (sub->check_name(name)) return true;
+    return false;
+  };
+  if (argc > 1 && argv[1][0] != '-' && !is_command(argv[1])) {
+    std::cerr << "gradverify: unknown command '" << argv[1] << "'; the commands are: check\n"
+              << "Run 'gradverify --help' for more information.\n";
+    return 2;
+  }
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

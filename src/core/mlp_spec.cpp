@@ -51,9 +51,11 @@ std::string activation_names() { return names_of(kActivations); }
 std::string loss_names() { return names_of(kLosses); }
 std::string dtype_names() { return names_of(kDtypes); }
 
-// Widths beyond this are refused rather than attempted: a typo like 20000000 should get a
-// message, not an out-of-memory kill.
+// Sizes beyond these are refused rather than attempted: a typo like 60000,60000 should get a
+// message, not an out-of-memory kill. 2^26 float64 parameters are 512 MiB per copy, and a
+// check holds a few copies (weights and gradients, manual and LibTorch).
 constexpr int64_t kMaxWidth = 1 << 16;
+constexpr int64_t kMaxParameters = int64_t{1} << 26;
 
 void validate_spec(const MlpSpec& spec, const std::string& source) {
   if (spec.layers.size() < 2)
@@ -64,6 +66,12 @@ void validate_spec(const MlpSpec& spec, const std::string& source) {
       throw InputError(source, "layers[" + std::to_string(i) + "]",
                        "expected a width from 1 to " + std::to_string(kMaxWidth) + ", got " +
                            std::to_string(spec.layers[i]));
+  int64_t parameters = 0;
+  for (int64_t k = 1; k <= spec.num_layers(); ++k) parameters += (spec.fan_in(k) + 1) * spec.fan_out(k);
+  if (parameters > kMaxParameters)
+    throw InputError(source, "layers",
+                     layers_to_string(spec.layers) + " has " + std::to_string(parameters) +
+                         " parameters; at most " + std::to_string(kMaxParameters) + " are accepted");
   if (static_cast<int64_t>(spec.activations.size()) != spec.num_layers())
     throw InputError(source, "activations",
                      "expected " + std::to_string(spec.num_layers()) + " (one per layer after the input), got " +
@@ -72,6 +80,16 @@ void validate_spec(const MlpSpec& spec, const std::string& source) {
     throw InputError(source, "activations",
                      std::string("loss 'bce' takes probabilities, so the last activation must be 'sigmoid', got '") +
                          to_string(spec.activations.back()) + "' (for logits use 'bce_with_logits' with 'identity')");
+}
+
+void validate_batch_size(const MlpSpec& spec, int64_t batch, const std::string& source) {
+  // Forward caches z_k and h_k for every layer: batch x (sum of widths) values, twice.
+  int64_t widths = 0;
+  for (int64_t w : spec.layers) widths += w;
+  if (batch > 0 && widths > kMaxParameters / batch)
+    throw InputError(source, "X", "a batch of " + std::to_string(batch) + " through " + layers_to_string(spec.layers) +
+                                      " needs more than " + std::to_string(kMaxParameters) +
+                                      " activations; use a smaller batch");
 }
 
 std::string layers_to_string(const std::vector<int64_t>& layers) {

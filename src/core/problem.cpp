@@ -55,6 +55,7 @@ void set_xor_data(Problem& problem) {
 
 void set_random_data(Problem& problem, int64_t n, uint32_t seed) {
   if (n < 1) throw InputError("--data", "random:N", "expected N >= 1 samples, got " + std::to_string(n));
+  validate_batch_size(problem.spec, n, "--data random:" + std::to_string(n));
   NumpyLegacyRandom rng(seed + 1u);
   const int64_t in = problem.spec.layers.front(), out = problem.spec.layers.back();
   problem.X = Tensor{{n, in}, {}};
@@ -193,6 +194,7 @@ void validate_problem(const Problem& problem, const std::string& source) {
     throw InputError(source, "X", "expected a non-empty batch [batch, " + std::to_string(spec.layers.front()) +
                                       "], got shape " + shape_to_string(problem.X.shape));
   const int64_t batch = problem.X.shape[0];
+  validate_batch_size(spec, batch, source);
   check_shape(problem.X, {batch, spec.layers.front()}, source, "X", "([batch, layers[0]])");
   check_shape(problem.y, {batch, spec.layers.back()}, source, "y", "([batch, last layer width], the batch of X)");
   check_values(problem.X, spec.dtype, source, "X");
