@@ -134,6 +134,14 @@ std::string quote_python_nonfinite(const std::string& text) {
   return out;
 }
 
+void write_spec(nlohmann::json& doc, const MlpSpec& spec) {
+  doc["layers"] = spec.layers;
+  doc["activations"] = nlohmann::json::array();
+  for (auto a : spec.activations) doc["activations"].push_back(to_string(a));
+  doc["loss"] = to_string(spec.loss);
+  doc["dtype"] = to_string(spec.dtype);
+}
+
 nlohmann::json parse_json_text(const std::string& text, const std::string& source) {
   try {
     return nlohmann::json::parse(text);

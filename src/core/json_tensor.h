@@ -1,10 +1,12 @@
 #pragma once
-// Internal: nested JSON arrays of numbers <-> Tensor, with errors that name the element.
+// Internal JSON helpers shared by the file formats and the reports: nested arrays of numbers
+// <-> Tensor (with errors that name the element), and the spec's fields.
 #include <nlohmann/json.hpp>
 
 #include <stdexcept>
 #include <string>
 
+#include "gradverify/mlp_spec.h"
 #include "gradverify/tensor.h"
 
 namespace gradverify::detail {
@@ -39,6 +41,9 @@ nlohmann::json parse_json_text(const std::string& text, const std::string& sourc
 // This quotes them ("nan", "inf", "-inf") outside of strings, so files a student's Python
 // wrote read as they meant them.
 std::string quote_python_nonfinite(const std::string& text);
+
+// Adds "layers", "activations", "loss" and "dtype" to a JSON object, as problem.json has them.
+void write_spec(nlohmann::json& doc, const MlpSpec& spec);
 
 // "a number", "a string", "an array", ...: for "expected X, got Y" messages.
 std::string json_kind(const nlohmann::json& value);

@@ -313,12 +313,7 @@ Problem load_problem_file(const std::string& path) {
 
 std::string problem_to_json(const Problem& problem) {
   json doc;
-  doc["layers"] = problem.spec.layers;
-  json acts = json::array();
-  for (auto a : problem.spec.activations) acts.push_back(to_string(a));
-  doc["activations"] = acts;
-  doc["loss"] = to_string(problem.spec.loss);
-  doc["dtype"] = to_string(problem.spec.dtype);
+  detail::write_spec(doc, problem.spec);
   json params = json::object();
   for (const auto& name : parameter_names(problem.spec)) params[name] = detail::tensor_to_json(problem.params.at(name));
   doc["params"] = params;

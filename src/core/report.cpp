@@ -143,12 +143,7 @@ std::string format_report_json(const CheckReport& r) {
   doc["verdict"] = to_string(r.verdict());
   doc["failed"] = r.failed_count();
   doc["vacuous"] = r.vacuous_count();
-  doc["layers"] = r.spec.layers;
-  json acts = json::array();
-  for (auto a : r.spec.activations) acts.push_back(to_string(a));
-  doc["activations"] = acts;
-  doc["loss"] = to_string(r.spec.loss);
-  doc["dtype"] = to_string(r.spec.dtype);
+  detail::write_spec(doc, r.spec);
   doc["data"] = r.data_description;
   doc["batch"] = r.batch;
   doc["actual_source"] = r.actual_source;
