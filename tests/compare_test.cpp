@@ -111,6 +111,9 @@ TEST(CompareTensor, WrongShapeFailsAndSaysWhichShapeWasExpected) {
 TEST(CompareTensor, BiasWithKeepdimsShapeIsTheSameShape) {
   EXPECT_TRUE(compare_tensor("b1", submitted({{1, 3}, {1, 2, 3}}), Tensor{{3}, {1, 2, 3}}, kTol).passed);
   EXPECT_FALSE(compare_tensor("b1", submitted({{3, 1}, {1, 2, 3}}), Tensor{{3}, {1, 2, 3}}, kTol).passed);
+  EXPECT_TRUE(compare_tensor("b4", submitted({{}, {0.5}}), Tensor{{1}, {0.5}}, kTol).passed) << "float(db4)";
+  EXPECT_FALSE(compare_tensor("b4", submitted({{}, {-0.5}}), Tensor{{1}, {0.5}}, kTol).passed);
+  EXPECT_TRUE(compare_tensor("b1", submitted({{}, {0.5}}), Tensor{{2}, {0.5, 0.5}}, kTol).shape_mismatch);
 }
 
 TEST(CompareTensor, ReportsTheWorstElementWithBothValues) {

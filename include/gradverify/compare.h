@@ -79,7 +79,8 @@ struct TensorComparison {
 };
 
 // Compares one submitted gradient with its reference. For a 1-D reference of n entries
-// (a bias), a [1, n] submission is accepted as the same shape.
+// (a bias), a [1, n] submission is accepted as the same shape, and a bare number stands for
+// any one-element tensor.
 TensorComparison compare_tensor(const std::string& name, const SubmittedGradient& actual, const Tensor& reference,
                                 const Tolerances& tol);
 

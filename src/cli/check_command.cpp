@@ -37,7 +37,7 @@ Files (formats in the README):
   --save-problem p.json               write the problem used, to hand to another program
 
 Exit status: 0 every gradient matches, 1 a mismatch, 2 a usage or input error,
-3 nothing differs but some gradient is vacuous.
+3 nothing differs but some gradient is vacuous, 4 an internal error (a bug in gradverify).
 
 Examples:
   gradverify check
@@ -174,13 +174,16 @@ int run_check(const CheckOptions& o) {
   if (o.atol) tol.atol_abs = *o.atol;
   if (o.atol_scale) tol.atol_scale = *o.atol_scale;
 
+  // Every input is read and validated before LibTorch runs, so bad input fails fast.
+  std::optional<GradientsFile> file;
+  if (!o.gradients_path.empty()) file = load_gradients_file(o.gradients_path, problem.spec);
+
   const ReferenceResult reference = compute_reference(problem);
   CheckReport report;
-  if (!o.gradients_path.empty()) {
-    const GradientsFile file = load_gradients_file(o.gradients_path, problem.spec);
-    report = build_report(problem, reference.gradients, reference.loss, file.gradients, std::nullopt,
+  if (file) {
+    report = build_report(problem, reference.gradients, reference.loss, file->gradients, std::nullopt,
                           o.gradients_path, tol);
-    for (const auto& key : file.ignored_keys)
+    for (const auto& key : file->ignored_keys)
       report.notes.push_back("ignored '" + key + "' in " + o.gradients_path +
                              ": it names no gradient of this net (expected dW1, db1, ..., dz1, dh1, ...)");
   } else {

@@ -26,6 +26,8 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 
 bool same_shape(const Shape& actual, const Shape& reference) {
   if (actual == reference) return true;
+  // A bare number for a one-element tensor (Python's float(db4)) is unambiguous.
+  if (actual.empty()) return shape_numel(reference) == 1;
   // A bias may come as [1, n] (numpy's keepdims=True) for a reference of [n].
   return reference.size() == 1 && actual.size() == 2 && actual[0] == 1 && actual[1] == reference[0];
 }
