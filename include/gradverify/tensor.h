@@ -24,7 +24,6 @@ using TensorMap = std::map<std::string, Tensor>;
 
 int64_t shape_numel(const Shape& shape);
 std::string shape_to_string(const Shape& shape);                     // "[2,4]"
-std::string index_to_string(const Shape& shape, int64_t flat_index);  // "[1,3]"
 std::vector<int64_t> unravel_index(const Shape& shape, int64_t flat_index);
 
 template <typename T>

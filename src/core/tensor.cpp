@@ -27,10 +27,6 @@ std::vector<int64_t> unravel_index(const Shape& shape, int64_t flat_index) {
   return index;
 }
 
-std::string index_to_string(const Shape& shape, int64_t flat_index) {
-  return shape_to_string(unravel_index(shape, flat_index));
-}
-
 template <typename T>
 Matrix<T> to_matrix(const Tensor& tensor) {
   if (tensor.shape.size() > 2 || static_cast<int64_t>(tensor.values.size()) != tensor.numel())
