@@ -118,13 +118,13 @@ TEST(NegativeControl, ReluDerivativeOneAtZeroIsCaughtOnXorWhereZIsExactlyZero) {
   for (const auto& name : failed) EXPECT_EQ(name[0], 'b') << format_report_table(report);
 }
 
-TEST(NegativeControl, ManualBackwardWithABrokenKernelIsCaught) {
-  // The checker must catch a bug in gradverify's own manual side too: break dW1 after the
-  // fact and the report must name W1 alone.
+TEST(NegativeControl, ManualGradientsWithOneTensorDoubledFailOnThatTensorAlone) {
+  // The manual side goes through the same comparison: double its dW1 (the classic lost
+  // factor 1/2) and the report must name W1 and nothing else.
   const Problem problem = testing::lab_problem(0);
   const ReferenceResult reference = compute_reference(problem);
   ManualResult manual = run_manual_mlp(problem);
-  for (auto& v : manual.gradients["W1"].values) v *= 2;  // the classic lost factor 1/2
+  for (auto& v : manual.gradients["W1"].values) v *= 2;
   const CheckReport report = build_report(problem, reference.gradients, reference.loss, as_submitted(manual.gradients),
                                           manual.loss, "manual MLP", default_tolerances(Dtype::float64));
   EXPECT_EQ(failed_parameters(report), (std::set<std::string>{"W1"})) << format_report_table(report);

@@ -167,7 +167,7 @@ int run_check(const CheckOptions& o) {
     set_data(problem, o.data, seed);
   }
   if (problem.params.empty()) problem.params = init_params(problem.spec, init, seed);
-  validate_problem(problem, o.problem_path.empty() ? "options" : o.problem_path);
+  validate_problem(problem, o.problem_path.empty() ? "command line" : o.problem_path);
 
   Tolerances tol = default_tolerances(problem.spec.dtype);
   if (o.rtol) tol.rtol = *o.rtol;

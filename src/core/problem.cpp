@@ -300,12 +300,9 @@ Problem load_problem_file(const std::string& path) {
   if (!problem.params.empty()) {
     validate_problem(problem, path);
   } else {
-    // Weights come later from init_params; validate the rest now with placeholder zeros.
+    // The caller initialises the weights later; validate the rest now with placeholder ones.
     Problem placeholder = problem;
-    for (int64_t k = 1; k <= spec.num_layers(); ++k) {
-      placeholder.params[weight_name(k)] = Tensor{{spec.fan_in(k), spec.fan_out(k)}, std::vector<double>(static_cast<size_t>(spec.fan_in(k) * spec.fan_out(k)))};
-      placeholder.params[bias_name(k)] = Tensor{{spec.fan_out(k)}, std::vector<double>(static_cast<size_t>(spec.fan_out(k)))};
-    }
+    placeholder.params = init_params(spec, Init::he, 0);
     validate_problem(placeholder, path);
   }
   return problem;
