@@ -56,6 +56,13 @@ struct SubmittedGradient {
 };
 using SubmittedGradients = std::map<std::string, SubmittedGradient>;  // keyed W1, b1, z1, ...
 
+// How a failing gradient a relates to the reference b, as a whole.
+struct GradientSignature {
+  double scale = 0;         // s = <a,b>/<b,b>: the best-fit factor in a ~ s b
+  double cosine = 0;        // <a,b>/(|a||b|): 1 when a is a positive multiple of b, -1 a negative one
+  bool transposed = false;  // a equals b transposed, within tolerance (2-D tensors only)
+};
+
 struct TensorComparison {
   std::string name;            // W1, b1, ... or z1, h1, ...: the variable differentiated by
   Shape shape;                 // the reference's shape
@@ -76,6 +83,10 @@ struct TensorComparison {
   double worst_actual = 0;
   double worst_reference = 0;
   std::string message;  // one line: why it failed or why it is vacuous; empty otherwise
+
+  // Filled in by diagnose() (diagnosis.h) for a failing gradient.
+  std::optional<GradientSignature> signature;  // empty when missing, mis-shaped or non-finite
+  std::string hint;  // the mistake whose signature the numbers carry; empty when none is clear
 };
 
 // Compares one submitted gradient with its reference. For a 1-D reference of n entries
@@ -83,6 +94,15 @@ struct TensorComparison {
 // any one-element tensor.
 TensorComparison compare_tensor(const std::string& name, const SubmittedGradient& actual, const Tensor& reference,
                                 const Tolerances& tol);
+
+// The first place, going backward from the loss, where the gradients stop matching.
+struct FirstDivergence {
+  int64_t layer = 0;                    // the layer of the first mismatching gradient (1-based)
+  std::string last_match;               // the last gradient known right above it, e.g. "z4"; empty if none
+  std::vector<std::string> mismatched;  // the mismatching gradients at that point, e.g. {"W3", "b3"}
+  std::vector<std::string> suspects;    // the steps of the backward pass that can explain it
+  std::string message;                  // all of the above in one sentence
+};
 
 enum class Verdict { pass, fail, vacuous };
 const char* to_string(Verdict verdict);
@@ -105,6 +125,10 @@ struct CheckReport {
   std::vector<TensorComparison> intermediates;  // z1, h1, ...: those the actual side provided
   std::vector<DeadUnits> dead_relu_units;       // per ReLU layer, over the batch
   std::vector<std::string> notes;               // e.g. unexpected entries that were ignored
+
+  // Filled in by diagnose() when something fails: where, going backward from the loss, the
+  // gradients first stop matching (see diagnosis.h).
+  std::optional<FirstDivergence> first_divergence;
 
   bool passed() const;  // loss and every tensor pass
   Verdict verdict() const;

@@ -53,4 +53,9 @@ void mlp_backward(MlpGradients<T>& grads, const MlpForwardCache<T>& cache, const
 template <typename T>
 MlpParams<T> params_from_tensors(const MlpSpec& spec, const TensorMap& params);
 
+// The gradients as named tensors in double, each named for the variable it is taken with
+// respect to (W1, b1, ..., z1, h1, ...) and shaped as problem.json and gradients.json have it.
+template <typename T>
+TensorMap gradients_to_tensors(const MlpSpec& spec, const MlpGradients<T>& grads, int64_t batch);
+
 }  // namespace gradverify

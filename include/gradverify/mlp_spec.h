@@ -33,6 +33,11 @@ struct MlpSpec {
   int64_t fan_in(int64_t k) const { return layers[static_cast<size_t>(k - 1)]; }  // k is 1-based
   int64_t fan_out(int64_t k) const { return layers[static_cast<size_t>(k)]; }
   Activation activation(int64_t k) const { return activations[static_cast<size_t>(k - 1)]; }
+  int64_t parameter_count() const {  // weights and biases of every layer
+    int64_t n = 0;
+    for (int64_t k = 1; k <= num_layers(); ++k) n += (fan_in(k) + 1) * fan_out(k);
+    return n;
+  }
 };
 
 // Throws InputError(source, field, ...) unless the spec describes a network both the manual

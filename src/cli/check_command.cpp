@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "gradverify/compare.h"
+#include "gradverify/diagnosis.h"
 #include "gradverify/errors.h"
 #include "gradverify/gradients_file.h"
 #include "gradverify/problem.h"
@@ -183,13 +184,15 @@ int run_check(const CheckOptions& o) {
   if (file) {
     report = build_report(problem, reference.gradients, reference.loss, file->gradients, std::nullopt,
                           o.gradients_path, tol);
+    diagnose(report, problem, file->gradients, reference.gradients);
     for (const auto& key : file->ignored_keys)
       report.notes.push_back("ignored '" + key + "' in " + o.gradients_path +
                              ": it names no gradient of this net (expected dW1, db1, ..., dz1, dh1, ...)");
   } else {
     const ManualResult manual = run_manual_mlp(problem);
-    report = build_report(problem, reference.gradients, reference.loss, as_submitted(manual.gradients), manual.loss,
-                          "manual MLP", tol);
+    const SubmittedGradients submitted = as_submitted(manual.gradients);
+    report = build_report(problem, reference.gradients, reference.loss, submitted, manual.loss, "manual MLP", tol);
+    diagnose(report, problem, submitted, reference.gradients);
     if (!o.save_gradients_path.empty()) {
       write_file(o.save_gradients_path, gradients_to_json(manual.gradients));
     }

@@ -1,6 +1,7 @@
 #include "gradverify/mlp.h"
 
 #include <limits>
+#include <utility>
 
 #include "gradverify/kernels.h"
 
@@ -76,6 +77,18 @@ MlpParams<T> params_from_tensors(const MlpSpec& spec, const TensorMap& params) {
   return p;
 }
 
+template <typename T>
+TensorMap gradients_to_tensors(const MlpSpec& spec, const MlpGradients<T>& grads, int64_t batch) {
+  TensorMap out;
+  for (int64_t k = 1; k <= spec.num_layers(); ++k) {
+    const auto i = static_cast<size_t>(k - 1);
+    for (const auto& [name, matrix] : {std::pair{weight_name(k), &grads.params.W[i]}, std::pair{bias_name(k), &grads.params.b[i]},
+                                       std::pair{preactivation_name(k), &grads.dz[i]}, std::pair{activation_name(k), &grads.dh[i]}})
+      out[name] = to_tensor(*matrix, expected_shape(spec, name, batch));
+  }
+  return out;
+}
+
 template float mlp_forward<float>(MlpForwardCache<float>&, const MlpSpec&, const MlpParams<float>&,
                                   const Matrix<float>&, const Matrix<float>&);
 template double mlp_forward<double>(MlpForwardCache<double>&, const MlpSpec&, const MlpParams<double>&,
@@ -86,5 +99,7 @@ template void mlp_backward<double>(MlpGradients<double>&, const MlpForwardCache<
                                    const MlpParams<double>&);
 template MlpParams<float> params_from_tensors<float>(const MlpSpec&, const TensorMap&);
 template MlpParams<double> params_from_tensors<double>(const MlpSpec&, const TensorMap&);
+template TensorMap gradients_to_tensors<float>(const MlpSpec&, const MlpGradients<float>&, int64_t);
+template TensorMap gradients_to_tensors<double>(const MlpSpec&, const MlpGradients<double>&, int64_t);
 
 }  // namespace gradverify

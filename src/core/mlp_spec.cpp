@@ -66,8 +66,7 @@ void validate_spec(const MlpSpec& spec, const std::string& source) {
       throw InputError(source, "layers[" + std::to_string(i) + "]",
                        "expected a width from 1 to " + std::to_string(kMaxWidth) + ", got " +
                            std::to_string(spec.layers[i]));
-  int64_t parameters = 0;
-  for (int64_t k = 1; k <= spec.num_layers(); ++k) parameters += (spec.fan_in(k) + 1) * spec.fan_out(k);
+  const int64_t parameters = spec.parameter_count();
   if (parameters > kMaxParameters)
     throw InputError(source, "layers",
                      layers_to_string(spec.layers) + " has " + std::to_string(parameters) +

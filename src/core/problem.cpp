@@ -332,14 +332,7 @@ ManualResult run_manual_mlp_as(const Problem& problem) {
   ManualResult result;
   result.loss = static_cast<double>(mlp_forward(cache, spec, params, to_matrix<T>(problem.X), to_matrix<T>(problem.y)));
   mlp_backward(grads, cache, spec, params);
-  const int64_t batch = problem.batch();
-  for (int64_t k = 1; k <= spec.num_layers(); ++k) {
-    const auto i = static_cast<size_t>(k - 1);
-    result.gradients[weight_name(k)] = to_tensor(grads.params.W[i], expected_shape(spec, weight_name(k), batch));
-    result.gradients[bias_name(k)] = to_tensor(grads.params.b[i], expected_shape(spec, bias_name(k), batch));
-    result.gradients[preactivation_name(k)] = to_tensor(grads.dz[i], expected_shape(spec, preactivation_name(k), batch));
-    result.gradients[activation_name(k)] = to_tensor(grads.dh[i], expected_shape(spec, activation_name(k), batch));
-  }
+  result.gradients = gradients_to_tensors(spec, grads, problem.batch());
   return result;
 }
 

@@ -66,6 +66,24 @@ std::string overall_line(const CheckReport& r) {
                      r.loss_passed ? "" : " and so does the loss", names);
 }
 
+// The diagnosis in words under the table: where it first goes wrong, then the hints, each
+// once with the gradients it applies to.
+std::string what_this_looks_like(const CheckReport& r) {
+  std::vector<std::pair<std::string, std::string>> hints;  // hint, names
+  for (const auto* group : {&r.parameters, &r.intermediates})
+    for (const auto& c : *group) {
+      if (c.passed || c.hint.empty()) continue;
+      auto same = std::find_if(hints.begin(), hints.end(), [&](const auto& h) { return h.first == c.hint; });
+      if (same == hints.end()) hints.emplace_back(c.hint, c.name);
+      else same->second += ", " + c.name;
+    }
+  if (!r.first_divergence && hints.empty()) return "";
+  std::string out = "\n  what this looks like:\n";
+  if (r.first_divergence) out += fmt::format("    first divergence: {}\n", r.first_divergence->message);
+  for (const auto& [hint, names] : hints) out += fmt::format("    hint ({}): {}\n", names, hint);
+  return out;
+}
+
 }  // namespace
 
 std::string format_report_table(const CheckReport& r) {
@@ -110,6 +128,7 @@ std::string format_report_table(const CheckReport& r) {
       dead += fmt::format("{}layer {}: {} of {}", dead.empty() ? "" : ", ", d.layer, d.dead, d.units);
     out += fmt::format("\n  dead ReLU units (zero for every sample): {}\n", dead);
   }
+  out += what_this_looks_like(r);
   for (const auto& note : r.notes) out += fmt::format("  note: {}\n", note);
   out += "\n" + overall_line(r) + "\n";
   return out;
@@ -136,6 +155,11 @@ std::string format_report_json(const CheckReport& r) {
     j["worst_actual"] = c.worst_index.empty() ? json(nullptr) : detail::number_to_json(c.worst_actual);
     j["worst_reference"] = c.worst_index.empty() ? json(nullptr) : detail::number_to_json(c.worst_reference);
     j["message"] = c.message;
+    j["signature"] = c.signature ? json{{"scale", detail::number_to_json(c.signature->scale)},
+                                        {"cosine", detail::number_to_json(c.signature->cosine)},
+                                        {"transposed", c.signature->transposed}}
+                                 : json(nullptr);
+    if (!c.passed) j["hint"] = c.hint;
     return j;
   };
   json doc;
@@ -159,6 +183,16 @@ std::string format_report_json(const CheckReport& r) {
   doc["dead_relu_units"] = json::array();
   for (const auto& d : r.dead_relu_units)
     doc["dead_relu_units"].push_back({{"layer", d.layer}, {"dead", d.dead}, {"units", d.units}});
+  if (r.first_divergence) {
+    const FirstDivergence& d = *r.first_divergence;
+    doc["first_divergence"] = {{"layer", d.layer},
+                               {"last_match", d.last_match.empty() ? json(nullptr) : json(d.last_match)},
+                               {"mismatched", d.mismatched},
+                               {"suspects", d.suspects},
+                               {"message", d.message}};
+  } else {
+    doc["first_divergence"] = nullptr;
+  }
   doc["notes"] = r.notes;
   return doc.dump(2) + "\n";
 }
