@@ -25,28 +25,13 @@
 #include <string>
 #include <vector>
 
+#include "gradverify/finite_differences.h"
 #include "gradverify/mlp_spec.h"
 #include "gradverify/problem.h"
 #include "gradverify/tensor.h"
+#include "gradverify/tolerances.h"
 
 namespace gradverify {
-
-struct Tolerances {
-  double rtol = 0;        // relative to each element's reference value
-  double atol_abs = 0;    // absolute floor: below it a whole tensor is noise (see vacuous)
-  double atol_scale = 0;  // relative to the tensor's largest reference value
-
-  double atol_for_scale(double max_abs_reference) const { return atol_abs + atol_scale * max_abs_reference; }
-};
-
-// Defaults per dtype. Both sides compute in the same dtype but sum in different orders
-// (hand loops vs. BLAS), so they differ by rounding; any real bug (x2, x-1, xN, a missed
-// term) changes values at the scale of the gradient itself.
-//  - float64: rtol 1e-7, atol 1e-12 + 1e-9 max|b|. Rounding is ~1e-16 of the terms; this
-//    leaves five orders of magnitude of headroom over the largest difference measured.
-//  - float32: rtol 1e-4, atol 1e-7 + 1e-4 max|b|. Rounding is ~6e-8 of the terms and grows
-//    with the length of each sum; 16x headroom over the measured 6e-6 of max|b|.
-Tolerances default_tolerances(Dtype dtype);
 
 // A gradient as it was submitted: a tensor, or why there is none usable. A missing or
 // malformed entry is a failed parameter, never an input error.
@@ -129,6 +114,9 @@ struct CheckReport {
   // Filled in by diagnose() when something fails: where, going backward from the loss, the
   // gradients first stop matching (see diagnosis.h).
   std::optional<FirstDivergence> first_divergence;
+  // Filled in when finite differences ran: a second opinion that needs no autograd. It
+  // never changes the verdict, which is the comparison with LibTorch.
+  std::optional<FiniteDifferenceReport> finite_differences;
 
   bool passed() const;  // loss and every tensor pass
   Verdict verdict() const;
@@ -144,5 +132,7 @@ CheckReport build_report(const Problem& problem, const TensorMap& reference_grad
 
 // Wraps complete gradients (e.g. the manual MLP's) as submitted ones.
 SubmittedGradients as_submitted(const TensorMap& gradients);
+// The submitted gradients that are tensors, leaving out missing and malformed ones.
+TensorMap present_tensors(const SubmittedGradients& submitted);
 
 }  // namespace gradverify

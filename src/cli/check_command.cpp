@@ -8,6 +8,7 @@
 #include "gradverify/compare.h"
 #include "gradverify/diagnosis.h"
 #include "gradverify/errors.h"
+#include "gradverify/finite_differences.h"
 #include "gradverify/gradients_file.h"
 #include "gradverify/problem.h"
 #include "gradverify/reference.h"
@@ -73,6 +74,13 @@ Examples:
       ->check(CLI::NonNegativeNumber);
   check->add_option("--atol-scale", o.atol_scale, "Absolute tolerance per unit of the tensor's max|b| [default: by dtype]")
       ->check(CLI::NonNegativeNumber);
+  check->add_option("--finite-differences", o.finite_differences,
+                    "Second opinion without autograd: elements (every parameter element), direction (one "
+                    "random direction; for big nets), auto (elements when that takes under a second) or off")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "elements", "direction", "off"}));
+  check->add_flag("--force-finite-differences", o.force_finite_differences,
+                  "Run per-element finite differences even when they would take over a minute");
   check->add_option("--format", o.format, "table or json")->capture_default_str()->check(CLI::IsMember({"table", "json"}));
   check->add_option("--output", o.output_path, "Write the report to this file instead of stdout");
   check->add_option("--save-problem", o.save_problem_path, "Also write the problem (weights and data) as JSON");
@@ -178,13 +186,17 @@ int run_check(const CheckOptions& o) {
   // Every input is read and validated before LibTorch runs, so bad input fails fast.
   std::optional<GradientsFile> file;
   if (!o.gradients_path.empty()) file = load_gradients_file(o.gradients_path, problem.spec);
+  const FiniteDifferenceMode fd_mode = resolve_finite_difference_mode(
+      problem, *parse_finite_difference_mode(o.finite_differences), o.force_finite_differences);
 
   const ReferenceResult reference = compute_reference(problem);
   CheckReport report;
+  TensorMap actual_tensors;
   if (file) {
     report = build_report(problem, reference.gradients, reference.loss, file->gradients, std::nullopt,
                           o.gradients_path, tol);
     diagnose(report, problem, file->gradients, reference.gradients);
+    actual_tensors = present_tensors(file->gradients);
     for (const auto& key : file->ignored_keys)
       report.notes.push_back("ignored '" + key + "' in " + o.gradients_path +
                              ": it names no gradient of this net (expected dW1, db1, ..., dz1, dh1, ...)");
@@ -193,10 +205,14 @@ int run_check(const CheckOptions& o) {
     const SubmittedGradients submitted = as_submitted(manual.gradients);
     report = build_report(problem, reference.gradients, reference.loss, submitted, manual.loss, "manual MLP", tol);
     diagnose(report, problem, submitted, reference.gradients);
+    actual_tensors = manual.gradients;
     if (!o.save_gradients_path.empty()) {
       write_file(o.save_gradients_path, gradients_to_json(manual.gradients));
     }
   }
+  if (fd_mode != FiniteDifferenceMode::off)
+    report.finite_differences = run_finite_differences(problem, reference.gradients, &actual_tensors, tol, fd_mode,
+                                                       seed, o.force_finite_differences);
   if (!o.save_problem_path.empty()) write_file(o.save_problem_path, problem_to_json(problem));
 
   const std::string text = o.format == "json" ? format_report_json(report) : format_report_table(report);

@@ -23,6 +23,8 @@ struct CheckOptions {
   std::string output_path;
   std::string save_problem_path;
   std::string save_gradients_path;
+  std::string finite_differences = "auto";  // auto, elements, direction or off
+  bool force_finite_differences = false;    // run per-element differences however long they take
 };
 
 void add_check_command(CLI::App& app, CheckOptions& options);

@@ -120,6 +120,13 @@ SubmittedGradients as_submitted(const TensorMap& gradients) {
   return submitted;
 }
 
+TensorMap present_tensors(const SubmittedGradients& submitted) {
+  TensorMap tensors;
+  for (const auto& [name, gradient] : submitted)
+    if (gradient.tensor) tensors[name] = *gradient.tensor;
+  return tensors;
+}
+
 CheckReport build_report(const Problem& problem, const TensorMap& reference_gradients, double reference_loss,
                          const SubmittedGradients& actual, std::optional<double> actual_loss,
                          const std::string& actual_source, const Tolerances& tol) {

@@ -84,6 +84,48 @@ std::string what_this_looks_like(const CheckReport& r) {
   return out;
 }
 
+std::string finite_difference_summary(const CheckReport& r) {
+  if (!r.finite_differences) return "";
+  const FiniteDifferenceReport& fd = *r.finite_differences;
+  std::string out;
+  if (fd.mode == FiniteDifferenceMode::direction && fd.direction) {
+    const DirectionalDifference& d = *fd.direction;
+    out += fmt::format("\n  finite differences (float64 loss) along one random direction u (seed {}, step {:.2g}):\n",
+                       fd.seed, d.step);
+    if (d.near_kink) return out + "    the step crosses a ReLU kink even at float64's step, so nothing is judged\n";
+    out += fmt::format("    D = {}; LibTorch's gradient·u = {} {}", value(d.finite_difference), value(d.reference),
+                       d.reference_agrees ? "agrees" : "DISAGREES (a finding about the problem, not the code under test)");
+    if (d.actual)
+      out += fmt::format("; under test {} {}", value(*d.actual), *d.actual_agrees ? "agrees" : "DISAGREES");
+    return out + fmt::format(" (bound {})\n", number(d.tolerance));
+  }
+  if (fd.mode != FiniteDifferenceMode::elements) return "";
+  int64_t elements = 0;
+  for (const auto& e : fd.elements) elements += e.elements;
+  const int64_t judged = elements - fd.near_kink();
+  out += fmt::format("\n  finite differences (float64 loss, step {:.2g}·max(1,|θ|), every parameter element):\n",
+                     fd.relative_step);
+  if (fd.reference_disagreements() == 0) {
+    out += fmt::format("    LibTorch agrees on all {} judged elements", judged);
+  } else {
+    const auto worst = std::max_element(fd.elements.begin(), fd.elements.end(), [](const auto& a, const auto& b) {
+      return a.reference_disagreements < b.reference_disagreements;
+    });
+    out += fmt::format("    LibTorch DISAGREES on {} of {} judged elements (e.g. {}{}: {} vs {}): a finding about the "
+                       "problem (the BCE log clamp, a saturated unit), not about the code under test",
+                       fd.reference_disagreements(), judged, worst->name, shape_to_string(worst->worst_index),
+                       value(worst->worst_finite_difference), value(worst->worst_reference));
+  }
+  if (fd.near_kink() > 0)
+    out += fmt::format("; {} {} within a step of a ReLU kink: counted, not judged", fd.near_kink(),
+                       fd.near_kink() == 1 ? "element lies" : "elements lie");
+  out += "\n";
+  if (fd.actual_disagreements() > 0)
+    out += fmt::format("    the gradients under test disagree with them on {} of the {} judged elements\n",
+                       fd.actual_disagreements(), judged);
+  return out;
+}
+
 }  // namespace
 
 std::string format_report_table(const CheckReport& r) {
@@ -129,10 +171,52 @@ std::string format_report_table(const CheckReport& r) {
     out += fmt::format("\n  dead ReLU units (zero for every sample): {}\n", dead);
   }
   out += what_this_looks_like(r);
+  out += finite_difference_summary(r);
   for (const auto& note : r.notes) out += fmt::format("  note: {}\n", note);
   out += "\n" + overall_line(r) + "\n";
   return out;
 }
+
+namespace {
+
+nlohmann::json finite_differences_json(const FiniteDifferenceReport& fd) {
+  using nlohmann::json;
+  json j;
+  j["mode"] = to_string(fd.mode);
+  j["relative_step"] = fd.relative_step;
+  j["seed"] = fd.seed;
+  j["near_kink"] = fd.near_kink();
+  j["reference_disagreements"] = fd.reference_disagreements();
+  j["actual_disagreements"] = fd.actual_disagreements();
+  j["elements"] = json::array();
+  for (const auto& e : fd.elements)
+    j["elements"].push_back({{"name", e.name},
+                             {"elements", e.elements},
+                             {"near_kink", e.near_kink},
+                             {"reference_disagreements", e.reference_disagreements},
+                             {"actual_disagreements", e.actual_disagreements},
+                             {"max_abs_diff_reference", detail::number_to_json(e.max_abs_diff_reference)},
+                             {"worst_index", e.worst_index.empty() ? json(nullptr) : json(e.worst_index)},
+                             {"worst_finite_difference", e.worst_index.empty() ? json(nullptr) : detail::number_to_json(e.worst_finite_difference)},
+                             {"worst_reference", e.worst_index.empty() ? json(nullptr) : detail::number_to_json(e.worst_reference)}});
+  if (fd.direction) {
+    const DirectionalDifference& d = *fd.direction;
+    j["direction"] = {{"step", d.step},
+                      {"finite_difference", detail::number_to_json(d.finite_difference)},
+                      {"reference", detail::number_to_json(d.reference)},
+                      {"actual", d.actual ? detail::number_to_json(*d.actual) : json(nullptr)},
+                      {"tolerance", detail::number_to_json(d.tolerance)},
+                      {"near_kink", d.near_kink},
+                      {"reference_agrees", d.reference_agrees},
+                      {"actual_agrees", d.actual_agrees ? json(*d.actual_agrees) : json(nullptr)}};
+  } else {
+    j["direction"] = nullptr;
+  }
+  j["seconds"] = fd.seconds;  // a time: the one field that differs between identical runs
+  return j;
+}
+
+}  // namespace
 
 std::string format_report_json(const CheckReport& r) {
   using nlohmann::json;
@@ -193,6 +277,7 @@ std::string format_report_json(const CheckReport& r) {
   } else {
     doc["first_divergence"] = nullptr;
   }
+  doc["finite_differences"] = r.finite_differences ? finite_differences_json(*r.finite_differences) : json(nullptr);
   doc["notes"] = r.notes;
   return doc.dump(2) + "\n";
 }
