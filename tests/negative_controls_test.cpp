@@ -75,6 +75,7 @@ class NegativeControl : public ::testing::TestWithParam<StudentBug> {};
 
 TEST_P(NegativeControl, FailsExactlyTheParametersTheBugChanges) {
   const StudentBug bug = GetParam();
+  int problems_changed = 0;
   for (const ProblemCase& problem_case : {ProblemCase{"lab_xor", lab_xor}, ProblemCase{"lab_random", lab_random},
                                           ProblemCase{"tanh_bce", tanh_bce}, ProblemCase{"relu_logits", relu_logits}}) {
     for (const Dtype dtype : {Dtype::float64, Dtype::float32}) {
@@ -92,13 +93,13 @@ TEST_P(NegativeControl, FailsExactlyTheParametersTheBugChanges) {
 
       EXPECT_EQ(failed_parameters(report), expected) << format_report_table(report);
       EXPECT_EQ(report.passed(), expected.empty());
-      if (bug == StudentBug::none) {
-        EXPECT_TRUE(expected.empty()) << "the correct student must pass";
-      } else if (bug != StudentBug::relu_grad_one_at_zero) {
-        EXPECT_FALSE(expected.empty()) << "this bug changes gradients on every problem here";
-      }
+      if (bug == StudentBug::none) EXPECT_TRUE(expected.empty()) << "the correct student must pass";
+      problems_changed += expected.empty() ? 0 : 1;
     }
   }
+  // Some bugs only show on some nets (the factor 2 on MSE, x D with D > 1), but a control
+  // that never changes anything would prove nothing.
+  if (bug != StudentBug::none) EXPECT_GT(problems_changed, 0) << "the bug changed no gradient on any problem";
 }
 
 INSTANTIATE_TEST_SUITE_P(Catalog, NegativeControl, ::testing::ValuesIn(testing::all_student_bugs()),

@@ -72,6 +72,10 @@ struct TensorComparison {
   // Filled in by diagnose() (diagnosis.h) for a failing gradient.
   std::optional<GradientSignature> signature;  // empty when missing, mis-shaped or non-finite
   std::string hint;  // the mistake whose signature the numbers carry; empty when none is clear
+  // The hint's kinds, for programs: a Mistake's name (mistakes.h), or one of nonfinite,
+  // all_zero, transposed, bias_per_sample, constant_factor. Several when several mistakes
+  // give the same numbers on this problem (N = 2 and the factor 2 of MSE, say).
+  std::vector<std::string> hint_kinds;
 };
 
 // Compares one submitted gradient with its reference. For a 1-D reference of n entries

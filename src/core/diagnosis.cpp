@@ -170,43 +170,55 @@ bool all_finite(const Tensor& t) {
   return true;
 }
 
+struct Hint {
+  std::string text;
+  std::string kind;
+};
+
 // A hint read from one tensor alone; empty when its numbers show nothing clear.
-std::string tensor_hint(const TensorComparison& c, const SubmittedGradient& actual, const Tensor& reference,
+Hint tensor_hint(const TensorComparison& c, const SubmittedGradient& actual, const Tensor& reference,
                         const TensorMap& reference_all, int64_t batch, const Tolerances& tol) {
-  if (!actual.tensor) return "";
+  if (!actual.tensor) return {};
   const Tensor& a = *actual.tensor;
   const std::string label = gradient_label(c.name);
   int64_t nonfinite = 0;
   for (double v : a.values) nonfinite += std::isfinite(v) ? 0 : 1;
   if (nonfinite > 0)
-    return fmt::format("{} of {} entries are NaN or Inf: an entry never written, a log(0) or a division by 0, or an "
-                       "overflow", nonfinite, a.values.size());
+    return {fmt::format("{} of {} entries are NaN or Inf: an entry never written, a log(0) or a division by 0, or "
+                        "an overflow", nonfinite, a.values.size()),
+            "nonfinite"};
   if (c.shape_mismatch) {
     if (c.signature && c.signature->transposed)
-      return fmt::format("{} is LibTorch's transposed: dW{} = {}ᵀ·dz{} has shape [fan_in, fan_out] = {}", label,
-                         layer_of(c.name), layer_of(c.name) == 1 ? std::string("X") : "h" + std::to_string(layer_of(c.name) - 1),
-                         layer_of(c.name), shape_to_string(reference.shape));
+      return {fmt::format("{} is LibTorch's transposed: dW{} = {}ᵀ·dz{} has shape [fan_in, fan_out] = {}", label,
+                          layer_of(c.name),
+                          layer_of(c.name) == 1 ? std::string("X") : "h" + std::to_string(layer_of(c.name) - 1),
+                          layer_of(c.name), shape_to_string(reference.shape)),
+              "transposed"};
     // A bias with one row per sample: dz_k itself, not yet summed over the batch.
     const auto dz = reference_all.find(preactivation_name(layer_of(c.name)));
     if (c.name[0] == 'b' && dz != reference_all.end() && a.shape.size() == 2 && a.shape[0] == batch && batch > 1 &&
         compare_tensor("", actual, dz->second, tol).passed)
-      return fmt::format("{} has one row per sample: it is dL/dz{}, which must still be summed over the batch, "
-                         "dz.sum(axis=0)", label, layer_of(c.name));
-    return "";
+      return {fmt::format("{} has one row per sample: it is dL/dz{}, which must still be summed over the batch, "
+                          "dz.sum(axis=0)", label, layer_of(c.name)),
+              "bias_per_sample"};
+    return {};
   }
-  if (!c.signature || c.reference_max_abs <= tol.atol_abs) return "";
+  if (!c.signature || c.reference_max_abs <= tol.atol_abs) return {};
   bool all_zero = true;
   for (double v : a.values) all_zero = all_zero && v == 0.0;
-  if (all_zero) return fmt::format("every entry of {} is 0 while LibTorch's are not: the gradient was never written", label);
+  if (all_zero)
+    return {fmt::format("every entry of {} is 0 while LibTorch's are not: the gradient was never written", label),
+            "all_zero"};
   if (c.signature->transposed)
-    return fmt::format("{} is LibTorch's transposed: its rows and columns are swapped", label);
+    return {fmt::format("{} is LibTorch's transposed: its rows and columns are swapped", label), "transposed"};
   // An exact constant multiple: the tensor is right up to one factor.
   Tensor scaled = reference;
   for (double& v : scaled.values) v *= c.signature->scale;
   if (std::fabs(c.signature->scale) > 1e-6 && compare_tensor("", actual, scaled, tol).passed)
-    return fmt::format("every entry of {} is {:.6g} times LibTorch's: a constant factor is wrong", label,
-                       c.signature->scale);
-  return "";
+    return {fmt::format("every entry of {} is {:.6g} times LibTorch's: a constant factor is wrong", label,
+                        c.signature->scale),
+            "constant_factor"};
+  return {};
 }
 
 // Whether the submission matches a replayed mistake on every gradient it was checked on.
@@ -255,22 +267,29 @@ void diagnose(CheckReport& report, const Problem& problem, const SubmittedGradie
     report.notes.push_back("hints from replayed mistakes were skipped: the net is too large to replay quickly");
   }
   // A mistake that matches in one layer says more than the same one "in every layer".
-  std::vector<std::string> hints;
+  std::string replay_hint;
+  std::vector<std::string> replay_kinds;
   for (const MistakeSite& site : matched) {
     const bool has_specific = site.layer == 0 && std::any_of(matched.begin(), matched.end(), [&](const MistakeSite& other) {
                                 return other.mistake == site.mistake && other.layer != 0;
                               });
-    if (!has_specific) hints.push_back(mistake_hint(problem.spec, problem.batch(), site));
+    if (has_specific) continue;
+    replay_hint += (replay_hint.empty() ? "" : "; or ") + mistake_hint(problem.spec, problem.batch(), site);
+    if (std::find(replay_kinds.begin(), replay_kinds.end(), to_string(site.mistake)) == replay_kinds.end())
+      replay_kinds.emplace_back(to_string(site.mistake));
   }
-  std::string replay_hint;
-  for (size_t i = 0; i < hints.size(); ++i) replay_hint += (i ? "; or " : "") + hints[i];
 
   for (auto* group : {&report.parameters, &report.intermediates})
     for (auto& c : *group) {
       if (c.passed) continue;
-      c.hint = !replay_hint.empty() ? replay_hint
-                                    : tensor_hint(c, submitted(c.name), reference.at(c.name), reference,
-                                                  problem.batch(), report.tolerances);
+      if (!replay_hint.empty()) {
+        c.hint = replay_hint;
+        c.hint_kinds = replay_kinds;
+        continue;
+      }
+      Hint h = tensor_hint(c, submitted(c.name), reference.at(c.name), reference, problem.batch(), report.tolerances);
+      c.hint = std::move(h.text);
+      if (!h.kind.empty()) c.hint_kinds = {h.kind};
     }
 }
 

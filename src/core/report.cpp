@@ -243,7 +243,10 @@ std::string format_report_json(const CheckReport& r) {
                                         {"cosine", detail::number_to_json(c.signature->cosine)},
                                         {"transposed", c.signature->transposed}}
                                  : json(nullptr);
-    if (!c.passed) j["hint"] = c.hint;
+    if (!c.passed) {
+      j["hint"] = c.hint;
+      j["hint_kinds"] = c.hint_kinds;
+    }
     return j;
   };
   json doc;

@@ -1,5 +1,6 @@
 #include "student_backward.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -8,11 +9,20 @@ namespace gradverify::testing {
 const char* to_string(StudentBug bug) {
   switch (bug) {
     case StudentBug::none: return "none";
-    case StudentBug::batch_mean_forgotten: return "batch_mean_forgotten";
+    case StudentBug::loss_summed_over_batch: return "loss_summed_over_batch";
+    case StudentBug::loss_summed_over_all: return "loss_summed_over_all";
+    case StudentBug::loss_mean_over_batch_only: return "loss_mean_over_batch_only";
     case StudentBug::sign_flipped: return "sign_flipped";
+    case StudentBug::mse_factor_two_missing: return "mse_factor_two_missing";
+    case StudentBug::mse_factor_two_doubled: return "mse_factor_two_doubled";
+    case StudentBug::bias_averaged: return "bias_averaged";
     case StudentBug::bias_row_not_summed: return "bias_row_not_summed";
     case StudentBug::bias_full_batch: return "bias_full_batch";
     case StudentBug::relu_grad_one_at_zero: return "relu_grad_one_at_zero";
+    case StudentBug::derivative_of_output: return "derivative_of_output";
+    case StudentBug::activation_derivative_forgotten: return "activation_derivative_forgotten";
+    case StudentBug::bce_extra_sigmoid_derivative: return "bce_extra_sigmoid_derivative";
+    case StudentBug::gradient_left_zero: return "gradient_left_zero";
     case StudentBug::nan_entry: return "nan_entry";
     case StudentBug::missing_array: return "missing_array";
     case StudentBug::transposed_weight: return "transposed_weight";
@@ -21,9 +31,10 @@ const char* to_string(StudentBug bug) {
 }
 
 std::vector<StudentBug> all_student_bugs() {
-  return {StudentBug::none,           StudentBug::batch_mean_forgotten, StudentBug::sign_flipped,
-          StudentBug::bias_row_not_summed, StudentBug::bias_full_batch, StudentBug::relu_grad_one_at_zero,
-          StudentBug::nan_entry,      StudentBug::missing_array,        StudentBug::transposed_weight};
+  std::vector<StudentBug> bugs;
+  for (int b = static_cast<int>(StudentBug::none); b <= static_cast<int>(StudentBug::transposed_weight); ++b)
+    bugs.push_back(static_cast<StudentBug>(b));
+  return bugs;
 }
 
 namespace {
@@ -63,17 +74,20 @@ T act(Activation a, T z) {
   return z;
 }
 
-// The derivative written in terms of z, as the lab does.
+// The derivative written in terms of z, as the lab does. With derivative_of_output the
+// student passes the layer's output h instead, and the helper applies the activation again.
 template <typename T>
-T act_grad(Activation a, T z, StudentBug bug) {
+T act_grad(Activation a, T z, T h, StudentBug bug) {
+  if (bug == StudentBug::activation_derivative_forgotten) return 1;
+  const T at = bug == StudentBug::derivative_of_output ? h : z;
   switch (a) {
     case Activation::relu: return bug == StudentBug::relu_grad_one_at_zero ? T(z >= 0) : T(z > 0);
     case Activation::sigmoid: {
-      const T s = act(a, z);
+      const T s = act(a, at);
       return s * (1 - s);
     }
     case Activation::tanh: {
-      const T t = std::tanh(z);
+      const T t = std::tanh(at);
       return 1 - t * t;
     }
     case Activation::identity: return 1;
@@ -82,7 +96,7 @@ T act_grad(Activation a, T z, StudentBug bug) {
 }
 
 template <typename T>
-SubmittedGradients backward_as(const Problem& problem, StudentBug bug) {
+SubmittedGradients backward_as(const Problem& problem, StudentBug bug, int64_t layer) {
   const MlpSpec& s = problem.spec;
   const auto L = static_cast<size_t>(s.num_layers());
   std::vector<Mat<T>> W, b, z(L), h(L);
@@ -109,16 +123,23 @@ SubmittedGradients backward_as(const Problem& problem, StudentBug bug) {
 
   // dL/dpred of the mean loss.
   const Mat<T>& P = h[L - 1];
-  const T count = static_cast<T>(n * P[0].size());
-  const T mean = bug == StudentBug::batch_mean_forgotten ? T(1) : T(1) / count;
+  const T D = static_cast<T>(P[0].size());
+  T mean = T(1) / (static_cast<T>(n) * D);
+  if (bug == StudentBug::loss_summed_over_batch) mean = T(1) / D;
+  if (bug == StudentBug::loss_summed_over_all) mean = T(1);
+  if (bug == StudentBug::loss_mean_over_batch_only) mean = T(1) / static_cast<T>(n);
   const T sign = bug == StudentBug::sign_flipped ? T(-1) : T(1);
+  const bool mse_bug = s.loss == Loss::mse;
+  const T two = mse_bug && bug == StudentBug::mse_factor_two_missing   ? T(1)
+                : mse_bug && bug == StudentBug::mse_factor_two_doubled ? T(4)
+                                                                       : T(2);
   Mat<T> dh = P;
   for (size_t r = 0; r < n; ++r)
     for (size_t o = 0; o < P[r].size(); ++o) {
       const T p = P[r][o], y = Y[r][o];
       T g = 0;
       switch (s.loss) {
-        case Loss::mse: g = 2 * (p - y); break;
+        case Loss::mse: g = two * (p - y); break;
         case Loss::bce: g = (p - y) / std::max(p * (1 - p), T(1e-12)); break;
         case Loss::bce_with_logits: g = act(Activation::sigmoid, p) - y; break;
       }
@@ -129,9 +150,19 @@ SubmittedGradients backward_as(const Problem& problem, StudentBug bug) {
   for (size_t l = L; l-- > 0;) {
     const int64_t k = static_cast<int64_t>(l) + 1;
     const Mat<T>& in = l == 0 ? X : h[l - 1];
+    // A layer-specific bug acts in the planted layer only; the others run right.
+    const bool here = layer == 0 || layer == k;
+    const StudentBug layer_bug = here ? bug : StudentBug::none;
     Mat<T> dz = dh;
     for (size_t r = 0; r < n; ++r)
-      for (size_t o = 0; o < dz[r].size(); ++o) dz[r][o] = dh[r][o] * act_grad(s.activations[l], z[l][r][o], bug);
+      for (size_t o = 0; o < dz[r].size(); ++o)
+        dz[r][o] = dh[r][o] * act_grad(s.activations[l], z[l][r][o], h[l][r][o], layer_bug);
+    if (bug == StudentBug::bce_extra_sigmoid_derivative && s.loss == Loss::bce && l == L - 1)
+      for (size_t r = 0; r < n; ++r)  // the fused gradient, then sigma'(z) once more
+        for (size_t o = 0; o < dz[r].size(); ++o) {
+          const T p = h[l][r][o];
+          dz[r][o] = (p - Y[r][o]) / (static_cast<T>(n) * D) * p * (1 - p);
+        }
     Mat<T> dW(in[0].size(), std::vector<T>(dz[0].size(), 0));
     Mat<T> db(1, std::vector<T>(dz[0].size(), 0));
     for (size_t r = 0; r < n; ++r)
@@ -139,9 +170,24 @@ SubmittedGradients backward_as(const Problem& problem, StudentBug bug) {
         for (size_t i = 0; i < in[r].size(); ++i) dW[i][o] += in[r][i] * dz[r][o];
         db[0][o] += dz[r][o];
       }
-    if (bug == StudentBug::bias_row_not_summed) db[0] = dz[0];
-    out[bias_name(k)].tensor = bug == StudentBug::bias_full_batch ? to_tensor(dz, false) : to_tensor(db, true);
+    if (layer_bug == StudentBug::bias_row_not_summed) db[0] = dz[0];
+    if (layer_bug == StudentBug::bias_averaged)
+      for (T& v : db[0]) v /= static_cast<T>(n);
+    const bool weight_bug_here = layer == k || (layer == 0 && k == 1);
+    if (weight_bug_here && bug == StudentBug::gradient_left_zero)  // the loop that fills dW never ran
+      for (auto& row : dW) std::fill(row.begin(), row.end(), T(0));
+    out[bias_name(k)].tensor = layer_bug == StudentBug::bias_full_batch ? to_tensor(dz, false) : to_tensor(db, true);
     out[weight_name(k)].tensor = to_tensor(dW, false);
+    if (weight_bug_here && bug == StudentBug::nan_entry) out[weight_name(k)].tensor->values[0] = std::nan("");
+    if (weight_bug_here && bug == StudentBug::transposed_weight) {
+      Tensor& t = *out[weight_name(k)].tensor;
+      const int64_t rows = t.shape[0], cols = t.shape[1];
+      Tensor transposed{{cols, rows}, std::vector<double>(t.values.size())};
+      for (int64_t i = 0; i < rows; ++i)
+        for (int64_t j = 0; j < cols; ++j)
+          transposed.values[static_cast<size_t>(j * rows + i)] = t.values[static_cast<size_t>(i * cols + j)];
+      t = transposed;
+    }
     out[preactivation_name(k)].tensor = to_tensor(dz, false);
     out[activation_name(k)].tensor = to_tensor(dh, false);
     if (l > 0) {  // dh_{k-1} = dz_k @ W_k^T
@@ -153,24 +199,15 @@ SubmittedGradients backward_as(const Problem& problem, StudentBug bug) {
     }
   }
 
-  if (bug == StudentBug::nan_entry) out["W1"].tensor->values[0] = std::numeric_limits<double>::quiet_NaN();
   if (bug == StudentBug::missing_array) out.erase("W2");
-  if (bug == StudentBug::transposed_weight) {
-    Tensor& t = *out["W1"].tensor;
-    const int64_t rows = t.shape[0], cols = t.shape[1];
-    Tensor transposed{{cols, rows}, std::vector<double>(t.values.size())};
-    for (int64_t i = 0; i < rows; ++i)
-      for (int64_t j = 0; j < cols; ++j)
-        transposed.values[static_cast<size_t>(j * rows + i)] = t.values[static_cast<size_t>(i * cols + j)];
-    t = transposed;
-  }
   return out;
 }
 
 }  // namespace
 
-SubmittedGradients student_backward(const Problem& problem, StudentBug bug) {
-  return problem.spec.dtype == Dtype::float32 ? backward_as<float>(problem, bug) : backward_as<double>(problem, bug);
+SubmittedGradients student_backward(const Problem& problem, StudentBug bug, int64_t layer) {
+  return problem.spec.dtype == Dtype::float32 ? backward_as<float>(problem, bug, layer)
+                                              : backward_as<double>(problem, bug, layer);
 }
 
 }  // namespace gradverify::testing

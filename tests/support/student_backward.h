@@ -13,20 +13,32 @@ namespace gradverify::testing {
 
 enum class StudentBug {
   none,
-  batch_mean_forgotten,   // dL/dpred without the 1/n of the mean
-  sign_flipped,           // dL/dpred = y - p instead of p - y
-  bias_row_not_summed,    // db_k = the first row of dz_k instead of its sum over the batch
-  bias_full_batch,        // db_k = dz_k itself, shape [n, fan_out]: numpy without the sum
-  relu_grad_one_at_zero,  // relu'(z) = 1 for z >= 0 instead of z > 0
-  nan_entry,              // dW1[0][0] = NaN
-  missing_array,          // dW2 never written
-  transposed_weight,      // dW1 written as [fan_out, fan_in]
+  loss_summed_over_batch,     // dL/dpred divided by D only: the loss summed over the batch (x N)
+  loss_summed_over_all,       // dL/dpred without any 1/count: summed over all N*D elements
+  loss_mean_over_batch_only,  // dL/dpred divided by N only: summed over the outputs (x D)
+  sign_flipped,               // dL/dpred = y - p instead of p - y
+  mse_factor_two_missing,     // (p - y) instead of 2 (p - y); MSE only
+  mse_factor_two_doubled,     // 4 (p - y); MSE only
+  bias_averaged,              // db_k = the mean of dz_k over the batch
+  bias_row_not_summed,        // db_k = the first row of dz_k instead of its sum over the batch
+  bias_full_batch,            // db_k = dz_k itself, shape [n, fan_out]: numpy without the sum
+  relu_grad_one_at_zero,      // relu'(z) = 1 for z >= 0 instead of z > 0
+  derivative_of_output,       // sigmoid'(h) and tanh'(h) with h = act(z): the derivative of the output
+  activation_derivative_forgotten,  // dz_k = dh_k
+  bce_extra_sigmoid_derivative,     // BCE after a sigmoid: the fused (p - y)/n, times s(1 - s) again
+  gradient_left_zero,         // dW_k allocated with zeros and never filled
+  nan_entry,                  // dW_k[0][0] = NaN
+  missing_array,              // dW2 never written
+  transposed_weight,          // dW_k written as [fan_out, fan_in]
 };
 const char* to_string(StudentBug bug);
 inline void PrintTo(StudentBug bug, std::ostream* os) { *os << to_string(bug); }
 std::vector<StudentBug> all_student_bugs();
 
 // Computes the gradients in the problem's dtype, as a student's program would print them.
-SubmittedGradients student_backward(const Problem& problem, StudentBug bug);
+// `layer` plants a layer-specific bug (bias, activation, zero, NaN, transposed) in that layer
+// alone (1-based); 0 plants it in every layer it fits (the weight bugs then go in layer 1).
+// Loss bugs ignore it.
+SubmittedGradients student_backward(const Problem& problem, StudentBug bug, int64_t layer = 0);
 
 }  // namespace gradverify::testing
