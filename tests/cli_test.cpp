@@ -94,6 +94,35 @@ TEST(Cli, JsonReportHasTheDocumentedFields) {
   for (const char* field : {"passed", "max_abs_diff", "max_rel_diff", "worst_index", "vacuous", "message"})
     EXPECT_TRUE(w1.contains(field)) << field;
   EXPECT_EQ(doc["intermediates"].size(), 8u);
+  EXPECT_TRUE(doc["first_divergence"].is_null());
+  EXPECT_EQ(doc["finite_differences"]["mode"], "elements");  // auto: the lab's net is small
+  EXPECT_EQ(doc["finite_differences"]["reference_disagreements"], 0);
+}
+
+TEST(Cli, FiniteDifferencesModes) {
+  const auto fd = [](const std::string& args) {
+    const CliRun r = gradverify("check --format json " + args);
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    return nlohmann::json::parse(r.out)["finite_differences"];
+  };
+  EXPECT_TRUE(fd("--finite-differences off").is_null());
+  const auto direction = fd("--finite-differences direction --layers 3,8,2 --data random:5");
+  EXPECT_EQ(direction["mode"], "direction");
+  EXPECT_TRUE(direction["direction"]["reference_agrees"].get<bool>());
+  EXPECT_TRUE(direction["direction"]["actual_agrees"].get<bool>());
+  const CliRun table = gradverify("check --finite-differences direction");
+  EXPECT_NE(table.out.find("finite differences (float64 loss) along one random direction"), std::string::npos)
+      << table.out;
+}
+
+TEST(Cli, PerElementFiniteDifferencesOnABigNetAreRefusedBeforeAnyWork) {
+  const CliRun r = gradverify("check --finite-differences elements --layers 1000,998,1 --data random:64");
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("--finite-differences: per-element finite differences on 1000-998-1 with a batch of 64 would "
+                       "take about"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("--force-finite-differences"), std::string::npos) << r.err;
 }
 
 TEST(Cli, OutputGoesToTheFileAndASummaryToStdout) {
@@ -163,7 +192,8 @@ INSTANTIATE_TEST_SUITE_P(
         UsageError{"missing_problem", "check --problem /nonexistent.json", "File does not exist: /nonexistent.json"},
         UsageError{"missing_csv", "check --data /nonexistent.csv", "/nonexistent.csv: cannot open the CSV file"},
         UsageError{"problem_with_layers", "check --problem /dev/null --layers 2,1", "excludes"},
-        UsageError{"bad_format", "check --format xml", "--format"}),
+        UsageError{"bad_format", "check --format xml", "--format"},
+        UsageError{"bad_finite_differences", "check --finite-differences sometimes", "--finite-differences"}),
     [](const auto& test_info) { return test_info.param.name; });
 
 TEST(Cli, XorDataNeedsATwoInputOneOutputNet) {
@@ -239,22 +269,24 @@ TEST(CliFiles, EachClassicBugFailsExactlyTheParametersItChanges) {
       std::string name;
       std::function<void(TensorMap&)> plant;
       std::set<std::string> fails;
+      std::string hint_kind;  // the hint every failing parameter must carry; empty: none
     };
     const double batch = static_cast<double>(problem.batch());
     const std::vector<Bug> bugs{
         {"batch_mean_forgotten", [&](TensorMap& g) { for (auto& [n, t] : g) for (auto& v : t.values) v *= batch; },
-         every_parameter},
-        {"sign_flipped", [](TensorMap& g) { for (auto& [n, t] : g) for (auto& v : t.values) v = -v; }, every_parameter},
+         every_parameter, "loss_summed"},
+        {"sign_flipped", [](TensorMap& g) { for (auto& [n, t] : g) for (auto& v : t.values) v = -v; }, every_parameter,
+         "loss_sign_flipped"},
         {"bias_not_summed", [&](TensorMap& g) {  // db_k = the first row of dz_k
            for (int64_t k = 1; k <= L; ++k) {
              const Tensor& dz = all.at(preactivation_name(k));
              g[bias_name(k)].values.assign(dz.values.begin(), dz.values.begin() + dz.shape[1]);
            }
-         }, every_bias},
-        {"nan_entry", [](TensorMap& g) { g["W2"].values[1] = NAN; }, {"W2"}},
-        {"inf_entry", [&](TensorMap& g) { g[bias_name(L)].values[0] = -INFINITY; }, {bias_name(L)}},
-        {"missing_array", [](TensorMap& g) { g.erase("b1"); }, {"b1"}},
-        {"transposed_weight", [](TensorMap& g) { g["W1"] = transposed(g["W1"]); }, {"W1"}},
+         }, every_bias, "bias_first_row"},
+        {"nan_entry", [](TensorMap& g) { g["W2"].values[1] = NAN; }, {"W2"}, "nonfinite"},
+        {"inf_entry", [&](TensorMap& g) { g[bias_name(L)].values[0] = -INFINITY; }, {bias_name(L)}, "nonfinite"},
+        {"missing_array", [](TensorMap& g) { g.erase("b1"); }, {"b1"}, ""},
+        {"transposed_weight", [](TensorMap& g) { g["W1"] = transposed(g["W1"]); }, {"W1"}, "transposed"},
     };
     for (const auto& bug : bugs) {
       SCOPED_TRACE(name + ": " + bug.name);
@@ -264,6 +296,14 @@ TEST(CliFiles, EachClassicBugFailsExactlyTheParametersItChanges) {
       const CliRun r = gradverify("check --format json --problem " + fixture(name, "problem") + " --gradients " + path);
       EXPECT_EQ(r.exit_code, 1);
       EXPECT_EQ(failed_in_json(r.out), bug.fails) << r.out;
+      const auto doc = nlohmann::json::parse(r.out);
+      EXPECT_FALSE(doc["first_divergence"].is_null());
+      for (const auto& param : doc["parameters"]) {
+        if (param["passed"].get<bool>()) continue;
+        const auto kinds = param["hint_kinds"].get<std::vector<std::string>>();
+        EXPECT_EQ(kinds, bug.hint_kind.empty() ? std::vector<std::string>{} : std::vector<std::string>{bug.hint_kind})
+            << param["name"] << ": " << param["hint"];
+      }
     }
   }
 }

@@ -138,7 +138,7 @@ TEST(DiagnosisRules, MistakesApplyOnlyWhereTheyCanBeMade) {
   const Problem mse = tanh_net();  // D = 2, batch 6, relu in layer 2 only
   const Problem bce = testing::make_problem({2, 3, 1}, {A::tanh, A::sigmoid}, Loss::bce, Dtype::float64, "random:1", 0);
   const auto applies = [](const Problem& p, Mistake m, int64_t layer) {
-    return mistake_applies(p.spec, p.batch(), {m, layer});
+    return mistake_applies(p.spec, p.batch(), MistakeSite{m, layer, std::nullopt});
   };
   EXPECT_TRUE(applies(mse, Mistake::mse_factor_two_missing, 0));
   EXPECT_FALSE(applies(bce, Mistake::mse_factor_two_missing, 0));
@@ -154,8 +154,36 @@ TEST(DiagnosisRules, MistakesApplyOnlyWhereTheyCanBeMade) {
   EXPECT_FALSE(applies(mse, Mistake::derivative_of_output, 2));
   EXPECT_TRUE(applies(mse, Mistake::derivative_of_output, 3));
   // A mistake that fits one layer only is not offered "in every layer" as well.
-  for (const MistakeSite& site : applicable_sites(mse.spec, mse.batch()))
-    if (site.mistake == Mistake::relu_grad_one_at_zero) EXPECT_EQ(site.layer, 2);
+  for (const MistakeSite& site : applicable_sites(mse.spec, mse.batch())) {
+    if (site.mistake == Mistake::relu_grad_one_at_zero) {
+      EXPECT_EQ(site.layer, 2);
+    }
+  }
+}
+
+TEST(DiagnosisRules, AHelperWrongForOneActivationIsNamedForThatActivation) {
+  // The lab's sigmoid_derivative(h) in both sigmoid layers, tanh's derivative right: neither
+  // "every layer" nor any one layer reproduces it, "every sigmoid layer" does. (Found by the
+  // outside-in numpy matrix.)
+  const Problem p = testing::make_problem({3, 4, 5, 2}, {A::sigmoid, A::tanh, A::sigmoid}, Loss::mse, Dtype::float64,
+                                          "random:5", 11);
+  const CheckReport r = diagnosed(p, testing::student_backward(p, StudentBug::sigmoid_derivative_of_output));
+  ASSERT_FALSE(r.passed());
+  for (const auto& c : r.parameters) {
+    if (c.passed) continue;
+    EXPECT_EQ(c.hint_kinds, std::vector<std::string>{"derivative_of_output"}) << c.name;
+    EXPECT_NE(c.hint.find("in every sigmoid layer: σ'(z) = h(1 - h)"), std::string::npos) << c.hint;
+  }
+}
+
+TEST(DiagnosisRules, AOneElementTensorIsNeverCalledAConstantMultiple) {
+  // Any number is a multiple of any other: a 1-element db must not get constant_factor.
+  const Problem p = testing::make_problem({3, 1, 4}, {A::tanh, A::identity}, Loss::mse, Dtype::float64, "random:4", 2);
+  SubmittedGradients g = as_submitted(run_manual_mlp(p).gradients);
+  g["b1"].tensor->values[0] *= 1.7;
+  const CheckReport r = diagnosed(p, g);
+  ASSERT_FALSE(r.parameters[1].passed);
+  EXPECT_TRUE(r.parameters[1].hint.empty()) << r.parameters[1].hint;
 }
 
 TEST(DiagnosisRules, NetsTooLargeToReplaySayWhyThereIsNoMistakeHint) {

@@ -58,7 +58,7 @@ TEST_P(SmoothNets, AgreeWithRightGradientsEverywhereAndNoKinks) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Dtypes, SmoothNets, ::testing::Values(Dtype::float64, Dtype::float32),
-                         [](const auto& info) { return std::string(to_string(info.param)); });
+                         [](const auto& test_info) { return std::string(to_string(test_info.param)); });
 
 TEST(FiniteDifferences, StepComesFromTheDtype) {
   const Problem p64 = testing::lab_problem(0, Dtype::float64), p32 = testing::lab_problem(0, Dtype::float32);
@@ -76,7 +76,9 @@ TEST(FiniteDifferences, XorKinksAreCountedNotJudged) {
   EXPECT_GT(fd.near_kink(), 0);
   EXPECT_EQ(fd.reference_disagreements(), 0);
   for (const auto& e : fd.elements)
-    if (e.name[0] == 'W' && e.name != "W1") EXPECT_LT(e.near_kink, e.elements) << e.name;
+    if (e.name[0] == 'W' && e.name != "W1") {
+      EXPECT_LT(e.near_kink, e.elements) << e.name;
+    }
 }
 
 TEST(FiniteDifferences, DisagreeWithWrongGradients) {

@@ -93,13 +93,17 @@ TEST_P(NegativeControl, FailsExactlyTheParametersTheBugChanges) {
 
       EXPECT_EQ(failed_parameters(report), expected) << format_report_table(report);
       EXPECT_EQ(report.passed(), expected.empty());
-      if (bug == StudentBug::none) EXPECT_TRUE(expected.empty()) << "the correct student must pass";
+      if (bug == StudentBug::none) {
+        EXPECT_TRUE(expected.empty()) << "the correct student must pass";
+      }
       problems_changed += expected.empty() ? 0 : 1;
     }
   }
   // Some bugs only show on some nets (the factor 2 on MSE, x D with D > 1), but a control
   // that never changes anything would prove nothing.
-  if (bug != StudentBug::none) EXPECT_GT(problems_changed, 0) << "the bug changed no gradient on any problem";
+  if (bug != StudentBug::none) {
+    EXPECT_GT(problems_changed, 0) << "the bug changed no gradient on any problem";
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Catalog, NegativeControl, ::testing::ValuesIn(testing::all_student_bugs()),

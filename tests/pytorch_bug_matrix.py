@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
-"""Outside-in check of `gradverify check --gradients`, as the core issue's "Done when" states it:
-random problems gradverify has never seen (float64 and float32), PyTorch's own gradients must
-pass, and each classic student bug, written as real numpy backward code, must fail exactly the
-parameters it changes (by np.allclose against the correct numpy backward) and no others.
+"""Outside-in check of `gradverify check --gradients`, as the core and diagnosis issues' "Done
+when" state it: random problems gradverify has never seen (float64 and float32), PyTorch's own
+gradients must pass with no hint, and each classic student bug, written as real numpy backward
+code independently of gradverify's C++ catalog, must
+  - fail exactly the parameters it changes (by np.allclose against the correct numpy backward),
+  - carry its own hint on every failing parameter and never another mistake's (hint rate per bug),
+  - have a first divergence in the report.
 
 Optional: needs Debian's python3-torch and python3-numpy, which the build and ctest do not.
     python3 tests/pytorch_bug_matrix.py build/gradverify [trials]
-Last run (60 trials, 540 checks): 0 disagreements.
+Last run (40 trials, 640 checks): 0 disagreements; hint rates in the README.
 """
 import json, os, subprocess, sys, tempfile
 
@@ -18,8 +21,11 @@ TRIALS = int(sys.argv[2]) if len(sys.argv) > 2 else 60
 os.chdir(tempfile.mkdtemp(prefix="gradverify_matrix_"))
 ACT = {"relu": (lambda z: np.maximum(z, 0)), "sigmoid": (lambda z: 1/(1+np.exp(-z))), "tanh": np.tanh, "identity": (lambda z: z)}
 def dact(a, z, h, bug):
+    if bug == "no_dact": return np.ones_like(z)
     if a == "relu": return ((z >= 0) if bug == "relu0" else (z > 0)).astype(z.dtype)
-    if a == "sigmoid": return h*(1-h)
+    if a == "sigmoid":
+        s = 1/(1+np.exp(-h)) if bug == "sigmoid_of_output" else h  # sigmoid(h): the helper applied again
+        return s*(1-s)
     if a == "tanh": return 1-h*h
     return np.ones_like(z)
 def student(p, bug, dt):
@@ -30,17 +36,18 @@ def student(p, bug, dt):
     hs, zs = [X], []
     for k in range(L):
         z = hs[-1] @ W[k] + b[k]; zs.append(z); hs.append(ACT[p["activations"][k]](z).astype(dt))
-    P = hs[-1]; n = P.size
-    if p["loss"] == "mse": d = 2*(P-y)
+    P = hs[-1]; n = P.size; D = P.shape[1]
+    if p["loss"] == "mse": d = (1 if bug == "half" else 2)*(P-y)
     elif p["loss"] == "bce": d = (P-y)/np.maximum(P*(1-P), 1e-12)
     else: d = 1/(1+np.exp(-P)) - y
-    d = d if bug == "sum" else d / n
+    d = d if bug == "sum" else d / D if bug == "sum_batch" else d / N if bug == "batch_only" else d / n
     if bug == "sign": d = -d
     g = {}
     for k in reversed(range(L)):
         dz = d * dact(p["activations"][k], zs[k], hs[k+1], bug)
-        g[f"dW{k+1}"] = hs[k].T @ dz
-        g[f"db{k+1}"] = dz[0:1] if bug == "bias_row" else (dz if bug == "bias_full" else dz.sum(0, keepdims=True))
+        if bug == "bce_extra" and k == L-1 and p["loss"] == "bce": dz = (P-y)/n * P*(1-P)
+        g[f"dW{k+1}"] = np.zeros_like(W[k]) if bug == "zero" and k == 0 else hs[k].T @ dz
+        g[f"db{k+1}"] = dz[0:1] if bug == "bias_row" else (dz if bug == "bias_full" else dz.mean(0, keepdims=True) if bug == "bias_mean" else dz.sum(0, keepdims=True))
         d = dz @ W[k].T
     if bug == "nan": g["dW1"][0, 0] = np.nan
     if bug == "missing": g.pop("dW2", None)
@@ -49,6 +56,16 @@ def student(p, bug, dt):
 def differs(a, c):
     if a is None or a.shape != c.shape: return True
     return not np.allclose(a, c, rtol=1e-5 if a.dtype == np.float32 else 1e-7, atol=0)  # "differ" per np.allclose
+BUGS = ["sum", "sum_batch", "batch_only", "sign", "half", "bias_row", "bias_full", "bias_mean", "relu0",
+        "sigmoid_of_output", "no_dact", "bce_extra", "zero", "nan", "missing", "transposed"]
+def expected_kind(bug, D):
+    return {"sum": "loss_summed" if D == 1 else "loss_summed_over_all", "sum_batch": "loss_summed",
+            "batch_only": "loss_mean_over_batch_only", "sign": "loss_sign_flipped", "half": "mse_factor_two_missing",
+            "bias_row": "bias_first_row", "bias_full": "bias_per_sample", "bias_mean": "bias_averaged",
+            "relu0": "relu_grad_one_at_zero", "sigmoid_of_output": "derivative_of_output",
+            "no_dact": "activation_derivative_forgotten", "bce_extra": "bce_extra_sigmoid_derivative",
+            "zero": "all_zero", "nan": "nonfinite", "transposed": "transposed"}.get(bug, "")
+rates = {bug: [0, 0, 0] for bug in BUGS}  # changed, hinted, wrong hints
 rng = np.random.RandomState(1234)
 bad = 0; total = 0
 for trial in range(TRIALS):
@@ -82,7 +99,9 @@ for trial in range(TRIALS):
     total += 1
     if r.returncode not in (0, 3): bad += 1; print("TORCH GRADS DID NOT PASS", trial, layers, acts, loss, dtype, r.returncode, r.stderr[:200])
     correct = student(p, "none", dt)
-    for bug in ["sum", "sign", "bias_row", "bias_full", "relu0", "nan", "missing", "transposed"]:
+    rep = json.loads(r.stdout) if r.returncode in (0, 3) else {"parameters": []}
+    if any(q.get("hint") for q in rep["parameters"]): bad += 1; print("HINT ON TORCH GRADS", trial)
+    for bug in BUGS:
         g = student(p, bug, dt)
         expect = sorted(k[1:] for k in correct if differs(g.get(k), correct[k]))
         json.dump({k: v.astype(float).tolist() for k, v in g.items()}, open("b.json", "w"))  # NaN as Python writes it
@@ -92,5 +111,15 @@ for trial in range(TRIALS):
         rep = json.loads(r.stdout); got = sorted(q["name"] for q in rep["parameters"] if not q["passed"])
         if got != expect:
             bad += 1; print(f"MISMATCH trial {trial} {layers} {acts} {loss} {dtype} N={N} bug={bug}: expected {expect} got {got} exit {r.returncode}")
+        if not expect: continue
+        kind = expected_kind(bug, layers[-1]); failing = [q for q in rep["parameters"] if not q["passed"]]
+        rates[bug][0] += 1
+        rates[bug][1] += all(kind in q["hint_kinds"] for q in failing) if kind else 0
+        wrong = any(q["hint_kinds"] and kind not in q["hint_kinds"] for q in failing)
+        rates[bug][2] += wrong
+        if wrong: bad += 1; print(f"WRONG HINT trial {trial} bug={bug}: {[q['hint'] for q in failing][:1]}")
+        if rep.get("first_divergence") is None: bad += 1; print(f"NO FIRST DIVERGENCE trial {trial} bug={bug}")
+for bug, (changed, hinted, wrong) in rates.items():
+    print(f"  {bug:18} changed {changed:3}  hinted {hinted:3}  wrong hints {wrong}")
 print(f"{total} checks, {bad} disagreements")
 sys.exit(1 if bad else 0)

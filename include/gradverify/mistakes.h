@@ -5,6 +5,7 @@
 // tolerance is the mistake's signature, reproduced number for number rather than guessed
 // from a resemblance, which is how a hint stays right when it is given at all.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,11 +29,14 @@ enum class Mistake {
   bce_extra_sigmoid_derivative,     // the fused (pred - y)/n for BCE after a sigmoid, times sigma'(z) again
 };
 
-// Where a mistake is planted: layer 0 means every layer it can apply to, as a student's
-// shared helper function would; layer k (1-based) that layer alone.
+// Where a mistake is planted: layer 0 means every layer it can apply to, as a shared helper
+// function would; with `activation` set, every layer of that activation (a student's
+// sigmoid_derivative(h) is wrong in each sigmoid layer and nowhere else); layer k (1-based)
+// that layer alone.
 struct MistakeSite {
   Mistake mistake = Mistake::loss_summed;
   int64_t layer = 0;
+  std::optional<Activation> activation;  // only with layer 0
 };
 
 const char* to_string(Mistake mistake);
@@ -42,8 +46,9 @@ const char* to_string(Mistake mistake);
 // only take layer 0.
 bool mistake_applies(const MlpSpec& spec, int64_t batch, const MistakeSite& site);
 
-// Every site where a mistake applies on this net: each mistake at layer 0, and each
-// layer-specific mistake at each layer it applies to.
+// Every distinct site where a mistake applies on this net: each mistake in every layer, in
+// every layer of one activation (when that is neither all of them nor a single layer), and
+// in each layer it applies to.
 std::vector<MistakeSite> applicable_sites(const MlpSpec& spec, int64_t batch);
 
 // The gradients (W1, b1, ..., z1, h1, ...) the backward pass with this mistake produces,

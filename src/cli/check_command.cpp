@@ -33,6 +33,13 @@ The absolute term follows the tensor's scale because rounding error does; --atol
 gives torch.allclose exactly. A gradient that is exactly 0 on both sides (or entirely
 within atol_abs) is VACUOUS: it agrees but proves nothing, and the report says so.
 
+When something fails, "what this looks like" names the first divergence going backward
+from the loss (pinned to one step when dz_k/dh_k are given) and a hint when the numbers
+carry a classic mistake's signature (summed loss, sign, factor 2, bias not summed, ReLU'(0),
+transposed, ...). Finite differences of the float64 loss give a second opinion without
+autograd: per element on small nets, along one random direction on big ones; an element
+whose step crosses a ReLU kink is counted, never judged.
+
 Files (formats in the README):
   --problem p.json                    check the built-in manual MLP on that problem
   --problem p.json --gradients g.json check gradients computed by any program
@@ -45,7 +52,8 @@ Examples:
   gradverify check
   gradverify check --layers 3,16,16,1 --activations tanh,tanh,identity --loss bce_with_logits --data random:32
   gradverify check --dtype float32 --format json --output report.json
-  gradverify check --problem problem.json --gradients gradients.json)");
+  gradverify check --problem problem.json --gradients gradients.json
+  gradverify check --layers 1000,1000,1 --data random:64 --finite-differences direction)");
 
   auto* problem = check->add_option("--problem", o.problem_path, "Check this problem.json instead of a built-in net")
                       ->check(CLI::ExistingFile);

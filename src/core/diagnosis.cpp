@@ -211,7 +211,10 @@ Hint tensor_hint(const TensorComparison& c, const SubmittedGradient& actual, con
             "all_zero"};
   if (c.signature->transposed)
     return {fmt::format("{} is LibTorch's transposed: its rows and columns are swapped", label), "transposed"};
-  // An exact constant multiple: the tensor is right up to one factor.
+  // An exact constant multiple: the tensor is right up to one factor. A single number is a
+  // multiple of any other, so it takes two nonzero entries for this to say anything.
+  const auto nonzero = std::count_if(reference.values.begin(), reference.values.end(), [](double v) { return v != 0; });
+  if (nonzero < 2) return {};
   Tensor scaled = reference;
   for (double& v : scaled.values) v *= c.signature->scale;
   if (std::fabs(c.signature->scale) > 1e-6 && compare_tensor("", actual, scaled, tol).passed)
@@ -269,10 +272,13 @@ void diagnose(CheckReport& report, const Problem& problem, const SubmittedGradie
   // A mistake that matches in one layer says more than the same one "in every layer".
   std::string replay_hint;
   std::vector<std::string> replay_kinds;
+  // The same mistake may match at several sites (in layer 3, and "in every layer" when the
+  // others show no effect): the most specific says most, so only it is kept.
+  const auto specificity = [](const MistakeSite& s) { return s.layer > 0 ? 2 : s.activation ? 1 : 0; };
   for (const MistakeSite& site : matched) {
-    const bool has_specific = site.layer == 0 && std::any_of(matched.begin(), matched.end(), [&](const MistakeSite& other) {
-                                return other.mistake == site.mistake && other.layer != 0;
-                              });
+    const bool has_specific = std::any_of(matched.begin(), matched.end(), [&](const MistakeSite& other) {
+      return other.mistake == site.mistake && specificity(other) > specificity(site);
+    });
     if (has_specific) continue;
     replay_hint += (replay_hint.empty() ? "" : "; or ") + mistake_hint(problem.spec, problem.batch(), site);
     if (std::find(replay_kinds.begin(), replay_kinds.end(), to_string(site.mistake)) == replay_kinds.end())

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -64,6 +65,7 @@ double loss_factor(const MlpSpec& spec, int64_t batch, Mistake m) {
 }
 
 std::string where(const MlpSpec& spec, const MistakeSite& site) {
+  if (site.layer == 0 && site.activation) return fmt::format("in every {} layer", to_string(*site.activation));
   if (site.layer == 0) return "in every layer";
   return fmt::format("in layer {} ({})", site.layer, to_string(spec.activation(site.layer)));
 }
@@ -85,7 +87,8 @@ TensorMap replay_as(const Problem& problem, const MistakeSite& site) {
   const auto L = static_cast<size_t>(spec.num_layers());
   const Mistake m = site.mistake;
   const auto planted_in = [&](int64_t k) {
-    return !is_loss_mistake(m) && (site.layer == 0 || site.layer == k) && applies_to_layer(spec, N, m, k);
+    return !is_loss_mistake(m) && (site.layer == 0 || site.layer == k) &&
+           (!site.activation || spec.activation(k) == *site.activation) && applies_to_layer(spec, N, m, k);
   };
 
   MlpGradients<T> grads;
@@ -158,6 +161,7 @@ bool mistake_applies(const MlpSpec& spec, int64_t batch, const MistakeSite& site
   const int64_t L = spec.num_layers();
   const int64_t D = spec.layers.back();
   if (site.layer < 0 || site.layer > L) return false;
+  if (site.activation && (site.layer != 0 || is_loss_mistake(m))) return false;
   switch (m) {
     case Mistake::loss_summed: return site.layer == 0 && batch > 1;
     case Mistake::loss_summed_over_all:
@@ -171,7 +175,7 @@ bool mistake_applies(const MlpSpec& spec, int64_t batch, const MistakeSite& site
   }
   if (site.layer > 0) return applies_to_layer(spec, batch, m, site.layer);
   for (int64_t k = 1; k <= L; ++k)
-    if (applies_to_layer(spec, batch, m, k)) return true;
+    if (applies_to_layer(spec, batch, m, k) && (!site.activation || spec.activation(k) == *site.activation)) return true;
   return false;
 }
 
@@ -183,14 +187,20 @@ std::vector<MistakeSite> applicable_sites(const MlpSpec& spec, int64_t batch) {
                           Mistake::relu_grad_one_at_zero, Mistake::derivative_of_output,
                           Mistake::activation_derivative_forgotten}) {
     if (is_loss_mistake(m)) {
-      if (mistake_applies(spec, batch, {m, 0})) sites.push_back({m, 0});
+      if (mistake_applies(spec, batch, {m, 0, std::nullopt})) sites.push_back({m, 0, std::nullopt});
       continue;
     }
     std::vector<MistakeSite> layers;
     for (int64_t k = 1; k <= spec.num_layers(); ++k)
-      if (mistake_applies(spec, batch, {m, k})) layers.push_back({m, k});
-    // "Every layer" is a distinct replay only when the mistake fits more than one layer.
-    if (layers.size() > 1) sites.push_back({m, 0});
+      if (mistake_applies(spec, batch, {m, k, std::nullopt})) layers.push_back({m, k, std::nullopt});
+    // "Every layer" is a distinct replay only when the mistake fits more than one layer, and
+    // "every layer of one activation" only when that is more than one but not all of them.
+    if (layers.size() > 1) sites.push_back({m, 0, std::nullopt});
+    for (const Activation act : {Activation::relu, Activation::sigmoid, Activation::tanh, Activation::identity}) {
+      const auto count = std::count_if(layers.begin(), layers.end(),
+                                       [&](const MistakeSite& s) { return spec.activation(s.layer) == act; });
+      if (count > 1 && static_cast<size_t>(count) < layers.size()) sites.push_back({m, 0, act});
+    }
     sites.insert(sites.end(), layers.begin(), layers.end());
   }
   return sites;
@@ -234,10 +244,18 @@ std::string mistake_hint(const MlpSpec& spec, int64_t batch, const MistakeSite& 
     case Mistake::relu_grad_one_at_zero:
       return fmt::format("ReLU'(0) must be 0, as in torch: the gradients differ only where a pre-activation is "
                          "exactly 0 {} (use z > 0, not z >= 0)", where(spec, site));
-    case Mistake::derivative_of_output:
-      return fmt::format("the activation derivative was taken of the layer's output h = σ(z) instead of z {}: "
-                         "σ'(z) = s(1 - s) with s = h itself, so don't apply σ (or tanh) to h again",
-                         where(spec, site));
+    case Mistake::derivative_of_output: {
+      // Name the formula of the layer's own activation; "every layer" may mix both.
+      const std::optional<Activation> act = site.layer > 0 ? std::optional(spec.activation(site.layer)) : site.activation;
+      const bool tanh_only = act == Activation::tanh;
+      const bool sigmoid_only = act == Activation::sigmoid;
+      const std::string formula = tanh_only      ? "tanh'(z) = 1 - h² with h the output itself, so don't apply tanh to h again"
+                                  : sigmoid_only ? "σ'(z) = h(1 - h) with h = σ(z) the output itself, so don't apply σ to h again"
+                                                 : "σ'(z) = h(1 - h) and tanh'(z) = 1 - h² use the output h itself, so "
+                                                   "don't apply the activation to h again";
+      return fmt::format("the activation derivative was taken of the layer's output h instead of z {}: {}",
+                         where(spec, site), formula);
+    }
     case Mistake::activation_derivative_forgotten:
       return fmt::format("the activation derivative is missing {}: dL/dz = dL/dh ⊙ act'(z), not dL/dh",
                          where(spec, site));

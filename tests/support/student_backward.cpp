@@ -20,6 +20,7 @@ const char* to_string(StudentBug bug) {
     case StudentBug::bias_full_batch: return "bias_full_batch";
     case StudentBug::relu_grad_one_at_zero: return "relu_grad_one_at_zero";
     case StudentBug::derivative_of_output: return "derivative_of_output";
+    case StudentBug::sigmoid_derivative_of_output: return "sigmoid_derivative_of_output";
     case StudentBug::activation_derivative_forgotten: return "activation_derivative_forgotten";
     case StudentBug::bce_extra_sigmoid_derivative: return "bce_extra_sigmoid_derivative";
     case StudentBug::gradient_left_zero: return "gradient_left_zero";
@@ -79,7 +80,9 @@ T act(Activation a, T z) {
 template <typename T>
 T act_grad(Activation a, T z, T h, StudentBug bug) {
   if (bug == StudentBug::activation_derivative_forgotten) return 1;
-  const T at = bug == StudentBug::derivative_of_output ? h : z;
+  const bool of_output = bug == StudentBug::derivative_of_output ||
+                         (bug == StudentBug::sigmoid_derivative_of_output && a == Activation::sigmoid);
+  const T at = of_output ? h : z;
   switch (a) {
     case Activation::relu: return bug == StudentBug::relu_grad_one_at_zero ? T(z >= 0) : T(z > 0);
     case Activation::sigmoid: {

@@ -24,6 +24,7 @@ enum class StudentBug {
   bias_full_batch,            // db_k = dz_k itself, shape [n, fan_out]: numpy without the sum
   relu_grad_one_at_zero,      // relu'(z) = 1 for z >= 0 instead of z > 0
   derivative_of_output,       // sigmoid'(h) and tanh'(h) with h = act(z): the derivative of the output
+  sigmoid_derivative_of_output,     // the same in sigmoid layers only: the lab's sigmoid_derivative(h)
   activation_derivative_forgotten,  // dz_k = dh_k
   bce_extra_sigmoid_derivative,     // BCE after a sigmoid: the fused (p - y)/n, times s(1 - s) again
   gradient_left_zero,         // dW_k allocated with zeros and never filled
