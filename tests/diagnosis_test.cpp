@@ -95,14 +95,13 @@ bool is_bias_bug(StudentBug bug) {
 
 // What the bug changes, found from the students alone: the correct one against the buggy
 // one, both independent of LibTorch and of the diagnosis.
-std::set<std::string> changed_tensors(const Problem& problem, const SubmittedGradients& buggy,
-                                      const SubmittedGradients& correct, const Tolerances& tol) {
+std::set<std::string> changed_tensors(const SubmittedGradients& buggy, const SubmittedGradients& correct,
+                                      const Tolerances& tol) {
   std::set<std::string> changed;
   for (const auto& [name, good] : correct) {
     const auto it = buggy.find(name);
     if (it == buggy.end() || !compare_tensor(name, it->second, *good.tensor, tol).passed) changed.insert(name);
   }
-  (void)problem;
   return changed;
 }
 
@@ -145,7 +144,7 @@ TEST_P(DiagnosisCatalog, CaughtHintedAndLocalisedOnUnseenNets) {
         CheckReport report =
             build_report(problem, reference.gradients, reference.loss, buggy, std::nullopt, "student", tol);
         diagnose(report, problem, buggy, reference.gradients);
-        std::set<std::string> changed = changed_tensors(problem, buggy, correct, tol);
+        std::set<std::string> changed = changed_tensors(buggy, correct, tol);
         if (!with_intermediates)
           for (const auto& name : intermediate_names(problem.spec)) changed.erase(name);
         ++t.cases;
