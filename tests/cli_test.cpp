@@ -73,8 +73,13 @@ TEST(Cli, DefaultCheckIsTheLabsNetAndPasses) {
 }
 
 TEST(Cli, TheNotebooksSeed42IsVacuousNotAPass) {
-  const CliRun r = gradverify("check --seed 42");
+  // The notebook's np.random.seed(42): its printed predictions and loss, and why its own
+  // gradient check proved nothing: a dead layer, and every parameter gradient vacuous.
+  const CliRun r = gradverify("check --init numpy --seed 42");
   EXPECT_EQ(r.exit_code, 3) << r.out;
+  EXPECT_NE(r.out.find("output   LibTorch [0.5, 0.5, 0.5, 0.5]"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("loss     under test 0.25, LibTorch 0.25"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("(all 8 parameter gradients)"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("VACUOUS: nothing differs"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("layer 2: 3 of 3"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("PASS"), std::string::npos) << r.out;

@@ -109,6 +109,7 @@ struct CheckReport {
   std::optional<double> actual_loss;
   double reference_loss = 0;
   bool loss_passed = true;  // the pass condition on the loss, when actual_loss is known
+  Tensor reference_prediction;  // LibTorch's output h_L, when known: shown for small batches
 
   std::vector<TensorComparison> parameters;     // W1, b1, W2, b2, ...
   std::vector<TensorComparison> intermediates;  // z1, h1, ...: those the actual side provided

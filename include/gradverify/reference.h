@@ -1,18 +1,41 @@
 #pragma once
 // LibTorch's gradients for a problem, behind a torch-free header: only the gradverify::torch
 // library compiles <torch/torch.h>; everything else includes this.
+#include <memory>
+
 #include "gradverify/problem.h"
 #include "gradverify/tensor.h"
+#include "gradverify/training.h"
 
 namespace gradverify {
 
 struct ReferenceResult {
   double loss = 0;
   TensorMap gradients;  // W1, b1, ..., and z1, h1, ...: dL/d(that variable), from autograd
+  Tensor prediction;    // h_L, the net's output for each sample
 };
 
 // Builds the LibTorch twin of the problem's network in its dtype, copies the weights in,
 // runs forward and backward, and reads every parameter's and intermediate's gradient.
 ReferenceResult compute_reference(const Problem& problem);
+
+// The LibTorch side of a lockstep training run: the twin with the problem's weights, trained
+// by torch::optim::SGD or torch::optim::Adam with the same hyperparameters.
+class ReferenceTrainer {
+ public:
+  ReferenceTrainer(const Problem& problem, const OptimizerConfig& config);
+  ~ReferenceTrainer();
+  ReferenceTrainer(const ReferenceTrainer&) = delete;
+  ReferenceTrainer& operator=(const ReferenceTrainer&) = delete;
+
+  // One step: zero_grad, forward, backward, optimizer step. Returns the loss before the step.
+  double step();
+  // The current weights, W1, b1, ..., as doubles and in problem.json's layout.
+  TensorMap params() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 }  // namespace gradverify

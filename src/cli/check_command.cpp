@@ -1,9 +1,8 @@
 #include "check_command.h"
 
-#include <cstdio>
-#include <fstream>
+#include "net_options.h"
+
 #include <iostream>
-#include <sstream>
 
 #include "gradverify/compare.h"
 #include "gradverify/diagnosis.h"
@@ -55,28 +54,10 @@ Examples:
   gradverify check --problem problem.json --gradients gradients.json
   gradverify check --layers 1000,1000,1 --data random:64 --finite-differences direction)");
 
-  auto* problem = check->add_option("--problem", o.problem_path, "Check this problem.json instead of a built-in net")
-                      ->check(CLI::ExistingFile);
+  add_net_options(check, o.net, "Check this problem.json instead of a built-in net");
   check->add_option("--gradients", o.gradients_path,
                     "Check these gradients (gradients.json) instead of the manual MLP's")
       ->check(CLI::ExistingFile);
-  const auto net_option = [&](const char* name, std::string& target, const char* help) {
-    return check->add_option(name, target, help)->capture_default_str()->excludes(problem);
-  };
-  net_option("--layers", o.layers, "Widths, input first, comma-separated");
-  net_option("--activations", o.activations,
-             "One per layer (relu, sigmoid, tanh, identity), or one for all layers "
-             "[default: relu, then sigmoid for mse/bce or identity for bce_with_logits]");
-  net_option("--loss", o.loss, "mse, bce (takes probabilities) or bce_with_logits (takes logits)");
-  net_option("--data", o.data, "xor, random:N, or a CSV file (inputs then targets per row) [default: xor "
-                               "for a 2-...-1 net, otherwise random:8]");
-  net_option("--dtype", o.dtype, "float64 or float32: both sides compute in it");
-  check->add_option("--seed", o.seed, "Seed for the weights (as numpy's np.random.seed) and random data")
-      ->capture_default_str()
-      ->check(CLI::Range(int64_t{0}, int64_t{4294967295}));
-  check->add_option("--init", o.init, "he (randn * sqrt(2/fan_in)) or xavier; biases start at 0")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"he", "xavier"}));
   check->add_option("--rtol", o.rtol, "Relative tolerance [default: by dtype]")->check(CLI::NonNegativeNumber);
   check->add_option("--atol", o.atol, "Absolute tolerance floor, atol_abs [default: by dtype]")
       ->check(CLI::NonNegativeNumber);
@@ -96,95 +77,9 @@ Examples:
       ->excludes("--gradients");
 }
 
-namespace {
-
-std::vector<std::string> split_list(const std::string& list) {
-  std::vector<std::string> items;
-  std::stringstream ss(list);
-  std::string item;
-  while (std::getline(ss, item, ',')) items.push_back(item);
-  return items;
-}
-
-MlpSpec spec_from_options(const CheckOptions& o) {
-  MlpSpec spec;
-  for (const auto& w : split_list(o.layers)) {
-    char* end = nullptr;
-    const long long width = std::strtoll(w.c_str(), &end, 10);
-    if (w.empty() || *end != '\0')
-      throw InputError("--layers", "", "expected comma-separated integer widths like 2,4,3,2,1, got '" + o.layers + "'");
-    spec.layers.push_back(width);
-  }
-  const auto loss = parse_loss(o.loss);
-  if (!loss) throw InputError("--loss", "", "unknown loss '" + o.loss + "'; expected one of " + loss_names());
-  spec.loss = *loss;
-  const auto dtype = parse_dtype(o.dtype);
-  if (!dtype) throw InputError("--dtype", "", "unknown dtype '" + o.dtype + "'; expected one of " + dtype_names());
-  spec.dtype = *dtype;
-
-  const int64_t L = static_cast<int64_t>(spec.layers.size()) - 1;
-  auto names = split_list(o.activations);
-  if (names.empty()) {  // relu hidden layers and the output the loss expects
-    names.assign(static_cast<size_t>(std::max<int64_t>(L - 1, 0)), "relu");
-    names.push_back(spec.loss == Loss::bce_with_logits ? "identity" : "sigmoid");
-  } else if (names.size() == 1 && L > 1) {
-    names.assign(static_cast<size_t>(L), names[0]);
-  }
-  for (const auto& name : names) {
-    const auto act = parse_activation(name);
-    if (!act) throw InputError("--activations", "", "unknown activation '" + name + "'; expected one of " + activation_names());
-    spec.activations.push_back(*act);
-  }
-  validate_spec(spec, "command line");
-  return spec;
-}
-
-void set_data(Problem& problem, const std::string& data, uint32_t seed) {
-  const auto& layers = problem.spec.layers;
-  const std::string choice = !data.empty() ? data : (layers.front() == 2 && layers.back() == 1 ? "xor" : "random:8");
-  if (choice == "xor") return set_xor_data(problem);
-  if (choice.rfind("random:", 0) == 0) {
-    const std::string count = choice.substr(7);
-    char* end = nullptr;
-    const long long n = std::strtoll(count.c_str(), &end, 10);
-    if (count.empty() || *end != '\0' || n < 1 || n > 1000000)
-      throw InputError("--data", "", "expected random:N with N from 1 to 1000000, got '" + choice + "'");
-    validate_batch_size(problem.spec, n, "--data " + choice);
-    return set_random_data(problem, n, seed);
-  }
-  set_csv_data(problem, choice);
-}
-
-// Writes via a temporary file and a rename, so a failed write never leaves half a file.
-void write_file(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary);
-    if (!(out << text) || !out.flush()) {
-      std::remove(tmp.c_str());
-      throw InputError(path, "", "cannot write the file");
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw InputError(path, "", "cannot write the file");
-  }
-}
-
-}  // namespace
-
 int run_check(const CheckOptions& o) {
-  const auto seed = static_cast<uint32_t>(o.seed);
-  const Init init = *parse_init(o.init);
-  Problem problem;
-  if (!o.problem_path.empty()) {
-    problem = load_problem_file(o.problem_path);
-  } else {
-    problem.spec = spec_from_options(o);
-    set_data(problem, o.data, seed);
-  }
-  if (problem.params.empty()) problem.params = init_params(problem.spec, init, seed);
-  validate_problem(problem, o.problem_path.empty() ? "command line" : o.problem_path);
+  const Problem problem = problem_from_options(o.net);
+  const auto seed = static_cast<uint32_t>(o.net.seed);
 
   Tolerances tol = default_tolerances(problem.spec.dtype);
   if (o.rtol) tol.rtol = *o.rtol;
@@ -218,6 +113,7 @@ int run_check(const CheckOptions& o) {
       write_file(o.save_gradients_path, gradients_to_json(manual.gradients));
     }
   }
+  report.reference_prediction = reference.prediction;
   if (fd_mode != FiniteDifferenceMode::off)
     report.finite_differences = run_finite_differences(problem, reference.gradients, &actual_tensors, tol, fd_mode,
                                                        seed, o.force_finite_differences);

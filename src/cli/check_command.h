@@ -5,19 +5,14 @@
 #include <optional>
 #include <string>
 
+#include "net_options.h"
+
 namespace gradverify::cli {
 
 // Options of `gradverify check`, with the defaults that reproduce the lab's network.
 struct CheckOptions {
-  std::string problem_path;    // --problem: check this problem instead of a built-in one
+  NetOptions net;              // the problem: --problem, or --layers, --loss, ... and --seed
   std::string gradients_path;  // --gradients: check these gradients instead of the manual MLP's
-  std::string layers = "2,4,3,2,1";
-  std::string activations;     // empty: relu for hidden layers, and a default output (see help)
-  std::string loss = "mse";
-  std::string data;            // empty: xor when the net is 2-...-1, otherwise random:8
-  int64_t seed = 0;
-  std::string init = "he";
-  std::string dtype = "float64";
   std::optional<double> rtol, atol, atol_scale;
   std::string format = "table";
   std::string output_path;

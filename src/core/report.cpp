@@ -52,10 +52,17 @@ std::string overall_line(const CheckReport& r) {
   switch (r.verdict()) {
     case Verdict::pass:
       return fmt::format("PASS: all {} gradients match LibTorch", total);
-    case Verdict::vacuous:
+    case Verdict::vacuous: {
+      const auto vacuous_parameters = std::count_if(r.parameters.begin(), r.parameters.end(),
+                                                    [](const TensorComparison& c) { return c.vacuous; });
+      const std::string all_parameters =
+          vacuous_parameters == static_cast<int64_t>(r.parameters.size()) && r.vacuous_count() > vacuous_parameters
+              ? fmt::format(" (all {} parameter gradients)", vacuous_parameters)
+              : "";
       return fmt::format(
-          "VACUOUS: nothing differs, but {} of {} gradients are vacuous, so the check proved nothing about them",
-          r.vacuous_count(), total);
+          "VACUOUS: nothing differs, but {} of {} gradients are vacuous{}, so the check proved nothing about them",
+          r.vacuous_count(), total, all_parameters);
+    }
     case Verdict::fail:
       break;
   }
@@ -142,6 +149,13 @@ std::string format_report_table(const CheckReport& r) {
                        r.loss_passed ? "ok" : "FAIL");
   else
     out += fmt::format("  loss     LibTorch {}\n", value(r.reference_loss));
+  // Small outputs are worth seeing: the notebook's dead net shows as [0.5, 0.5, 0.5, 0.5].
+  const auto& pred = r.reference_prediction;
+  if (!pred.values.empty() && pred.numel() <= 16) {
+    std::string values;
+    for (double v : pred.values) values += (values.empty() ? "" : ", ") + fmt::format("{:.6g}", v);
+    out += fmt::format("  output   LibTorch [{}]\n", values);
+  }
   out += "\n";
   const std::string header = fmt::format("  {:<6} {:<10} {:>13} {:>13}  {:<9} {:>17} {:>17}  {}\n", "grad", "shape",
                                          "max abs diff", "max rel diff", "worst at", "under test", "LibTorch", "verdict");
@@ -263,6 +277,7 @@ std::string format_report_json(const CheckReport& r) {
   doc["loss_value"] = {{"actual", r.actual_loss ? detail::number_to_json(*r.actual_loss) : json(nullptr)},
                        {"reference", detail::number_to_json(r.reference_loss)},
                        {"passed", r.loss_passed}};
+  doc["prediction"] = r.reference_prediction.values.empty() ? json(nullptr) : detail::tensor_to_json(r.reference_prediction);
   doc["parameters"] = json::array();
   for (const auto& c : r.parameters) doc["parameters"].push_back(comparison(c));
   doc["intermediates"] = json::array();

@@ -95,6 +95,7 @@ ReferenceResult compute_reference(const Problem& problem) {
 
   ReferenceResult result;
   result.loss = loss.item<double>();
+  result.prediction = from_torch(out.prediction);
   for (int64_t k = 1; k <= problem.spec.num_layers(); ++k) {
     const auto& layer = twin->fc[static_cast<size_t>(k - 1)];
     const auto i = static_cast<size_t>(k - 1);

@@ -1,0 +1,126 @@
+#include "net_options.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "gradverify/errors.h"
+
+namespace gradverify::cli {
+
+void add_net_options(CLI::App* command, NetOptions& o, const std::string& problem_help) {
+  auto* problem = command->add_option("--problem", o.problem_path, problem_help)->check(CLI::ExistingFile);
+  const auto net_option = [&](const char* name, std::string& target, const char* help) {
+    return command->add_option(name, target, help)->capture_default_str()->excludes(problem);
+  };
+  net_option("--layers", o.layers, "Widths, input first, comma-separated");
+  net_option("--activations", o.activations,
+             "One per layer (relu, sigmoid, tanh, identity), or one for all layers "
+             "[default: relu, then sigmoid for mse/bce or identity for bce_with_logits]");
+  net_option("--loss", o.loss, "mse, bce (takes probabilities) or bce_with_logits (takes logits)");
+  net_option("--data", o.data, "xor, random:N, or a CSV file (inputs then targets per row) [default: xor "
+                               "for a 2-...-1 net, otherwise random:8]");
+  net_option("--dtype", o.dtype, "float64 or float32: both sides compute in it");
+  command->add_option("--seed", o.seed, "Seed for the weights (as numpy's np.random.seed) and random data")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{4294967295}));
+  command->add_option("--init", o.init,
+                      "he: randn * sqrt(2/fan_in), numpy's stream, as the lab does; numpy: the same, by the "
+                      "lab's name; xavier: randn * sqrt(2/(fan_in+fan_out)). Biases start at 0")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"he", "numpy", "xavier"}));
+}
+
+std::vector<std::string> split_list(const std::string& list) {
+  std::vector<std::string> items;
+  std::stringstream ss(list);
+  std::string item;
+  while (std::getline(ss, item, ',')) items.push_back(item);
+  return items;
+}
+
+namespace {
+
+MlpSpec spec_from_options(const NetOptions& o) {
+  MlpSpec spec;
+  for (const auto& w : split_list(o.layers)) {
+    char* end = nullptr;
+    const long long width = std::strtoll(w.c_str(), &end, 10);
+    if (w.empty() || *end != '\0')
+      throw InputError("--layers", "", "expected comma-separated integer widths like 2,4,3,2,1, got '" + o.layers + "'");
+    spec.layers.push_back(width);
+  }
+  const auto loss = parse_loss(o.loss);
+  if (!loss) throw InputError("--loss", "", "unknown loss '" + o.loss + "'; expected one of " + loss_names());
+  spec.loss = *loss;
+  const auto dtype = parse_dtype(o.dtype);
+  if (!dtype) throw InputError("--dtype", "", "unknown dtype '" + o.dtype + "'; expected one of " + dtype_names());
+  spec.dtype = *dtype;
+
+  const int64_t L = static_cast<int64_t>(spec.layers.size()) - 1;
+  auto names = split_list(o.activations);
+  if (names.empty()) {  // relu hidden layers and the output the loss expects
+    names.assign(static_cast<size_t>(std::max<int64_t>(L - 1, 0)), "relu");
+    names.push_back(spec.loss == Loss::bce_with_logits ? "identity" : "sigmoid");
+  } else if (names.size() == 1 && L > 1) {
+    names.assign(static_cast<size_t>(L), names[0]);
+  }
+  for (const auto& name : names) {
+    const auto act = parse_activation(name);
+    if (!act) throw InputError("--activations", "", "unknown activation '" + name + "'; expected one of " + activation_names());
+    spec.activations.push_back(*act);
+  }
+  validate_spec(spec, "command line");
+  return spec;
+}
+
+void set_data(Problem& problem, const std::string& data, uint32_t seed) {
+  const auto& layers = problem.spec.layers;
+  const std::string choice = !data.empty() ? data : (layers.front() == 2 && layers.back() == 1 ? "xor" : "random:8");
+  if (choice == "xor") return set_xor_data(problem);
+  if (choice.rfind("random:", 0) == 0) {
+    const std::string count = choice.substr(7);
+    char* end = nullptr;
+    const long long n = std::strtoll(count.c_str(), &end, 10);
+    if (count.empty() || *end != '\0' || n < 1 || n > 1000000)
+      throw InputError("--data", "", "expected random:N with N from 1 to 1000000, got '" + choice + "'");
+    validate_batch_size(problem.spec, n, "--data " + choice);
+    return set_random_data(problem, n, seed);
+  }
+  set_csv_data(problem, choice);
+}
+
+}  // namespace
+
+void write_file(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary);
+    if (!(out << text) || !out.flush()) {
+      std::remove(tmp.c_str());
+      throw InputError(path, "", "cannot write the file");
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    throw InputError(path, "", "cannot write the file");
+  }
+}
+
+
+Problem problem_from_options(const NetOptions& o) {
+  const auto seed = static_cast<uint32_t>(o.seed);
+  Problem problem;
+  if (!o.problem_path.empty()) {
+    problem = load_problem_file(o.problem_path);
+  } else {
+    problem.spec = spec_from_options(o);
+    set_data(problem, o.data, seed);
+  }
+  if (problem.params.empty()) problem.params = init_params(problem.spec, *parse_init(o.init), seed);
+  validate_problem(problem, o.problem_path.empty() ? "command line" : o.problem_path);
+  return problem;
+}
+
+}  // namespace gradverify::cli

@@ -1,0 +1,54 @@
+// LibTorch's half of `gradverify train`: the twin trained by torch::optim, stepped one step
+// at a time so that the caller can compare it with the manual MLP after every step.
+#include "gradverify/reference.h"
+#include "gradverify/torch/mlp_twin.h"
+
+namespace gradverify {
+
+struct ReferenceTrainer::Impl {
+  Impl(const Problem& problem, const OptimizerConfig& config)
+      : twin(problem.spec),
+        X(to_torch(problem.X, to_torch_dtype(problem.spec.dtype))),
+        y(to_torch(problem.y, to_torch_dtype(problem.spec.dtype))) {
+    twin->load_params(problem.params);
+    if (config.kind == OptimizerKind::adam)
+      optimizer = std::make_unique<torch::optim::Adam>(
+          twin->parameters(),
+          torch::optim::AdamOptions(config.lr).betas({config.beta1, config.beta2}).eps(config.eps));
+    else
+      optimizer = std::make_unique<torch::optim::SGD>(
+          twin->parameters(), torch::optim::SGDOptions(config.lr).momentum(config.momentum));
+  }
+
+  MlpTwin twin;
+  torch::Tensor X, y;
+  std::unique_ptr<torch::optim::Optimizer> optimizer;
+};
+
+ReferenceTrainer::ReferenceTrainer(const Problem& problem, const OptimizerConfig& config) {
+  torch::set_num_threads(1);  // the best setting on this class of machine, as compute_reference
+  impl_ = std::make_unique<Impl>(problem, config);
+}
+
+ReferenceTrainer::~ReferenceTrainer() = default;
+
+double ReferenceTrainer::step() {
+  impl_->optimizer->zero_grad();
+  auto loss = impl_->twin->loss(impl_->twin->forward(impl_->X).prediction, impl_->y);
+  loss.backward();
+  impl_->optimizer->step();
+  return loss.item<double>();
+}
+
+TensorMap ReferenceTrainer::params() const {
+  TensorMap out;
+  const auto& twin = impl_->twin;
+  for (int64_t k = 1; k <= twin->spec.num_layers(); ++k) {
+    const auto& layer = twin->fc[static_cast<size_t>(k - 1)];
+    out[weight_name(k)] = from_torch(layer->weight.t());
+    out[bias_name(k)] = from_torch(layer->bias);
+  }
+  return out;
+}
+
+}  // namespace gradverify
