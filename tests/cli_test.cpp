@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <fstream>
@@ -128,6 +129,74 @@ TEST(Cli, PerElementFiniteDifferencesOnABigNetAreRefusedBeforeAnyWork) {
             std::string::npos)
       << r.err;
   EXPECT_NE(r.err.find("--force-finite-differences"), std::string::npos) << r.err;
+}
+
+TEST(CliTrain, LearnsXorInLockstepWithBothOptimizers) {
+  for (const std::string optimizer : {"sgd", "adam"}) {
+    const CliRun r = gradverify("train --format json --optimizer " + optimizer);
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    const auto doc = nlohmann::json::parse(r.out);
+    EXPECT_TRUE(doc["lockstep"].get<bool>());
+    EXPECT_EQ(doc["seed"], 1);
+    EXPECT_EQ(doc["curve"].size(), 2000u);
+    EXPECT_TRUE(doc["final"]["reached_target"].get<bool>()) << doc["final"];
+    EXPECT_LT(doc["final"]["manual_loss"].get<double>(), 0.01);
+    EXPECT_LE(doc["final"]["max_drift"]["difference"].get<double>(), doc["drift_tolerance"].get<double>());
+    EXPECT_TRUE(doc["departure"].is_null());
+  }
+}
+
+bool is_png(const std::string& path) { return slurp(path).rfind("\x89PNG\r\n\x1a\n", 0) == 0; }
+
+TEST(CliTrain, WritesBothPlotsAsPngWithTheirDataAndScripts) {
+  const std::string dir = temp_path("plots_" + std::to_string(getpid()));
+  const CliRun r = gradverify("train --steps 300 --plots " + dir);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  for (const char* name : {"training_curve", "loss_landscape"}) {
+    EXPECT_TRUE(is_png(dir + "/" + name + ".png")) << name << "\n" << r.out;
+    EXPECT_NE(slurp(dir + "/" + name + ".csv"), "") << name;
+    EXPECT_NE(slurp(dir + "/" + name + ".gp").find("set output"), std::string::npos) << name;
+    EXPECT_NE(r.out.find(std::string("wrote ") + dir + "/" + name + ".png"), std::string::npos) << r.out;
+  }
+  // 300 steps, one row each, after the header.
+  const std::string curve = slurp(dir + "/training_curve.csv");
+  EXPECT_EQ(std::count(curve.begin(), curve.end(), '\n'), 301);
+}
+
+TEST(CliTrain, WithoutGnuplotTheDataIsStillWrittenAndTheMessageSaysHowToPlot) {
+  const std::string dir = temp_path("plots_nognuplot_" + std::to_string(getpid()));
+  const std::string command = std::string("PATH=/nonexistent ") + GRADVERIFY_BIN + " train --steps 50 --landscape-resolution 5 --plots " + dir;
+  FILE* pipe = popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string out;
+  std::array<char, 4096> buf{};
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) out.append(buf.data(), n);
+  EXPECT_EQ(WEXITSTATUS(pclose(pipe)), 0) << out;
+  EXPECT_NE(out.find("gnuplot is not installed (apt-get install gnuplot-nox); the data is in " + dir +
+                     "/training_curve.csv, plot it with: gnuplot " + dir + "/training_curve.gp"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(slurp(dir + "/loss_landscape.csv"), "");
+}
+
+TEST(CliTrain, BadSettingsAreUsageErrors) {
+  for (const auto& [args, message] :
+       {std::pair{"train --lr -1", "command line: lr: expected a learning rate > 0"},
+        std::pair{"train --momentum 1", "momentum: expected a momentum in [0, 1)"},
+        std::pair{"train --optimizer rmsprop", "--optimizer"},
+        std::pair{"train --steps 0", "--steps"},
+        std::pair{"train --plots /proc/no/such/dir", "cannot create the plot directory"}}) {
+    const CliRun r = gradverify(args);
+    EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.out << r.err;
+    EXPECT_NE(r.err.find(message), std::string::npos) << args << "\n" << r.err;
+  }
+}
+
+TEST(CliTrain, ALearningRateThatBlowsUpFailsWithAClearMessage) {
+  const CliRun r = gradverify("train --layers 3,4,1 --activations identity --data random:8 --lr 1000");
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("FAIL: the loss became NaN or Inf at step"), std::string::npos) << r.out;
 }
 
 TEST(Cli, OutputGoesToTheFileAndASummaryToStdout) {

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "check_command.h"
+#include "train_command.h"
 #include "gradverify/errors.h"
 #include "gradverify/version.h"
 
@@ -17,6 +18,8 @@ int main(int argc, char** argv) {
 
   gradverify::cli::CheckOptions check_options;
   gradverify::cli::add_check_command(app, check_options);
+  gradverify::cli::TrainOptions train_options;
+  gradverify::cli::add_train_command(app, train_options);
 
   // CLI11 would call a mistyped command "a missing subcommand"; name it instead.
   const auto is_command = [&](const std::string& name) {
@@ -25,7 +28,9 @@ int main(int argc, char** argv) {
     return false;
   };
   if (argc > 1 && argv[1][0] != '-' && !is_command(argv[1])) {
-    std::cerr << "gradverify: unknown command '" << argv[1] << "'; the commands are: check\n"
+    std::string commands;
+    for (const CLI::App* sub : app.get_subcommands({})) commands += (commands.empty() ? "" : ", ") + sub->get_name();
+    std::cerr << "gradverify: unknown command '" << argv[1] << "'; the commands are: " << commands << "\n"
               << "Run 'gradverify --help' for more information.\n";
     return 2;
   }
@@ -45,6 +50,7 @@ int main(int argc, char** argv) {
 
   try {
     if (app.got_subcommand("check")) return gradverify::cli::run_check(check_options);
+    if (app.got_subcommand("train")) return gradverify::cli::run_train(train_options);
   } catch (const gradverify::InputError& e) {
     std::cerr << "gradverify: error: " << e.what() << "\n";
     return 2;

@@ -55,15 +55,17 @@ void adam_update(std::vector<T>& p, const std::vector<T>& g, ParameterState<T>& 
     s.first.assign(p.size(), T(0));
     s.second.assign(p.size(), T(0));
   }
+  // Scalars as torch forms them: 1 - beta in double, then cast once (in float32, 1 - 0.9f
+  // would be 0.100000024f, not torch's 0.1f).
   const T beta1 = static_cast<T>(c.beta1), beta2 = static_cast<T>(c.beta2), eps = static_cast<T>(c.eps);
-  // Scalars in double, as torch computes them, then used in the parameter's dtype.
+  const T one_minus_beta1 = static_cast<T>(1 - c.beta1), one_minus_beta2 = static_cast<T>(1 - c.beta2);
   const double correction1 = 1 - std::pow(c.beta1, static_cast<double>(step));
   const double correction2 = 1 - std::pow(c.beta2, static_cast<double>(step));
   const T step_size = static_cast<T>(c.lr / correction1);
   const T sqrt_correction2 = static_cast<T>(std::sqrt(correction2));
   for (size_t i = 0; i < p.size(); ++i) {
-    s.first[i] = s.first[i] * beta1 + (T(1) - beta1) * g[i];
-    s.second[i] = s.second[i] * beta2 + (T(1) - beta2) * g[i] * g[i];
+    s.first[i] = s.first[i] * beta1 + one_minus_beta1 * g[i];
+    s.second[i] = s.second[i] * beta2 + one_minus_beta2 * g[i] * g[i];
     const T denom = std::sqrt(s.second[i]) / sqrt_correction2 + eps;
     p[i] -= step_size * (s.first[i] / denom);
   }

@@ -1,0 +1,24 @@
+#pragma once
+// Pictures through gnuplot (Debian's gnuplot-nox): the data goes to a CSV file and the plot
+// commands to a .gp script beside it, then gnuplot renders a PNG. Without gnuplot the CSV
+// and script are still written, and the result says how to render them later.
+#include <string>
+#include <vector>
+
+namespace gradverify::cli {
+
+struct PlotResult {
+  std::string data_path;    // the CSV
+  std::string script_path;  // the gnuplot script
+  std::string image_path;   // the PNG, when rendered
+  bool rendered = false;
+  std::string message;      // what happened, for the user: where the picture is, or how to make it
+};
+
+// Writes `data` to DIR/NAME.csv and `script` (which must write to the PNG path it is given
+// as its first line's output) to DIR/NAME.gp, then runs gnuplot on it if it is installed.
+// `script` may use the placeholders @DATA@ and @IMAGE@ for the two paths.
+PlotResult write_plot(const std::string& dir, const std::string& name, const std::string& data,
+                      const std::string& script);
+
+}  // namespace gradverify::cli
