@@ -28,6 +28,13 @@ std::string slurp(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
+// A number as Python prints a float that round(4) left: shortest digits, no trailing zeros.
+std::string fmt_g(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
 std::string temp_path(const std::string& name) { return ::testing::TempDir() + "cli_" + name; }
 
 CliRun gradverify(const std::string& args) {
@@ -199,6 +206,72 @@ TEST(CliTrain, ALearningRateThatBlowsUpFailsWithAClearMessage) {
   EXPECT_NE(r.out.find("FAIL: the loss became NaN or Inf at step"), std::string::npos) << r.out;
 }
 
+nlohmann::json notebook_values() {
+  std::ifstream in(std::string(GRADVERIFY_TEST_DATA) + "/numpy/lab_values.json");
+  return nlohmann::json::parse(in);
+}
+
+TEST(CliLab, NeuronPrintsTheNotebooksStepsAndVerifiesThem) {
+  const CliRun r = gradverify("neuron");
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  for (const char* line : {"z = w·x + b = 0.5·2 + 0.1 = 1.1", "ŷ = relu(z) = relu(1.1) = 1.1",
+                           "L = (ŷ - y)² = (1.1 - 1)² = 0.01", "∂L/∂ŷ = 2(ŷ - y) = 2(1.1 - 1) = 0.2",
+                           "∂L/∂w = ∂L/∂ŷ · ∂ŷ/∂z · ∂z/∂w = 0.2 × 1 × 2 = 0.4",
+                           "∂L/∂b = ∂L/∂ŷ · ∂ŷ/∂z · ∂z/∂b = 0.2 × 1 × 1 = 0.2", "PASS: ∂L/∂w and ∂L/∂b match LibTorch"})
+    EXPECT_NE(r.out.find(line), std::string::npos) << line << "\n" << r.out;
+
+  // Every value, as numpy computed it from the notebook's code.
+  const auto expected = notebook_values()["neuron"];
+  const CliRun j = gradverify("neuron --format json");
+  ASSERT_EQ(j.exit_code, 0) << j.out << j.err;
+  const auto doc = nlohmann::json::parse(j.out);
+  for (const char* key : {"z", "y_hat", "loss", "dL_dy_hat", "dL_dw", "dL_db"})
+    EXPECT_DOUBLE_EQ(doc[key].get<double>(), expected[key].get<double>()) << key;
+  EXPECT_DOUBLE_EQ(doc["libtorch"]["dL_dw"].get<double>(), expected["dL_dw"].get<double>());
+}
+
+TEST(CliLab, ADeadNeuronIsVacuousAndOtherSettingsVerify) {
+  const CliRun dead = gradverify("neuron --w -1");
+  EXPECT_EQ(dead.exit_code, 3) << dead.out;
+  EXPECT_NE(dead.out.find("VACUOUS: both gradients are exactly 0"), std::string::npos) << dead.out;
+  for (const std::string args : {"--dtype float32", "--activation sigmoid --dtype float32", "--activation tanh --x -3",
+                                 "--activation identity --y 5"}) {
+    const CliRun r = gradverify("neuron " + args);
+    EXPECT_EQ(r.exit_code, 0) << args << "\n" << r.out << r.err;
+  }
+}
+
+TEST(CliLab, BcePrintsTheNotebooksValuesAndTheDerivationChecked) {
+  const auto expected = notebook_values()["bce"];
+  const auto list = [](const nlohmann::json& values) {
+    std::string s;
+    for (const auto& v : values) s += (s.empty() ? "" : ", ") + fmt_g(v.get<double>());
+    return "[" + s + "]";
+  };
+  const CliRun r = gradverify("bce");
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("ŷ = σ(z)       " + list(expected["predictions_printed"])), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("BCE            " + list(expected["losses_printed"])), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("mean BCE       " + expected["mean_printed"].get<std::string>()), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("full chain rule   " + list(expected["grad_full_printed"])), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("simplified ŷ - y  " + list(expected["grad_simple_printed"])), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("= -y(1-ŷ) + (1-y)ŷ = -y + yŷ + ŷ - yŷ = ŷ - y"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("-log P = -[y·log(ŷ) + (1-y)·log(1-ŷ)] = BCE"), std::string::npos) << r.out;
+
+  const CliRun j = gradverify("bce --format json --dtype float32");
+  ASSERT_EQ(j.exit_code, 0) << j.out << j.err;
+  const auto doc = nlohmann::json::parse(j.out);
+  EXPECT_TRUE(doc["passed"].get<bool>());
+  EXPECT_EQ(doc["checks"].size(), 6u);
+}
+
+TEST(CliLab, SaturatedBceIsAFindingWithItsReason) {
+  const CliRun r = gradverify("bce --labels 1,0 --logits 30,30");
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.out.find("note: some ŷ are saturated"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("ŷ - y vs LibTorch BCE-with-logits    max |diff| 0.000e+00  ok"), std::string::npos) << r.out;
+}
+
 TEST(Cli, OutputGoesToTheFileAndASummaryToStdout) {
   const std::string path = temp_path("report.json");
   std::remove(path.c_str());
@@ -251,7 +324,7 @@ INSTANTIATE_TEST_SUITE_P(
     All, CliUsageError,
     ::testing::Values(
         UsageError{"no_command", "", "A subcommand is required"},
-        UsageError{"unknown_command", "chekc", "gradverify: unknown command 'chekc'; the commands are: check"},
+        UsageError{"unknown_command", "chekc", "gradverify: unknown command 'chekc'; the commands are: check, train, neuron, bce"},
         UsageError{"unknown_option", "check --frobnicate", "--frobnicate"},
         UsageError{"too_many_parameters", "check --layers 2,60000,60000,1",
                    "command line: layers: 2-60000-60000-1 has 3600300001 parameters; at most 67108864 are accepted"},
@@ -267,7 +340,14 @@ INSTANTIATE_TEST_SUITE_P(
         UsageError{"missing_csv", "check --data /nonexistent.csv", "/nonexistent.csv: cannot open the CSV file"},
         UsageError{"problem_with_layers", "check --problem /dev/null --layers 2,1", "excludes"},
         UsageError{"bad_format", "check --format xml", "--format"},
-        UsageError{"bad_finite_differences", "check --finite-differences sometimes", "--finite-differences"}),
+        UsageError{"bad_finite_differences", "check --finite-differences sometimes", "--finite-differences"},
+        UsageError{"neuron_nan", "neuron --x nan", "command line: X[0][0]: expected a finite number, got nan"},
+        UsageError{"neuron_float32_range", "neuron --w 1e39 --dtype float32", "outside the float32 range"},
+        UsageError{"neuron_activation", "neuron --activation softmax", "--activation"},
+        UsageError{"bce_counts", "bce --labels 1,0,1 --logits 1,2", "--logits: expected one logit per label: 3 labels, 2 logits"},
+        UsageError{"bce_label_range", "bce --labels 2 --logits 1", "needs targets in [0, 1], got 2"},
+        UsageError{"bce_not_numbers", "bce --labels a --logits 1", "--labels: expected comma-separated numbers"},
+        UsageError{"bce_empty", "bce --labels , --logits 1", "--labels"}),
     [](const auto& test_info) { return test_info.param.name; });
 
 TEST(Cli, XorDataNeedsATwoInputOneOutputNet) {

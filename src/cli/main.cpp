@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "check_command.h"
+#include "lab_commands.h"
 #include "train_command.h"
 #include "gradverify/errors.h"
 #include "gradverify/version.h"
@@ -20,6 +21,10 @@ int main(int argc, char** argv) {
   gradverify::cli::add_check_command(app, check_options);
   gradverify::cli::TrainOptions train_options;
   gradverify::cli::add_train_command(app, train_options);
+  gradverify::cli::NeuronOptions neuron_options;
+  gradverify::cli::add_neuron_command(app, neuron_options);
+  gradverify::cli::BceOptions bce_options;
+  gradverify::cli::add_bce_command(app, bce_options);
 
   // CLI11 would call a mistyped command "a missing subcommand"; name it instead.
   const auto is_command = [&](const std::string& name) {
@@ -51,6 +56,8 @@ int main(int argc, char** argv) {
   try {
     if (app.got_subcommand("check")) return gradverify::cli::run_check(check_options);
     if (app.got_subcommand("train")) return gradverify::cli::run_train(train_options);
+    if (app.got_subcommand("neuron")) return gradverify::cli::run_neuron(neuron_options);
+    if (app.got_subcommand("bce")) return gradverify::cli::run_bce(bce_options);
   } catch (const gradverify::InputError& e) {
     std::cerr << "gradverify: error: " << e.what() << "\n";
     return 2;
