@@ -28,3 +28,19 @@ message(STATUS "gradverify: LibTorch ${Torch_VERSION} from ${Torch_DIR}")
 if(GRADVERIFY_BUILD_TESTS)
   gradverify_require(GTest libgtest-dev)
 endif()
+
+# CBLAS from OpenBLAS (libopenblas-dev) for the manual MLP's matrix products. Optional: with
+# GRADVERIFY_USE_CBLAS=OFF, or without OpenBLAS, the manual MLP uses its plain loops.
+option(GRADVERIFY_USE_CBLAS "Run the manual MLP's matrix products through OpenBLAS's CBLAS" ON)
+if(GRADVERIFY_USE_CBLAS)
+  find_path(GRADVERIFY_CBLAS_INCLUDE_DIR cblas.h
+            HINTS /usr/include/x86_64-linux-gnu/openblas-pthread /usr/include/openblas)
+  find_library(GRADVERIFY_OPENBLAS_LIBRARY openblas)
+  if(GRADVERIFY_CBLAS_INCLUDE_DIR AND GRADVERIFY_OPENBLAS_LIBRARY)
+    message(STATUS "gradverify: manual MLP on CBLAS from ${GRADVERIFY_OPENBLAS_LIBRARY}")
+  else()
+    message(WARNING "gradverify: OpenBLAS's CBLAS not found (apt-get install libopenblas-dev); "
+                    "the manual MLP falls back to plain loops, which are far slower on big nets")
+    set(GRADVERIFY_USE_CBLAS OFF)
+  endif()
+endif()

@@ -1,5 +1,7 @@
 #include "gradverify/kernels.h"
 
+#include "gradverify/gemm.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -10,16 +12,9 @@ namespace gradverify::kernels {
 template <typename T>
 void linear_forward(T* out, const T* inp, const T* weight, const T* bias, int64_t N, int64_t IN, int64_t OUT) {
   // out is (N,OUT), inp is (N,IN), weight is (IN,OUT), bias is (OUT)
-  // Loop order n-i-o walks weight and out row by row: cache-friendly without blocking.
-  for (int64_t n = 0; n < N; ++n) {
-    T* out_row = out + n * OUT;
-    std::copy(bias, bias + OUT, out_row);
-    for (int64_t i = 0; i < IN; ++i) {
-      const T x = inp[n * IN + i];
-      const T* w_row = weight + i * OUT;
-      for (int64_t o = 0; o < OUT; ++o) out_row[o] += x * w_row[o];
-    }
-  }
+  // Every row starts as the bias, then out += inp @ W.
+  for (int64_t n = 0; n < N; ++n) std::copy(bias, bias + OUT, out + n * OUT);
+  gemm(false, false, N, OUT, IN, T(1), inp, IN, weight, OUT, T(1), out, OUT);
 }
 
 template <typename T>
@@ -27,25 +22,13 @@ void linear_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp,
                      int64_t IN, int64_t OUT) {
   // dinp is (N,IN) or nullptr, dweight is (IN,OUT), dbias is (OUT), dout is (N,OUT)
   // dW = inp^T @ dout and db = sum over the batch of dout: every sample contributes.
-  std::fill(dweight, dweight + IN * OUT, T(0));
+  gemm(true, false, IN, OUT, N, T(1), inp, IN, dout, OUT, T(0), dweight, OUT);
   std::fill(dbias, dbias + OUT, T(0));
-  for (int64_t n = 0; n < N; ++n) {
-    const T* dout_row = dout + n * OUT;
-    for (int64_t i = 0; i < IN; ++i) {
-      const T x = inp[n * IN + i];
-      T* dw_row = dweight + i * OUT;
-      for (int64_t o = 0; o < OUT; ++o) dw_row[o] += x * dout_row[o];
-    }
-    for (int64_t o = 0; o < OUT; ++o) dbias[o] += dout_row[o];
-  }
-  if (dinp == nullptr) return;
-  // dinp = dout @ W^T: row i of W dotted with row n of dout, both contiguous.
   for (int64_t n = 0; n < N; ++n)
-    for (int64_t i = 0; i < IN; ++i) {
-      T sum = T(0);
-      for (int64_t o = 0; o < OUT; ++o) sum += dout[n * OUT + o] * weight[i * OUT + o];
-      dinp[n * IN + i] = sum;
-    }
+    for (int64_t o = 0; o < OUT; ++o) dbias[o] += dout[n * OUT + o];
+  if (dinp == nullptr) return;
+  // dinp = dout @ W^T
+  gemm(false, true, N, IN, OUT, T(1), dout, OUT, weight, OUT, T(0), dinp, IN);
 }
 
 // ---- activations -------------------------------------------------------------------------
