@@ -37,10 +37,10 @@ std::string fmt_g(double v) {
 
 std::string temp_path(const std::string& name) { return ::testing::TempDir() + "cli_" + name; }
 
-CliRun gradverify(const std::string& args) {
+CliRun run_shell(const std::string& command_line) {
   // One stderr file per test process: ctest -j runs several of these at once.
   const std::string err_path = temp_path("stderr_" + std::to_string(getpid()) + ".txt");
-  const std::string command = std::string(GRADVERIFY_BIN) + " " + args + " 2>" + err_path;
+  const std::string command = command_line + " 2>" + err_path;
   CliRun run;
   FILE* pipe = popen(command.c_str(), "r");
   if (!pipe) return run;
@@ -51,6 +51,15 @@ CliRun gradverify(const std::string& args) {
   run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   run.err = slurp(err_path);
   return run;
+}
+
+CliRun gradverify(const std::string& args) { return run_shell(std::string(GRADVERIFY_BIN) + " " + args); }
+
+// The binary with its LibTorch plug-in path broken: whatever still works never loaded
+// LibTorch (a process that tried would fail with exit 4).
+CliRun gradverify_without_torch(const std::string& args) {
+  return run_shell(std::string("env GRADVERIFY_TORCH_BACKEND=/nonexistent/libgradverify_torch_backend.so ") +
+                   GRADVERIFY_BIN + " " + args);
 }
 
 std::string write_temp(const std::string& name, const std::string& text) {
@@ -313,8 +322,10 @@ struct UsageError {
 void PrintTo(const UsageError& c, std::ostream* os) { *os << c.name; }
 class CliUsageError : public ::testing::TestWithParam<UsageError> {};
 
+// Every usage error is found before LibTorch loads, so it costs milliseconds.
+
 TEST_P(CliUsageError, ExitsTwoWithOneClearLine) {
-  const CliRun r = gradverify(GetParam().args);
+  const CliRun r = gradverify_without_torch(GetParam().args);
   EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
   EXPECT_NE(r.err.find(GetParam().message), std::string::npos) << r.err;
   EXPECT_EQ(r.out, "") << "errors go to stderr";
@@ -350,6 +361,22 @@ INSTANTIATE_TEST_SUITE_P(
         UsageError{"bce_empty", "bce --labels , --logits 1", "--labels"}),
     [](const auto& test_info) { return test_info.param.name; });
 
+TEST(CliStartup, HelpAndVersionNeverLoadLibTorch) {
+  for (const char* args : {"--help", "--version", "check --help", "train --help", "neuron --help", "bce --help"}) {
+    const CliRun r = gradverify_without_torch(args);
+    EXPECT_EQ(r.exit_code, 0) << args << "\n" << r.err;
+    EXPECT_EQ(r.err, "") << args;
+  }
+}
+
+TEST(CliStartup, AMissingPluginIsNamedWithTheWayToFixIt) {
+  const CliRun r = gradverify_without_torch("check");
+  EXPECT_EQ(r.exit_code, 4);
+  EXPECT_NE(r.err.find("cannot load the LibTorch plug-in /nonexistent/libgradverify_torch_backend.so"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("cmake --build build"), std::string::npos) << r.err;
+}
+
 TEST(Cli, XorDataNeedsATwoInputOneOutputNet) {
   const CliRun r = gradverify("check --layers 3,4,1 --data xor");
   EXPECT_EQ(r.exit_code, 2);
@@ -360,7 +387,7 @@ TEST(Cli, XorDataNeedsATwoInputOneOutputNet) {
 TEST(Cli, ABadProblemFileGivesOneLineNamingFileAndField) {
   const std::string path = write_temp("bad_problem.json",
       R"({"layers":[2,1],"activations":["sigmoid"],"loss":"mse","X":[[1,2],[3]],"y":[[1],[0]]})");
-  const CliRun r = gradverify("check --problem " + path);
+  const CliRun r = gradverify_without_torch("check --problem " + path);  // validated before LibTorch loads
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.err, "gradverify: error: " + path + ": X[1]: ragged array: expected 2 entries, got 1\n");
 }

@@ -188,6 +188,27 @@ TEST(ManualMlp, BackwardWritesEveryEntryOfItsNanPrefilledBuffers) {
     for (double v : grad.values) ASSERT_FALSE(std::isnan(v)) << name << " has an entry backward never wrote";
 }
 
+// Buffers are kept across calls (no allocation per step), so a second problem of another
+// shape through the same cache and gradients must give exactly what fresh buffers give.
+TEST(ManualMlp, ReusedBuffersGiveWhatFreshBuffersGive) {
+  const Problem big = testing::make_problem({3, 5, 2}, {Activation::tanh, Activation::sigmoid}, Loss::bce, Dtype::float64,
+                                            "random:7", 4);
+  const Problem small = testing::make_problem({3, 5, 2}, {Activation::tanh, Activation::sigmoid}, Loss::bce,
+                                              Dtype::float64, "random:3", 5);
+  MlpForwardCache<double> cache;
+  MlpGradients<double> grads;
+  for (const Problem* p : {&big, &small, &big}) {
+    const auto params = params_from_tensors<double>(p->spec, p->params);
+    const auto X = to_matrix<double>(p->X), y = to_matrix<double>(p->y);
+    const double loss = mlp_forward(cache, p->spec, params, X, y);
+    mlp_backward(grads, cache, p->spec, params);
+    const ManualResult fresh = run_manual_mlp(*p);
+    EXPECT_EQ(loss, fresh.loss);
+    for (const auto& [name, grad] : gradients_to_tensors(p->spec, grads, X.rows))
+      EXPECT_EQ(grad.values, fresh.gradients.at(name).values) << name;
+  }
+}
+
 TEST(ManualMlp, Float32AgreesWithFloat64ToFloat32Rounding) {
   const Problem p64 = testing::lab_problem(3, Dtype::float64);
   Problem p32 = p64;

@@ -37,6 +37,12 @@ struct Matrix {
   T& operator()(int64_t i, int64_t j) { return data[static_cast<size_t>(i * cols + j)]; }
   const T& operator()(int64_t i, int64_t j) const { return data[static_cast<size_t>(i * cols + j)]; }
   int64_t size() const { return rows * cols; }
+  // Gives the matrix this shape with every entry `fill`. Storage is reused, so a buffer kept
+  // across steps of the same shape never allocates (the manual MLP's per-step promise).
+  void reset(int64_t r, int64_t c, T fill) {
+    rows = r, cols = c;
+    data.assign(static_cast<size_t>(r * c), fill);
+  }
 };
 
 // Tensor -> Matrix<T>: a 2-D tensor keeps its shape, a 1-D tensor of n becomes 1 x n.

@@ -4,6 +4,7 @@
 
 #include <iostream>
 
+#include "torch_backend.h"
 #include "gradverify/compare.h"
 #include "gradverify/diagnosis.h"
 #include "gradverify/errors.h"
@@ -92,7 +93,7 @@ int run_check(const CheckOptions& o) {
   const FiniteDifferenceMode fd_mode = resolve_finite_difference_mode(
       problem, *parse_finite_difference_mode(o.finite_differences), o.force_finite_differences);
 
-  const ReferenceResult reference = compute_reference(problem);
+  const ReferenceResult reference = torch_backend().compute_reference(problem);
   CheckReport report;
   TensorMap actual_tensors;
   if (file) {

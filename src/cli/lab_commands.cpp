@@ -6,6 +6,7 @@
 #include <cmath>
 #include <iostream>
 
+#include "torch_backend.h"
 #include "gradverify/compare.h"
 #include "gradverify/errors.h"
 #include "gradverify/kernels.h"
@@ -101,7 +102,7 @@ int run_neuron(const NeuronOptions& o) {
   validate_problem(p, "command line");  // finite, and within float32's range for float32
   const NeuronSteps s = dtype == Dtype::float32 ? neuron_steps<float>(p) : neuron_steps<double>(p);
 
-  const ReferenceResult reference = compute_reference(p);
+  const ReferenceResult reference = torch_backend().compute_reference(p);
   const Tolerances tol = default_tolerances(dtype);
   const TensorComparison w = compare_tensor("w", SubmittedGradient{Tensor{{1, 1}, {s.dL_dw}}, ""}, reference.gradients.at("W1"), tol);
   const TensorComparison b = compare_tensor("b", SubmittedGradient{Tensor{{1}, {s.dL_db}}, ""}, reference.gradients.at("b1"), tol);
@@ -253,8 +254,8 @@ int run_bce(const BceOptions& o) {
     g.shape = {n};
     return g;
   };
-  const ReferenceResult torch_bce = compute_reference(with_sigmoid);
-  const ReferenceResult torch_logits = compute_reference(with_logits);
+  const ReferenceResult torch_bce = torch_backend().compute_reference(with_sigmoid);
+  const ReferenceResult torch_logits = torch_backend().compute_reference(with_logits);
   const Tolerances tol = default_tolerances(dtype);
   const auto as_tensor = [&](const std::vector<double>& values) { return Tensor{{n}, values}; };
   const auto submitted = [&](const std::vector<double>& values) { return SubmittedGradient{as_tensor(values), ""}; };

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <iostream>
 
+#include "torch_backend.h"
 #include "gradverify/errors.h"
 #include "gradverify/lockstep.h"
 #include "gradverify/random.h"
@@ -190,7 +191,7 @@ int run_train(const TrainOptions& o) {
       table += fmt::format("  {:>7}  {:>16.9e}  {:>16.9e}  {:>10.3e}\n", s.step, s.manual_loss, s.reference_loss,
                            s.drift);
   };
-  const LockstepResult run = train_lockstep(problem, config, config, o.steps, on_step);
+  const LockstepResult run = torch_backend().train_lockstep(problem, config, config, o.steps, on_step);
   const double final_manual = loss_at(problem, run.manual_params);
   const double final_reference = loss_at(problem, run.reference_params);
 

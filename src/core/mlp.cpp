@@ -21,8 +21,9 @@ T mlp_forward(MlpForwardCache<T>& cache, const MlpSpec& spec, const MlpParams<T>
   for (size_t i = 0; i < L; ++i) {
     const int64_t k = static_cast<int64_t>(i) + 1;
     const int64_t in = spec.fan_in(k), out = spec.fan_out(k);
-    cache.z[i] = Matrix<T>(N, out);
-    cache.h[i] = Matrix<T>(N, out);
+    // Every entry is written below; the NaN only shows a kernel that skipped one.
+    cache.z[i].reset(N, out, std::numeric_limits<T>::quiet_NaN());
+    cache.h[i].reset(N, out, std::numeric_limits<T>::quiet_NaN());
     kernels::linear_forward(cache.z[i].data.data(), input->data.data(), params.W[i].data.data(),
                             params.b[i].data.data(), N, in, out);
     kernels::activation_forward(spec.activation(k), cache.h[i].data.data(), cache.z[i].data.data(), N * out);
@@ -39,16 +40,18 @@ void mlp_backward(MlpGradients<T>& grads, const MlpForwardCache<T>& cache, const
   const int64_t N = cache.X.rows;
   const auto L = static_cast<size_t>(spec.num_layers());
   const T nan = std::numeric_limits<T>::quiet_NaN();
-  grads.params.W.assign(L, {});
-  grads.params.b.assign(L, {});
-  grads.dz.assign(L, {});
-  grads.dh.assign(L, {});
+  // Reused buffers, NaN-refilled on every call: a stale value from the previous step must
+  // not pass for a gradient this step never wrote.
+  grads.params.W.resize(L);
+  grads.params.b.resize(L);
+  grads.dz.resize(L);
+  grads.dh.resize(L);
   for (size_t i = 0; i < L; ++i) {
     const int64_t k = static_cast<int64_t>(i) + 1;
-    grads.params.W[i] = Matrix<T>(spec.fan_in(k), spec.fan_out(k), nan);
-    grads.params.b[i] = Matrix<T>(1, spec.fan_out(k), nan);
-    grads.dz[i] = Matrix<T>(N, spec.fan_out(k), nan);
-    grads.dh[i] = Matrix<T>(N, spec.fan_out(k), nan);
+    grads.params.W[i].reset(spec.fan_in(k), spec.fan_out(k), nan);
+    grads.params.b[i].reset(1, spec.fan_out(k), nan);
+    grads.dz[i].reset(N, spec.fan_out(k), nan);
+    grads.dh[i].reset(N, spec.fan_out(k), nan);
   }
 
   // dL/dprediction from the loss, then back through each layer: activation, then linear.

@@ -7,8 +7,6 @@
 
 namespace gradverify {
 
-double lockstep_tolerance(Dtype dtype) { return dtype == Dtype::float32 ? 1e-4 : 1e-10; }
-
 namespace {
 
 ParameterGap largest_gap(const TensorMap& manual, const TensorMap& reference, double& scale) {

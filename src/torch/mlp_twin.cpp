@@ -45,7 +45,7 @@ void MlpTwinImpl::load_params(const TensorMap& params) {
   }
 }
 
-static torch::Tensor apply_activation(Activation act, const torch::Tensor& z) {
+torch::Tensor apply_twin_activation(Activation act, const torch::Tensor& z) {
   switch (act) {
     case Activation::relu: return torch::relu(z);
     case Activation::sigmoid: return torch::sigmoid(z);
@@ -61,7 +61,7 @@ MlpTwinOutput MlpTwinImpl::forward(const torch::Tensor& X) {
   for (int64_t k = 1; k <= spec.num_layers(); ++k) {
     auto z = fc[static_cast<size_t>(k - 1)]->forward(h);
     z.retain_grad();
-    h = apply_activation(spec.activation(k), z);
+    h = apply_twin_activation(spec.activation(k), z);
     h.retain_grad();
     out.z.push_back(z);
     out.h.push_back(h);

@@ -1,6 +1,7 @@
 // LibTorch's half of `gradverify train`: the twin trained by torch::optim, stepped one step
 // at a time so that the caller can compare it with the manual MLP after every step.
 #include "gradverify/reference.h"
+#include "gradverify/reference_backend.h"
 #include "gradverify/torch/mlp_twin.h"
 
 namespace gradverify {
@@ -49,6 +50,54 @@ TensorMap ReferenceTrainer::params() const {
     out[bias_name(k)] = from_torch(layer->bias);
   }
   return out;
+}
+
+// ---- the step gradverify bench times -----------------------------------------------------
+
+namespace {
+
+// The twin's training step as a LibTorch user writes it, in LibTorch's best setting here (1
+// intra-op thread, OpenBLAS threads for the products). No retain_grad on intermediates: a
+// training step doesn't keep them, and the benchmark should not charge LibTorch for them.
+class TwinStepTimer final : public ReferenceStepTimer {
+ public:
+  explicit TwinStepTimer(const Problem& problem)
+      : twin_(problem.spec),
+        X_(to_torch(problem.X, to_torch_dtype(problem.spec.dtype))),
+        y_(to_torch(problem.y, to_torch_dtype(problem.spec.dtype))) {
+    twin_->load_params(problem.params);
+  }
+
+  void run(int64_t steps) override {
+    for (int64_t s = 0; s < steps; ++s) {
+      twin_->zero_grad();
+      torch::Tensor h = X_;
+      for (int64_t k = 1; k <= twin_->spec.num_layers(); ++k)
+        h = apply_twin_activation(twin_->spec.activation(k), twin_->fc[static_cast<size_t>(k - 1)]->forward(h));
+      loss_ = twin_->loss(h, y_);
+      loss_.backward();
+    }
+  }
+
+  double last_loss() const override { return loss_.defined() ? loss_.item<double>() : 0.0; }
+
+ private:
+  MlpTwin twin_;
+  torch::Tensor X_, y_, loss_;
+};
+
+}  // namespace
+
+std::unique_ptr<ReferenceStepTimer> make_reference_step_timer(const Problem& problem) {
+  torch::set_num_threads(1);
+  return std::make_unique<TwinStepTimer>(problem);
+}
+
+const ReferenceBackend& linked_reference_backend() {
+  static const ReferenceBackend backend{
+      kReferenceBackendAbi, &compute_reference, &train_lockstep, &make_reference_step_timer, TORCH_VERSION,
+      [] { return static_cast<int>(torch::get_num_threads()); }};
+  return backend;
 }
 
 }  // namespace gradverify

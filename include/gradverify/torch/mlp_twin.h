@@ -39,6 +39,8 @@ struct MlpTwinImpl : torch::nn::Module {
 TORCH_MODULE(MlpTwin);
 
 torch::ScalarType to_torch_dtype(Dtype dtype);
+// act(z) with torch's ops: relu, sigmoid, tanh, or z itself.
+torch::Tensor apply_twin_activation(Activation act, const torch::Tensor& z);
 // A gradverify Tensor as a torch tensor of the given dtype, and back to doubles.
 torch::Tensor to_torch(const Tensor& tensor, torch::ScalarType dtype);
 Tensor from_torch(const torch::Tensor& tensor);
