@@ -358,7 +358,10 @@ INSTANTIATE_TEST_SUITE_P(
         UsageError{"bce_counts", "bce --labels 1,0,1 --logits 1,2", "--logits: expected one logit per label: 3 labels, 2 logits"},
         UsageError{"bce_label_range", "bce --labels 2 --logits 1", "needs targets in [0, 1], got 2"},
         UsageError{"bce_not_numbers", "bce --labels a --logits 1", "--labels: expected comma-separated numbers"},
-        UsageError{"bce_empty", "bce --labels , --logits 1", "--labels"}),
+        UsageError{"bce_empty", "bce --labels , --logits 1", "--labels"},
+        UsageError{"bench_unknown_case", "bench --cases tiny,huge", "--cases: unknown 'huge'; expected some of mnist, tiny, wide"},
+        UsageError{"bench_unknown_dtype", "bench --dtypes float16", "--dtypes: unknown 'float16'"},
+        UsageError{"bench_zero_rounds", "bench --rounds 0", "--rounds"}),
     [](const auto& test_info) { return test_info.param.name; });
 
 TEST(CliStartup, HelpAndVersionNeverLoadLibTorch) {
@@ -375,6 +378,37 @@ TEST(CliStartup, AMissingPluginIsNamedWithTheWayToFixIt) {
   EXPECT_NE(r.err.find("cannot load the LibTorch plug-in /nonexistent/libgradverify_torch_backend.so"), std::string::npos)
       << r.err;
   EXPECT_NE(r.err.find("cmake --build build"), std::string::npos) << r.err;
+}
+
+// The benchmark's report, not its speed (timings are never asserted): the documented JSON
+// fields, speedup computed from the two medians, the gradients checked, targets stated.
+TEST(CliBench, JsonReportHasTheDocumentedFieldsAndChecksTheGradients) {
+  const CliRun r = gradverify("bench --cases tiny,mnist --dtypes float32 --rounds 3 --round-ms 2 --process-runs 1 --format json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto doc = nlohmann::json::parse(r.out);
+  ASSERT_EQ(doc["cases"].size(), 2u);
+  for (const auto& c : doc["cases"]) {
+    SCOPED_TRACE(c.dump());
+    for (const char* key : {"name", "layers", "batch", "dtype", "manual_us", "libtorch_us", "speedup"})
+      EXPECT_TRUE(c.contains(key)) << key;
+    EXPECT_EQ(c["dtype"], "float32");
+    EXPECT_GT(c["manual_us"].get<double>(), 0);
+    EXPECT_DOUBLE_EQ(c["speedup"].get<double>(), c["libtorch_us"].get<double>() / c["manual_us"].get<double>());
+    EXPECT_LE(c["manual"]["min_us"].get<double>(), c["manual_us"].get<double>());
+    EXPECT_GE(c["manual"]["max_us"].get<double>(), c["manual_us"].get<double>());
+    EXPECT_EQ(c["gradients"]["verdict"], "pass");
+  }
+  EXPECT_EQ(doc["cases"][0]["layers"], nlohmann::json({2, 4, 3, 2, 1}));
+  EXPECT_EQ(doc["cases"][1]["batch"], 64);
+  EXPECT_EQ(doc["settings"]["libtorch_intra_op_threads"], 1);
+  EXPECT_GT(doc["gemm"]["dgemm_gflops"].get<double>(), 0);
+  EXPECT_GT(doc["check_latency"]["process"]["median_us"].get<double>(), 0);
+  // Every target is listed with its value; the overall flag is their conjunction.
+  bool all_met = true;
+  for (const auto& t : doc["targets"]) all_met = all_met && t["met"].get<bool>();
+  EXPECT_EQ(doc["targets_met"].get<bool>(), all_met);
+  EXPECT_EQ(doc["targets"].size(), 4u);  // speedup and gradients, for each case
+  EXPECT_NE(r.err.find("bench: [2/2] mnist"), std::string::npos) << "progress goes to stderr";
 }
 
 TEST(Cli, XorDataNeedsATwoInputOneOutputNet) {

@@ -26,5 +26,6 @@ void gemm_loops(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_
 // "OpenBLAS CBLAS, 2 threads" or "plain loops (no CBLAS in this build)": for reports.
 const char* gemm_backend();
 int gemm_blas_threads();  // OpenBLAS's thread count, 0 without CBLAS
+const char* gemm_blas_config();  // OpenBLAS's build line (version, kernel), "" without CBLAS
 
 }  // namespace gradverify

@@ -38,13 +38,16 @@ struct MlpGradients {
   std::vector<Matrix<T>> dh;  // dL/dh_k; dh[L-1] is dL/dprediction
 };
 
-// X is (N, layers[0]), y is (N, layers[L]); returns the loss and fills the cache.
+// X is (N, layers[0]), y is (N, layers[L]); returns the loss and fills the cache. The cache's
+// buffers are reused from call to call; passing cache.X and cache.y themselves as the data
+// (a training loop over fixed data) skips copying them.
 template <typename T>
 T mlp_forward(MlpForwardCache<T>& cache, const MlpSpec& spec, const MlpParams<T>& params, const Matrix<T>& X,
               const Matrix<T>& y);
 
-// Fills grads from a forward cache. Buffers are NaN-prefilled first (dlib's habit), so an
+// Fills grads from a forward cache. New buffers are NaN-prefilled (dlib's habit), so an
 // entry the backward pass never wrote shows up as NaN in the comparison instead of as 0.
+// Buffers already of the right shape, from a previous step, are reused without refilling.
 template <typename T>
 void mlp_backward(MlpGradients<T>& grads, const MlpForwardCache<T>& cache, const MlpSpec& spec,
                   const MlpParams<T>& params);

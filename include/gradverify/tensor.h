@@ -37,9 +37,12 @@ struct Matrix {
   T& operator()(int64_t i, int64_t j) { return data[static_cast<size_t>(i * cols + j)]; }
   const T& operator()(int64_t i, int64_t j) const { return data[static_cast<size_t>(i * cols + j)]; }
   int64_t size() const { return rows * cols; }
-  // Gives the matrix this shape with every entry `fill`. Storage is reused, so a buffer kept
-  // across steps of the same shape never allocates (the manual MLP's per-step promise).
-  void reset(int64_t r, int64_t c, T fill) {
+  // Gives the matrix this shape, every entry `fill`, unless it has that shape already: then it
+  // is left as it is. A buffer kept across steps of one shape is neither reallocated nor
+  // refilled; the manual MLP's kernels overwrite every entry (kernels_test proves it on
+  // NaN-filled buffers), and refilling the 1024x1024 weight gradients cost 8% of a step.
+  void ensure_shape(int64_t r, int64_t c, T fill) {
+    if (rows == r && cols == c && data.size() == static_cast<size_t>(r * c)) return;
     rows = r, cols = c;
     data.assign(static_cast<size_t>(r * c), fill);
   }

@@ -78,7 +78,7 @@ Examples:
       ->excludes("--gradients");
 }
 
-int run_check(const CheckOptions& o) {
+CheckReport compute_check_report(const CheckOptions& o) {
   const Problem problem = problem_from_options(o.net);
   const auto seed = static_cast<uint32_t>(o.net.seed);
 
@@ -119,7 +119,11 @@ int run_check(const CheckOptions& o) {
     report.finite_differences = run_finite_differences(problem, reference.gradients, &actual_tensors, tol, fd_mode,
                                                        seed, o.force_finite_differences);
   if (!o.save_problem_path.empty()) write_file(o.save_problem_path, problem_to_json(problem));
+  return report;
+}
 
+int run_check(const CheckOptions& o) {
+  const CheckReport report = compute_check_report(o);
   const std::string text = o.format == "json" ? format_report_json(report) : format_report_table(report);
   if (o.output_path.empty()) {
     std::cout << text;

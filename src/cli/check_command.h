@@ -6,6 +6,7 @@
 #include <string>
 
 #include "net_options.h"
+#include "gradverify/compare.h"
 
 namespace gradverify::cli {
 
@@ -23,6 +24,10 @@ struct CheckOptions {
 };
 
 void add_check_command(CLI::App& app, CheckOptions& options);
+
+// Everything `check` does but the output: the problem, both sides, the comparison, the
+// diagnosis, finite differences, and the --save-* files. Throws InputError on bad input.
+CheckReport compute_check_report(const CheckOptions& options);
 
 // Runs the check and returns the exit code: 0 pass, 1 mismatch, 3 vacuous. Throws
 // InputError (exit 2) on a bad file or option value.

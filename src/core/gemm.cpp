@@ -81,6 +81,14 @@ int gemm_blas_threads() {
 #endif
 }
 
+const char* gemm_blas_config() {
+#ifdef GRADVERIFY_HAVE_CBLAS
+  return openblas_get_config();
+#else
+  return "";
+#endif
+}
+
 #define GRADVERIFY_INSTANTIATE_GEMM(T)                                                                        \
   template void gemm<T>(bool, bool, int64_t, int64_t, int64_t, T, const T*, int64_t, const T*, int64_t, T, T*, \
                         int64_t);                                                                             \

@@ -21,9 +21,10 @@ T mlp_forward(MlpForwardCache<T>& cache, const MlpSpec& spec, const MlpParams<T>
   for (size_t i = 0; i < L; ++i) {
     const int64_t k = static_cast<int64_t>(i) + 1;
     const int64_t in = spec.fan_in(k), out = spec.fan_out(k);
-    // Every entry is written below; the NaN only shows a kernel that skipped one.
-    cache.z[i].reset(N, out, std::numeric_limits<T>::quiet_NaN());
-    cache.h[i].reset(N, out, std::numeric_limits<T>::quiet_NaN());
+    // NaN when first allocated: every entry is written below, and a NaN shows a kernel that
+    // skipped one.
+    cache.z[i].ensure_shape(N, out, std::numeric_limits<T>::quiet_NaN());
+    cache.h[i].ensure_shape(N, out, std::numeric_limits<T>::quiet_NaN());
     kernels::linear_forward(cache.z[i].data.data(), input->data.data(), params.W[i].data.data(),
                             params.b[i].data.data(), N, in, out);
     kernels::activation_forward(spec.activation(k), cache.h[i].data.data(), cache.z[i].data.data(), N * out);
@@ -40,18 +41,19 @@ void mlp_backward(MlpGradients<T>& grads, const MlpForwardCache<T>& cache, const
   const int64_t N = cache.X.rows;
   const auto L = static_cast<size_t>(spec.num_layers());
   const T nan = std::numeric_limits<T>::quiet_NaN();
-  // Reused buffers, NaN-refilled on every call: a stale value from the previous step must
-  // not pass for a gradient this step never wrote.
+  // NaN-filled when allocated (dlib's habit), so an entry backward never writes shows up as
+  // NaN in the comparison instead of as 0. Buffers kept from a previous call of the same
+  // shape are reused as they are, so a training step does not allocate or refill.
   grads.params.W.resize(L);
   grads.params.b.resize(L);
   grads.dz.resize(L);
   grads.dh.resize(L);
   for (size_t i = 0; i < L; ++i) {
     const int64_t k = static_cast<int64_t>(i) + 1;
-    grads.params.W[i].reset(spec.fan_in(k), spec.fan_out(k), nan);
-    grads.params.b[i].reset(1, spec.fan_out(k), nan);
-    grads.dz[i].reset(N, spec.fan_out(k), nan);
-    grads.dh[i].reset(N, spec.fan_out(k), nan);
+    grads.params.W[i].ensure_shape(spec.fan_in(k), spec.fan_out(k), nan);
+    grads.params.b[i].ensure_shape(1, spec.fan_out(k), nan);
+    grads.dz[i].ensure_shape(N, spec.fan_out(k), nan);
+    grads.dh[i].ensure_shape(N, spec.fan_out(k), nan);
   }
 
   // dL/dprediction from the loss, then back through each layer: activation, then linear.
