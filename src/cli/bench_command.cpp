@@ -25,6 +25,7 @@
 #include "torch_backend.h"
 #include "gradverify/compare.h"
 #include "gradverify/errors.h"
+#include "gradverify/finite_differences.h"
 #include "gradverify/gemm.h"
 #include "gradverify/mlp.h"
 #include "gradverify/report.h"
@@ -52,6 +53,9 @@ best setting here: LibTorch with 1 intra-op thread, both on OpenBLAS with its de
 is a 1024x1024x1024 product measured in the same run. Each case also checks that the two
 sides' gradients agree, as `check` would.
 
+Checks at scale: finite differences along one random direction on a 1000-998-1 net
+(999,997 parameters), target under a second, and the refusal of per-element differences there.
+
 Then the check itself: the default `gradverify check` timed in this process and from process
 start to exit (run --process-runs times), with where the time goes.
 
@@ -74,6 +78,7 @@ Examples:
                     "Start-to-exit runs of 'gradverify check' and '--version' (0: skip)")
       ->capture_default_str()
       ->check(CLI::Range(0, 100));
+  bench->add_flag("!--no-scale", o.scale, "Skip the finite-difference check on a 10^6-parameter net");
   bench->add_option("--format", o.format, "table or json")->capture_default_str()->check(CLI::IsMember({"table", "json"}));
   bench->add_option("--output,-o", o.output_path, "Write the report to this file instead of stdout");
 }
@@ -318,10 +323,12 @@ int run_bench(const BenchOptions& o) {
   std::vector<CaseResult> results;
   nlohmann::json targets = nlohmann::json::array();
   bool all_targets_met = true;
-  const auto target = [&](const std::string& name, double value, double required) {
-    const bool met = value >= required;
+  // A target is value >= required, or value <= required when at_most.
+  const auto target = [&](const std::string& name, double value, double required, bool at_most = false) {
+    const bool met = at_most ? value <= required : value >= required;
     all_targets_met = all_targets_met && met;
-    targets.push_back({{"name", name}, {"value", value}, {"required", required}, {"met", met}});
+    targets.push_back({{"name", name}, {"value", value}, {"required", required}, {"met", met},
+                       {"condition", at_most ? "at most" : "at least"}});
     return met;
   };
 
@@ -393,6 +400,52 @@ int run_bench(const BenchOptions& o) {
   doc["gemm"] = {{"size", kGemmSize}, {"dgemm_gflops", dgemm_gflops}, {"sgemm_gflops", sgemm_gflops},
                  {"dgemm", timing_json(gemm_timings[0])}, {"sgemm", timing_json(gemm_timings[1])}};
 
+  // Checks at scale: the random-direction finite difference on a net of 10^6 parameters, and
+  // the refusal of per-element differences there.
+  nlohmann::json scale;
+  if (o.scale) {
+    progress("finite differences along one random direction, 1000-998-1 (999,997 parameters), batch 64");
+    NetOptions big;
+    big.layers = "1000,998,1";
+    big.data = "random:64";
+    big.seed = 1;
+    const Problem problem = problem_from_options(big);
+    const ReferenceResult reference = backend.compute_reference(problem);
+    const ManualResult manual = run_manual_mlp(problem);
+    const Tolerances tol = default_tolerances(problem.spec.dtype);
+    bool agreed = true;
+    const auto direction_check = [&](int64_t steps) {
+      for (int64_t s = 0; s < steps; ++s) {
+        const auto fd = run_finite_differences(problem, reference.gradients, &manual.gradients, tol,
+                                               FiniteDifferenceMode::direction, 1);
+        agreed = agreed && fd.reference_disagreements() == 0 && fd.actual_disagreements() == 0;
+      }
+    };
+    const Timing direction = alternate({direction_check}, o.rounds, round_s)[0];
+    std::string refusal;
+    try {
+      resolve_finite_difference_mode(problem, FiniteDifferenceMode::elements, false);
+    } catch (const InputError& e) {
+      refusal = e.what();
+    }
+    const double element_estimate = element_mode_work(problem) / kFiniteDifferenceRate;
+    target("direction check on 10^6 parameters: seconds", direction.median, 1.0, true);
+    scale = {{"layers", problem.spec.layers},
+             {"parameters", 999997},
+             {"batch", 64},
+             {"direction_check", timing_json(direction)},
+             {"direction_check_agrees", agreed},
+             {"elements_estimated_seconds", element_estimate},
+             {"elements_refused", !refusal.empty()},
+             {"elements_refusal", refusal}};
+    table += fmt::format("\n  checks at scale, 1000-998-1 (999,997 parameters), batch 64:\n");
+    table += fmt::format("    finite differences along one random direction: {} us ({})\n", timing_text(direction),
+                         agreed ? "autograd and the manual gradients agree with it" : "DISAGREEMENT");
+    table += fmt::format("    per element: estimated {:.0f} s, {}\n", element_estimate,
+                         refusal.empty() ? "NOT refused" : "refused without --force-finite-differences");
+  }
+  doc["checks_at_scale"] = scale;
+
   // The default check, in this process (LibTorch already loaded) and as a user runs it.
   progress("the default check, in this process");
   CheckOptions check_defaults;
@@ -453,8 +506,9 @@ int run_bench(const BenchOptions& o) {
   doc["targets_met"] = all_targets_met;
   table += "\n  targets:\n";
   for (const auto& t : targets)
-    table += fmt::format("    {:<4} {:<55} {:.3g} (needs >= {:g})\n", t["met"].get<bool>() ? "met" : "MISS",
-                         t["name"].get<std::string>(), t["value"].get<double>(), t["required"].get<double>());
+    table += fmt::format("    {:<4} {:<55} {:.3g} (needs {} {:g})\n", t["met"].get<bool>() ? "met" : "MISS",
+                         t["name"].get<std::string>(), t["value"].get<double>(),
+                         t["condition"] == "at most" ? "<=" : ">=", t["required"].get<double>());
   table += all_targets_met ? "  all targets met\n" : "  SOME TARGETS MISSED (a loaded machine? compare with another run)\n";
 
   const std::string text = o.format == "json" ? doc.dump(2) + "\n" : table;

@@ -12,6 +12,7 @@ struct BenchOptions {
   int rounds = 7;          // timed rounds per side; medians are over these
   double round_ms = 50;    // each round runs enough steps to last about this long
   int process_runs = 5;    // start-to-exit runs of `gradverify check` and `--version`
+  bool scale = true;       // time the direction check on a 10^6-parameter net
   std::string format = "table";
   std::string output_path;
 };
