@@ -1,0 +1,156 @@
+// The grader's isolation (sandbox.h) against hostile commands, written in sh and Python as a
+// student might. Every test is bounded by short limits; nothing here is a real fork bomb.
+#include <gtest/gtest.h>
+#include <dirent.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
+#include "gradverify/sandbox.h"
+
+namespace gradverify {
+namespace {
+
+SandboxLimits quick(double wall = 3) {
+  SandboxLimits limits;
+  limits.wall_seconds = wall;
+  limits.cpu_seconds = static_cast<int>(wall) + 1;
+  limits.working_directory = "/tmp";
+  return limits;
+}
+
+// Processes whose command line contains `marker`, anywhere on the machine.
+int processes_with(const std::string& marker) {
+  int count = 0;
+  DIR* proc = opendir("/proc");
+  while (dirent* entry = readdir(proc)) {
+    std::ifstream in("/proc/" + std::string(entry->d_name) + "/cmdline");
+    std::string cmdline((std::istreambuf_iterator<char>(in)), {});
+    for (char& c : cmdline) c = c == '\0' ? ' ' : c;
+    if (cmdline.find(marker) != std::string::npos) ++count;
+  }
+  closedir(proc);
+  return count;
+}
+
+TEST(Sandbox, PassesStdinThroughAndReadsStdout) {
+  const std::string big(3 << 20, 'x');  // bigger than a pipe: writing and reading must interleave
+  const SandboxResult r = run_sandboxed("cat", big, quick());
+  EXPECT_TRUE(r.exited_cleanly()) << r.failure();
+  EXPECT_EQ(r.out.size(), big.size());
+  EXPECT_EQ(r.failure(), "");
+}
+
+TEST(Sandbox, ACrashIsNamed) {
+  for (const auto& [command, text] : {std::pair{"kill -SEGV $$", "SIGSEGV (segmentation fault"},
+                                     std::pair{"kill -ABRT $$", "SIGABRT"},
+                                     std::pair{"python3 -c 'import os; os.abort()'", "SIGABRT"}}) {
+    const SandboxResult r = run_sandboxed(command, "{}", quick());
+    EXPECT_FALSE(r.exited_cleanly()) << command;
+    EXPECT_NE(r.failure().find(std::string("crashed: killed by ") + text), std::string::npos) << r.failure();
+  }
+}
+
+TEST(Sandbox, AnInfiniteLoopIsKilledAtTheDeadline) {
+  const SandboxResult r = run_sandboxed("while :; do :; done", "", quick(0.5));
+  EXPECT_TRUE(r.timed_out);
+  EXPECT_LT(r.seconds, 2.5);
+  EXPECT_NE(r.failure().find("timed out"), std::string::npos);
+}
+
+TEST(Sandbox, ASleepingChildHoldingStdoutDoesNotHoldTheGrader) {
+  const SandboxResult r = run_sandboxed("sleep 97 & echo answer", "", quick());
+  EXPECT_EQ(r.out, "answer\n");
+  EXPECT_TRUE(r.left_processes);
+  EXPECT_LT(r.seconds, 2);
+  EXPECT_EQ(processes_with("sleep 97"), 0);
+}
+
+TEST(Sandbox, AProcessThatEscapesItsGroupIsStillKilled) {
+  // setsid leaves the process group; the grader adopts it as subreaper and kills it.
+  const SandboxResult r = run_sandboxed("setsid sleep 98 >/dev/null 2>&1 & echo answer", "", quick());
+  EXPECT_EQ(r.out, "answer\n");
+  EXPECT_TRUE(r.left_processes);
+  EXPECT_EQ(processes_with("sleep 98"), 0);
+}
+
+TEST(Sandbox, UnboundedAllocationHitsTheAddressSpaceLimit) {
+  SandboxLimits limits = quick(5);
+  limits.address_space_bytes = int64_t{256} << 20;
+  const SandboxResult r = run_sandboxed("python3 -c \"x = []\nwhile True: x.append(bytearray(10**7))\"", "", limits);
+  EXPECT_FALSE(r.exited_cleanly());
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_NE(r.err.find("MemoryError"), std::string::npos) << r.err;
+}
+
+TEST(Sandbox, FloodingStdoutIsStopped) {
+  SandboxLimits limits = quick(5);
+  limits.stdout_bytes = 1 << 20;
+  const SandboxResult r = run_sandboxed("yes", "", limits);
+  EXPECT_TRUE(r.stdout_overflow);
+  EXPECT_LT(r.seconds, 3);
+  EXPECT_NE(r.failure().find("too much to stdout"), std::string::npos);
+}
+
+TEST(Sandbox, StderrIsKeptUpToItsCapAndCounted) {
+  SandboxLimits limits = quick();
+  limits.stderr_bytes = 1000;
+  const SandboxResult r = run_sandboxed("head -c 5000000 /dev/zero >&2; echo done", "", limits);
+  EXPECT_TRUE(r.exited_cleanly()) << r.failure();
+  EXPECT_EQ(r.err.size(), 1000u);
+  EXPECT_EQ(r.stderr_total, 5000000);
+  EXPECT_EQ(r.out, "done\n");
+}
+
+TEST(Sandbox, ExitingWithoutReadingStdinOrPrintingIsFine) {
+  const SandboxResult r = run_sandboxed("exit 0", std::string(1 << 20, 'x'), quick());
+  EXPECT_TRUE(r.exited_cleanly()) << r.failure();
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(run_sandboxed("exit 3", "", quick()).failure(), "exited with status 3");
+  EXPECT_EQ(run_sandboxed("no-such-program-xyz", "", quick()).failure(), "command not found (exit status 127)");
+}
+
+TEST(Sandbox, TheEnvironmentHoldsOnlyWhatTheSubmissionNeeds) {
+  setenv("GRADVERIFY_TEST_SECRET", "do-not-leak", 1);
+  const SandboxResult r = run_sandboxed("env", "", quick());
+  EXPECT_EQ(r.out.find("do-not-leak"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("PATH=/usr/local/bin:/usr/bin:/bin"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("HOME=/tmp/gradverify-case-"), std::string::npos) << r.out;
+}
+
+TEST(Sandbox, FileSizeAndCpuTimeAreLimited) {
+  SandboxLimits limits = quick(5);
+  limits.file_size_bytes = 1 << 20;
+  const SandboxResult big = run_sandboxed("head -c 3000000 /dev/zero > \"$TMPDIR/big\"; wc -c < \"$TMPDIR/big\"", "", limits);
+  EXPECT_EQ(big.out, "1048576\n") << "a 3 MB file under a 1 MB limit stops at 1 MB";
+  limits.cpu_seconds = 1;
+  const SandboxResult spin = run_sandboxed("while :; do :; done", "", limits);
+  EXPECT_FALSE(spin.timed_out) << "the CPU limit comes first";
+  EXPECT_NE(spin.signal, 0);
+}
+
+TEST(Sandbox, AsRootTheSubmissionRunsAsNobodyAndCannotTouchTheGradersFiles) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root: only root can drop to nobody";
+  const std::string results = ::testing::TempDir() + "sandbox_results.json";
+  std::ofstream(results) << "{\"score\": 10}";
+  const SandboxResult r = run_sandboxed("id -u; echo '{\"score\": 100}' > " + results, "", quick());
+  EXPECT_EQ(r.out, "65534\n");
+  std::ifstream in(results);
+  EXPECT_EQ(std::string((std::istreambuf_iterator<char>(in)), {}), "{\"score\": 10}");
+}
+
+TEST(Sandbox, AsRootTheProcessLimitHolds) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root: RLIMIT_NPROC does not bind root";
+  SandboxLimits limits = quick(5);
+  limits.processes = 8;
+  // 30 background sleeps against a limit of 8: forks start failing, and none outlive the case.
+  const SandboxResult r = run_sandboxed("for i in $(seq 30); do sleep 99 & done; echo forked", "", limits);
+  EXPECT_NE(r.err.find("fork"), std::string::npos) << r.err;
+  EXPECT_EQ(processes_with("sleep 99"), 0);
+}
+
+}  // namespace
+}  // namespace gradverify
