@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "gradverify/problem.h"
+#include "gradverify/rubric.h"
 #include "gradverify/tensor.h"
 #include "gradverify/training.h"
 
@@ -18,6 +19,12 @@ struct ReferenceResult {
 // Builds the LibTorch twin of the problem's network in its dtype, copies the weights in,
 // runs forward and backward, and reads every parameter's and intermediate's gradient.
 ReferenceResult compute_reference(const Problem& problem);
+
+// LibTorch's gradients for one backward piece of the grading protocol, by autograd: the
+// op's forward on inputs that require grad, then backward with the upstream gradient (dh
+// or dz) or, for a loss, of the mean loss. Keys as the protocol's answer: dz | dW, db, dx |
+// dpred; dW in the [in, out] layout of W.
+TensorMap compute_op_reference(const OpCase& op_case);
 
 // The LibTorch side of a lockstep training run: the twin with the problem's weights, trained
 // by torch::optim::SGD or torch::optim::Adam with the same hyperparameters.

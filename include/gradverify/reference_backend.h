@@ -26,11 +26,12 @@ class ReferenceStepTimer {
 
 // Bumped whenever this table or a type it passes changes, so a stale plug-in is refused
 // instead of called with the wrong layout.
-constexpr int kReferenceBackendAbi = 1;
+constexpr int kReferenceBackendAbi = 2;
 
 struct ReferenceBackend {
   int abi = kReferenceBackendAbi;
   ReferenceResult (*compute_reference)(const Problem&);
+  TensorMap (*compute_op_reference)(const OpCase&);
   LockstepResult (*train_lockstep)(const Problem&, const OptimizerConfig&, const OptimizerConfig&, int64_t,
                                    const std::function<void(const LockstepStep&)>&);
   std::unique_ptr<ReferenceStepTimer> (*make_step_timer)(const Problem&);

@@ -1,6 +1,11 @@
 #include "net_options.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -94,20 +99,24 @@ void set_data(Problem& problem, const std::string& data, uint32_t seed) {
 }  // namespace
 
 void write_file(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary);
-    if (!(out << text) || !out.flush()) {
-      std::remove(tmp.c_str());
-      throw InputError(path, "", "cannot write the file");
-    }
+  // A fresh temporary name (mkstemp, O_EXCL) in the same directory, then rename: readers see
+  // the old file or the whole new one, and nothing placed at a predictable name is followed.
+  std::string tmp = path + ".XXXXXX";
+  const int fd = mkstemp(tmp.data());
+  if (fd < 0) throw InputError(path, "", std::string("cannot write the file: ") + std::strerror(errno));
+  size_t written = 0;
+  while (written < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + written, text.size() - written);
+    if (n <= 0) break;
+    written += static_cast<size_t>(n);
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+  const bool ok = written == text.size() && fchmod(fd, 0644) == 0 && ::close(fd) == 0;
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const std::string reason = std::strerror(errno);
     std::remove(tmp.c_str());
-    throw InputError(path, "", "cannot write the file");
+    throw InputError(path, "", "cannot write the file: " + reason);
   }
 }
-
 
 Problem problem_from_options(const NetOptions& o) {
   const auto seed = static_cast<uint32_t>(o.seed);

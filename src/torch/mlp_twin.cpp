@@ -107,4 +107,33 @@ ReferenceResult compute_reference(const Problem& problem) {
   return result;
 }
 
+TensorMap compute_op_reference(const OpCase& c) {
+  torch::set_num_threads(1);
+  namespace F = torch::nn::functional;
+  const auto dtype = to_torch_dtype(c.dtype);
+  const auto input = [&](const char* name, bool requires_grad) {
+    return to_torch(c.inputs.at(name), dtype).set_requires_grad(requires_grad);
+  };
+  TensorMap out;
+  if (c.op == "linear") {
+    auto x = input("x", true), W = input("W", true), b = input("b", true);
+    auto z = torch::matmul(x, W) + b;  // W is [in, out], as in problem.json
+    z.backward(input("dz", false));
+    out["dW"] = from_torch(W.grad()), out["db"] = from_torch(b.grad()), out["dx"] = from_torch(x.grad());
+  } else if (c.op == "mse" || c.op == "bce" || c.op == "bce_with_logits") {
+    auto pred = input("pred", true);
+    const auto y = input("y", false);
+    auto loss = c.op == "mse"   ? F::mse_loss(pred, y)
+                : c.op == "bce" ? F::binary_cross_entropy(pred, y)
+                                : F::binary_cross_entropy_with_logits(pred, y);
+    loss.backward();
+    out["dpred"] = from_torch(pred.grad());
+  } else {
+    auto z = input("z", true);
+    apply_twin_activation(*parse_activation(c.op), z).backward(input("dh", false));
+    out["dz"] = from_torch(z.grad());
+  }
+  return out;
+}
+
 }  // namespace gradverify

@@ -95,7 +95,7 @@ std::unique_ptr<ReferenceStepTimer> make_reference_step_timer(const Problem& pro
 
 const ReferenceBackend& linked_reference_backend() {
   static const ReferenceBackend backend{
-      kReferenceBackendAbi, &compute_reference, &train_lockstep, &make_reference_step_timer, TORCH_VERSION,
+      kReferenceBackendAbi, &compute_reference, &compute_op_reference, &train_lockstep, &make_reference_step_timer, TORCH_VERSION,
       [] { return static_cast<int>(torch::get_num_threads()); }};
   return backend;
 }

@@ -1,0 +1,368 @@
+#include "gradverify/grading.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "gradverify/diagnosis.h"
+#include "gradverify/errors.h"
+#include "gradverify/gradients_file.h"
+#include "gradverify/report.h"
+#include "json_tensor.h"
+
+namespace gradverify {
+namespace {
+
+constexpr size_t kStderrShown = 2000;  // characters of stderr in a case's feedback
+
+std::string shape_text(const Shape& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? "," : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+// What a submission printed, as one JSON object, or a message saying what is wrong with it.
+struct ParsedAnswer {
+  nlohmann::json doc;
+  std::string problem;
+};
+
+ParsedAnswer parse_answer(const std::string& out) {
+  const auto first = out.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos)
+    return {{}, "printed nothing on stdout: the answer must be one JSON object printed to stdout"};
+  if (out[first] != '{') {
+    const std::string head = out.substr(first, std::min<size_t>(60, out.find('\n', first) - first));
+    return {{}, "stdout must hold only the JSON answer, but it starts with \"" + head +
+                    "\": print debugging output to stderr instead"};
+  }
+  try {
+    return {nlohmann::json::parse(detail::quote_python_nonfinite(out)), ""};
+  } catch (const nlohmann::json::parse_error& e) {
+    std::string what = e.what();
+    const auto colon = what.find("syntax error");
+    return {{}, "stdout is not one JSON object (" + (colon == std::string::npos ? what : what.substr(colon)) +
+                    "); if it prints anything besides the answer, print that to stderr"};
+  }
+}
+
+// A hint from one op tensor's numbers: the mistakes an op's backward is known for.
+std::string op_hint(const GradingCase& g, const TensorComparison& c, const SubmittedGradient& actual,
+                    const Tensor& reference) {
+  if (!actual.tensor || c.passed) return "";
+  const Tensor& a = *actual.tensor;
+  for (double v : a.values)
+    if (!std::isfinite(v)) return "some entries are NaN or Inf: a log(0), a division by 0, or an entry never written";
+  if (c.shape_mismatch) {
+    if (a.shape.size() == 2 && reference.shape.size() == 2 && a.shape[0] == reference.shape[1] &&
+        a.shape[1] == reference.shape[0])
+      return "the shape is transposed: " + c.name + " has the shape of the variable it differentiates, " +
+             shape_text(reference.shape);
+    if (c.name == "db" && a.shape.size() == 2 && reference.shape.size() == 1)
+      return "db has one row per sample: it must be summed over the batch, dz.sum(axis=0)";
+    return "";
+  }
+  bool all_zero = true;
+  for (double v : a.values) all_zero = all_zero && v == 0;
+  if (all_zero) return "every entry is 0: the gradient was never computed";
+  const auto matches = [&](const std::function<double(size_t)>& wrong) {
+    Tensor t = reference;
+    for (size_t i = 0; i < t.values.size(); ++i) t.values[i] = wrong(i);
+    return compare_tensor("", actual, t, g.tolerances).passed;
+  };
+  const auto& in = g.op.inputs;
+  if (g.op.op == "relu") {
+    const auto &z = in.at("z").values, &dh = in.at("dh").values;
+    if (matches([&](size_t i) { return z[i] >= 0 ? dh[i] : 0.0; }))
+      return "differs only where z = 0: ReLU'(0) must be 0 (torch's convention), use z > 0, not z >= 0";
+  }
+  if (g.op.op == "sigmoid") {
+    const auto &z = in.at("z").values, &dh = in.at("dh").values;
+    const auto sig = [](double x) { return 1 / (1 + std::exp(-x)); };
+    if (matches([&](size_t i) { const double s = sig(sig(z[i])); return dh[i] * s * (1 - s); }))
+      return "sigmoid's derivative was taken at sigmoid(z) instead of z: σ'(z) = σ(z)(1 − σ(z))";
+  }
+  if (g.op.op == "relu" || g.op.op == "sigmoid" || g.op.op == "tanh") {
+    const auto& dh = in.at("dh").values;
+    if (matches([&](size_t i) { return dh[i]; })) return "dz equals dh: the activation's derivative was left out";
+  }
+  double ab = 0, bb = 0;
+  for (size_t i = 0; i < a.values.size(); ++i) ab += a.values[i] * reference.values[i], bb += reference.values[i] * reference.values[i];
+  const double scale = bb > 0 ? ab / bb : 0;
+  if (std::fabs(scale) < 1e-9 || !matches([&](size_t i) { return scale * reference.values[i]; })) return "";
+  const double batch = static_cast<double>(reference.shape.empty() ? 1 : reference.shape[0]);
+  const double count = static_cast<double>(reference.values.size());
+  const auto near = [&](double x) { return std::fabs(scale - x) <= 1e-6 * std::fabs(x); };
+  if (near(-1)) return "the sign is flipped: every entry is −1 times LibTorch's";
+  if (near(2) || near(0.5)) return fmt::format("every entry is {:g} times LibTorch's: the factor 2 of the squared error", scale);
+  if (g.op.op == "mse" || g.op.op == "bce" || g.op.op == "bce_with_logits") {
+    if (near(count)) return "every entry is N·D times LibTorch's: the loss was summed, not averaged over all elements";
+    if (near(count / batch) && count != batch) return "averaged over the batch only: the mean runs over every element";
+  }
+  if (c.name == "db" && near(1 / batch)) return "db was averaged over the batch: it must be summed";
+  return fmt::format("every entry is {:.6g} times LibTorch's: a constant factor is wrong", scale);
+}
+
+std::string op_table(const std::vector<TensorComparison>& tensors, const std::vector<std::string>& hints) {
+  std::string t = fmt::format("  {:<6} {:<9} {:>12}  {:>12}  {:<9} {:>16}  {:>16}  {}\n", "grad", "shape", "max abs diff",
+                              "max rel diff", "worst at", "yours", "LibTorch", "verdict");
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const auto& c = tensors[i];
+    if (c.missing || c.shape_mismatch) {
+      t += fmt::format("  {:<6} {:<9} {}\n", c.name, shape_text(c.shape), "FAIL: " + c.message);
+    } else {
+      t += fmt::format("  {:<6} {:<9} {:>12.3e}  {:>12.3e}  {:<9} {:>16.10g}  {:>16.10g}  {}\n", c.name,
+                       shape_text(c.shape), c.max_abs_diff, c.max_rel_diff, shape_text(c.worst_index), c.worst_actual,
+                       c.worst_reference, c.passed ? "ok" : "FAIL");
+    }
+    if (!hints[i].empty()) t += "         hint: " + hints[i] + "\n";
+  }
+  return t;
+}
+
+std::string stderr_excerpt(const SandboxResult& run) {
+  if (run.err.empty()) return "";
+  std::string shown = run.err.substr(0, kStderrShown);
+  std::string text = "\nstderr:\n" + shown;
+  if (shown.back() != '\n') text += "\n";
+  if (run.stderr_total > static_cast<int64_t>(shown.size()))
+    text += fmt::format("... ({} more bytes not shown)\n", run.stderr_total - static_cast<int64_t>(shown.size()));
+  return text;
+}
+
+}  // namespace
+
+void require_informative_reference(const PreparedCase& p, const std::string& rubric_source) {
+  const GradingCase& g = p.spec;
+  std::vector<std::string> names;
+  if (g.kind == CaseKind::op) names = op_answer_names(g.op.op);
+  else names = parameter_names(g.problem.spec);
+  for (const auto& name : names) {
+    const Tensor& t = p.reference.at(g.kind == CaseKind::op ? name : name);
+    double max_abs = 0;
+    for (double v : t.values) max_abs = std::max(max_abs, std::fabs(v));
+    if (!(max_abs > g.tolerances.atol_abs))
+      throw InputError(rubric_source, "case '" + g.name + "'",
+                       "LibTorch's " + (g.kind == CaseKind::op ? name : "d" + name) +
+                           " is all zero, so this case can't tell a right answer from an untouched skeleton "
+                           "(a dead ReLU layer?); choose another seed");
+  }
+}
+
+CaseResult score_case(const PreparedCase& p, const SandboxResult& run) {
+  const GradingCase& g = p.spec;
+  CaseResult r;
+  r.name = g.name;
+  r.description = g.description;
+  r.visibility = g.visibility;
+  r.points = g.points;
+  r.seconds = run.seconds;
+  std::string feedback = g.description + "\n";
+
+  ParsedAnswer answer;
+  if (!run.exited_cleanly()) {
+    r.failure = "the submission " + run.failure();
+    if (run.left_processes) r.failure += "; it left processes running, which were killed";
+  } else {
+    answer = parse_answer(run.out);
+    if (!answer.problem.empty()) r.failure = answer.problem;
+    else if (!answer.doc.is_object()) r.failure = "stdout is JSON but not an object: the answer is {\"...\": [...]}";
+  }
+  if (!r.failure.empty()) {
+    r.feedback = feedback + "0 points: " + r.failure + "\n" + stderr_excerpt(run);
+    return r;
+  }
+
+  if (g.kind == CaseKind::op) {
+    std::vector<std::string> hints;
+    for (const auto& name : op_answer_names(g.op.op)) {
+      SubmittedGradient submitted;
+      if (!answer.doc.contains(name)) {
+        submitted.problem = "missing: the answer has no \"" + name + "\"";
+      } else {
+        try {
+          submitted.tensor = detail::read_tensor(answer.doc[name], name, detail::NonFinite::from_strings);
+        } catch (const detail::FieldError& e) {
+          submitted.problem = e.field + ": " + e.what();
+        }
+      }
+      TensorComparison c = compare_tensor(name, submitted, p.reference.at(name), g.tolerances);
+      hints.push_back(op_hint(g, c, submitted, p.reference.at(name)));
+      c.hint = hints.back();
+      r.tensors.push_back(c);
+    }
+    feedback += op_table(r.tensors, hints);
+  } else {
+    const GradientsFile file = parse_gradients_json(answer.doc.dump(), "the answer", g.problem.spec);
+    CheckReport report = build_report(g.problem, p.reference, p.reference_loss, file.gradients, std::nullopt,
+                                      "your submission", g.tolerances);
+    diagnose(report, g.problem, file.gradients, p.reference);
+    r.tensors = report.parameters;
+    r.tensors.insert(r.tensors.end(), report.intermediates.begin(), report.intermediates.end());
+    feedback += format_report_table(report);
+  }
+  const size_t scored = g.kind == CaseKind::op ? r.tensors.size() : parameter_names(g.problem.spec).size();
+  r.tensors_scored = static_cast<int64_t>(scored);
+  for (size_t i = 0; i < scored; ++i) r.tensors_passed += r.tensors[i].passed ? 1 : 0;
+  r.passed = r.tensors_passed == r.tensors_scored;
+  if (g.credit == Credit::per_tensor) r.score = g.points * static_cast<double>(r.tensors_passed) / static_cast<double>(scored);
+  else r.score = r.passed ? g.points : 0;
+  feedback += fmt::format("{:g} of {:g} points: {} of {} gradients right{}\n", r.score, r.points, r.tensors_passed,
+                          r.tensors_scored, g.credit == Credit::per_tensor ? " (credit per gradient)" : "");
+  if (run.left_processes) feedback += "note: the submission left processes running; they were killed\n";
+  r.feedback = feedback + stderr_excerpt(run);
+  return r;
+}
+
+GradeResult grade_submission(const std::vector<PreparedCase>& cases, const std::string& command,
+                             const SandboxLimits& limits,
+                             const std::function<void(const CaseResult&, size_t, size_t)>& on_case) {
+  const auto start = std::chrono::steady_clock::now();
+  GradeResult result;
+  result.submission = command;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const SandboxResult run = run_sandboxed(command, case_request_json(cases[i].spec), limits);
+    result.cases.push_back(score_case(cases[i], run));
+    result.score += result.cases.back().score;
+    result.max_score += result.cases.back().points;
+    if (on_case) on_case(result.cases.back(), i, cases.size());
+  }
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
+// ---- outputs --------------------------------------------------------------------------------
+
+namespace {
+
+std::string summary_line(const GradeResult& r) {
+  int64_t passed = 0;
+  for (const auto& c : r.cases) passed += c.passed ? 1 : 0;
+  return fmt::format("{:g} / {:g} points; {} of {} cases passed", r.score, r.max_score, passed, r.cases.size());
+}
+
+std::string xml_escape(const std::string& s) {
+  std::string out;
+  for (unsigned char ch : s) {
+    switch (ch) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      default:
+        // XML 1.0 allows tab, newline and carriage return below 0x20, nothing else.
+        if (ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r') out += fmt::format("\\x{:02x}", ch);
+        else out += static_cast<char>(ch);
+    }
+  }
+  return out;
+}
+
+// Valid UTF-8 for JSON: a submission's stderr may hold any bytes.
+std::string utf8_safe(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    bool ok = len > 0 && i + len <= s.size();
+    for (size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + k]) >> 6) == 0x2;
+    if (ok) out.append(s, i, len), i += len;
+    else out += "\xEF\xBF\xBD", ++i;  // U+FFFD
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string format_gradescope(const GradeResult& r) {
+  nlohmann::json doc;
+  doc["score"] = r.score;
+  doc["execution_time"] = static_cast<int64_t>(std::ceil(r.seconds));
+  std::string output = "gradverify: " + summary_line(r) + " (rubric: " + r.rubric + ")\n";
+  for (const auto& note : r.notes) output += "\n" + note + "\n";
+  doc["output"] = utf8_safe(output);
+  doc["tests"] = nlohmann::json::array();
+  for (const auto& c : r.cases)
+    doc["tests"].push_back({{"name", c.name},
+                            {"score", c.score},
+                            {"max_score", c.points},
+                            {"status", c.passed ? "passed" : "failed"},
+                            {"output", utf8_safe(c.feedback)},
+                            {"visibility", c.visibility}});
+  return doc.dump(2) + "\n";
+}
+
+std::string format_junit(const GradeResult& r) {
+  int64_t failures = 0;
+  for (const auto& c : r.cases) failures += c.passed ? 0 : 1;
+  std::string x = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+  x += fmt::format("<testsuites name=\"gradverify\" tests=\"{}\" failures=\"{}\" time=\"{:.3f}\">\n", r.cases.size(),
+                   failures, r.seconds);
+  x += fmt::format("  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" time=\"{:.3f}\">\n",
+                   xml_escape(r.rubric), r.cases.size(), failures, r.seconds);
+  x += fmt::format("    <properties><property name=\"score\" value=\"{:g}\"/><property name=\"max_score\" "
+                   "value=\"{:g}\"/></properties>\n", r.score, r.max_score);
+  for (const auto& c : r.cases) {
+    x += fmt::format("    <testcase name=\"{}\" classname=\"gradverify.{}\" time=\"{:.3f}\">\n", xml_escape(c.name),
+                     xml_escape(c.visibility), c.seconds);
+    if (!c.passed)
+      x += fmt::format("      <failure message=\"{}\">{}</failure>\n",
+                       xml_escape(fmt::format("{:g} of {:g} points{}", c.score, c.points,
+                                              c.failure.empty() ? "" : ": " + c.failure)),
+                       xml_escape(utf8_safe(c.feedback)));
+    x += "    </testcase>\n";
+  }
+  x += "  </testsuite>\n</testsuites>\n";
+  return x;
+}
+
+std::string format_grade_json(const GradeResult& r) {
+  nlohmann::json doc;
+  doc["submission"] = utf8_safe(r.submission);
+  doc["rubric"] = r.rubric;
+  doc["score"] = r.score;
+  doc["max_score"] = r.max_score;
+  doc["seconds"] = r.seconds;
+  doc["notes"] = r.notes;
+  doc["cases"] = nlohmann::json::array();
+  for (const auto& c : r.cases) {
+    nlohmann::json tensors = nlohmann::json::array();
+    for (const auto& t : c.tensors)
+      tensors.push_back({{"name", t.name},
+                         {"shape", t.shape},
+                         {"passed", t.passed},
+                         {"max_abs_diff", detail::number_to_json(t.max_abs_diff)},
+                         {"max_rel_diff", detail::number_to_json(t.max_rel_diff)},
+                         {"worst_index", t.worst_index},
+                         {"message", t.message},
+                         {"hint", t.hint}});
+    doc["cases"].push_back({{"name", c.name},
+                            {"description", c.description},
+                            {"visibility", c.visibility},
+                            {"points", c.points},
+                            {"score", c.score},
+                            {"passed", c.passed},
+                            {"failure", c.failure},
+                            {"tensors", tensors},
+                            {"seconds", c.seconds},
+                            {"feedback", utf8_safe(c.feedback)}});
+  }
+  return doc.dump(2) + "\n";
+}
+
+std::string format_grade_table(const GradeResult& r) {
+  std::string t = "gradverify grade: " + r.rubric + "\n  submission: " + r.submission + "\n\n";
+  for (const auto& c : r.cases)
+    t += fmt::format("  {:<4} {:>5g}/{:<3g} {:<40} {}\n", c.passed ? "ok" : "FAIL", c.score, c.points, c.name,
+                     c.visibility == "visible" ? "" : "(" + c.visibility + ")");
+  for (const auto& note : r.notes) t += "\n" + note + "\n";
+  for (const auto& c : r.cases)
+    if (!c.passed) t += "\n--- " + c.name + " ---\n" + c.feedback;
+  t += "\n" + summary_line(r) + fmt::format(" in {:.1f} s\n", r.seconds);
+  return t;
+}
+
+}  // namespace gradverify

@@ -1,0 +1,345 @@
+#include "gradverify/rubric.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <random>
+
+#include "gradverify/errors.h"
+#include "gradverify/kernels.h"
+#include "json_tensor.h"
+
+namespace gradverify {
+
+const std::vector<std::string>& op_names() {
+  static const std::vector<std::string> names = {"relu", "sigmoid", "tanh", "identity", "linear", "mse", "bce",
+                                                 "bce_with_logits"};
+  return names;
+}
+
+namespace {
+
+bool is_activation_op(const std::string& op) { return op == "relu" || op == "sigmoid" || op == "tanh" || op == "identity"; }
+
+std::string joined(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+double round_to(Dtype dtype, double v) { return dtype == Dtype::float32 ? static_cast<double>(static_cast<float>(v)) : v; }
+
+}  // namespace
+
+std::vector<std::string> op_answer_names(const std::string& op) {
+  if (is_activation_op(op)) return {"dz"};
+  if (op == "linear") return {"dW", "db", "dx"};
+  return {"dpred"};
+}
+
+double Rubric::max_score() const {
+  double total = 0;
+  for (const auto& c : cases) total += c.points;
+  return total;
+}
+
+OpCase generate_op_case(const std::string& op, int64_t batch, int64_t width, int64_t out_width, Dtype dtype,
+                        uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<double> normal(0, 1);
+  std::uniform_real_distribution<double> uniform(0, 1);
+  const auto tensor = [&](Shape shape, const std::function<double()>& draw) {
+    Tensor t;
+    t.shape = shape;
+    int64_t n = 1;
+    for (auto d : shape) n *= d;
+    for (int64_t i = 0; i < n; ++i) t.values.push_back(round_to(dtype, draw()));
+    return t;
+  };
+  OpCase c;
+  c.op = op;
+  c.dtype = dtype;
+  if (is_activation_op(op)) {
+    // A quarter of ReLU's inputs are exactly 0, where torch's ReLU'(0) = 0 is tested.
+    c.inputs["z"] = tensor({batch, width}, [&] {
+      const double z = 2 * normal(rng);
+      return op == "relu" && uniform(rng) < 0.25 ? 0.0 : z;
+    });
+    c.inputs["dh"] = tensor({batch, width}, [&] { return normal(rng); });
+  } else if (op == "linear") {
+    c.inputs["x"] = tensor({batch, width}, [&] { return normal(rng); });
+    c.inputs["W"] = tensor({width, out_width}, [&] { return normal(rng) * std::sqrt(2.0 / static_cast<double>(width)); });
+    c.inputs["b"] = tensor({out_width}, [&] { return 0.1 * normal(rng); });
+    c.inputs["dz"] = tensor({batch, out_width}, [&] { return normal(rng); });
+  } else {
+    // mse: any predictions; bce: probabilities away from 0 and 1; bce_with_logits: logits.
+    c.inputs["pred"] = tensor({batch, width}, [&] {
+      if (op == "bce") return 0.05 + 0.9 * uniform(rng);
+      return op == "mse" ? normal(rng) : 2 * normal(rng);
+    });
+    c.inputs["y"] = tensor({batch, width}, [&] { return op == "mse" ? normal(rng) : (uniform(rng) < 0.5 ? 0.0 : 1.0); });
+  }
+  return c;
+}
+
+TensorMap manual_op_gradients(const OpCase& c) {
+  TensorMap out;
+  const auto& in = c.inputs;
+  if (is_activation_op(c.op)) {
+    const Tensor& z = in.at("z");
+    const int64_t n = static_cast<int64_t>(z.values.size());
+    std::vector<double> h(z.values.size()), dz(z.values.size());
+    const Activation act = *parse_activation(c.op);
+    kernels::activation_forward(act, h.data(), z.values.data(), n);
+    kernels::activation_backward(act, dz.data(), in.at("dh").values.data(), h.data(), n);
+    out["dz"] = Tensor{z.shape, dz};
+  } else if (c.op == "linear") {
+    const Tensor &x = in.at("x"), &W = in.at("W"), &dz = in.at("dz");
+    const int64_t N = x.shape[0], IN = x.shape[1], OUT = W.shape[1];
+    Tensor dW{{IN, OUT}, std::vector<double>(static_cast<size_t>(IN * OUT))};
+    Tensor db{{OUT}, std::vector<double>(static_cast<size_t>(OUT))};
+    Tensor dx{{N, IN}, std::vector<double>(static_cast<size_t>(N * IN))};
+    kernels::linear_backward(dx.values.data(), dW.values.data(), db.values.data(), dz.values.data(), x.values.data(),
+                             W.values.data(), N, IN, OUT);
+    out["dW"] = dW, out["db"] = db, out["dx"] = dx;
+  } else {
+    const Tensor &pred = in.at("pred"), &y = in.at("y");
+    std::vector<double> d(pred.values.size());
+    kernels::loss_backward(*parse_loss(c.op), d.data(), pred.values.data(), y.values.data(),
+                           static_cast<int64_t>(pred.values.size()));
+    out["dpred"] = Tensor{pred.shape, d};
+  }
+  return out;
+}
+
+std::string case_request_json(const GradingCase& g) {
+  nlohmann::json doc;
+  if (g.kind == CaseKind::mlp) {
+    doc = nlohmann::json::parse(problem_to_json(g.problem));
+    doc["kind"] = "mlp";
+  } else {
+    doc["kind"] = "op";
+    doc["op"] = g.op.op;
+    doc["dtype"] = to_string(g.op.dtype);
+    for (const auto& [name, tensor] : g.op.inputs) doc[name] = detail::tensor_to_json(tensor);
+  }
+  return doc.dump() + "\n";
+}
+
+// ---- rubric files ---------------------------------------------------------------------------
+
+namespace {
+
+struct CaseReader {
+  const nlohmann::json& doc;
+  std::string source, field;  // the file, and "cases[3]"
+
+  [[noreturn]] void fail(const std::string& key, const std::string& problem) const {
+    throw InputError(source, field + (key.empty() ? "" : "." + key), problem);
+  }
+  bool has(const std::string& key) const { return doc.contains(key); }
+  std::string string(const std::string& key, const std::string& fallback) const {
+    if (!doc.contains(key)) return fallback;
+    if (!doc[key].is_string()) fail(key, "expected a string, got " + detail::json_kind(doc[key]));
+    return doc[key].get<std::string>();
+  }
+  double number(const std::string& key, double fallback, double lo, double hi) const {
+    if (!doc.contains(key)) return fallback;
+    if (!doc[key].is_number()) fail(key, "expected a number, got " + detail::json_kind(doc[key]));
+    const double v = doc[key].get<double>();
+    if (!(v >= lo && v <= hi)) fail(key, fmt::format("expected a number from {:g} to {:g}, got {:g}", lo, hi, v));
+    return v;
+  }
+  int64_t integer(const std::string& key, int64_t fallback, int64_t lo, int64_t hi) const {
+    if (!doc.contains(key)) return fallback;
+    if (!doc[key].is_number_integer() && !doc[key].is_number_unsigned())
+      fail(key, "expected an integer, got " + detail::json_kind(doc[key]));
+    const int64_t v = doc[key].get<int64_t>();
+    if (v < lo || v > hi) fail(key, fmt::format("expected an integer from {} to {}, got {}", lo, hi, v));
+    return v;
+  }
+};
+
+const std::vector<std::string> kVisibilities = {"visible", "hidden", "after_due_date", "after_published"};
+const std::vector<std::string> kCaseKeys = {"name", "points", "visibility", "credit", "tolerance", "kind", "op",
+                                            "batch", "width", "out_width", "dtype", "seed", "layers", "activations",
+                                            "loss", "data", "init", "problem_file", "description"};
+
+GradingCase read_case(const nlohmann::json& doc, const std::string& source, const std::string& field,
+                      const std::filesystem::path& base_dir) {
+  if (!doc.is_object()) throw InputError(source, field, "expected a case object, got " + detail::json_kind(doc));
+  const CaseReader r{doc, source, field};
+  for (const auto& [key, value] : doc.items())
+    if (std::find(kCaseKeys.begin(), kCaseKeys.end(), key) == kCaseKeys.end())
+      r.fail(key, "unknown field; a case has " + joined(kCaseKeys));
+  GradingCase g;
+  g.name = r.string("name", "");
+  if (g.name.empty()) r.fail("name", "every case needs a name (students see it)");
+  g.points = r.number("points", 1, 0, 1e6);
+  g.visibility = r.string("visibility", "visible");
+  if (std::find(kVisibilities.begin(), kVisibilities.end(), g.visibility) == kVisibilities.end())
+    r.fail("visibility", "expected one of " + joined(kVisibilities) + ", got '" + g.visibility + "'");
+  const std::string credit = r.string("credit", "all_or_nothing");
+  if (credit != "all_or_nothing" && credit != "per_tensor")
+    r.fail("credit", "expected all_or_nothing or per_tensor, got '" + credit + "'");
+  g.credit = credit == "per_tensor" ? Credit::per_tensor : Credit::all_or_nothing;
+  const std::string dtype_name = r.string("dtype", "float64");
+  const auto dtype = parse_dtype(dtype_name);
+  if (!dtype) r.fail("dtype", "expected one of " + dtype_names() + ", got '" + dtype_name + "'");
+  const auto seed = static_cast<uint32_t>(r.integer("seed", 0, 0, 4294967295LL));
+  const std::string kind = r.string("kind", "");
+
+  if (kind == "op") {
+    g.kind = CaseKind::op;
+    const std::string op = r.string("op", "");
+    if (std::find(op_names().begin(), op_names().end(), op) == op_names().end())
+      r.fail("op", "expected one of " + joined(op_names()) + ", got '" + op + "'");
+    const int64_t batch = r.integer("batch", 4, 1, 4096), width = r.integer("width", 3, 1, 4096);
+    const int64_t out_width = r.integer("out_width", 2, 1, 4096);
+    g.op = generate_op_case(op, batch, width, out_width, *dtype, seed);
+    g.description = op == "linear" ? fmt::format("linear backward, x {}x{}, W {}x{}, {}, seed {}", batch, width, width,
+                                                 out_width, dtype_name, seed)
+                                   : fmt::format("{} backward, {}x{}, {}, seed {}", op, batch, width, dtype_name, seed);
+  } else if (kind == "mlp") {
+    g.kind = CaseKind::mlp;
+    const std::string problem_file = r.string("problem_file", "");
+    if (!problem_file.empty()) {
+      const auto path = std::filesystem::path(problem_file).is_absolute() ? std::filesystem::path(problem_file)
+                                                                         : base_dir / problem_file;
+      if (!std::filesystem::exists(path)) r.fail("problem_file", "no such file: " + path.string());
+      g.problem = load_problem_file(path.string());
+      if (g.problem.params.empty()) g.problem.params = init_params(g.problem.spec, Init::he, seed);
+      g.description = "problem file " + problem_file;
+    } else {
+      MlpSpec spec;
+      if (!doc.contains("layers") || !doc["layers"].is_array()) r.fail("layers", "expected widths, e.g. [2, 4, 3, 2, 1]");
+      for (const auto& w : doc["layers"]) {
+        if (!w.is_number_integer()) r.fail("layers", "expected integer widths, got " + detail::json_kind(w));
+        spec.layers.push_back(w.get<int64_t>());
+      }
+      const int64_t L = static_cast<int64_t>(spec.layers.size()) - 1;
+      const std::string loss_name = r.string("loss", "mse");
+      const auto loss = parse_loss(loss_name);
+      if (!loss) r.fail("loss", "expected one of " + loss_names() + ", got '" + loss_name + "'");
+      spec.loss = *loss;
+      spec.dtype = *dtype;
+      if (doc.contains("activations")) {
+        if (!doc["activations"].is_array()) r.fail("activations", "expected a list such as [\"relu\", \"sigmoid\"]");
+        for (const auto& a : doc["activations"]) {
+          const auto act = a.is_string() ? parse_activation(a.get<std::string>()) : std::nullopt;
+          if (!act) r.fail("activations", "expected names among " + activation_names() + ", got " + a.dump());
+          spec.activations.push_back(*act);
+        }
+      } else {
+        spec.activations.assign(static_cast<size_t>(std::max<int64_t>(L - 1, 0)), Activation::relu);
+        spec.activations.push_back(spec.loss == Loss::bce_with_logits ? Activation::identity : Activation::sigmoid);
+      }
+      try {
+        validate_spec(spec, source);
+      } catch (const InputError& e) {
+        r.fail("layers", e.what());
+      }
+      g.problem.spec = spec;
+      const std::string data = r.string("data", spec.layers.front() == 2 && spec.layers.back() == 1 ? "xor" : "random:8");
+      if (data == "xor") {
+        if (spec.layers.front() != 2 || spec.layers.back() != 1) r.fail("data", "xor needs a 2-...-1 net");
+        set_xor_data(g.problem);
+      } else if (data.rfind("random:", 0) == 0) {
+        char* end = nullptr;
+        const long long n = std::strtoll(data.c_str() + 7, &end, 10);
+        if (*end != '\0' || n < 1 || n > 4096) r.fail("data", "expected xor or random:N with N from 1 to 4096, got '" + data + "'");
+        set_random_data(g.problem, n, seed);
+      } else {
+        r.fail("data", "expected xor or random:N, got '" + data + "'");
+      }
+      const std::string init_name = r.string("init", "he");
+      const auto init = parse_init(init_name);
+      if (!init) r.fail("init", "expected he or xavier, got '" + init_name + "'");
+      g.problem.params = init_params(spec, *init, seed);
+      std::string acts;
+      for (auto a : spec.activations) acts += (acts.empty() ? "" : ",") + std::string(to_string(a));
+      g.description = fmt::format("{} {} {} {}, {} batch {}, seed {}", layers_to_string(spec.layers), acts,
+                                  to_string(spec.loss), dtype_name, data, g.problem.batch(), seed);
+    }
+    validate_problem(g.problem, source + ": " + field);
+  } else {
+    r.fail("kind", "expected \"op\" or \"mlp\", got '" + kind + "'");
+  }
+  const Dtype case_dtype = g.kind == CaseKind::mlp ? g.problem.spec.dtype : g.op.dtype;
+  g.tolerances = default_tolerances(case_dtype);
+  if (doc.contains("tolerance")) {
+    const CaseReader t{doc["tolerance"], source, field + ".tolerance"};
+    if (!doc["tolerance"].is_object()) r.fail("tolerance", "expected {\"rtol\": ..., \"atol\": ..., \"atol_scale\": ...}");
+    g.tolerances.rtol = t.number("rtol", g.tolerances.rtol, 0, 1);
+    g.tolerances.atol_abs = t.number("atol", g.tolerances.atol_abs, 0, 1);
+    g.tolerances.atol_scale = t.number("atol_scale", g.tolerances.atol_scale, 0, 1);
+  }
+  if (doc.contains("description")) g.description = r.string("description", g.description);
+  return g;
+}
+
+Rubric parse_rubric(const nlohmann::json& doc, const std::string& source, const std::filesystem::path& base_dir) {
+  if (!doc.is_object()) throw InputError(source, "", "expected a rubric object {\"cases\": [...]}, got " + detail::json_kind(doc));
+  const CaseReader r{doc, source, "rubric"};
+  Rubric rubric;
+  rubric.source = source;
+  rubric.name = r.string("name", "gradverify");
+  rubric.timeout_seconds = r.number("timeout_seconds", 10, 0.1, 3600);
+  rubric.memory_mb = r.integer("memory_mb", 1024, 16, 1 << 20);
+  if (!doc.contains("cases") || !doc["cases"].is_array() || doc["cases"].empty())
+    throw InputError(source, "cases", "expected a non-empty list of cases");
+  std::vector<std::string> names;
+  for (size_t i = 0; i < doc["cases"].size(); ++i) {
+    const std::string field = "cases[" + std::to_string(i) + "]";
+    GradingCase g = read_case(doc["cases"][i], source, field, base_dir);
+    if (std::find(names.begin(), names.end(), g.name) != names.end())
+      throw InputError(source, field + ".name", "'" + g.name + "' names two cases; names must be unique");
+    names.push_back(g.name);
+    rubric.cases.push_back(std::move(g));
+  }
+  return rubric;
+}
+
+}  // namespace
+
+Rubric load_rubric(const std::string& path) {
+  const auto doc = detail::parse_json_file(path);
+  return parse_rubric(doc, path, std::filesystem::path(path).parent_path());
+}
+
+std::string builtin_rubric_json() {
+  // Seeds chosen so that every reference is informative (no all-zero gradient); the grader
+  // refuses a case that isn't, so a change here that breaks that fails loudly.
+  return R"RUBRIC({
+  "name": "Manual backprop lab",
+  "timeout_seconds": 10,
+  "memory_mb": 1024,
+  "cases": [
+    {"name": "ReLU backward", "points": 2, "kind": "op", "op": "relu", "batch": 4, "width": 5, "seed": 1},
+    {"name": "ReLU backward (hidden)", "points": 2, "visibility": "hidden", "kind": "op", "op": "relu", "batch": 8, "width": 6, "seed": 9101},
+    {"name": "Sigmoid backward", "points": 2, "kind": "op", "op": "sigmoid", "batch": 4, "width": 3, "seed": 2},
+    {"name": "Tanh backward", "points": 2, "kind": "op", "op": "tanh", "batch": 4, "width": 3, "seed": 3},
+    {"name": "Identity backward", "points": 1, "kind": "op", "op": "identity", "batch": 3, "width": 2, "seed": 4},
+    {"name": "Linear backward", "points": 6, "credit": "per_tensor", "kind": "op", "op": "linear", "batch": 4, "width": 3, "out_width": 2, "seed": 5},
+    {"name": "Linear backward (hidden)", "points": 6, "credit": "per_tensor", "visibility": "hidden", "kind": "op", "op": "linear", "batch": 7, "width": 5, "out_width": 4, "seed": 9105},
+    {"name": "MSE backward", "points": 2, "kind": "op", "op": "mse", "batch": 4, "width": 1, "seed": 6},
+    {"name": "BCE backward", "points": 2, "kind": "op", "op": "bce", "batch": 5, "width": 1, "seed": 7},
+    {"name": "BCE-with-logits backward", "points": 2, "kind": "op", "op": "bce_with_logits", "batch": 5, "width": 2, "seed": 8},
+    {"name": "MSE backward, float32 (hidden)", "points": 1, "visibility": "hidden", "kind": "op", "op": "mse", "batch": 6, "width": 3, "dtype": "float32", "seed": 9106},
+    {"name": "XOR net (the lab's 2-4-3-2-1)", "points": 8, "credit": "per_tensor", "kind": "mlp", "layers": [2, 4, 3, 2, 1], "activations": ["relu", "relu", "relu", "sigmoid"], "loss": "mse", "data": "xor", "seed": 1},
+    {"name": "Tanh net with BCE", "points": 6, "credit": "per_tensor", "kind": "mlp", "layers": [3, 5, 1], "activations": ["tanh", "sigmoid"], "loss": "bce", "data": "random:8", "seed": 11},
+    {"name": "Logits net, float32 (hidden)", "points": 6, "credit": "per_tensor", "visibility": "hidden", "kind": "mlp", "layers": [4, 6, 3, 2], "activations": ["relu", "tanh", "identity"], "loss": "bce_with_logits", "data": "random:10", "dtype": "float32", "seed": 9112},
+    {"name": "Deep ReLU net (hidden)", "points": 6, "credit": "per_tensor", "visibility": "hidden", "kind": "mlp", "layers": [5, 8, 8, 8, 2], "activations": ["relu", "relu", "relu", "sigmoid"], "loss": "mse", "data": "random:12", "seed": 9113}
+  ]
+}
+)RUBRIC";
+}
+
+Rubric builtin_rubric() {
+  return parse_rubric(nlohmann::json::parse(builtin_rubric_json()), "built-in rubric", ".");
+}
+
+}  // namespace gradverify
