@@ -13,44 +13,22 @@
 
 #include "gradverify/gradients_file.h"
 #include "gradverify/problem.h"
+#include "support/run_command.h"
 
 namespace gradverify {
 namespace {
 
-struct CliRun {
-  int exit_code = -1;
-  std::string out;  // stdout
-  std::string err;  // stderr
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
+using CliRun = testing::CommandRun;
+using testing::run_shell;
+using testing::slurp;
+using testing::temp_path;
+using testing::write_temp;
 
 // A number as Python prints a float that round(4) left: shortest digits, no trailing zeros.
 std::string fmt_g(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%g", v);
   return buf;
-}
-
-std::string temp_path(const std::string& name) { return ::testing::TempDir() + "cli_" + name; }
-
-CliRun run_shell(const std::string& command_line) {
-  // One stderr file per test process: ctest -j runs several of these at once.
-  const std::string err_path = temp_path("stderr_" + std::to_string(getpid()) + ".txt");
-  const std::string command = command_line + " 2>" + err_path;
-  CliRun run;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return run;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) run.out.append(buf.data(), n);
-  const int status = pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  run.err = slurp(err_path);
-  return run;
 }
 
 CliRun gradverify(const std::string& args) { return run_shell(std::string(GRADVERIFY_BIN) + " " + args); }
@@ -62,11 +40,6 @@ CliRun gradverify_without_torch(const std::string& args) {
                    GRADVERIFY_BIN + " " + args);
 }
 
-std::string write_temp(const std::string& name, const std::string& text) {
-  const std::string path = temp_path(name);
-  std::ofstream(path) << text;
-  return path;
-}
 
 std::set<std::string> failed_in_json(const std::string& report) {
   std::set<std::string> failed;

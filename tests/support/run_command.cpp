@@ -1,0 +1,42 @@
+#include "support/run_command.h"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+
+namespace gradverify::testing {
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+std::string temp_path(const std::string& name) { return ::testing::TempDir() + "gv_" + name; }
+
+std::string write_temp(const std::string& name, const std::string& text) {
+  const std::string path = temp_path(name);
+  std::ofstream(path, std::ios::binary) << text;
+  return path;
+}
+
+CommandRun run_shell(const std::string& command_line) {
+  // One stderr file per test process: ctest -j runs several of these at once.
+  const std::string err_path = temp_path("stderr_" + std::to_string(getpid()) + ".txt");
+  const std::string command = command_line + " 2>" + err_path;
+  CommandRun run;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) return run;
+  std::array<char, 4096> buf{};
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) run.out.append(buf.data(), n);
+  const int status = pclose(pipe);
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  run.err = slurp(err_path);
+  return run;
+}
+
+}  // namespace gradverify::testing

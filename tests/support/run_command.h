@@ -1,0 +1,20 @@
+#pragma once
+// Running a shell command line from a test, as a user runs it: its exit code, stdout and
+// stderr.
+#include <string>
+
+namespace gradverify::testing {
+
+struct CommandRun {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+CommandRun run_shell(const std::string& command_line);
+std::string slurp(const std::string& path);
+// A path in the test's temporary directory, prefixed so suites don't collide.
+std::string temp_path(const std::string& name);
+std::string write_temp(const std::string& name, const std::string& text);
+
+}  // namespace gradverify::testing
