@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <dirent.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
@@ -33,7 +34,9 @@ const std::string kPython = std::string("python3 ") + GRADVERIFY_TEST_DATA + "/s
 
 // Grades with the built-in rubric (or `extra` options) and returns the JSON report.
 json grade(const std::string& command, const std::string& extra = "") {
-  const std::string out = temp_path("grade_" + std::to_string(std::hash<std::string>{}(command + extra)) + ".json");
+  // Named per process: ctest -j runs tests that grade the same command at the same time.
+  const std::string out = temp_path("grade_" + std::to_string(getpid()) + "_" +
+                                    std::to_string(std::hash<std::string>{}(command + extra)) + ".json");
   const auto run = run_shell(kBin + " grade -q --format json --output " + out + " --submission-cmd '" + command + "' " + extra);
   EXPECT_EQ(run.exit_code, 0) << run.err;
   return json::parse(slurp(out));
@@ -194,9 +197,9 @@ TEST(Grading, HintsNameTheClassicMistakes) {
 
 // ---- hostile submissions ----------------------------------------------------------------------
 
-// Two cases, one second each: enough to see every failure, quickly.
+// Two cases, three seconds each: enough to see every failure, with room for a loaded machine.
 std::string small_rubric() {
-  return write_temp("small_rubric.json", R"({"name": "small", "timeout_seconds": 1, "memory_mb": 256, "cases": [
+  return write_temp("small_rubric_" + std::to_string(getpid()) + ".json", R"({"name": "small", "timeout_seconds": 3, "memory_mb": 256, "cases": [
     {"name": "relu", "points": 1, "kind": "op", "op": "relu", "seed": 1},
     {"name": "net", "points": 2, "kind": "mlp", "layers": [2, 3, 1], "data": "xor", "seed": 1}]})");
 }
@@ -215,6 +218,7 @@ int processes_with(const std::string& marker) {
 
 struct Hostile {
   std::string name, command, feedback;  // feedback: what each case's feedback must say
+  std::string leftover;                 // a process it leaves behind, which must not survive
 };
 void PrintTo(const Hostile& h, std::ostream* os) { *os << h.name; }
 class HostileSubmission : public ::testing::TestWithParam<Hostile> {};
@@ -236,24 +240,37 @@ TEST_P(HostileSubmission, GetsZeroWhileTheResultsFileStaysCompleteAndValid) {
     EXPECT_EQ(t["status"], "failed");
     EXPECT_NE(t["output"].get<std::string>().find(GetParam().feedback), std::string::npos) << t["output"];
   }
-  EXPECT_EQ(processes_with("sleep 31"), 0) << "nothing it started outlives grading";
+  if (!GetParam().leftover.empty()) {
+    EXPECT_EQ(processes_with(GetParam().leftover), 0) << "nothing it started outlives grading";
+  }
+  if (GetParam().name == "garbage_output" || GetParam().name == "invalid_utf8_json") {
+    // Arbitrary bytes in what the feedback quotes must not break the other formats either.
+    const auto as_json = run_shell(kBin + " grade -q --rubric " + small_rubric() + " --format json --submission-cmd \"" +
+                                   command + "\"");
+    ASSERT_EQ(as_json.exit_code, 0) << as_json.err;
+    EXPECT_EQ(json::parse(as_json.out)["score"].get<double>(), 0);
+    EXPECT_EQ(run_shell(kBin + " grade -q --rubric " + small_rubric() + " --format junit --submission-cmd \"" + command +
+                        "\"").exit_code, 0);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(
     All, HostileSubmission,
     ::testing::Values(
-        Hostile{"segfault", "kill -SEGV \\$\\$", "SIGSEGV"},
-        Hostile{"abort", "python3 -c 'import os; os.abort()'", "SIGABRT"},
-        Hostile{"infinite_loop", "while :; do :; done", "timed out"},
-        Hostile{"unbounded_allocation", "python3 -c 'x = [bytearray(10**8) for _ in iter(int, 1)]'", "MemoryError"},
-        Hostile{"garbage_output", "head -c 3000 /dev/urandom", "stdout must hold only the JSON answer"},
-        Hostile{"no_output", "true", "printed nothing on stdout"},
-        Hostile{"extra_printing", "echo debugging; echo '{}'", "print debugging output to stderr instead"},
-        Hostile{"fake_score", "echo '{\\\"score\\\": 100, \\\"tests\\\": []}'", "missing"},
+        Hostile{"segfault", "kill -SEGV \\$\\$", "SIGSEGV", ""},
+        Hostile{"abort", "python3 -c 'import os; os.abort()'", "SIGABRT", ""},
+        Hostile{"infinite_loop", "while :; do :; done", "timed out", ""},
+        Hostile{"unbounded_allocation", "python3 -c 'x = [bytearray(10**8) for _ in iter(int, 1)]'", "MemoryError", ""},
+        Hostile{"garbage_output", "head -c 3000 /dev/urandom", "stdout", ""},
+        Hostile{"invalid_utf8_json", "printf '{\\\"dz\\\": \\300\\377}'; printf '\\300\\301' >&2", "stdout is not one JSON object", ""},
+        Hostile{"no_output", "true", "printed nothing on stdout", ""},
+        Hostile{"extra_printing", "echo debugging; echo '{}'", "print debugging output to stderr instead", ""},
+        Hostile{"fake_score", "echo '{\\\"score\\\": 100, \\\"tests\\\": []}'", "missing", ""},
         Hostile{"writes_results_file",
-                "echo '{\\\"score\\\": 100, \\\"tests\\\": []}' > RESULTS; echo '{\\\"score\\\": 100}'", "missing"},
-        Hostile{"child_left_running", "sleep 31 & echo '{}'", "left processes running"},
-        Hostile{"stdout_flood", "yes", "too much to stdout"}),
+                "echo '{\\\"score\\\": 100, \\\"tests\\\": []}' > RESULTS; echo '{\\\"score\\\": 100}'", "missing", ""},
+        Hostile{"child_left_running", "sleep 31 & echo '{}'", "left processes running", "sleep 31"},
+        Hostile{"escaped_child", "setsid sleep 32 >/dev/null 2>&1 & echo '{}'", "left processes running", "sleep 32"},
+        Hostile{"stdout_flood", "yes", "too much to stdout", ""}),
     [](const auto& test_info) { return test_info.param.name; });
 
 // ---- rubrics ----------------------------------------------------------------------------------
@@ -299,6 +316,55 @@ TEST(GradingOutputs, JunitHasOneTestcasePerCaseAndAFailureForEachLoss) {
   EXPECT_EQ(testcases, rubric.cases.size());
   EXPECT_EQ(failures, 4u);  // the two MSE op cases and the two MSE nets
   EXPECT_NE(xml.find("failures=\"4\""), std::string::npos);
+}
+
+// ---- the Gradescope bundle, end to end ------------------------------------------------------
+
+TEST(GradingBundle, GradesKitSubmissionsEndToEndTheWayGradescopeDoes) {
+  namespace fs = std::filesystem;
+  const fs::path root = temp_path("autograder_root"), zip = temp_path("autograder.zip");
+  fs::remove_all(root);
+  fs::remove(zip);
+  ASSERT_EQ(run_shell(kBin + " autograder-bundle --output " + zip.string()).exit_code, 0);
+  // Gradescope unpacks the zip into /autograder/source and runs setup.sh there.
+  fs::create_directories(root);
+  ASSERT_EQ(run_shell("unzip -q " + zip.string() + " -d " + (root / "source").string()).exit_code, 0);
+  for (const char* file : {"setup.sh", "run_autograder", "rubric.json", "student_kit/backprop.h",
+                           "student_kit/backprop.cpp", "gradverify/CMakeLists.txt", "gradverify/src/core/grading.cpp"})
+    EXPECT_TRUE(fs::exists(root / "source" / file)) << file;
+  EXPECT_FALSE(fs::exists(root / "source/gradverify/src/student_kit_solution")) << "the solution stays with staff";
+  EXPECT_EQ(run_shell("bash -n " + (root / "source/setup.sh").string()).exit_code, 0);
+  // setup.sh's apt-get and its gradverify build are skipped (GRADVERIFY points at this build's
+  // binary); its last step, compiling the kit's given files, runs as on Gradescope.
+  ASSERT_EQ(run_shell((root / "source/build_kit_objects.sh").string()).exit_code, 0);
+
+  struct Submission {
+    std::string name, backprop_cpp;  // empty: no backprop.cpp at all
+    bool full_marks;
+    std::string output;  // in the top-level output
+  };
+  const std::string solution = slurp(std::string(GRADVERIFY_SOURCE) + "/src/student_kit_solution/backprop.cpp");
+  const std::string skeleton = slurp(std::string(GRADVERIFY_SOURCE) + "/src/student_kit/backprop.cpp");
+  for (const Submission& s : {Submission{"solution", solution, true, "backprop.cpp compiled"},
+                              Submission{"skeleton", skeleton, false, "backprop.cpp compiled"},
+                              Submission{"broken", "int main( {", false, "did not compile"},
+                              Submission{"reads_rubric", "#include \"" + (root / "source/rubric.json").string() + "\"\n",
+                                         false, "Permission denied"},
+                              Submission{"empty", "", false, "No backprop.cpp in the submission"}}) {
+    SCOPED_TRACE(s.name);
+    fs::remove_all(root / "submission");
+    fs::remove_all(root / "results");
+    fs::create_directories(root / "submission/src");
+    if (!s.backprop_cpp.empty()) std::ofstream(root / "submission/src/backprop.cpp") << s.backprop_cpp;
+    const auto run = run_shell("env AUTOGRADER_ROOT=" + root.string() + " GRADVERIFY=" + kBin + " " +
+                               (root / "source/run_autograder").string());
+    EXPECT_EQ(run.exit_code, 0) << run.err;
+    const json r = json::parse(slurp((root / "results/results.json").string()));
+    expect_gradescope_contract(r);
+    EXPECT_EQ(r["score"].get<double>(), s.full_marks ? builtin_rubric().max_score() : 0.0);
+    if (s.name == "reads_rubric" && geteuid() != 0) continue;  // only root can hide the rubric from the student
+    EXPECT_NE(r["output"].get<std::string>().find(s.output), std::string::npos) << r["output"];
+  }
 }
 
 // ---- a whole class ----------------------------------------------------------------------------

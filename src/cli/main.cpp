@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "bench_command.h"
+#include "bundle_command.h"
 #include "check_command.h"
 #include "grade_command.h"
 #include "lab_commands.h"
@@ -29,6 +30,8 @@ int main(int argc, char** argv) {
   gradverify::cli::add_bce_command(app, bce_options);
   gradverify::cli::GradeOptions grade_options;
   gradverify::cli::add_grade_command(app, grade_options);
+  gradverify::cli::BundleOptions bundle_options;
+  gradverify::cli::add_bundle_command(app, bundle_options);
   gradverify::cli::BenchOptions bench_options;
   gradverify::cli::add_bench_command(app, bench_options);
 
@@ -65,6 +68,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("neuron")) return gradverify::cli::run_neuron(neuron_options);
     if (app.got_subcommand("bce")) return gradverify::cli::run_bce(bce_options);
     if (app.got_subcommand("grade")) return gradverify::cli::run_grade(grade_options);
+    if (app.got_subcommand("autograder-bundle")) return gradverify::cli::run_bundle(bundle_options);
     if (app.got_subcommand("bench")) return gradverify::cli::run_bench(bench_options);
   } catch (const gradverify::InputError& e) {
     std::cerr << "gradverify: error: " << e.what() << "\n";

@@ -261,14 +261,23 @@ std::string xml_escape(const std::string& s) {
   return out;
 }
 
-// Valid UTF-8 for JSON: a submission's stderr may hold any bytes.
+// Valid UTF-8 for JSON: a submission's stdout and stderr may hold any bytes. Anything that is
+// not well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF)
+// becomes U+FFFD.
 std::string utf8_safe(const std::string& s) {
   std::string out;
+  const auto byte = [&](size_t i) { return i < s.size() ? static_cast<unsigned char>(s[i]) : 0u; };
   for (size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    const unsigned c = byte(i);
+    size_t len = 0;
+    unsigned lo = 0x80, hi = 0xBF;  // the allowed range of the second byte
+    if (c < 0x80) len = 1;
+    else if (c >= 0xC2 && c <= 0xDF) len = 2;
+    else if (c >= 0xE0 && c <= 0xEF) len = 3, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+    else if (c >= 0xF0 && c <= 0xF4) len = 4, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
     bool ok = len > 0 && i + len <= s.size();
-    for (size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + k]) >> 6) == 0x2;
+    if (ok && len > 1) ok = byte(i + 1) >= lo && byte(i + 1) <= hi;
+    for (size_t k = 2; ok && k < len; ++k) ok = (byte(i + k) & 0xC0) == 0x80;
     if (ok) out.append(s, i, len), i += len;
     else out += "\xEF\xBF\xBD", ++i;  // U+FFFD
   }
@@ -326,7 +335,8 @@ std::string format_grade_json(const GradeResult& r) {
   doc["score"] = r.score;
   doc["max_score"] = r.max_score;
   doc["seconds"] = r.seconds;
-  doc["notes"] = r.notes;
+  doc["notes"] = nlohmann::json::array();
+  for (const auto& note : r.notes) doc["notes"].push_back(utf8_safe(note));
   doc["cases"] = nlohmann::json::array();
   for (const auto& c : r.cases) {
     nlohmann::json tensors = nlohmann::json::array();
@@ -337,7 +347,7 @@ std::string format_grade_json(const GradeResult& r) {
                          {"max_abs_diff", detail::number_to_json(t.max_abs_diff)},
                          {"max_rel_diff", detail::number_to_json(t.max_rel_diff)},
                          {"worst_index", t.worst_index},
-                         {"message", t.message},
+                         {"message", utf8_safe(t.message)},
                          {"hint", t.hint}});
     doc["cases"].push_back({{"name", c.name},
                             {"description", c.description},
@@ -345,7 +355,7 @@ std::string format_grade_json(const GradeResult& r) {
                             {"points", c.points},
                             {"score", c.score},
                             {"passed", c.passed},
-                            {"failure", c.failure},
+                            {"failure", utf8_safe(c.failure)},
                             {"tensors", tensors},
                             {"seconds", c.seconds},
                             {"feedback", utf8_safe(c.feedback)}});

@@ -1,0 +1,18 @@
+#pragma once
+#include <CLI/CLI.hpp>
+
+#include <string>
+
+namespace gradverify::cli {
+
+// Options of `gradverify autograder-bundle`.
+struct BundleOptions {
+  std::string rubric_path;  // empty: the built-in rubric
+  std::string output_path = "autograder.zip";
+  std::string source_dir;   // gradverify's source tree; empty: the one this binary was built from
+};
+
+void add_bundle_command(CLI::App& app, BundleOptions& options);
+int run_bundle(const BundleOptions& options);
+
+}  // namespace gradverify::cli
