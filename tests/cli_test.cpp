@@ -376,6 +376,9 @@ TEST(CliBench, JsonReportHasTheDocumentedFieldsAndChecksTheGradients) {
   EXPECT_EQ(doc["settings"]["libtorch_intra_op_threads"], 1);
   EXPECT_GT(doc["gemm"]["dgemm_gflops"].get<double>(), 0);
   EXPECT_GT(doc["check_latency"]["process"]["median_us"].get<double>(), 0);
+  // The kit's reference runner is built next to the binary, so a submission is graded too.
+  EXPECT_EQ(doc["grading"]["cases_per_submission"].get<int>(), 15);
+  EXPECT_GT(doc["grading"]["cases_per_second_per_worker"].get<double>(), 0);
   // Every target is listed with its value; the overall flag is their conjunction.
   bool all_met = true;
   for (const auto& t : doc["targets"]) all_met = all_met && t["met"].get<bool>();

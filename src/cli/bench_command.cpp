@@ -29,6 +29,7 @@
 #include "gradverify/gemm.h"
 #include "gradverify/mlp.h"
 #include "gradverify/report.h"
+#include "gradverify/rubric.h"
 #include "gradverify/version.h"
 
 extern char** environ;
@@ -479,13 +480,33 @@ int run_bench(const BenchOptions& o) {
     table += fmt::format("      {:>6.1f} ms  the rest: LibTorch's first-call initialisation, teardown at exit\n", rest * 1e3);
   }
   doc["check_latency"] = check;
-  doc["grading"] = {{"check_cases_per_second", 1 / in_process.median},
-                    {"submissions_per_second", nullptr},
-                    {"note", "check_cases_per_second is the grader's own work per case (reference, comparison, "
-                             "diagnosis) in one process; whole-submission throughput needs 'gradverify grade', "
-                             "which this build does not have yet"}};
-  table += fmt::format("    grading: {:.0f} check cases/s of reference-and-compare work in one process; whole-"
-                       "submission throughput needs 'gradverify grade' (not built yet)\n", 1 / in_process.median);
+  // Grading: one submission of the built-in rubric by the student kit's reference runner,
+  // built next to this binary, from start to exit; the cases' own rate excludes start-up.
+  nlohmann::json grading = {{"check_cases_per_second", 1 / in_process.median}};
+  const std::string runner = running_binary_directory() + "/student_runner_solution";
+  if (o.process_runs > 0 && access(runner.c_str(), X_OK) == 0) {
+    progress("grading the student kit's reference runner on the built-in rubric");
+    char out_template[] = "/tmp/gradverify-bench-XXXXXX";
+    const int fd = mkstemp(out_template);
+    if (fd >= 0) close(fd);
+    const size_t cases = builtin_rubric().cases.size();
+    const Timing submission = time_processes({"grade", "-q", "--submission-cmd", runner, "--format", "json", "--output",
+                                              out_template}, std::min(o.process_runs, 3));
+    std::remove(out_template);
+    const double startup = (check.contains("version_process") ? check["version_process"]["median_us"].get<double>() / 1e6 : 0) + load_s;
+    const double case_rate = static_cast<double>(cases) / std::max(submission.median - startup, 1e-3);
+    grading["submission"] = timing_json(submission);
+    grading["cases_per_submission"] = cases;
+    grading["cases_per_second_per_worker"] = case_rate;
+    table += fmt::format("    grading one submission ({} cases, the kit's reference runner), start to exit: {:.0f} ms; "
+                         "after start-up, {:.0f} cases/s per worker ('grade --submissions' loads LibTorch once per "
+                         "class)\n", cases, submission.median * 1e3, case_rate);
+  } else {
+    table += fmt::format("    grading: {:.0f} check cases/s of reference-and-compare work in one process (the kit's "
+                         "runner was not found next to this binary, so no submission was graded)\n",
+                         1 / in_process.median);
+  }
+  doc["grading"] = grading;
 
   const int blas_threads = gemm_blas_threads();
   doc["settings"] = {{"rounds", o.rounds},

@@ -14,14 +14,6 @@ namespace {
 
 double load_seconds = 0;
 
-std::string running_binary_directory() {
-  std::vector<char> buffer(4096);
-  const ssize_t n = readlink("/proc/self/exe", buffer.data(), buffer.size() - 1);
-  if (n <= 0) return ".";
-  std::string path(buffer.data(), static_cast<size_t>(n));
-  const auto slash = path.rfind('/');
-  return slash == std::string::npos ? "." : path.substr(0, slash);
-}
 
 const ReferenceBackend& load() {
   const std::string path = torch_backend_path();
@@ -47,6 +39,15 @@ const ReferenceBackend& load() {
 }
 
 }  // namespace
+
+std::string running_binary_directory() {
+  std::vector<char> buffer(4096);
+  const ssize_t n = readlink("/proc/self/exe", buffer.data(), buffer.size() - 1);
+  if (n <= 0) return ".";
+  std::string path(buffer.data(), static_cast<size_t>(n));
+  const auto slash = path.rfind('/');
+  return slash == std::string::npos ? "." : path.substr(0, slash);
+}
 
 std::string torch_backend_path() {
   if (const char* override_path = std::getenv("GRADVERIFY_TORCH_BACKEND"); override_path && *override_path)

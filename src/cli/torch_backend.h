@@ -6,6 +6,10 @@
 
 namespace gradverify::cli {
 
+// The directory of the running gradverify binary (where the plug-in and the kit's runners
+// are built).
+std::string running_binary_directory();
+
 // The plug-in's path: $GRADVERIFY_TORCH_BACKEND if set, else libgradverify_torch_backend.so
 // in the directory of the running binary.
 std::string torch_backend_path();
