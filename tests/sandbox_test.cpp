@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <dirent.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -140,6 +141,19 @@ TEST(Sandbox, AsRootTheSubmissionRunsAsNobodyAndCannotTouchTheGradersFiles) {
   EXPECT_EQ(r.out, "65534\n");
   std::ifstream in(results);
   EXPECT_EQ(std::string((std::istreambuf_iterator<char>(in)), {}), "{\"score\": 10}");
+}
+
+TEST(Sandbox, AsRootADirectoryNobodyCannotEnterIsNamed) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root: only root can drop to nobody";
+  const std::string dir = ::testing::TempDir() + "sandbox_private";
+  mkdir(dir.c_str(), 0700);
+  chmod(dir.c_str(), 0700);
+  SandboxLimits limits = quick();
+  limits.working_directory = dir;
+  const SandboxResult r = run_sandboxed("echo hi", "", limits);
+  EXPECT_EQ(r.out, "");
+  EXPECT_NE(r.failure().find("cannot enter the submission's directory: Permission denied (it runs as nobody"),
+            std::string::npos) << r.failure();
 }
 
 TEST(Sandbox, AsRootTheProcessLimitHolds) {

@@ -122,16 +122,24 @@ std::string csv_field(const std::string& s) {
   return q + "\"";
 }
 
-int grade_class(const GradeOptions& o, const Rubric& rubric, const std::vector<PreparedCase>& cases,
-                SandboxLimits limits, const std::vector<std::string>& notes) {
+// The class's student folders, checked before any work.
+std::vector<std::string> student_folders(const GradeOptions& o) {
   namespace fs = std::filesystem;
   if (o.output_path.empty()) throw InputError("--output", "", "grading a class needs --output DIR for the results");
   std::vector<std::string> students;
   for (const auto& entry : fs::directory_iterator(o.submissions_dir))
     if (entry.is_directory()) students.push_back(entry.path().filename().string());
   std::sort(students.begin(), students.end());
-  if (students.empty()) throw InputError(o.submissions_dir, "", "no student folders in it");
-  fs::create_directories(o.output_path);
+  if (students.empty()) throw InputError(o.submissions_dir, "", "no student folders in it (one folder per student)");
+  return students;
+}
+
+int grade_class(const GradeOptions& o, const std::vector<std::string>& students, const Rubric& rubric,
+                const std::vector<PreparedCase>& cases, SandboxLimits limits, const std::vector<std::string>& notes) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  fs::create_directories(o.output_path, error);
+  if (error) throw InputError(o.output_path, "", "cannot create the results directory: " + error.message());
   const std::string extension = o.format == "junit" ? "xml" : o.format == "table" ? "txt" : "json";
 
   const unsigned workers = o.workers > 0 ? static_cast<unsigned>(o.workers) : std::max(1u, std::thread::hardware_concurrency());
@@ -192,6 +200,7 @@ int run_grade(const GradeOptions& o) {
   if (o.submission_cmd.empty())
     throw InputError("--submission-cmd", "", "required: the command that answers the cases, e.g. \"python3 solution.py\"");
   const Rubric rubric = o.rubric_path.empty() ? builtin_rubric() : load_rubric(o.rubric_path);
+  const std::vector<std::string> students = o.submissions_dir.empty() ? std::vector<std::string>{} : student_folders(o);
   std::vector<std::string> notes;
   if (!o.note_file.empty()) notes.push_back(read_text(o.note_file));
 
@@ -203,7 +212,7 @@ int run_grade(const GradeOptions& o) {
   if (!o.quiet) std::cerr << "grade: computing " << rubric.cases.size() << " references with LibTorch\n";
   const std::vector<PreparedCase> cases = prepare(rubric);
 
-  if (!o.submissions_dir.empty()) return grade_class(o, rubric, cases, limits, notes);
+  if (!o.submissions_dir.empty()) return grade_class(o, students, rubric, cases, limits, notes);
 
   const auto on_case = [&](const CaseResult& c, size_t i, size_t total) {
     if (!o.quiet)

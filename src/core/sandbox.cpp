@@ -120,7 +120,6 @@ void set_limit(int resource, rlim_t value) {
     (void)!write(2, "\n", 1);
     _exit(127);
   };
-  if (chdir(workdir) != 0) fail("cannot enter the submission's directory");
   rlimit cpu{static_cast<rlim_t>(limits.cpu_seconds), static_cast<rlim_t>(limits.cpu_seconds + 1)};
   setrlimit(RLIMIT_CPU, &cpu);
   set_limit(RLIMIT_AS, static_cast<rlim_t>(limits.address_space_bytes));
@@ -131,6 +130,8 @@ void set_limit(int resource, rlim_t value) {
     set_limit(RLIMIT_NPROC, static_cast<rlim_t>(limits.processes));
     if (setgroups(0, nullptr) != 0 || setgid(kNobody) != 0 || setuid(kNobody) != 0) fail("cannot drop to nobody");
   }
+  // After dropping to nobody: the submission's directory must be open to the user it runs as.
+  if (chdir(workdir) != 0) fail("cannot enter the submission's directory");
   execve("/bin/sh", argv, envp);
   fail("cannot run /bin/sh");
   _exit(127);
@@ -160,6 +161,10 @@ std::string SandboxResult::failure() const {
   // sh -c reports a command killed by signal N as exit status 128 + N.
   if (exit_code > 128 && exit_code <= 128 + 64)
     return "crashed: killed by " + describe_signal(exit_code - 128) + " (exit status " + std::to_string(exit_code) + ")";
+  // The sandbox's own set-up failed in the child (before exec): say what, and hint at nobody.
+  if (exit_code == 127 && err.rfind("gradverify sandbox: ", 0) == 0)
+    return err.substr(20, err.find('\n') - 20) + " (it runs as nobody when the grader is root: the directory must be "
+                                                  "readable by all)";
   if (exit_code == 127 && err.find("not found") != std::string::npos) return "command not found (exit status 127)";
   if (exit_code != 0) return "exited with status " + std::to_string(exit_code);
   return "";
