@@ -334,7 +334,13 @@ INSTANTIATE_TEST_SUITE_P(
         UsageError{"bce_empty", "bce --labels , --logits 1", "--labels"},
         UsageError{"bench_unknown_case", "bench --cases tiny,huge", "--cases: unknown 'huge'; expected some of mnist, tiny, wide"},
         UsageError{"bench_unknown_dtype", "bench --dtypes float16", "--dtypes: unknown 'float16'"},
-        UsageError{"bench_zero_rounds", "bench --rounds 0", "--rounds"}),
+        UsageError{"bench_zero_rounds", "bench --rounds 0", "--rounds"},
+        UsageError{"grade_without_command", "grade", "--submission-cmd: required"},
+        UsageError{"grade_class_without_output", "grade --submissions /tmp --submission-cmd ./run",
+                   "--output: grading a class needs --output DIR"},
+        UsageError{"grade_bad_format", "grade --submission-cmd true --format csv", "--format"},
+        UsageError{"grade_rubric_not_json", "grade --submission-cmd true --rubric /dev/null", "/dev/null: not valid JSON"},
+        UsageError{"bundle_rubric_not_json", "autograder-bundle --rubric /dev/null", "/dev/null: not valid JSON"}),
     [](const auto& test_info) { return test_info.param.name; });
 
 TEST(CliStartup, HelpAndVersionNeverLoadLibTorch) {

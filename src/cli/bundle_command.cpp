@@ -83,9 +83,9 @@ int run_bundle(const BundleOptions& o) {
                                                 "); pass --source with the checkout this binary came from");
 
   // The rubric, checked as grading would check it (LibTorch references included).
+  const Rubric rubric = o.rubric_path.empty() ? builtin_rubric() : load_rubric(o.rubric_path);  // errors name the field
   nlohmann::json rubric_doc = o.rubric_path.empty() ? nlohmann::json::parse(builtin_rubric_json())
                                                      : nlohmann::json::parse(std::ifstream(o.rubric_path));
-  const Rubric rubric = o.rubric_path.empty() ? builtin_rubric() : load_rubric(o.rubric_path);
   const ReferenceBackend& backend = torch_backend();
   for (const auto& c : rubric.cases) {
     PreparedCase p;
