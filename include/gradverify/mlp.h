@@ -52,6 +52,11 @@ template <typename T>
 void mlp_backward(MlpGradients<T>& grads, const MlpForwardCache<T>& cache, const MlpSpec& spec,
                   const MlpParams<T>& params);
 
+// Gives grads the shapes of spec's gradients for a batch of N. Buffers that are new or change
+// shape are filled with `fill`; buffers already of the right shape are left as they are.
+template <typename T>
+void shape_gradients(MlpGradients<T>& grads, const MlpSpec& spec, int64_t N, T fill);
+
 // Converts W1, b1, ... from a TensorMap (as in problem.json) into the compute dtype.
 template <typename T>
 MlpParams<T> params_from_tensors(const MlpSpec& spec, const TensorMap& params);

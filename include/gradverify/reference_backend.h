@@ -21,7 +21,6 @@ class ReferenceStepTimer {
  public:
   virtual ~ReferenceStepTimer() = default;
   virtual void run(int64_t steps) = 0;  // `steps` steps back to back
-  virtual double last_loss() const = 0;  // keeps the work observable
 };
 
 // Bumped whenever this table or a type it passes changes, so a stale plug-in is refused

@@ -141,7 +141,7 @@ void require_informative_reference(const PreparedCase& p, const std::string& rub
   if (g.kind == CaseKind::op) names = op_answer_names(g.op.op);
   else names = parameter_names(g.problem.spec);
   for (const auto& name : names) {
-    const Tensor& t = p.reference.at(g.kind == CaseKind::op ? name : name);
+    const Tensor& t = p.reference.at(name);
     double max_abs = 0;
     for (double v : t.values) max_abs = std::max(max_abs, std::fabs(v));
     if (!(max_abs > g.tolerances.atol_abs))

@@ -92,17 +92,7 @@ TensorMap replay_as(const Problem& problem, const MistakeSite& site) {
   };
 
   MlpGradients<T> grads;
-  grads.params.W.resize(L);
-  grads.params.b.resize(L);
-  grads.dz.resize(L);
-  grads.dh.resize(L);
-  for (size_t i = 0; i < L; ++i) {
-    const int64_t k = static_cast<int64_t>(i) + 1;
-    grads.params.W[i] = Matrix<T>(spec.fan_in(k), spec.fan_out(k));
-    grads.params.b[i] = Matrix<T>(1, spec.fan_out(k));
-    grads.dz[i] = Matrix<T>(N, spec.fan_out(k));
-    grads.dh[i] = Matrix<T>(N, spec.fan_out(k));
-  }
+  shape_gradients(grads, spec, N, T(0));
   Matrix<T>& dpred = grads.dh[L - 1];
   const Matrix<T>& pred = cache.h[L - 1];
   kernels::loss_backward(spec.loss, dpred.data.data(), pred.data.data(), cache.y.data.data(), pred.size());

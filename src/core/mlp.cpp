@@ -36,6 +36,22 @@ T mlp_forward(MlpForwardCache<T>& cache, const MlpSpec& spec, const MlpParams<T>
 }
 
 template <typename T>
+void shape_gradients(MlpGradients<T>& grads, const MlpSpec& spec, int64_t N, T fill) {
+  const auto L = static_cast<size_t>(spec.num_layers());
+  grads.params.W.resize(L);
+  grads.params.b.resize(L);
+  grads.dz.resize(L);
+  grads.dh.resize(L);
+  for (size_t i = 0; i < L; ++i) {
+    const int64_t k = static_cast<int64_t>(i) + 1;
+    grads.params.W[i].ensure_shape(spec.fan_in(k), spec.fan_out(k), fill);
+    grads.params.b[i].ensure_shape(1, spec.fan_out(k), fill);
+    grads.dz[i].ensure_shape(N, spec.fan_out(k), fill);
+    grads.dh[i].ensure_shape(N, spec.fan_out(k), fill);
+  }
+}
+
+template <typename T>
 void mlp_backward(MlpGradients<T>& grads, const MlpForwardCache<T>& cache, const MlpSpec& spec,
                   const MlpParams<T>& params) {
   const int64_t N = cache.X.rows;
@@ -44,17 +60,7 @@ void mlp_backward(MlpGradients<T>& grads, const MlpForwardCache<T>& cache, const
   // NaN-filled when allocated (dlib's habit), so an entry backward never writes shows up as
   // NaN in the comparison instead of as 0. Buffers kept from a previous call of the same
   // shape are reused as they are, so a training step does not allocate or refill.
-  grads.params.W.resize(L);
-  grads.params.b.resize(L);
-  grads.dz.resize(L);
-  grads.dh.resize(L);
-  for (size_t i = 0; i < L; ++i) {
-    const int64_t k = static_cast<int64_t>(i) + 1;
-    grads.params.W[i].ensure_shape(spec.fan_in(k), spec.fan_out(k), nan);
-    grads.params.b[i].ensure_shape(1, spec.fan_out(k), nan);
-    grads.dz[i].ensure_shape(N, spec.fan_out(k), nan);
-    grads.dh[i].ensure_shape(N, spec.fan_out(k), nan);
-  }
+  shape_gradients(grads, spec, N, nan);
 
   // dL/dprediction from the loss, then back through each layer: activation, then linear.
   const Matrix<T>& prediction = cache.h[L - 1];
@@ -102,6 +108,8 @@ template void mlp_backward<float>(MlpGradients<float>&, const MlpForwardCache<fl
                                   const MlpParams<float>&);
 template void mlp_backward<double>(MlpGradients<double>&, const MlpForwardCache<double>&, const MlpSpec&,
                                    const MlpParams<double>&);
+template void shape_gradients<float>(MlpGradients<float>&, const MlpSpec&, int64_t, float);
+template void shape_gradients<double>(MlpGradients<double>&, const MlpSpec&, int64_t, double);
 template MlpParams<float> params_from_tensors<float>(const MlpSpec&, const TensorMap&);
 template MlpParams<double> params_from_tensors<double>(const MlpSpec&, const TensorMap&);
 template TensorMap gradients_to_tensors<float>(const MlpSpec&, const MlpGradients<float>&, int64_t);

@@ -74,16 +74,13 @@ class TwinStepTimer final : public ReferenceStepTimer {
       torch::Tensor h = X_;
       for (int64_t k = 1; k <= twin_->spec.num_layers(); ++k)
         h = apply_twin_activation(twin_->spec.activation(k), twin_->fc[static_cast<size_t>(k - 1)]->forward(h));
-      loss_ = twin_->loss(h, y_);
-      loss_.backward();
+      twin_->loss(h, y_).backward();
     }
   }
 
-  double last_loss() const override { return loss_.defined() ? loss_.item<double>() : 0.0; }
-
  private:
   MlpTwin twin_;
-  torch::Tensor X_, y_, loss_;
+  torch::Tensor X_, y_;
 };
 
 }  // namespace
