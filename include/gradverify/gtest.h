@@ -1,0 +1,28 @@
+#pragma once
+// GoogleTest assertions that check hand-written gradients against LibTorch, and print the
+// whole per-gradient table, the first divergence and the hints when they fail:
+//
+//   EXPECT_GRADIENTS_MATCH(problem, my_gradients);   // an MLP's W1, b1, ... (and z1, h1, ...)
+//   EXPECT_OP_MATCHES_LIBTORCH(my_op);               // any op (torch/op_check.h)
+//
+// Link gradverify::gtest. The predicates return ::testing::AssertionResult, so they also work
+// in EXPECT_TRUE(...) << "context".
+#include <gtest/gtest.h>
+
+#include "gradverify/op_check.h"
+#include "gradverify/problem.h"
+#include "gradverify/tensor.h"
+
+namespace gradverify {
+
+// `gradients` holds the hand-written dL/dW1, dL/db1, ... keyed W1, b1, ... (as
+// run_manual_mlp returns them), optionally with z1, h1, ...; shaped as problem.json.
+::testing::AssertionResult GradientsMatchLibTorch(const Problem& problem, const TensorMap& gradients);
+::testing::AssertionResult OpMatchesLibTorch(const HandWrittenOp& op, uint32_t seed = 1);
+
+}  // namespace gradverify
+
+#define EXPECT_GRADIENTS_MATCH(problem, gradients) EXPECT_TRUE(::gradverify::GradientsMatchLibTorch(problem, gradients))
+#define ASSERT_GRADIENTS_MATCH(problem, gradients) ASSERT_TRUE(::gradverify::GradientsMatchLibTorch(problem, gradients))
+#define EXPECT_OP_MATCHES_LIBTORCH(op) EXPECT_TRUE(::gradverify::OpMatchesLibTorch(op))
+#define ASSERT_OP_MATCHES_LIBTORCH(op) ASSERT_TRUE(::gradverify::OpMatchesLibTorch(op))

@@ -1,0 +1,31 @@
+#pragma once
+// A hand-written op to check against LibTorch (op_check.h): its inputs, a plain C++ forward
+// and backward, and the same forward written with LibTorch. Include this in the test that
+// describes the op; it brings <torch/torch.h> with it.
+#include <torch/torch.h>
+
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "gradverify/op_check.h"
+#include "gradverify/tensor.h"
+
+namespace gradverify {
+
+struct HandWrittenOp {
+  std::string name;
+  // Every input, drawn from the generator: the differentiated ones and any constants (a
+  // softmax's targets, say). All values are doubles in row-major order.
+  std::function<TensorMap(std::mt19937&)> make_inputs;
+  std::vector<std::string> differentiated;  // the inputs the backward returns gradients for
+  // The hand-written op: forward(inputs) is the output; backward(inputs, upstream) returns
+  // dL/d(input) for each differentiated input, given upstream = dL/d(output).
+  std::function<Tensor(const TensorMap& inputs)> forward;
+  std::function<TensorMap(const TensorMap& inputs, const Tensor& upstream)> backward;
+  // The same forward in LibTorch, on float64 tensors keyed like the inputs.
+  std::function<torch::Tensor(const std::map<std::string, torch::Tensor>& inputs)> torch_forward;
+};
+
+}  // namespace gradverify
