@@ -52,7 +52,10 @@ std::string running_binary_directory() {
 std::string torch_backend_path() {
   if (const char* override_path = std::getenv("GRADVERIFY_TORCH_BACKEND"); override_path && *override_path)
     return override_path;
-  return running_binary_directory() + "/libgradverify_torch_backend.so";
+  // Built next to the binary; installed in <prefix>/lib/gradverify beside <prefix>/bin.
+  const std::string beside = running_binary_directory() + "/libgradverify_torch_backend.so";
+  const std::string installed = running_binary_directory() + "/../lib/gradverify/libgradverify_torch_backend.so";
+  return access(beside.c_str(), F_OK) != 0 && access(installed.c_str(), F_OK) == 0 ? installed : beside;
 }
 
 const ReferenceBackend& torch_backend() {

@@ -11,7 +11,7 @@ namespace gradverify::cli {
 std::string running_binary_directory();
 
 // The plug-in's path: $GRADVERIFY_TORCH_BACKEND if set, else libgradverify_torch_backend.so
-// in the directory of the running binary.
+// in the directory of the running binary, or in ../lib/gradverify from it (an install).
 std::string torch_backend_path();
 
 // Loads it once per process. Throws std::runtime_error naming the file and the loader's
