@@ -27,6 +27,8 @@ message(STATUS "gradverify: LibTorch ${Torch_VERSION} from ${Torch_DIR}")
 
 if(GRADVERIFY_BUILD_TESTS)
   gradverify_require(GTest libgtest-dev)
+else()
+  find_package(GTest QUIET)  # optional: gradverify::gtest is built when GoogleTest is there
 endif()
 
 # CBLAS from OpenBLAS (libopenblas-dev) for the manual MLP's matrix products. Optional: with
