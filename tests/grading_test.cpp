@@ -285,6 +285,18 @@ TEST(GradingRubric, AMistakeInARubricNamesTheFileAndTheField) {
       << run.err;
 }
 
+TEST(GradingRubric, ADirectoryTheSubmissionCannotEnterIsRefusedBeforeGrading) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root: only then do submissions run as nobody";
+  const std::string dir = temp_path("private_submission");
+  std::filesystem::create_directories(dir);
+  std::filesystem::permissions(dir, std::filesystem::perms::owner_all);
+  const auto run = run_shell(kBin + " grade --submission-cmd " + kSolution + " --submission-dir " + dir);
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_NE(run.err.find(dir + ": submissions can't run there: cannot enter the submission's directory"),
+            std::string::npos) << run.err;
+  EXPECT_EQ(run.err.find("computing"), std::string::npos) << "refused before LibTorch's references";
+}
+
 TEST(GradingRubric, ACaseThatCannotTellRightFromSkeletonIsRefused) {
   // The lab notebook's seed-42 net: layer 2's ReLUs are dead, so dW1 is all zero.
   const std::string path = write_temp("dead_rubric.json", R"({"cases": [{"name": "dead net", "kind": "mlp",

@@ -490,7 +490,7 @@ int run_bench(const BenchOptions& o) {
     const int fd = mkstemp(out_template);
     if (fd >= 0) close(fd);
     const size_t cases = builtin_rubric().cases.size();
-    const Timing submission = time_processes({"grade", "-q", "--submission-cmd", runner, "--format", "json", "--output",
+    const Timing submission = time_processes({"grade", "-q", "--submission-cmd", runner, "--submission-dir", "/tmp", "--format", "json", "--output",
                                               out_template}, std::min(o.process_runs, 3));
     std::remove(out_template);
     const double startup = (check.contains("version_process") ? check["version_process"]["median_us"].get<double>() / 1e6 : 0) + load_s;

@@ -209,6 +209,14 @@ int run_grade(const GradeOptions& o) {
   limits.cpu_seconds = static_cast<int>(std::ceil(limits.wall_seconds)) + 1;
   limits.address_space_bytes = (o.memory_mb > 0 ? o.memory_mb : rubric.memory_mb) << 20;
   limits.working_directory = std::filesystem::absolute(o.submission_dir).string();
+  // A directory the submission can't enter (as nobody, under /root say) would cost every case
+  // its points for the grader's set-up, not the student's code: refuse it before any work.
+  const std::string first_dir = students.empty() ? limits.working_directory
+                                                 : (std::filesystem::path(o.submissions_dir) / students.front()).string();
+  SandboxLimits probe = limits;
+  probe.working_directory = std::filesystem::absolute(first_dir).string();
+  if (const std::string failure = run_sandboxed("exit 0", "", probe).failure(); !failure.empty())
+    throw InputError(first_dir, "", "submissions can't run there: " + failure);
   if (!o.quiet) std::cerr << "grade: computing " << rubric.cases.size() << " references with LibTorch\n";
   const std::vector<PreparedCase> cases = prepare(rubric);
 

@@ -18,12 +18,6 @@ namespace {
 
 constexpr size_t kStderrShown = 2000;  // characters of stderr in a case's feedback
 
-std::string shape_text(const Shape& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? "," : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
 // What a submission printed, as one JSON object, or a message saying what is wrong with it.
 struct ParsedAnswer {
   nlohmann::json doc;
@@ -60,7 +54,7 @@ std::string op_hint(const GradingCase& g, const TensorComparison& c, const Submi
     if (a.shape.size() == 2 && reference.shape.size() == 2 && a.shape[0] == reference.shape[1] &&
         a.shape[1] == reference.shape[0])
       return "the shape is transposed: " + c.name + " has the shape of the variable it differentiates, " +
-             shape_text(reference.shape);
+             shape_to_string(reference.shape);
     if (c.name == "db" && a.shape.size() == 2 && reference.shape.size() == 1)
       return "db has one row per sample: it must be summed over the batch, dz.sum(axis=0)";
     return "";
@@ -112,10 +106,10 @@ std::string op_table(const std::vector<TensorComparison>& tensors, const std::ve
   for (size_t i = 0; i < tensors.size(); ++i) {
     const auto& c = tensors[i];
     if (c.missing || c.shape_mismatch) {
-      t += fmt::format("  {:<6} {:<9} {}\n", c.name, shape_text(c.shape), "FAIL: " + c.message);
+      t += fmt::format("  {:<6} {:<9} {}\n", c.name, shape_to_string(c.shape), "FAIL: " + c.message);
     } else {
       t += fmt::format("  {:<6} {:<9} {:>12.3e}  {:>12.3e}  {:<9} {:>16.10g}  {:>16.10g}  {}\n", c.name,
-                       shape_text(c.shape), c.max_abs_diff, c.max_rel_diff, shape_text(c.worst_index), c.worst_actual,
+                       shape_to_string(c.shape), c.max_abs_diff, c.max_rel_diff, shape_to_string(c.worst_index), c.worst_actual,
                        c.worst_reference, c.passed ? "ok" : "FAIL");
     }
     if (!hints[i].empty()) t += "         hint: " + hints[i] + "\n";

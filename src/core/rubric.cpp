@@ -140,7 +140,6 @@ struct CaseReader {
   [[noreturn]] void fail(const std::string& key, const std::string& problem) const {
     throw InputError(source, field + (key.empty() ? "" : "." + key), problem);
   }
-  bool has(const std::string& key) const { return doc.contains(key); }
   std::string string(const std::string& key, const std::string& fallback) const {
     if (!doc.contains(key)) return fallback;
     if (!doc[key].is_string()) fail(key, "expected a string, got " + detail::json_kind(doc[key]));

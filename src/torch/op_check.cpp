@@ -64,9 +64,7 @@ std::string OpCheckReport::table() const {
   t += fmt::format("  {:<22} {:>12}  {:>12}  {:<10} {:>17}  {:>17}  {}\n", "", "max abs diff", "max rel diff",
                    "worst at", "hand-written", "reference", "verdict");
   const auto line = [&](const TensorComparison& c) {
-    std::string worst = "[";
-    for (size_t i = 0; i < c.worst_index.size(); ++i) worst += (i ? "," : "") + std::to_string(c.worst_index[i]);
-    worst += "]";
+    const std::string worst = shape_to_string(c.worst_index);
     if (c.missing || c.shape_mismatch) return fmt::format("  {:<22} FAIL: {}\n", c.name, c.message);
     return fmt::format("  {:<22} {:>12.3e}  {:>12.3e}  {:<10} {:>17.10g}  {:>17.10g}  {}\n", c.name, c.max_abs_diff,
                        c.max_rel_diff, worst, c.worst_actual, c.worst_reference, c.passed ? "ok" : "FAIL");
