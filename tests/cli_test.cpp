@@ -321,7 +321,7 @@ INSTANTIATE_TEST_SUITE_P(
         UsageError{"random_zero", "check --data random:0", "--data: expected random:N with N from 1"},
         UsageError{"negative_seed", "check --seed -1", "--seed"},
         UsageError{"missing_problem", "check --problem /nonexistent.json", "File does not exist: /nonexistent.json"},
-        UsageError{"missing_csv", "check --data /nonexistent.csv", "/nonexistent.csv: cannot open the CSV file"},
+        UsageError{"missing_csv", "check --data /nonexistent.csv", "/nonexistent.csv: cannot open the file for reading"},
         UsageError{"problem_with_layers", "check --problem /dev/null --layers 2,1", "excludes"},
         UsageError{"bad_format", "check --format xml", "--format"},
         UsageError{"bad_finite_differences", "check --finite-differences sometimes", "--finite-differences"},

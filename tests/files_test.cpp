@@ -112,7 +112,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadProblem{"ragged_X", valid_with("X", "[[1,2],[3]]"), "X[1]: ragged array: expected 2 entries, got 1"},
         BadProblem{"string_in_X", valid_with("X", R"([[1,2],[3,"4"]])"), "X[1][1]: expected a number, got a string"},
         BadProblem{"nan_string_in_X", valid_with("X", R"([[1,2],[3,"nan"]])"), "X[1][1]: expected a number"},
-        BadProblem{"overflow_in_y", valid_with("y", "[[1e999],[0]]"), "not valid JSON: number overflow parsing '1e999'"},
+        BadProblem{"overflow_in_y", valid_with("y", "[[1e999],[0]]"), "y[0][0]: the number 1e999 is beyond float64's range"},
         BadProblem{"empty_batch", valid_with("X", "[]"), "X: expected a non-empty batch"},
         BadProblem{"batch_mismatch", valid_with("y", "[[1],[0],[1]]"), "y: shape [3,1], expected [2,1]"},
         BadProblem{"wrong_input_width", valid_with("X", "[[1,2,3],[4,5,6]]"), "X: shape [2,3], expected [2,2]"},

@@ -55,8 +55,10 @@ void set_csv_data(Problem& problem, const std::string& path);
 // targets in [0, 1] for the BCE losses.
 void validate_problem(const Problem& problem, const std::string& source);
 
-// problem.json in and out. load_problem_file validates everything but missing "params".
+// problem.json in and out. load_problem_file validates everything but missing "params";
+// parse_problem_json does the same for a document already in memory, naming `source`.
 Problem load_problem_file(const std::string& path);
+Problem parse_problem_json(const std::string& text, const std::string& source);
 std::string problem_to_json(const Problem& problem);
 
 // The manual MLP run on a problem in its dtype: the loss and every gradient, named as the

@@ -54,9 +54,16 @@ struct Rubric {
   double max_score() const;
 };
 
+// Limits on a rubric (docs/hardening.md): cases per rubric, and numbers in one case's answer
+// (2^19 full-precision numbers fit in the 16 MiB a submission may print).
+constexpr size_t kMaxRubricCases = 1000;
+constexpr int64_t kMaxAnswerNumbers = int64_t{1} << 19;
+
 // Reads a rubric file; every case is generated (or its problem file read) and validated.
 // Throws InputError naming the file and the field, e.g. "cases[3].op: unknown op 'softmax'".
 Rubric load_rubric(const std::string& path);
+// The same for a rubric in memory; relative problem_file paths are read from `base_dir`.
+Rubric parse_rubric_json(const std::string& text, const std::string& source, const std::string& base_dir);
 // The lab's rubric: op cases for every piece and whole-net cases over several
 // architectures, activations, losses and dtypes, the XOR net among them; some hidden.
 Rubric builtin_rubric();

@@ -36,11 +36,7 @@ GradientsFile parse_gradients_json(const std::string& text, const std::string& s
 }
 
 GradientsFile load_gradients_file(const std::string& path, const MlpSpec& spec) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(path, "", "cannot open the gradients file for reading");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse_gradients_json(text.str(), path, spec);
+  return parse_gradients_json(detail::read_text_file(path), path, spec);
 }
 
 std::string gradients_to_json(const TensorMap& gradients) {

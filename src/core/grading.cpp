@@ -34,12 +34,10 @@ ParsedAnswer parse_answer(const std::string& out) {
                     "\": print debugging output to stderr instead"};
   }
   try {
-    return {nlohmann::json::parse(detail::quote_python_nonfinite(out)), ""};
-  } catch (const nlohmann::json::parse_error& e) {
-    std::string what = e.what();
-    const auto colon = what.find("syntax error");
-    return {{}, "stdout is not one JSON object (" + (colon == std::string::npos ? what : what.substr(colon)) +
-                    "); if it prints anything besides the answer, print that to stderr"};
+    return {detail::parse_json_text(detail::quote_python_nonfinite(out), "stdout"), ""};
+  } catch (const InputError& e) {
+    // "stdout: X[2][0]: not valid JSON: parse error at line 1, column 40: ..."
+    return {{}, std::string(e.what()) + "; if the program prints anything besides the answer, print that to stderr"};
   }
 }
 
@@ -137,7 +135,14 @@ void require_informative_reference(const PreparedCase& p, const std::string& rub
   for (const auto& name : names) {
     const Tensor& t = p.reference.at(name);
     double max_abs = 0;
-    for (double v : t.values) max_abs = std::max(max_abs, std::fabs(v));
+    for (double v : t.values) {
+      // A reference that overflowed (a problem file with huge values) grades nothing either.
+      if (!std::isfinite(v))
+        throw InputError(rubric_source, "case '" + g.name + "'",
+                         "LibTorch's " + (g.kind == CaseKind::op ? name : "d" + name) +
+                             " has NaN or Inf entries, so no answer could match it; use smaller values");
+      max_abs = std::max(max_abs, std::fabs(v));
+    }
     if (!(max_abs > g.tolerances.atol_abs))
       throw InputError(rubric_source, "case '" + g.name + "'",
                        "LibTorch's " + (g.kind == CaseKind::op ? name : "d" + name) +

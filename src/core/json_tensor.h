@@ -3,6 +3,7 @@
 // <-> Tensor (with errors that name the element), and the spec's fields.
 #include <nlohmann/json.hpp>
 
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -32,8 +33,17 @@ Tensor read_tensor(const nlohmann::json& value, const std::string& field, NonFin
 nlohmann::json tensor_to_json(const Tensor& tensor);
 nlohmann::json number_to_json(double value);
 
-// Reads and parses a JSON file; throws InputError naming the file, with the parser's line
-// and column, when it can't be read or parsed.
+// The limits every JSON input shares (docs/hardening.md): nesting depth, and the size of a
+// file read from disk (JSON or CSV). Protocol answers have the sandbox's smaller stdout cap.
+constexpr size_t kMaxJsonDepth = 64;
+constexpr size_t kMaxInputFileBytes = size_t{256} << 20;
+
+// The whole file, or InputError when it can't be read or holds more than kMaxInputFileBytes.
+std::string read_text_file(const std::string& path);
+
+// Reads and parses a JSON file; throws InputError naming the file, the field where parsing
+// stopped (when inside one), and the parser's line and column, when it can't be read or
+// parsed. Nesting deeper than kMaxJsonDepth and numbers beyond float64 (1e999) are refused.
 nlohmann::json parse_json_file(const std::string& path);
 nlohmann::json parse_json_text(const std::string& text, const std::string& source);
 
@@ -47,5 +57,14 @@ void write_spec(nlohmann::json& doc, const MlpSpec& spec);
 
 // "a number", "a string", "an array", ...: for "expected X, got Y" messages.
 std::string json_kind(const nlohmann::json& value);
+
+// For "got Y" in messages: a number, boolean or null as written, a string quoted and cut to
+// 40 characters, and an array or object by its kind, so that a message never holds a whole
+// (possibly huge) document.
+std::string describe(const nlohmann::json& value);
+
+// The value of an integer written either way, 3 or 3.0 (also 3e0), or nothing when it is
+// not a whole number that fits int64: 3.5, 1e300, a string.
+std::optional<int64_t> exact_integer(const nlohmann::json& value);
 
 }  // namespace gradverify::detail

@@ -56,10 +56,15 @@ std::string dtype_names() { return names_of(kDtypes); }
 // check holds a few copies (weights and gradients, manual and LibTorch).
 constexpr int64_t kMaxWidth = 1 << 16;
 constexpr int64_t kMaxParameters = int64_t{1} << 26;
+constexpr size_t kMaxLayers = 1024;  // layers after the input; the report has a row for each
 
 void validate_spec(const MlpSpec& spec, const std::string& source) {
   if (spec.layers.size() < 2)
     throw InputError(source, "layers", "expected at least 2 widths (input and output), got " +
+                                           std::to_string(spec.layers.size()));
+  if (spec.layers.size() > kMaxLayers + 1)
+    throw InputError(source, "layers", "expected at most " + std::to_string(kMaxLayers + 1) +
+                                           " widths (an input and " + std::to_string(kMaxLayers) + " layers), got " +
                                            std::to_string(spec.layers.size()));
   for (size_t i = 0; i < spec.layers.size(); ++i)
     if (spec.layers[i] < 1 || spec.layers[i] > kMaxWidth)

@@ -96,8 +96,7 @@ std::optional<double> parse_number(const std::string& field) {
 }  // namespace
 
 void set_csv_data(Problem& problem, const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw InputError(path, "", "cannot open the CSV file for reading");
+  std::istringstream in(detail::read_text_file(path));
   const int64_t n_in = problem.spec.layers.front(), n_out = problem.spec.layers.back();
   const auto width = static_cast<size_t>(n_in + n_out);
   problem.X = Tensor{{0, n_in}, {}};
@@ -170,6 +169,12 @@ void check_values(const Tensor& tensor, Dtype dtype, const std::string& source, 
     if (dtype == Dtype::float32 && std::fabs(v) > FLT_MAX)
       throw InputError(source, element,
                        "value " + show(v) + " is outside the float32 range (about 3.4e38) of this float32 problem");
+    // Both sides would compute with 0 here, so the check would agree; but it would not be
+    // checking the number that was written. Float32's denormals (down to 1.4e-45) are kept.
+    if (dtype == Dtype::float32 && v != 0 && static_cast<float>(v) == 0.0f)
+      throw InputError(source, element,
+                       "value " + show(v) + " is not 0 but rounds to 0 in float32 (the smallest float32 is about "
+                       "1.4e-45); write 0, or use dtype float64");
   }
 }
 
@@ -240,11 +245,13 @@ MlpSpec read_spec(const json& doc, const std::string& source) {
   const json& layers = require(doc, "layers", source);
   if (!layers.is_array()) throw InputError(source, "layers", "expected an array of widths, got " + detail::json_kind(layers));
   for (size_t i = 0; i < layers.size(); ++i) {
-    const json& w = layers[i];
-    const bool integral = w.is_number_integer() || (w.is_number_float() && std::floor(w.get<double>()) == w.get<double>());
-    if (!integral || w.get<double>() < 1 || w.get<double>() > 1e9)
-      throw InputError(source, "layers[" + std::to_string(i) + "]", "expected a positive integer width, got " + w.dump());
-    spec.layers.push_back(w.get<int64_t>());
+    // 4 and 4.0 are the same width; 4.5, -1 and 1e300 are refused here, widths beyond the
+    // limit by validate_spec.
+    const auto width = detail::exact_integer(layers[i]);
+    if (!width || *width < 1)
+      throw InputError(source, "layers[" + std::to_string(i) + "]",
+                       "expected a positive integer width, got " + detail::describe(layers[i]));
+    spec.layers.push_back(*width);
   }
   const json& acts = require(doc, "activations", source);
   if (!acts.is_array()) throw InputError(source, "activations", "expected an array of names, got " + detail::json_kind(acts));
@@ -269,10 +276,19 @@ MlpSpec read_spec(const json& doc, const std::string& source) {
   return spec;
 }
 
+Problem problem_from_json(const json& doc, const std::string& path);
+
 }  // namespace
 
-Problem load_problem_file(const std::string& path) {
-  const json doc = detail::parse_json_file(path);
+Problem load_problem_file(const std::string& path) { return problem_from_json(detail::parse_json_file(path), path); }
+
+Problem parse_problem_json(const std::string& text, const std::string& source) {
+  return problem_from_json(detail::parse_json_text(text, source), source);
+}
+
+namespace {
+
+Problem problem_from_json(const json& doc, const std::string& path) {
   if (!doc.is_object()) throw InputError(path, "", "expected a JSON object with layers, activations, loss, X and y");
   Problem problem;
   problem.spec = read_spec(doc, path);
@@ -307,6 +323,8 @@ Problem load_problem_file(const std::string& path) {
   }
   return problem;
 }
+
+}  // namespace
 
 std::string problem_to_json(const Problem& problem) {
   json doc;

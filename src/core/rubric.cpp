@@ -10,6 +10,7 @@
 
 #include "gradverify/errors.h"
 #include "gradverify/kernels.h"
+#include "gradverify/sandbox.h"
 #include "json_tensor.h"
 
 namespace gradverify {
@@ -142,23 +143,22 @@ struct CaseReader {
   }
   std::string string(const std::string& key, const std::string& fallback) const {
     if (!doc.contains(key)) return fallback;
-    if (!doc[key].is_string()) fail(key, "expected a string, got " + detail::json_kind(doc[key]));
+    if (!doc[key].is_string()) fail(key, "expected a string, got " + detail::describe(doc[key]));
     return doc[key].get<std::string>();
   }
   double number(const std::string& key, double fallback, double lo, double hi) const {
     if (!doc.contains(key)) return fallback;
-    if (!doc[key].is_number()) fail(key, "expected a number, got " + detail::json_kind(doc[key]));
+    if (!doc[key].is_number()) fail(key, "expected a number, got " + detail::describe(doc[key]));
     const double v = doc[key].get<double>();
-    if (!(v >= lo && v <= hi)) fail(key, fmt::format("expected a number from {:g} to {:g}, got {:g}", lo, hi, v));
+    if (!(v >= lo && v <= hi)) fail(key, fmt::format("expected a number from {:g} to {:g}, got {}", lo, hi, doc[key].dump()));
     return v;
   }
   int64_t integer(const std::string& key, int64_t fallback, int64_t lo, int64_t hi) const {
     if (!doc.contains(key)) return fallback;
-    if (!doc[key].is_number_integer() && !doc[key].is_number_unsigned())
-      fail(key, "expected an integer, got " + detail::json_kind(doc[key]));
-    const int64_t v = doc[key].get<int64_t>();
-    if (v < lo || v > hi) fail(key, fmt::format("expected an integer from {} to {}, got {}", lo, hi, v));
-    return v;
+    const auto v = detail::exact_integer(doc[key]);  // 7 and 7.0 alike; 7.5 is refused
+    if (!v || *v < lo || *v > hi)
+      fail(key, fmt::format("expected an integer from {} to {}, got {}", lo, hi, detail::describe(doc[key])));
+    return *v;
   }
 };
 
@@ -166,6 +166,19 @@ const std::vector<std::string> kVisibilities = {"visible", "hidden", "after_due_
 const std::vector<std::string> kCaseKeys = {"name", "points", "visibility", "credit", "tolerance", "kind", "op",
                                             "batch", "width", "out_width", "dtype", "seed", "layers", "activations",
                                             "loss", "data", "init", "problem_file", "description"};
+
+// Every number of a case's answer as the kit prints it: the op's outputs, or a whole net's
+// dW_k, db_k, dz_k and dh_k.
+int64_t answer_numbers(const GradingCase& g) {
+  if (g.kind == CaseKind::op) {
+    const auto& in = g.op.inputs;
+    if (g.op.op == "linear") return in.at("W").numel() + in.at("b").numel() + in.at("x").numel();
+    return (in.count("z") ? in.at("z") : in.at("pred")).numel();
+  }
+  int64_t units = 0;
+  for (size_t k = 1; k < g.problem.spec.layers.size(); ++k) units += g.problem.spec.layers[k];
+  return g.problem.spec.parameter_count() + 2 * g.problem.batch() * units;
+}
 
 GradingCase read_case(const nlohmann::json& doc, const std::string& source, const std::string& field,
                       const std::filesystem::path& base_dir) {
@@ -208,16 +221,21 @@ GradingCase read_case(const nlohmann::json& doc, const std::string& source, cons
     if (!problem_file.empty()) {
       const auto path = std::filesystem::path(problem_file).is_absolute() ? std::filesystem::path(problem_file)
                                                                          : base_dir / problem_file;
-      if (!std::filesystem::exists(path)) r.fail("problem_file", "no such file: " + path.string());
+      // Not a device or a FIFO: /dev/zero would never end.
+      std::error_code error;
+      if (!std::filesystem::is_regular_file(path, error)) r.fail("problem_file", "no such file: " + path.string());
       g.problem = load_problem_file(path.string());
       if (g.problem.params.empty()) g.problem.params = init_params(g.problem.spec, Init::he, seed);
       g.description = "problem file " + problem_file;
     } else {
       MlpSpec spec;
       if (!doc.contains("layers") || !doc["layers"].is_array()) r.fail("layers", "expected widths, e.g. [2, 4, 3, 2, 1]");
-      for (const auto& w : doc["layers"]) {
-        if (!w.is_number_integer()) r.fail("layers", "expected integer widths, got " + detail::json_kind(w));
-        spec.layers.push_back(w.get<int64_t>());
+      for (size_t i = 0; i < doc["layers"].size(); ++i) {
+        const auto width = detail::exact_integer(doc["layers"][i]);
+        if (!width || *width < 1)
+          r.fail("layers[" + std::to_string(i) + "]",
+                 "expected a positive integer width, got " + detail::describe(doc["layers"][i]));
+        spec.layers.push_back(*width);
       }
       const int64_t L = static_cast<int64_t>(spec.layers.size()) - 1;
       const std::string loss_name = r.string("loss", "mse");
@@ -229,7 +247,7 @@ GradingCase read_case(const nlohmann::json& doc, const std::string& source, cons
         if (!doc["activations"].is_array()) r.fail("activations", "expected a list such as [\"relu\", \"sigmoid\"]");
         for (const auto& a : doc["activations"]) {
           const auto act = a.is_string() ? parse_activation(a.get<std::string>()) : std::nullopt;
-          if (!act) r.fail("activations", "expected names among " + activation_names() + ", got " + a.dump());
+          if (!act) r.fail("activations", "expected names among " + activation_names() + ", got " + detail::describe(a));
           spec.activations.push_back(*act);
         }
       } else {
@@ -267,6 +285,12 @@ GradingCase read_case(const nlohmann::json& doc, const std::string& source, cons
   } else {
     r.fail("kind", "expected \"op\" or \"mlp\", got '" + kind + "'");
   }
+  // A full-precision number takes up to 24 characters, so 2^19 of them fit the 16 MiB cap
+  // on a submission's stdout: a larger case could not be answered by any submission.
+  if (const int64_t numbers = answer_numbers(g); numbers > kMaxAnswerNumbers)
+    r.fail("", fmt::format("the answer to this case would hold {} numbers; at most {} are accepted, so that a "
+                           "full-precision answer fits in the {} MiB a submission may print",
+                           numbers, kMaxAnswerNumbers, SandboxLimits{}.stdout_bytes >> 20));
   const Dtype case_dtype = g.kind == CaseKind::mlp ? g.problem.spec.dtype : g.op.dtype;
   g.tolerances = default_tolerances(case_dtype);
   if (doc.contains("tolerance")) {
@@ -290,6 +314,8 @@ Rubric parse_rubric(const nlohmann::json& doc, const std::string& source, const 
   rubric.memory_mb = r.integer("memory_mb", 1024, 16, 1 << 20);
   if (!doc.contains("cases") || !doc["cases"].is_array() || doc["cases"].empty())
     throw InputError(source, "cases", "expected a non-empty list of cases");
+  if (doc["cases"].size() > kMaxRubricCases)
+    throw InputError(source, "cases", fmt::format("{} cases; at most {} are accepted", doc["cases"].size(), kMaxRubricCases));
   std::vector<std::string> names;
   for (size_t i = 0; i < doc["cases"].size(); ++i) {
     const std::string field = "cases[" + std::to_string(i) + "]";
@@ -307,6 +333,10 @@ Rubric parse_rubric(const nlohmann::json& doc, const std::string& source, const 
 Rubric load_rubric(const std::string& path) {
   const auto doc = detail::parse_json_file(path);
   return parse_rubric(doc, path, std::filesystem::path(path).parent_path());
+}
+
+Rubric parse_rubric_json(const std::string& text, const std::string& source, const std::string& base_dir) {
+  return parse_rubric(detail::parse_json_text(text, source), source, base_dir);
 }
 
 std::string builtin_rubric_json() {
