@@ -28,7 +28,8 @@ TEST(Consumer, BuildsAndRunsAgainstAFreshInstallAndPrintsTheTableOnAPlantedBug) 
     EXPECT_TRUE(fs::exists(prefix / file)) << file;
 
   const auto configure = run_shell("cmake -S " + kSource + "/examples/consumer -B " + consumer.string() +
-                                   " -DCMAKE_PREFIX_PATH=" + prefix.string() + " -DCMAKE_BUILD_TYPE=Release");
+                                   " -DCMAKE_PREFIX_PATH=" + prefix.string() + " -DCMAKE_BUILD_TYPE=Release" +
+                                   " '-DCMAKE_CXX_FLAGS=" + GRADVERIFY_CONSUMER_CXX_FLAGS + "'");
   ASSERT_EQ(configure.exit_code, 0) << configure.out << configure.err;
   const auto build = run_shell("cmake --build " + consumer.string());
   ASSERT_EQ(build.exit_code, 0) << build.out << build.err;

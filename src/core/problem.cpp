@@ -178,6 +178,28 @@ void check_values(const Tensor& tensor, Dtype dtype, const std::string& source, 
   }
 }
 
+// Everything validate_problem checks but the parameters.
+void validate_data(const Problem& problem, const std::string& source) {
+  const MlpSpec& spec = problem.spec;
+  validate_spec(spec, source);
+  if (problem.X.shape.size() != 2 || problem.X.shape[0] < 1)
+    throw InputError(source, "X", "expected a non-empty batch [batch, " + std::to_string(spec.layers.front()) +
+                                      "], got shape " + shape_to_string(problem.X.shape));
+  const int64_t batch = problem.X.shape[0];
+  validate_batch_size(spec, batch, source);
+  check_shape(problem.X, {batch, spec.layers.front()}, source, "X", "([batch, layers[0]])");
+  check_shape(problem.y, {batch, spec.layers.back()}, source, "y", "([batch, last layer width], the batch of X)");
+  check_values(problem.X, spec.dtype, source, "X");
+  check_values(problem.y, spec.dtype, source, "y");
+  if (spec.loss != Loss::mse)
+    for (int64_t i = 0; i < problem.y.numel(); ++i) {
+      const double v = problem.y.values[static_cast<size_t>(i)];
+      if (v < 0 || v > 1)
+        throw InputError(source, element_path("y", problem.y.shape, i),
+                         std::string("loss '") + to_string(spec.loss) + "' needs targets in [0, 1], got " + show(v));
+    }
+}
+
 }  // namespace
 
 void validate_problem(const Problem& problem, const std::string& source) {
@@ -195,22 +217,7 @@ void validate_problem(const Problem& problem, const std::string& source) {
       check_values(it->second, spec.dtype, source, "params." + name);
     }
   }
-  if (problem.X.shape.size() != 2 || problem.X.shape[0] < 1)
-    throw InputError(source, "X", "expected a non-empty batch [batch, " + std::to_string(spec.layers.front()) +
-                                      "], got shape " + shape_to_string(problem.X.shape));
-  const int64_t batch = problem.X.shape[0];
-  validate_batch_size(spec, batch, source);
-  check_shape(problem.X, {batch, spec.layers.front()}, source, "X", "([batch, layers[0]])");
-  check_shape(problem.y, {batch, spec.layers.back()}, source, "y", "([batch, last layer width], the batch of X)");
-  check_values(problem.X, spec.dtype, source, "X");
-  check_values(problem.y, spec.dtype, source, "y");
-  if (spec.loss != Loss::mse)
-    for (int64_t i = 0; i < problem.y.numel(); ++i) {
-      const double v = problem.y.values[static_cast<size_t>(i)];
-      if (v < 0 || v > 1)
-        throw InputError(source, element_path("y", problem.y.shape, i),
-                         std::string("loss '") + to_string(spec.loss) + "' needs targets in [0, 1], got " + show(v));
-    }
+  validate_data(problem, source);
 }
 
 // ---- problem.json ------------------------------------------------------------------------
@@ -313,14 +320,9 @@ Problem problem_from_json(const json& doc, const std::string& path) {
   if (problem.y.shape.size() == 1 && spec.layers.back() == 1) problem.y.shape.push_back(1);
   problem.data_description = path;
 
-  if (!problem.params.empty()) {
-    validate_problem(problem, path);
-  } else {
-    // The caller initialises the weights later; validate the rest now with placeholder ones.
-    Problem placeholder = problem;
-    placeholder.params = init_params(spec, Init::he, 0);
-    validate_problem(placeholder, path);
-  }
+  // Without params the caller initialises the weights later; the rest is validated now.
+  if (!problem.params.empty()) validate_problem(problem, path);
+  else validate_data(problem, path);
   return problem;
 }
 

@@ -168,22 +168,28 @@ const std::vector<std::string> kCaseKeys = {"name", "points", "visibility", "cre
                                             "loss", "data", "init", "problem_file", "description"};
 
 // Every number of a case's answer as the kit prints it: the op's outputs, or a whole net's
-// dW_k, db_k, dz_k and dh_k.
-int64_t answer_numbers(const GradingCase& g) {
-  if (g.kind == CaseKind::op) {
-    const auto& in = g.op.inputs;
-    if (g.op.op == "linear") return in.at("W").numel() + in.at("b").numel() + in.at("x").numel();
-    return (in.count("z") ? in.at("z") : in.at("pred")).numel();
-  }
+// dW_k, db_k, dz_k and dh_k. Known from the sizes alone, so it is checked before generating.
+int64_t op_answer_numbers(const std::string& op, int64_t batch, int64_t width, int64_t out_width) {
+  return op == "linear" ? width * out_width + out_width + batch * width : batch * width;
+}
+int64_t mlp_answer_numbers(const MlpSpec& spec, int64_t batch) {
   int64_t units = 0;
-  for (size_t k = 1; k < g.problem.spec.layers.size(); ++k) units += g.problem.spec.layers[k];
-  return g.problem.spec.parameter_count() + 2 * g.problem.batch() * units;
+  for (size_t k = 1; k < spec.layers.size(); ++k) units += spec.layers[k];
+  return spec.parameter_count() + 2 * batch * units;
 }
 
 GradingCase read_case(const nlohmann::json& doc, const std::string& source, const std::string& field,
                       const std::filesystem::path& base_dir) {
   if (!doc.is_object()) throw InputError(source, field, "expected a case object, got " + detail::json_kind(doc));
   const CaseReader r{doc, source, field};
+  // A full-precision number takes up to 24 characters, so 2^19 of them fit the 16 MiB cap
+  // on a submission's stdout: a larger case could not be answered by any submission.
+  const auto require_answerable = [&](int64_t numbers) {
+    if (numbers > kMaxAnswerNumbers)
+      r.fail("", fmt::format("the answer to this case would hold {} numbers; at most {} are accepted, so that a "
+                             "full-precision answer fits in the {} MiB a submission may print",
+                             numbers, kMaxAnswerNumbers, SandboxLimits{}.stdout_bytes >> 20));
+  };
   for (const auto& [key, value] : doc.items())
     if (std::find(kCaseKeys.begin(), kCaseKeys.end(), key) == kCaseKeys.end())
       r.fail(key, "unknown field; a case has " + joined(kCaseKeys));
@@ -211,6 +217,7 @@ GradingCase read_case(const nlohmann::json& doc, const std::string& source, cons
       r.fail("op", "expected one of " + joined(op_names()) + ", got '" + op + "'");
     const int64_t batch = r.integer("batch", 4, 1, 4096), width = r.integer("width", 3, 1, 4096);
     const int64_t out_width = r.integer("out_width", 2, 1, 4096);
+    require_answerable(op_answer_numbers(op, batch, width, out_width));
     g.op = generate_op_case(op, batch, width, out_width, *dtype, seed);
     g.description = op == "linear" ? fmt::format("linear backward, x {}x{}, W {}x{}, {}, seed {}", batch, width, width,
                                                  out_width, dtype_name, seed)
@@ -225,6 +232,7 @@ GradingCase read_case(const nlohmann::json& doc, const std::string& source, cons
       std::error_code error;
       if (!std::filesystem::is_regular_file(path, error)) r.fail("problem_file", "no such file: " + path.string());
       g.problem = load_problem_file(path.string());
+      require_answerable(mlp_answer_numbers(g.problem.spec, g.problem.batch()));
       if (g.problem.params.empty()) g.problem.params = init_params(g.problem.spec, Init::he, seed);
       g.description = "problem file " + problem_file;
     } else {
@@ -263,11 +271,13 @@ GradingCase read_case(const nlohmann::json& doc, const std::string& source, cons
       const std::string data = r.string("data", spec.layers.front() == 2 && spec.layers.back() == 1 ? "xor" : "random:8");
       if (data == "xor") {
         if (spec.layers.front() != 2 || spec.layers.back() != 1) r.fail("data", "xor needs a 2-...-1 net");
+        require_answerable(mlp_answer_numbers(spec, 4));
         set_xor_data(g.problem);
       } else if (data.rfind("random:", 0) == 0) {
         char* end = nullptr;
         const long long n = std::strtoll(data.c_str() + 7, &end, 10);
         if (*end != '\0' || n < 1 || n > 4096) r.fail("data", "expected xor or random:N with N from 1 to 4096, got '" + data + "'");
+        require_answerable(mlp_answer_numbers(spec, n));
         set_random_data(g.problem, n, seed);
       } else {
         r.fail("data", "expected xor or random:N, got '" + data + "'");
@@ -285,12 +295,6 @@ GradingCase read_case(const nlohmann::json& doc, const std::string& source, cons
   } else {
     r.fail("kind", "expected \"op\" or \"mlp\", got '" + kind + "'");
   }
-  // A full-precision number takes up to 24 characters, so 2^19 of them fit the 16 MiB cap
-  // on a submission's stdout: a larger case could not be answered by any submission.
-  if (const int64_t numbers = answer_numbers(g); numbers > kMaxAnswerNumbers)
-    r.fail("", fmt::format("the answer to this case would hold {} numbers; at most {} are accepted, so that a "
-                           "full-precision answer fits in the {} MiB a submission may print",
-                           numbers, kMaxAnswerNumbers, SandboxLimits{}.stdout_bytes >> 20));
   const Dtype case_dtype = g.kind == CaseKind::mlp ? g.problem.spec.dtype : g.op.dtype;
   g.tolerances = default_tolerances(case_dtype);
   if (doc.contains("tolerance")) {
