@@ -262,7 +262,7 @@ INSTANTIATE_TEST_SUITE_P(
         Hostile{"infinite_loop", "while :; do :; done", "timed out", ""},
         Hostile{"unbounded_allocation", "python3 -c 'x = [bytearray(10**8) for _ in iter(int, 1)]'", "MemoryError", ""},
         Hostile{"garbage_output", "head -c 3000 /dev/urandom", "stdout", ""},
-        Hostile{"invalid_utf8_json", "printf '{\\\"dz\\\": \\300\\377}'; printf '\\300\\301' >&2", "stdout is not one JSON object", ""},
+        Hostile{"invalid_utf8_json", "printf '{\\\"dz\\\": \\300\\377}'; printf '\\300\\301' >&2", "stdout: dz: not valid JSON", ""},
         Hostile{"no_output", "true", "printed nothing on stdout", ""},
         Hostile{"extra_printing", "echo debugging; echo '{}'", "print debugging output to stderr instead", ""},
         Hostile{"fake_score", "echo '{\\\"score\\\": 100, \\\"tests\\\": []}'", "missing", ""},
