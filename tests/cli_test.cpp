@@ -413,6 +413,30 @@ TEST(Cli, ABadProblemFileGivesOneLineNamingFileAndField) {
   EXPECT_EQ(r.err, "gradverify: error: " + path + ": X[1]: ragged array: expected 2 entries, got 1\n");
 }
 
+// --init only makes weights for a problem without them. With a file's params it used to be
+// ignored silently; now it is refused, so nobody believes they checked xavier weights.
+TEST(Cli, InitIsRefusedForAProblemFileWithItsOwnParams) {
+  const std::string problem = temp_path("p_with_params.json");
+  ASSERT_EQ(gradverify("check --save-problem " + problem).exit_code, 0);
+  const CliRun r = gradverify_without_torch("check --problem " + problem + " --init xavier");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err, "gradverify: error: --init: " + problem +
+                       " has its own params, so --init xavier would not change them; drop --init, or the file's "
+                       "params\n");
+  EXPECT_EQ(gradverify("check --problem " + problem + " --seed 3").exit_code, 0) << "--seed still picks FD directions";
+}
+
+TEST(Cli, InitSetsTheWeightsOfAProblemFileWithoutParams) {
+  const std::string path = write_temp("p_without_params.json",
+      R"({"layers":[2,3,1],"activations":["tanh","sigmoid"],"loss":"mse","X":[[1,2],[3,4]],"y":[[1],[0]]})");
+  const CliRun he = gradverify("check --format json --problem " + path + " --init he --seed 5");
+  const CliRun xavier = gradverify("check --format json --problem " + path + " --init xavier --seed 5");
+  ASSERT_EQ(he.exit_code, 0) << he.err;
+  ASSERT_EQ(xavier.exit_code, 0) << xavier.err;
+  const auto loss = [](const CliRun& r) { return nlohmann::json::parse(r.out).at("loss_value").at("reference").get<double>(); };
+  EXPECT_NE(loss(he), loss(xavier)) << "--init must reach the weights";
+}
+
 TEST(Cli, AGradientsFileThatIsNotAnObjectIsAnInputError) {
   const std::string problem = temp_path("p_for_bad_grads.json");
   ASSERT_EQ(gradverify("check --save-problem " + problem).exit_code, 0);

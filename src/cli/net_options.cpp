@@ -27,13 +27,17 @@ void add_net_options(CLI::App* command, NetOptions& o, const std::string& proble
   net_option("--data", o.data, "xor, random:N, or a CSV file (inputs then targets per row) [default: xor "
                                "for a 2-...-1 net, otherwise random:8]");
   net_option("--dtype", o.dtype, "float64 or float32: both sides compute in it");
-  command->add_option("--seed", o.seed, "Seed for the weights (as numpy's np.random.seed) and random data")
+  command->add_option("--seed", o.seed,
+                      "Seed for the weights (as numpy's np.random.seed) and random data, when the problem "
+                      "has none of its own, and for check's finite-difference directions")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{0}, int64_t{4294967295}));
   command->add_option("--init", o.init,
                       "he: randn * sqrt(2/fan_in), numpy's stream, as the lab does; numpy: the same, by the "
-                      "lab's name; xavier: randn * sqrt(2/(fan_in+fan_out)). Biases start at 0")
+                      "lab's name; xavier: randn * sqrt(2/(fan_in+fan_out)). Biases start at 0. Not with a "
+                      "--problem that has params")
       ->capture_default_str()
+      ->each([&o](const std::string&) { o.init_given = true; })
       ->check(CLI::IsMember({"he", "numpy", "xavier"}));
 }
 
@@ -123,6 +127,10 @@ Problem problem_from_options(const NetOptions& o) {
   Problem problem;
   if (!o.problem_path.empty()) {
     problem = load_problem_file(o.problem_path);
+    // Its weights are the file's: an --init that changed nothing would hide that.
+    if (o.init_given && !problem.params.empty())
+      throw InputError("--init", "", o.problem_path + " has its own params, so --init " + o.init +
+                                         " would not change them; drop --init, or the file's params");
   } else {
     problem.spec = spec_from_options(o);
     set_data(problem, o.data, seed);

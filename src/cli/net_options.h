@@ -22,6 +22,7 @@ struct NetOptions {
   std::string dtype = "float64";
   int64_t seed = 0;
   std::string init = "he";
+  bool init_given = false;   // --init was on the command line (a problem with params refuses it)
 };
 
 // Adds --problem (with `problem_help`), the net options (which exclude --problem), --seed and
@@ -29,7 +30,8 @@ struct NetOptions {
 void add_net_options(CLI::App* command, NetOptions& options, const std::string& problem_help);
 
 // The problem the options describe, with weights from --init and --seed when it has none,
-// validated. Throws InputError naming the option or file at fault.
+// validated. Throws InputError naming the option or file at fault, including --init given
+// with a problem file whose params it would silently not change.
 Problem problem_from_options(const NetOptions& options);
 
 // "a,b,c" -> {"a", "b", "c"}
