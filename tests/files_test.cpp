@@ -3,11 +3,15 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
+
+#include <unistd.h>
 
 #include "gradverify/errors.h"
 #include "gradverify/gradients_file.h"
 #include "gradverify/problem.h"
+#include "gradverify/rubric.h"
 #include "support/problems.h"
 
 namespace gradverify {
@@ -229,6 +233,81 @@ INSTANTIATE_TEST_SUITE_P(
                       BadCsv{"header_only", "a,b,c\n", "no data rows"},
                       BadCsv{"empty", "", "no data rows"}),
     [](const auto& test_info) { return test_info.param.name; });
+
+// ---- rubric cases: a field the case would not read is refused, not ignored ------------------
+
+// A rubric of one case, `fields` inside it, beside two problem files: one with params, one
+// without. The rubric's directory is this process's own: ctest runs these tests in parallel.
+Rubric rubric_of_case(const std::string& fields) {
+  const std::string dir = ::testing::TempDir() + "rubric_fields_" + std::to_string(getpid()) + "/";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "net_with_params.json")
+      << valid_with("params", R"({"W1":[[1,2],[3,4]],"b1":[0,0],"W2":[[1],[-2]],"b2":[0]})");
+  std::ofstream(dir + "net_without_params.json") << valid_with("params", "");
+  return parse_rubric_json(R"({"cases": [{"name": "c", )" + fields + "}]}", "r.json", dir);
+}
+
+struct IgnoredCaseField {
+  std::string name, fields, expected_message;  // the message after "r.json: cases[0]."
+};
+void PrintTo(const IgnoredCaseField& c, std::ostream* os) { *os << c.name; }
+class RubricCaseField : public ::testing::TestWithParam<IgnoredCaseField> {};
+
+TEST_P(RubricCaseField, ThatTheCaseWouldNotReadIsRefused) {
+  try {
+    rubric_of_case(GetParam().fields);
+    FAIL() << "accepted a case with a field it ignores";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("r.json: cases[0]." + GetParam().expected_message), std::string::npos)
+        << e.what();
+  }
+}
+
+const std::string kWithParams = R"("kind": "mlp", "problem_file": "net_with_params.json")";
+const std::string kWithoutParams = R"("kind": "mlp", "problem_file": "net_without_params.json")";
+const std::string kFileSetsThis = ": the problem file sets this, so it would be ignored";
+
+INSTANTIATE_TEST_SUITE_P(
+    All, RubricCaseField,
+    ::testing::Values(
+        IgnoredCaseField{"dtype_beside_file", kWithParams + R"(, "dtype": "float32")", "dtype" + kFileSetsThis},
+        IgnoredCaseField{"layers_beside_file", kWithoutParams + R"(, "layers": [2, 1])", "layers" + kFileSetsThis},
+        IgnoredCaseField{"activations_beside_file", kWithParams + R"(, "activations": ["tanh"])",
+                         "activations" + kFileSetsThis},
+        IgnoredCaseField{"loss_beside_file", kWithParams + R"(, "loss": "bce")", "loss" + kFileSetsThis},
+        IgnoredCaseField{"data_beside_file", kWithParams + R"(, "data": "xor")", "data" + kFileSetsThis},
+        IgnoredCaseField{"op_fields_beside_file", kWithParams + R"(, "batch": 4)", "batch" + kFileSetsThis},
+        IgnoredCaseField{"init_beside_params", kWithParams + R"(, "init": "xavier")",
+                         "init: net_with_params.json has its own params, so init would not change them"},
+        IgnoredCaseField{"seed_beside_params", kWithParams + R"(, "seed": 3)",
+                         "seed: net_with_params.json has its own params, so seed would not change them"},
+        IgnoredCaseField{"unknown_init_beside_file", kWithoutParams + R"(, "init": "ones")",
+                         "init: expected he or xavier, got 'ones'"},
+        IgnoredCaseField{"layers_in_op_case", R"("kind": "op", "op": "relu", "layers": [2, 1])",
+                         "layers: an op case does not read this field; it takes op, batch, width, out_width, dtype, seed"},
+        IgnoredCaseField{"out_width_for_relu", R"("kind": "op", "op": "relu", "out_width": 4)",
+                         "out_width: only the linear op has an out_width"},
+        IgnoredCaseField{"batch_in_generated_net", R"("kind": "mlp", "layers": [2, 1], "batch": 4)",
+                         "batch: an mlp case does not read this field; it takes layers, activations, loss, data, dtype, "
+                         "init, seed"}),
+    [](const auto& test_info) { return test_info.param.name; });
+
+// The controls: the same fields are read where they apply, and change the case.
+TEST(RubricCaseField, InitAndSeedSetTheWeightsOfAFileWithoutParams) {
+  const Rubric he = rubric_of_case(kWithoutParams + R"(, "init": "he", "seed": 3)");
+  const Rubric xavier = rubric_of_case(kWithoutParams + R"(, "init": "xavier", "seed": 3)");
+  const Rubric other_seed = rubric_of_case(kWithoutParams + R"(, "init": "he", "seed": 4)");
+  const auto w1 = [](const Rubric& r) { return r.cases.at(0).problem.params.at("W1").values; };
+  EXPECT_NE(w1(he), w1(xavier));
+  EXPECT_NE(w1(he), w1(other_seed));
+  EXPECT_EQ(rubric_of_case(kWithParams).cases.at(0).problem.params.at("W2").values,
+            (std::vector<double>{1, -2})) << "a file's params are used as written";
+}
+
+TEST(RubricCaseField, AnOpCaseReadsItsOwnFields) {
+  const Rubric linear = rubric_of_case(R"("kind": "op", "op": "linear", "batch": 2, "width": 3, "out_width": 4)");
+  EXPECT_EQ(linear.cases.at(0).op.inputs.at("W").shape, (std::vector<int64_t>{3, 4}));
+}
 
 }  // namespace
 }  // namespace gradverify

@@ -166,6 +166,18 @@ const std::vector<std::string> kVisibilities = {"visible", "hidden", "after_due_
 const std::vector<std::string> kCaseKeys = {"name", "points", "visibility", "credit", "tolerance", "kind", "op",
                                             "batch", "width", "out_width", "dtype", "seed", "layers", "activations",
                                             "loss", "data", "init", "problem_file", "description"};
+// Which of kCaseKeys each kind of case reads, beyond the common ones. A field a case would
+// not read is refused: "dtype": "float32" beside a problem_file would otherwise be ignored,
+// and the author would believe a float32 case was graded.
+const std::vector<std::string> kCommonCaseKeys = {"name", "points", "visibility", "credit", "tolerance", "kind",
+                                                  "description"};
+const std::vector<std::string> kOpCaseKeys = {"op", "batch", "width", "out_width", "dtype", "seed"};
+const std::vector<std::string> kGeneratedMlpCaseKeys = {"layers", "activations", "loss", "data", "dtype", "init", "seed"};
+const std::vector<std::string> kFileMlpCaseKeys = {"problem_file", "init", "seed"};  // init, seed: a file without params
+
+bool is_one_of(const std::string& name, const std::vector<std::string>& names) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
 
 // Every number of a case's answer as the kit prints it: the op's outputs, or a whole net's
 // dW_k, db_k, dz_k and dh_k. Known from the sizes alone, so it is checked before generating.
@@ -191,8 +203,21 @@ GradingCase read_case(const nlohmann::json& doc, const std::string& source, cons
                              numbers, kMaxAnswerNumbers, SandboxLimits{}.stdout_bytes >> 20));
   };
   for (const auto& [key, value] : doc.items())
-    if (std::find(kCaseKeys.begin(), kCaseKeys.end(), key) == kCaseKeys.end())
-      r.fail(key, "unknown field; a case has " + joined(kCaseKeys));
+    if (!is_one_of(key, kCaseKeys)) r.fail(key, "unknown field; a case has " + joined(kCaseKeys));
+  // Fields the case's kind does not read, checked before any of them is.
+  const std::string kind_name = doc.contains("kind") && doc["kind"].is_string() ? doc["kind"].get<std::string>() : "";
+  const bool from_file = doc.contains("problem_file");
+  const std::vector<std::string>* kind_keys = kind_name == "op"    ? &kOpCaseKeys
+                                              : kind_name != "mlp" ? nullptr
+                                              : from_file          ? &kFileMlpCaseKeys
+                                                                   : &kGeneratedMlpCaseKeys;
+  if (kind_keys)
+    for (const auto& [key, value] : doc.items())
+      if (!is_one_of(key, kCommonCaseKeys) && !is_one_of(key, *kind_keys))
+        r.fail(key, from_file && kind_name == "mlp"
+                        ? "the problem file sets this, so it would be ignored; beside problem_file a case takes " +
+                              joined(kFileMlpCaseKeys) + " (the last two only for a file without params)"
+                        : "an " + kind_name + " case does not read this field; it takes " + joined(*kind_keys));
   GradingCase g;
   g.name = r.string("name", "");
   if (g.name.empty()) r.fail("name", "every case needs a name (students see it)");
@@ -215,6 +240,7 @@ GradingCase read_case(const nlohmann::json& doc, const std::string& source, cons
     const std::string op = r.string("op", "");
     if (std::find(op_names().begin(), op_names().end(), op) == op_names().end())
       r.fail("op", "expected one of " + joined(op_names()) + ", got '" + op + "'");
+    if (op != "linear" && doc.contains("out_width")) r.fail("out_width", "only the linear op has an out_width");
     const int64_t batch = r.integer("batch", 4, 1, 4096), width = r.integer("width", 3, 1, 4096);
     const int64_t out_width = r.integer("out_width", 2, 1, 4096);
     require_answerable(op_answer_numbers(op, batch, width, out_width));
@@ -233,7 +259,16 @@ GradingCase read_case(const nlohmann::json& doc, const std::string& source, cons
       if (!std::filesystem::is_regular_file(path, error)) r.fail("problem_file", "no such file: " + path.string());
       g.problem = load_problem_file(path.string());
       require_answerable(mlp_answer_numbers(g.problem.spec, g.problem.batch()));
-      if (g.problem.params.empty()) g.problem.params = init_params(g.problem.spec, Init::he, seed);
+      const std::string init_name = r.string("init", "he");
+      const auto init = parse_init(init_name);
+      if (!init) r.fail("init", "expected he or xavier, got '" + init_name + "'");
+      if (g.problem.params.empty()) {
+        g.problem.params = init_params(g.problem.spec, *init, seed);
+      } else {
+        for (const char* key : {"init", "seed"})
+          if (doc.contains(key))
+            r.fail(key, problem_file + " has its own params, so " + key + " would not change them");
+      }
       g.description = "problem file " + problem_file;
     } else {
       MlpSpec spec;
