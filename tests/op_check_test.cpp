@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <tuple>
+
+#include "gradverify/errors.h"
 
 #include "gradverify/gtest.h"
 #include "gradverify/torch/op_check.h"
@@ -162,32 +165,126 @@ struct OpCase {
   std::string failing_input;  // where the planted mistake shows
 };
 void PrintTo(const OpCase& c, std::ostream* os) { *os << c.name; }
-class HandWrittenOpCheck : public ::testing::TestWithParam<OpCase> {};
+
+// Every op in both dtypes: in float32, LibTorch computes in float32 and float32's tolerances
+// judge, while the hand-written side (in double here) gets float32-exact inputs.
+class HandWrittenOpCheck : public ::testing::TestWithParam<std::tuple<OpCase, Dtype>> {
+ protected:
+  HandWrittenOp make(bool planted_bug) const {
+    HandWrittenOp op = std::get<0>(GetParam()).make(planted_bug);
+    op.dtype = std::get<1>(GetParam());
+    return op;
+  }
+};
 
 TEST_P(HandWrittenOpCheck, TheRightBackwardPassesOverSeeds) {
   for (uint32_t seed = 1; seed <= 5; ++seed) {
     SCOPED_TRACE(seed);
-    EXPECT_TRUE(OpMatchesLibTorch(GetParam().make(false), seed));
-    const OpCheckReport report = check_op(GetParam().make(false), seed);
+    EXPECT_TRUE(OpMatchesLibTorch(make(false), seed));
+    const OpCheckReport report = check_op(make(false), seed);
     EXPECT_TRUE(report.finite_differences_agree()) << report.table();
+    EXPECT_NE(report.table().find(std::string("vs LibTorch autograd, ") + to_string(make(false).dtype)),
+              std::string::npos);
   }
 }
 
 TEST_P(HandWrittenOpCheck, APlantedMistakeFailsAndTheTableNamesTheInput) {
-  const ::testing::AssertionResult result = OpMatchesLibTorch(GetParam().make(true));
+  const ::testing::AssertionResult result = OpMatchesLibTorch(make(true));
   ASSERT_FALSE(result);
   const std::string table = result.message();
-  EXPECT_NE(table.find("d" + GetParam().failing_input + " (u #1)"), std::string::npos) << table;
+  EXPECT_NE(table.find("d" + std::get<0>(GetParam()).failing_input + " (u #1)"), std::string::npos) << table;
   EXPECT_NE(table.find("FAIL"), std::string::npos) << table;
   // Finite differences of the hand-written forward catch it too, without autograd.
-  EXPECT_FALSE(check_op(GetParam().make(true)).finite_differences_agree());
+  EXPECT_FALSE(check_op(make(true)).finite_differences_agree());
 }
 
 INSTANTIATE_TEST_SUITE_P(Ops, HandWrittenOpCheck,
-                         ::testing::Values(OpCase{"leaky_relu", leaky_relu, "x"},
-                                           OpCase{"softmax_cross_entropy", softmax_cross_entropy, "logits"},
-                                           OpCase{"layer_norm", layer_norm, "x"}),
-                         [](const auto& test_info) { return test_info.param.name; });
+                         ::testing::Combine(::testing::Values(OpCase{"leaky_relu", leaky_relu, "x"},
+                                                              OpCase{"softmax_cross_entropy", softmax_cross_entropy, "logits"},
+                                                              OpCase{"layer_norm", layer_norm, "x"}),
+                                            ::testing::Values(Dtype::float64, Dtype::float32)),
+                         [](const auto& test_info) {
+                           return std::get<0>(test_info.param).name + "_" + to_string(std::get<1>(test_info.param));
+                         });
+
+// A float32 op written as float32 code is written: tanh computed in float, a backward that
+// uses the float output. It passes in float32, its finite differences (taken at float32
+// inputs) agree, and with the derivative's sign flipped it fails both.
+HandWrittenOp tanh_in_float(bool sign_flipped) {
+  HandWrittenOp op;
+  op.name = "tanh_in_float";
+  op.dtype = Dtype::float32;
+  op.make_inputs = [](std::mt19937& rng) { return TensorMap{{"x", normal({6, 7}, rng, 1.5)}}; };
+  op.differentiated = {"x"};
+  op.forward = [](const TensorMap& in) {
+    Tensor y = in.at("x");
+    for (double& v : y.values) v = std::tanh(static_cast<float>(v));
+    return y;
+  };
+  op.backward = [sign_flipped](const TensorMap& in, const Tensor& dy) {
+    Tensor dx = dy;
+    for (size_t i = 0; i < dx.values.size(); ++i) {
+      const float t = std::tanh(static_cast<float>(in.at("x").values[i]));
+      const float derivative = sign_flipped ? t * t - 1.0f : 1.0f - t * t;
+      dx.values[i] = static_cast<float>(dy.values[i]) * derivative;
+    }
+    return TensorMap{{"x", dx}};
+  };
+  op.torch_forward = [](const std::map<std::string, torch::Tensor>& in) { return torch::tanh(in.at("x")); };
+  return op;
+}
+
+TEST(HandWrittenFloat32Op, ComputedInFloatPassesAndItsMistakeFails) {
+  for (uint32_t seed = 1; seed <= 5; ++seed) {
+    SCOPED_TRACE(seed);
+    const OpCheckReport right = check_op(tanh_in_float(false), seed);
+    EXPECT_TRUE(right.passed()) << right.table();
+    EXPECT_TRUE(right.finite_differences_agree()) << right.table();
+    const OpCheckReport wrong = check_op(tanh_in_float(true), seed);
+    EXPECT_FALSE(wrong.passed()) << wrong.table();
+    EXPECT_FALSE(wrong.finite_differences_agree()) << wrong.table();
+  }
+}
+
+TEST(HandWrittenFloat32Op, ItsInputsReachBothSidesAsFloat32Values) {
+  HandWrittenOp op = tanh_in_float(false);
+  op.make_inputs = [](std::mt19937&) { return TensorMap{{"x", Tensor{{1, 3}, {0.1, 1.0 / 3, -2.7}}}}; };
+  std::vector<double> seen;
+  const auto forward = op.forward;
+  op.forward = [&seen, forward](const TensorMap& in) {
+    seen = in.at("x").values;
+    return forward(in);
+  };
+  check_op(op);
+  for (double v : seen) EXPECT_EQ(v, static_cast<double>(static_cast<float>(v))) << "not a float32 value: " << v;
+}
+
+TEST(HandWrittenFloat32Op, AnInputBeyondFloat32IsRefusedNamingIt) {
+  HandWrittenOp op = tanh_in_float(false);
+  op.make_inputs = [](std::mt19937&) { return TensorMap{{"x", Tensor{{1, 2}, {1.0, 1e39}}}}; };
+  try {
+    check_op(op);
+    FAIL() << "accepted an input that is infinite in float32";
+  } catch (const InputError& e) {
+    EXPECT_STREQ(e.what(), "check_op: tanh_in_float: input 'x' element 1 is 1e+39, which is not a finite float32");
+  }
+  op.dtype = Dtype::float64;  // the same value is finite there, so this is the dtype's doing
+  EXPECT_NO_THROW(check_op(op));
+}
+
+TEST(HandWrittenFloat32Op, ATorchForwardInAnotherDtypeIsRefused) {
+  HandWrittenOp op = tanh_in_float(false);
+  op.torch_forward = [](const std::map<std::string, torch::Tensor>& in) {
+    return torch::tanh(in.at("x").to(torch::kFloat64));  // a float32 op checked in float64 would hide float32's error
+  };
+  try {
+    check_op(op);
+    FAIL() << "accepted a float64 reference for a float32 op";
+  } catch (const InputError& e) {
+    EXPECT_STREQ(e.what(), "check_op: tanh_in_float: torch_forward returned Double for a float32 op; compute in "
+                           "the inputs' dtype");
+  }
+}
 
 TEST(GradientsMatchLibTorch, TheManualMlpPassesAndAPlantedBugPrintsTheTableAndHint) {
   const Problem problem = testing::lab_problem(1);

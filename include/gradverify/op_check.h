@@ -4,9 +4,10 @@
 //
 // For each of `draws` random upstream gradients u (dL/d(output)), the hand-written backward
 // must equal autograd's vector-Jacobian product uᵀJ for every differentiated input, under
-// check's pass condition (compare.h). As a second opinion needing no autograd, central
-// differences of <u, forward(x)> are taken for every input element (float64, step
-// cbrt(eps)·max(1,|x|)) and compared with the hand-written backward.
+// check's pass condition (compare.h), with the op's dtype's tolerances. As a second opinion
+// needing no autograd, central differences of <u, forward(x)> are taken for every input
+// element (step cbrt(eps)·max(1,|x|), eps of the op's dtype, and in float32 the perturbed
+// inputs stay float32 values) and compared with the hand-written backward.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -19,6 +20,7 @@ struct HandWrittenOp;  // torch/op_check.h
 
 struct OpCheckReport {
   std::string op;
+  Dtype dtype = Dtype::float64;
   TensorComparison forward;                      // the hand-written output against LibTorch's
   std::vector<TensorComparison> gradients;       // per draw and input: "dx (u #1)", ...
   std::vector<TensorComparison> finite_differences;  // per input, for the first draw

@@ -18,30 +18,59 @@ double dot(const Tensor& a, const Tensor& b) {
   return s;
 }
 
-Tensor normal_like(const Shape& shape, std::mt19937& rng) {
+double round_to(Dtype dtype, double v) { return dtype == Dtype::float32 ? static_cast<double>(static_cast<float>(v)) : v; }
+
+Tensor normal_like(const Shape& shape, Dtype dtype, std::mt19937& rng) {
   std::normal_distribution<double> normal(0, 1);
   Tensor t;
   t.shape = shape;
   int64_t n = 1;
   for (auto d : shape) n *= d;
-  for (int64_t i = 0; i < n; ++i) t.values.push_back(normal(rng));
+  for (int64_t i = 0; i < n; ++i) t.values.push_back(round_to(dtype, normal(rng)));
   return t;
 }
 
-// d<u, forward(x)>/dx_i by central differences, for every element of one input.
+// The op's inputs in its dtype. A value that is not finite there (1e39 in float32, say)
+// would make every comparison vacuous, so it is an error naming the input and the element.
+TensorMap inputs_in_dtype(const HandWrittenOp& op, TensorMap inputs) {
+  for (auto& [name, tensor] : inputs) {
+    for (size_t i = 0; i < tensor.values.size(); ++i) {
+      const double rounded = round_to(op.dtype, tensor.values[i]);
+      if (!std::isfinite(rounded))
+        throw InputError("check_op", op.name,
+                         fmt::format("input '{}' element {} is {}, which is not a finite {}", name, i, tensor.values[i],
+                                     to_string(op.dtype)));
+      tensor.values[i] = rounded;
+    }
+  }
+  return inputs;
+}
+
+// d<u, forward(x)>/dx_i by central differences, for every element of one input. The step is
+// cbrt(eps) of the op's dtype, and in float32 x ± h are float32 values, divided by their
+// actual distance, so that a forward computing in float sees exactly the inputs it is given.
 Tensor central_differences(const HandWrittenOp& op, TensorMap inputs, const std::string& name, const Tensor& upstream) {
-  const double step = std::cbrt(std::numeric_limits<double>::epsilon());
+  const double eps = op.dtype == Dtype::float32 ? std::numeric_limits<float>::epsilon()
+                                                : std::numeric_limits<double>::epsilon();
+  const double step = std::cbrt(eps);
   Tensor g = inputs.at(name);
   for (size_t i = 0; i < g.values.size(); ++i) {
     const double x = inputs.at(name).values[i], h = step * std::max(1.0, std::fabs(x));
-    inputs[name].values[i] = x + h;
+    const double above = round_to(op.dtype, x + h), below = round_to(op.dtype, x - h);
+    inputs[name].values[i] = above;
     const double up = dot(upstream, op.forward(inputs));
-    inputs[name].values[i] = x - h;
+    inputs[name].values[i] = below;
     const double down = dot(upstream, op.forward(inputs));
     inputs[name].values[i] = x;
-    g.values[i] = (up - down) / (2 * h);
+    g.values[i] = (up - down) / (above - below);
   }
   return g;
+}
+
+// Finite differences carry O(h²) truncation and rounding error of order eps/h: they are judged
+// looser than the backward is, by a factor that their error in the dtype calls for.
+Tolerances finite_difference_tolerances(Dtype dtype) {
+  return dtype == Dtype::float32 ? Tolerances{1e-2, 1e-6, 1e-3} : default_tolerances(Dtype::float32);
 }
 
 }  // namespace
@@ -60,7 +89,7 @@ bool OpCheckReport::finite_differences_agree() const {
 }
 
 std::string OpCheckReport::table() const {
-  std::string t = fmt::format("gradverify: hand-written op '{}' vs LibTorch autograd\n", op);
+  std::string t = fmt::format("gradverify: hand-written op '{}' vs LibTorch autograd, {}\n", op, to_string(dtype));
   t += fmt::format("  {:<22} {:>12}  {:>12}  {:<10} {:>17}  {:>17}  {}\n", "", "max abs diff", "max rel diff",
                    "worst at", "hand-written", "reference", "verdict");
   const auto line = [&](const TensorComparison& c) {
@@ -85,25 +114,31 @@ OpCheckReport check_op(const HandWrittenOp& op, uint32_t seed, int draws) {
     throw InputError("check_op", op.name, "make_inputs, forward, backward and torch_forward must all be given");
   OpCheckReport report;
   report.op = op.name;
+  report.dtype = op.dtype;
   std::mt19937 rng(seed);
-  const TensorMap inputs = op.make_inputs(rng);
-  const Tolerances tol = default_tolerances(Dtype::float64);
+  const TensorMap inputs = inputs_in_dtype(op, op.make_inputs(rng));
+  const Tolerances tol = default_tolerances(op.dtype);
+  const torch::ScalarType torch_dtype = to_torch_dtype(op.dtype);
 
   std::map<std::string, torch::Tensor> torch_inputs;
-  for (const auto& [name, tensor] : inputs) torch_inputs[name] = to_torch(tensor, torch::kFloat64);
+  for (const auto& [name, tensor] : inputs) torch_inputs[name] = to_torch(tensor, torch_dtype);
   for (const auto& name : op.differentiated) {
     if (!torch_inputs.count(name)) throw InputError("check_op", op.name, "differentiates '" + name + "', which make_inputs doesn't make");
     torch_inputs[name].requires_grad_(true);
   }
   const torch::Tensor out = op.torch_forward(torch_inputs);
+  if (out.scalar_type() != torch_dtype)
+    throw InputError("check_op", op.name,
+                     fmt::format("torch_forward returned {} for a {} op; compute in the inputs' dtype",
+                                 c10::toString(out.scalar_type()), to_string(op.dtype)));
   const Tensor reference_out = from_torch(out);
   report.forward = compare_tensor("output", SubmittedGradient{op.forward(inputs), ""}, reference_out, tol);
 
   for (int draw = 1; draw <= draws; ++draw) {
-    const Tensor upstream = normal_like(reference_out.shape, rng);
+    const Tensor upstream = normal_like(reference_out.shape, op.dtype, rng);
     std::vector<torch::Tensor> wrt;
     for (const auto& name : op.differentiated) wrt.push_back(torch_inputs.at(name));
-    const auto vjp = torch::autograd::grad({out}, wrt, {to_torch(upstream, torch::kFloat64)}, /*retain_graph=*/true);
+    const auto vjp = torch::autograd::grad({out}, wrt, {to_torch(upstream, torch_dtype)}, /*retain_graph=*/true);
     const TensorMap hand_written = op.backward(inputs, upstream);
     for (size_t i = 0; i < op.differentiated.size(); ++i) {
       const std::string& name = op.differentiated[i];
@@ -113,10 +148,9 @@ OpCheckReport check_op(const HandWrittenOp& op, uint32_t seed, int draws) {
       const Tensor reference = from_torch(vjp[i]);
       report.gradients.push_back(compare_tensor(fmt::format("d{} (u #{})", name, draw), submitted, reference, tol));
       if (draw == 1) {
-        // Finite differences carry O(h²) and rounding error: judged with float32's tolerance.
         report.finite_differences.push_back(compare_tensor(
             fmt::format("d{} (differences)", name), submitted, central_differences(op, inputs, name, upstream),
-            default_tolerances(Dtype::float32)));
+            finite_difference_tolerances(op.dtype)));
       }
     }
   }

@@ -24,8 +24,12 @@ struct HandWrittenOp {
   // dL/d(input) for each differentiated input, given upstream = dL/d(output).
   std::function<Tensor(const TensorMap& inputs)> forward;
   std::function<TensorMap(const TensorMap& inputs, const Tensor& upstream)> backward;
-  // The same forward in LibTorch, on float64 tensors keyed like the inputs.
+  // The same forward in LibTorch, on tensors of `dtype` keyed like the inputs.
   std::function<torch::Tensor(const std::map<std::string, torch::Tensor>& inputs)> torch_forward;
+  // float32: the inputs and upstream gradients are rounded to float32, LibTorch computes in
+  // float32 and float32's tolerances judge. The hand-written side still gets and returns
+  // doubles (float32-exact on the way in), so it may compute in float or in double.
+  Dtype dtype = Dtype::float64;
 };
 
 }  // namespace gradverify
