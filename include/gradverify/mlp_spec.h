@@ -12,6 +12,12 @@ enum class Activation { relu, sigmoid, tanh, identity };
 enum class Loss { mse, bce, bce_with_logits };
 enum class Dtype { float32, float64 };
 
+// v as the nearest value of the dtype, held in a double (float32: rounded to nearest even;
+// beyond float32's range, ±inf).
+inline double round_to(Dtype dtype, double v) {
+  return dtype == Dtype::float32 ? static_cast<double>(static_cast<float>(v)) : v;
+}
+
 const char* to_string(Activation activation);
 const char* to_string(Loss loss);
 const char* to_string(Dtype dtype);

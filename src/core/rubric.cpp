@@ -31,8 +31,6 @@ std::string joined(const std::vector<std::string>& names) {
   return out;
 }
 
-double round_to(Dtype dtype, double v) { return dtype == Dtype::float32 ? static_cast<double>(static_cast<float>(v)) : v; }
-
 }  // namespace
 
 std::vector<std::string> op_answer_names(const std::string& op) {
@@ -251,6 +249,9 @@ GradingCase read_case(const nlohmann::json& doc, const std::string& source, cons
   } else if (kind == "mlp") {
     g.kind = CaseKind::mlp;
     const std::string problem_file = r.string("problem_file", "");
+    const std::string init_name = r.string("init", "he");
+    const auto init = parse_init(init_name);
+    if (!init) r.fail("init", "expected he or xavier, got '" + init_name + "'");
     if (!problem_file.empty()) {
       const auto path = std::filesystem::path(problem_file).is_absolute() ? std::filesystem::path(problem_file)
                                                                          : base_dir / problem_file;
@@ -259,9 +260,6 @@ GradingCase read_case(const nlohmann::json& doc, const std::string& source, cons
       if (!std::filesystem::is_regular_file(path, error)) r.fail("problem_file", "no such file: " + path.string());
       g.problem = load_problem_file(path.string());
       require_answerable(mlp_answer_numbers(g.problem.spec, g.problem.batch()));
-      const std::string init_name = r.string("init", "he");
-      const auto init = parse_init(init_name);
-      if (!init) r.fail("init", "expected he or xavier, got '" + init_name + "'");
       if (g.problem.params.empty()) {
         g.problem.params = init_params(g.problem.spec, *init, seed);
       } else {
@@ -317,9 +315,6 @@ GradingCase read_case(const nlohmann::json& doc, const std::string& source, cons
       } else {
         r.fail("data", "expected xor or random:N, got '" + data + "'");
       }
-      const std::string init_name = r.string("init", "he");
-      const auto init = parse_init(init_name);
-      if (!init) r.fail("init", "expected he or xavier, got '" + init_name + "'");
       g.problem.params = init_params(spec, *init, seed);
       std::string acts;
       for (auto a : spec.activations) acts += (acts.empty() ? "" : ",") + std::string(to_string(a));

@@ -18,8 +18,6 @@ double dot(const Tensor& a, const Tensor& b) {
   return s;
 }
 
-double round_to(Dtype dtype, double v) { return dtype == Dtype::float32 ? static_cast<double>(static_cast<float>(v)) : v; }
-
 Tensor normal_like(const Shape& shape, Dtype dtype, std::mt19937& rng) {
   std::normal_distribution<double> normal(0, 1);
   Tensor t;
