@@ -281,6 +281,8 @@ INSTANTIATE_TEST_SUITE_P(
                          "init: net_with_params.json has its own params, so init would not change them"},
         IgnoredCaseField{"seed_beside_params", kWithParams + R"(, "seed": 3)",
                          "seed: net_with_params.json has its own params, so seed would not change them"},
+        IgnoredCaseField{"empty_problem_file", R"("kind": "mlp", "problem_file": "", "layers": [2, 1])",
+                         "problem_file: expected the path of a problem.json, relative to the rubric"},
         IgnoredCaseField{"unknown_init_beside_file", kWithoutParams + R"(, "init": "ones")",
                          "init: expected he or xavier, got 'ones'"},
         IgnoredCaseField{"layers_in_op_case", R"("kind": "op", "op": "relu", "layers": [2, 1])",

@@ -7,7 +7,6 @@
 #include <tuple>
 
 #include "gradverify/errors.h"
-
 #include "gradverify/gtest.h"
 #include "gradverify/torch/op_check.h"
 #include "support/problems.h"

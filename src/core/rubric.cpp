@@ -205,6 +205,8 @@ GradingCase read_case(const nlohmann::json& doc, const std::string& source, cons
   // Fields the case's kind does not read, checked before any of them is.
   const std::string kind_name = doc.contains("kind") && doc["kind"].is_string() ? doc["kind"].get<std::string>() : "";
   const bool from_file = doc.contains("problem_file");
+  if (from_file && r.string("problem_file", "").empty())
+    r.fail("problem_file", "expected the path of a problem.json, relative to the rubric");
   const std::vector<std::string>* kind_keys = kind_name == "op"    ? &kOpCaseKeys
                                               : kind_name != "mlp" ? nullptr
                                               : from_file          ? &kFileMlpCaseKeys
