@@ -1,16 +1,18 @@
 # The installable CMake package: find_package(gradverify) gives gradverify::core (torch-free),
-# gradverify::torch (carries LibTorch) and gradverify::gtest (the GoogleTest assertions),
+# gradverify::grading (rubrics, sandbox, scoring; torch-free), gradverify::torch (carries
+# LibTorch) and gradverify::gtest (the GoogleTest assertions),
 # from an install prefix or from this build tree. The CLI and its LibTorch plug-in install
 # to bin/ and lib/gradverify/.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
 set_target_properties(gradverify_core PROPERTIES EXPORT_NAME core)
+set_target_properties(gradverify_grading PROPERTIES EXPORT_NAME grading)
 set_target_properties(gradverify_torch PROPERTIES EXPORT_NAME torch)
 # The warnings target rides along only because static libraries list their private link
 # dependencies; it is link-only there, so consumers never get its flags.
 set_target_properties(gradverify_warnings PROPERTIES EXPORT_NAME internal_warnings)
-set(gradverify_exported gradverify_core gradverify_torch gradverify_warnings)
+set(gradverify_exported gradverify_core gradverify_grading gradverify_torch gradverify_warnings)
 set(GRADVERIFY_PACKAGE_HAS_GTEST OFF)
 if(TARGET gradverify_gtest)
   set(GRADVERIFY_PACKAGE_HAS_GTEST ON)

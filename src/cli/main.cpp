@@ -1,18 +1,19 @@
 // gradverify: the command line. Library code throws InputError on bad input and returns
-// results as data; only here do they become exit codes (0 pass, 1 mismatch, 2 bad input,
-// 3 vacuous).
+// results as data; only the CLI turns them into exit codes (output.h: 0 pass, 1 mismatch,
+// 2 bad input, 3 vacuous, 4 internal error).
 #include <CLI/CLI.hpp>
 
 #include <iostream>
 
-#include "bench_command.h"
-#include "bundle_command.h"
-#include "check_command.h"
-#include "grade_command.h"
-#include "lab_commands.h"
-#include "train_command.h"
+#include "commands/bench_command.h"
+#include "commands/bundle_command.h"
+#include "commands/check_command.h"
+#include "commands/grade_command.h"
+#include "commands/lab_commands.h"
+#include "commands/train_command.h"
 #include "gradverify/errors.h"
 #include "gradverify/version.h"
+#include "output.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"gradverify: checks hand-written backward passes against LibTorch autograd"};
@@ -46,7 +47,7 @@ int main(int argc, char** argv) {
     for (const CLI::App* sub : app.get_subcommands({})) commands += (commands.empty() ? "" : ", ") + sub->get_name();
     std::cerr << "gradverify: unknown command '" << argv[1] << "'; the commands are: " << commands << "\n"
               << "Run 'gradverify --help' for more information.\n";
-    return 2;
+    return gradverify::cli::kInputError;
   }
 
   try {
@@ -59,7 +60,7 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     app.exit(e);  // prints the message and "Run with --help for more information."
-    return 2;
+    return gradverify::cli::kInputError;
   }
 
   try {
@@ -72,11 +73,11 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("bench")) return gradverify::cli::run_bench(bench_options);
   } catch (const gradverify::InputError& e) {
     std::cerr << "gradverify: error: " << e.what() << "\n";
-    return 2;
+    return gradverify::cli::kInputError;
   } catch (const std::exception& e) {
     // Anything else is a bug in gradverify, not in the input: say so plainly.
     std::cerr << "gradverify: internal error: " << e.what() << "\n";
-    return 4;
+    return gradverify::cli::kInternalError;
   }
-  return 0;
+  return gradverify::cli::kPass;
 }

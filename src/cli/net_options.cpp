@@ -1,16 +1,12 @@
 #include "net_options.h"
 
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
 #include <cstdlib>
-#include <fstream>
 #include <sstream>
 
 #include "gradverify/errors.h"
+#include "gradverify/problem/init.h"
+#include "gradverify/problem/data.h"
+#include "gradverify/problem/problem_file.h"
 
 namespace gradverify::cli {
 
@@ -69,58 +65,31 @@ MlpSpec spec_from_options(const NetOptions& o) {
 
   const int64_t L = static_cast<int64_t>(spec.layers.size()) - 1;
   auto names = split_list(o.activations);
-  if (names.empty()) {  // relu hidden layers and the output the loss expects
-    names.assign(static_cast<size_t>(std::max<int64_t>(L - 1, 0)), "relu");
-    names.push_back(spec.loss == Loss::bce_with_logits ? "identity" : "sigmoid");
-  } else if (names.size() == 1 && L > 1) {
-    names.assign(static_cast<size_t>(L), names[0]);
-  }
+  if (names.size() == 1 && L > 1) names.assign(static_cast<size_t>(L), names[0]);  // one name for every layer
   for (const auto& name : names) {
     const auto act = parse_activation(name);
     if (!act) throw InputError("--activations", "", "unknown activation '" + name + "'; expected one of " + activation_names());
     spec.activations.push_back(*act);
   }
+  if (names.empty()) spec.activations = default_activations(L, spec.loss);
   validate_spec(spec, "command line");
   return spec;
 }
 
 void set_data(Problem& problem, const std::string& data, uint32_t seed) {
-  const auto& layers = problem.spec.layers;
-  const std::string choice = !data.empty() ? data : (layers.front() == 2 && layers.back() == 1 ? "xor" : "random:8");
+  const std::string choice = !data.empty() ? data : default_data(problem.spec);
   if (choice == "xor") return set_xor_data(problem);
   if (choice.rfind("random:", 0) == 0) {
-    const std::string count = choice.substr(7);
-    char* end = nullptr;
-    const long long n = std::strtoll(count.c_str(), &end, 10);
-    if (count.empty() || *end != '\0' || n < 1 || n > 1000000)
+    const auto n = random_data_samples(choice);
+    if (!n || *n < 1 || *n > 1000000)
       throw InputError("--data", "", "expected random:N with N from 1 to 1000000, got '" + choice + "'");
-    validate_batch_size(problem.spec, n, "--data " + choice);
-    return set_random_data(problem, n, seed);
+    validate_batch_size(problem.spec, *n, "--data " + choice);
+    return set_random_data(problem, *n, seed);
   }
   set_csv_data(problem, choice);
 }
 
 }  // namespace
-
-void write_file(const std::string& path, const std::string& text) {
-  // A fresh temporary name (mkstemp, O_EXCL) in the same directory, then rename: readers see
-  // the old file or the whole new one, and nothing placed at a predictable name is followed.
-  std::string tmp = path + ".XXXXXX";
-  const int fd = mkstemp(tmp.data());
-  if (fd < 0) throw InputError(path, "", std::string("cannot write the file: ") + std::strerror(errno));
-  size_t written = 0;
-  while (written < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + written, text.size() - written);
-    if (n <= 0) break;
-    written += static_cast<size_t>(n);
-  }
-  const bool ok = written == text.size() && fchmod(fd, 0644) == 0 && ::close(fd) == 0;
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string reason = std::strerror(errno);
-    std::remove(tmp.c_str());
-    throw InputError(path, "", "cannot write the file: " + reason);
-  }
-}
 
 Problem problem_from_options(const NetOptions& o) {
   const auto seed = static_cast<uint32_t>(o.seed);

@@ -1,14 +1,13 @@
 #pragma once
 // What every command that runs a network needs from the command line: the problem (a file,
-// or a net built from --layers, --activations, --loss, --data, --dtype, --seed, --init),
-// and writing output files safely.
+// or a net built from --layers, --activations, --loss, --data, --dtype, --seed, --init).
 #include <CLI/CLI.hpp>
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
-#include "gradverify/problem.h"
+#include "gradverify/problem/problem.h"
 
 namespace gradverify::cli {
 
@@ -36,9 +35,5 @@ Problem problem_from_options(const NetOptions& options);
 
 // "a,b,c" -> {"a", "b", "c"}
 std::vector<std::string> split_list(const std::string& list);
-
-// Writes via a temporary file and a rename, so a failed write never leaves half a file.
-// Throws InputError naming the path when it can't.
-void write_file(const std::string& path, const std::string& text);
 
 }  // namespace gradverify::cli

@@ -9,7 +9,7 @@
 #include <cstring>
 
 #include "gradverify/errors.h"
-#include "net_options.h"
+#include "output.h"
 
 extern char** environ;
 

@@ -2,7 +2,7 @@
 // Loads the LibTorch plug-in (reference_backend.h) the first time a command needs autograd.
 #include <string>
 
-#include "gradverify/reference_backend.h"
+#include "gradverify/torch/reference_backend.h"
 
 namespace gradverify::cli {
 

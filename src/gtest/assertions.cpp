@@ -1,18 +1,14 @@
 #include "gradverify/gtest.h"
 
-#include "gradverify/compare.h"
-#include "gradverify/diagnosis.h"
-#include "gradverify/reference.h"
-#include "gradverify/report.h"
+#include "gradverify/check/report.h"
+#include "gradverify/torch/op_check_report.h"
+#include "gradverify/torch/reference.h"
 
 namespace gradverify {
 
 ::testing::AssertionResult GradientsMatchLibTorch(const Problem& problem, const TensorMap& gradients) {
-  const ReferenceResult reference = compute_reference(problem);
-  const SubmittedGradients submitted = as_submitted(gradients);
-  CheckReport report = build_report(problem, reference.gradients, reference.loss, submitted, std::nullopt,
-                                    "hand-written gradients", default_tolerances(problem.spec.dtype));
-  diagnose(report, problem, submitted, reference.gradients);
+  const CheckReport report =
+      check_against_libtorch(problem, {as_submitted(gradients), "hand-written gradients", std::nullopt, {}});
   if (report.verdict() == Verdict::pass) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << "the gradients do not match LibTorch autograd\n" << format_report_table(report);
 }

@@ -1,9 +1,9 @@
 // Torch-free itself; it lives in gradverify::torch because it drives ReferenceTrainer.
-#include "gradverify/lockstep.h"
+#include "gradverify/torch/lockstep.h"
 
 #include <cmath>
 
-#include "gradverify/reference.h"
+#include "gradverify/torch/reference.h"
 
 namespace gradverify {
 

@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "gradverify/reference.h"
+#include "gradverify/torch/reference.h"
 
 namespace gradverify {
 
@@ -115,22 +115,22 @@ TensorMap compute_op_reference(const OpCase& c) {
     return to_torch(c.inputs.at(name), dtype).set_requires_grad(requires_grad);
   };
   TensorMap out;
-  if (c.op == "linear") {
+  if (c.op == Op::linear) {
     auto x = input("x", true), W = input("W", true), b = input("b", true);
     auto z = torch::matmul(x, W) + b;  // W is [in, out], as in problem.json
     z.backward(input("dz", false));
     out["dW"] = from_torch(W.grad()), out["db"] = from_torch(b.grad()), out["dx"] = from_torch(x.grad());
-  } else if (c.op == "mse" || c.op == "bce" || c.op == "bce_with_logits") {
+  } else if (const auto loss_kind = op_loss(c.op)) {
     auto pred = input("pred", true);
     const auto y = input("y", false);
-    auto loss = c.op == "mse"   ? F::mse_loss(pred, y)
-                : c.op == "bce" ? F::binary_cross_entropy(pred, y)
-                                : F::binary_cross_entropy_with_logits(pred, y);
+    auto loss = *loss_kind == Loss::mse   ? F::mse_loss(pred, y)
+                : *loss_kind == Loss::bce ? F::binary_cross_entropy(pred, y)
+                                          : F::binary_cross_entropy_with_logits(pred, y);
     loss.backward();
     out["dpred"] = from_torch(pred.grad());
   } else {
     auto z = input("z", true);
-    apply_twin_activation(*parse_activation(c.op), z).backward(input("dh", false));
+    apply_twin_activation(*op_activation(c.op), z).backward(input("dh", false));
     out["dz"] = from_torch(z.grad());
   }
   return out;

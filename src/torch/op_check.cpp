@@ -6,7 +6,7 @@
 #include <limits>
 
 #include "gradverify/errors.h"
-#include "gradverify/tolerances.h"
+#include "gradverify/check/tolerances.h"
 #include "gradverify/torch/mlp_twin.h"
 
 namespace gradverify {

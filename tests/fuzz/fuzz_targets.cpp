@@ -6,14 +6,18 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "gradverify/compare.h"
-#include "gradverify/diagnosis.h"
+#include "gradverify/check/compare.h"
+#include "gradverify/check/check.h"
 #include "gradverify/errors.h"
-#include "gradverify/gradients_file.h"
-#include "gradverify/grading.h"
-#include "gradverify/problem.h"
-#include "gradverify/report.h"
-#include "gradverify/rubric.h"
+#include "gradverify/problem/gradients_file.h"
+#include "gradverify/grading/grading.h"
+#include "gradverify/problem/problem.h"
+#include "gradverify/check/report.h"
+#include "gradverify/grading/rubric.h"
+#include "gradverify/problem/init.h"
+#include "gradverify/problem/data.h"
+#include "gradverify/problem/problem_file.h"
+#include "gradverify/problem/manual_mlp.h"
 
 namespace gradverify::fuzz {
 namespace {
@@ -110,9 +114,8 @@ void gradients_file(std::string_view input) {
     return;
   }
   const Tolerances tol = default_tolerances(l.problem.spec.dtype);
-  CheckReport report = build_report(l.problem, l.reference.gradients, l.reference.loss, file.gradients,
-                                    std::nullopt, "fuzz.json", tol);
-  diagnose(report, l.problem, file.gradients, l.reference.gradients);
+  const CheckReport report = check_gradients(l.problem, {file.gradients, "fuzz.json", std::nullopt, file.ignored_keys},
+                                             {l.reference.loss, l.reference.gradients, {}});
   for (const TensorComparison& c : report.parameters)
     if (c.passed) require_pass_is_right(file.gradients.at(c.name), l.reference.gradients.at(c.name), tol);
   format_report_table(report);

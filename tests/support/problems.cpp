@@ -1,4 +1,6 @@
 #include "problems.h"
+#include "gradverify/problem/init.h"
+#include "gradverify/problem/data.h"
 
 namespace gradverify::testing {
 

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "gradverify/problem.h"
+#include "gradverify/problem/problem.h"
 
 namespace gradverify {
 // Readable parameter values in GoogleTest's output, found by argument-dependent lookup.

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "gradverify/compare.h"
-#include "gradverify/problem.h"
+#include "gradverify/check/compare.h"
+#include "gradverify/problem/problem.h"
 
 namespace gradverify::testing {
 

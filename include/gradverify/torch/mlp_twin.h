@@ -6,7 +6,7 @@
 
 #include <vector>
 
-#include "gradverify/mlp_spec.h"
+#include "gradverify/net/mlp_spec.h"
 #include "gradverify/tensor.h"
 
 namespace gradverify {

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "gradverify/op_check.h"
+#include "gradverify/torch/op_check_report.h"
 #include "gradverify/tensor.h"
 
 namespace gradverify {

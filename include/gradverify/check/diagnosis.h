@@ -1,0 +1,34 @@
+#pragma once
+// Diagnosis of a failing check: where the backward pass first goes wrong, and which classic
+// mistake the numbers show.
+//
+// First divergence. The backward pass runs, for k = L down to 1:
+//     dL/dh_L = loss'(ŷ)                          (the loss backward)
+//     dL/dz_k = dL/dh_k ⊙ act_k'(z_k)             (layer k's activation backward)
+//     dW_k = h_{k-1}ᵀ dL/dz_k,  db_k = Σ_batch dL/dz_k,  dL/dh_{k-1} = dL/dz_k W_kᵀ
+// Walking that order, the first gradient that fails, after the last one that matches, names
+// the steps that can explain it. Intermediates (z_k, h_k) pin it to one step; without them,
+// matching dW_k and db_k stand for a right dL/dz_k.
+//
+// Hints. A hint is given only when the failing numbers carry the mistake's signature:
+//  - a whole-submission mistake (mistakes.h) is replayed on the problem; the hint fires when
+//    every submitted gradient matches the replay within the check's own tolerance;
+//  - otherwise, per tensor: NaN or Inf, all zeros, LibTorch's transposed, a bias with one
+//    row per sample, or an exact constant multiple of LibTorch's.
+// Each failing tensor also gets its signature: best-fit scale, cosine, transposed.
+#include "gradverify/check/check.h"
+#include "gradverify/problem/problem.h"
+
+namespace gradverify {
+
+// The first divergence of a report, or nothing when every gradient matches.
+std::optional<FirstDivergence> find_first_divergence(const CheckReport& report);
+
+// Fills in report.first_divergence and, for each failing tensor, its signature and hint.
+// `reference` holds LibTorch's gradients including intermediates (z_k, h_k). Does nothing
+// to a report that passes. Replays are skipped, with a note, on nets too large to replay
+// quickly.
+void diagnose(CheckReport& report, const Problem& problem, const SubmittedGradients& actual,
+              const TensorMap& reference);
+
+}  // namespace gradverify

@@ -1,0 +1,73 @@
+#pragma once
+// Grading a submission: every case of a rubric is sent to the submission's command in its
+// own sandbox (sandbox.h), the answer is compared with the reference the grader computed
+// itself, and points are given by the case's credit rule:
+//
+//     all_or_nothing:  score = points   if every answer tensor passes, else 0
+//     per_tensor:      score = points · (tensors passing) / (tensors in the answer)
+//
+// where "passes" is check's condition, |a - b| <= atol + rtol·|b| elementwise (compare.h).
+// For whole-net cases the answer tensors are dW_k and db_k; dz_k and dh_k, when given, are
+// compared and shown (they localise a mistake) but carry no points. Nothing the submission
+// prints or writes reaches a score except its answer on stdout.
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "gradverify/check/compare.h"
+#include "gradverify/grading/rubric.h"
+#include "gradverify/grading/sandbox.h"
+
+namespace gradverify {
+
+// A case with LibTorch's answer, computed by the grader before any submission runs.
+struct PreparedCase {
+  GradingCase spec;
+  TensorMap reference;       // op: dz | dW, db, dx | dpred; mlp: W1, b1, ..., z1, h1, ...
+  double reference_loss = 0;  // mlp cases
+};
+
+// Refuses a case whose reference is all zero in some answer tensor: such a case can't tell a
+// right answer from an untouched skeleton (the lab notebook's dead-net mistake). Throws
+// InputError naming the rubric, the case and the tensor.
+void require_informative_reference(const PreparedCase& prepared, const std::string& rubric_source);
+
+struct CaseResult {
+  std::string name, description, visibility;
+  double points = 0, score = 0;
+  bool passed = false;                     // every answer tensor passes
+  std::string failure;                     // why there is no answer to compare; empty when there is
+  std::vector<TensorComparison> tensors;   // the answer tensors (then intermediates), compared
+  int64_t tensors_passed = 0, tensors_scored = 0;
+  std::string feedback;                    // what a student reads: the table, the hints, stderr
+  double seconds = 0;                      // the submission's wall time on this case
+};
+
+struct GradeResult {
+  std::string submission;  // the command
+  std::string rubric;      // its name
+  std::vector<CaseResult> cases;
+  double score = 0, max_score = 0;
+  double seconds = 0;      // the whole grading run
+  std::vector<std::string> notes;  // for the whole submission, e.g. a build log
+};
+
+// Scores one case from what the submission did. Pure: no processes, so it is testable alone.
+CaseResult score_case(const PreparedCase& prepared, const SandboxResult& run);
+
+// Runs every case in turn. `on_case` sees each result as it is scored (for progress).
+GradeResult grade_submission(const std::vector<PreparedCase>& cases, const std::string& command,
+                             const SandboxLimits& limits,
+                             const std::function<void(const CaseResult&, size_t index, size_t total)>& on_case = {});
+
+// Gradescope's results.json: score, execution_time, output, tests[] with name, score,
+// max_score, status (passed or failed), output and visibility.
+std::string format_gradescope(const GradeResult& result);
+// JUnit XML: one testsuite, one testcase per case, a <failure> with the feedback when it fails.
+std::string format_junit(const GradeResult& result);
+// The same cases with their per-tensor comparisons.
+std::string format_grade_json(const GradeResult& result);
+// For a person at a terminal: one line per case, then the feedback of the failing ones.
+std::string format_grade_table(const GradeResult& result);
+
+}  // namespace gradverify

@@ -1,0 +1,70 @@
+#pragma once
+// Grading cases and the rubric that lists them. A case is one request a submission answers
+// over the protocol (docs/grading.md):
+//   - an mlp case: a problem.json plus "kind":"mlp"; the answer is gradients.json;
+//   - an op case: one backward piece (an activation, linear, or a loss) on given inputs.
+// Cases are generated from their seeds when the grader runs, so hidden cases exist nowhere
+// a student can read them. Torch-free: the grader computes references through
+// reference_backend.h and scores here.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "gradverify/net/op.h"
+#include "gradverify/problem/problem.h"
+#include "gradverify/tensor.h"
+#include "gradverify/check/tolerances.h"
+
+namespace gradverify {
+
+enum class CaseKind { mlp, op };
+
+// Per-case credit: all points when every answer tensor passes, or a share per tensor.
+enum class Credit { all_or_nothing, per_tensor };
+
+struct GradingCase {
+  std::string name;
+  double points = 1;
+  std::string visibility = "visible";  // visible, hidden, after_due_date, after_published
+  Credit credit = Credit::all_or_nothing;
+  Tolerances tolerances;               // the dtype's defaults unless the rubric sets them
+  std::string description;             // "relu backward, z 4x3, float64" or "2-4-3-2-1 ... on xor"
+  CaseKind kind = CaseKind::op;
+  Problem problem;  // mlp cases
+  OpCase op;        // op cases
+};
+
+struct Rubric {
+  std::string name = "gradverify";
+  std::string source;      // the file, or "built-in rubric"
+  double timeout_seconds = 10;  // per case, wall clock
+  int64_t memory_mb = 1024;     // per case, address space
+  std::vector<GradingCase> cases;
+  double max_score() const;
+};
+
+// Limits on a rubric (docs/hardening.md): cases per rubric, and numbers in one case's answer
+// (2^19 full-precision numbers fit in the 16 MiB a submission may print).
+constexpr size_t kMaxRubricCases = 1000;
+constexpr int64_t kMaxAnswerNumbers = int64_t{1} << 19;
+
+// Reads a rubric file; every case is generated (or its problem file read) and validated.
+// Throws InputError naming the file and the field, e.g. "cases[3].op: unknown op 'softmax'".
+Rubric load_rubric(const std::string& path);
+// The same for a rubric in memory; relative problem_file paths are read from `base_dir`.
+Rubric parse_rubric_json(const std::string& text, const std::string& source, const std::string& base_dir);
+// The lab's rubric: op cases for every piece and whole-net cases over several
+// architectures, activations, losses and dtypes, the XOR net among them; some hidden.
+Rubric builtin_rubric();
+// The built-in rubric as a rubric file, a starting point for a course's own.
+std::string builtin_rubric_json();
+
+// An op case from a seed: inputs of the given shape drawn from mt19937(seed). ReLU cases put
+// exact zeros in z, where ReLU'(0) = 0 is tested; BCE gets probabilities and 0/1 labels.
+OpCase generate_op_case(Op op, int64_t batch, int64_t width, int64_t out_width, Dtype dtype,
+                        uint32_t seed);
+
+// The JSON request a submission reads on stdin.
+std::string case_request_json(const GradingCase& grading_case);
+
+}  // namespace gradverify

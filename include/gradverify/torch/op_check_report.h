@@ -1,0 +1,34 @@
+#pragma once
+// Checking any hand-written op against LibTorch: the op's report, torch-free. The op itself,
+// with its LibTorch expression, is described in torch/op_check.h.
+//
+// For each of `draws` random upstream gradients u (dL/d(output)), the hand-written backward
+// must equal autograd's vector-Jacobian product uᵀJ for every differentiated input, under
+// check's pass condition (compare.h), with the op's dtype's tolerances. As a second opinion
+// needing no autograd, central differences of <u, forward(x)> are taken for every input
+// element (step cbrt(eps)·max(1,|x|), eps of the op's dtype, and in float32 the perturbed
+// inputs stay float32 values) and compared with the hand-written backward.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "gradverify/check/compare.h"
+
+namespace gradverify {
+
+struct HandWrittenOp;  // torch/op_check.h
+
+struct OpCheckReport {
+  std::string op;
+  Dtype dtype = Dtype::float64;
+  TensorComparison forward;                      // the hand-written output against LibTorch's
+  std::vector<TensorComparison> gradients;       // per draw and input: "dx (u #1)", ...
+  std::vector<TensorComparison> finite_differences;  // per input, for the first draw
+  bool passed() const;                           // forward and every gradient pass
+  bool finite_differences_agree() const;
+  std::string table() const;                     // check's table, one line per comparison
+};
+
+OpCheckReport check_op(const HandWrittenOp& op, uint32_t seed = 1, int draws = 3);
+
+}  // namespace gradverify

@@ -1,0 +1,135 @@
+// gradverify autograder-bundle: the zip a course uploads to Gradescope. setup.sh builds
+// gradverify from the bundled sources; run_autograder builds the student's backprop.cpp
+// against the kit and grades it (src/autograder/ holds both scripts).
+#include "bundle_command.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "net_options.h"
+#include "output.h"
+#include "torch_backend.h"
+#include "gradverify/errors.h"
+#include "gradverify/grading/grading.h"
+
+extern char** environ;
+
+namespace gradverify::cli {
+
+namespace fs = std::filesystem;
+
+void add_bundle_command(CLI::App& app, BundleOptions& o) {
+  CLI::App* bundle = app.add_subcommand("autograder-bundle", "Write the Gradescope autograder zip for a rubric");
+  bundle->footer(R"(
+The zip holds, at its root, what Gradescope's autograder contract asks for:
+  setup.sh        installs the packages (apt), builds gradverify from gradverify/ and
+                  compiles the kit's given files once (build_kit_objects.sh)
+  run_autograder  builds /autograder/submission's backprop.cpp with the kit's given files,
+                  grades it against rubric.json, writes /autograder/results/results.json
+  rubric.json     the rubric (problem files it names are bundled under cases/)
+  student_kit/    the handout: backprop.h, forward.cpp, runner.cpp, the skeleton
+  gradverify/     the sources setup.sh builds (the kit's solution is left out)
+The rubric is checked first, references included, so a bad one fails here and not on
+Gradescope.
+
+Memory: give the autograder at least 2 GB (Gradescope's default is 768 MB). Building
+gradverify in setup.sh takes about 1.1 GB for its LibTorch file, and the grader loads
+LibTorch (about 350 MB resident) before grading.
+
+Examples:
+  gradverify autograder-bundle --output autograder.zip
+  gradverify autograder-bundle --rubric my_rubric.json --output autograder.zip)");
+  bundle->add_option("--rubric", o.rubric_path, "The rubric [default: the lab's built-in rubric]")->check(CLI::ExistingFile);
+  bundle->add_option("--output,-o", o.output_path, "The zip to write")->capture_default_str();
+  bundle->add_option("--source", o.source_dir, "gradverify's source tree [default: the one this binary was built from]")
+      ->check(CLI::ExistingDirectory);
+}
+
+namespace {
+
+void copy_into(const fs::path& from, const fs::path& to) {
+  fs::create_directories(to.parent_path());
+  fs::copy(from, to, fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+}
+
+int spawn_and_wait(const std::vector<std::string>& args, const std::string& cwd) {
+  // zip takes relative paths, so run it in the staging directory: through sh, quoted.
+  std::string command = "cd '" + cwd + "' && exec";
+  for (const auto& a : args) command += " '" + a + "'";
+  std::vector<std::string> argv_strings = {"sh", "-c", command};
+  std::vector<char*> argv;
+  for (auto& s : argv_strings) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  if (posix_spawnp(&pid, "sh", nullptr, nullptr, argv.data(), environ) != 0) return -1;
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+}  // namespace
+
+int run_bundle(const BundleOptions& o) {
+  const fs::path source = o.source_dir.empty() ? fs::path(GRADVERIFY_SOURCE_DIR) : fs::path(o.source_dir);
+  for (const char* needed : {"CMakeLists.txt", "src/autograder/run_autograder", "src/student_kit/backprop.h"})
+    if (!fs::exists(source / needed))
+      throw InputError(source.string(), "", std::string("not gradverify's source tree (no ") + needed +
+                                                "); pass --source with the checkout this binary came from");
+
+  // The rubric, checked as grading would check it (LibTorch references included).
+  const Rubric rubric = o.rubric_path.empty() ? builtin_rubric() : load_rubric(o.rubric_path);  // errors name the field
+  nlohmann::json rubric_doc = o.rubric_path.empty() ? nlohmann::json::parse(builtin_rubric_json())
+                                                     : nlohmann::json::parse(std::ifstream(o.rubric_path));
+  const ReferenceBackend& backend = torch_backend();
+  for (const auto& c : rubric.cases) {
+    PreparedCase p;
+    p.spec = c;
+    p.reference = c.kind == CaseKind::op ? backend.compute_op_reference(c.op) : backend.compute_reference(c.problem).gradients;
+    require_informative_reference(p, rubric.source);
+  }
+
+  char staging_template[] = "/tmp/gradverify-bundle-XXXXXX";
+  if (mkdtemp(staging_template) == nullptr) throw std::runtime_error("cannot create a staging directory in /tmp");
+  const fs::path staging = staging_template;
+  try {
+    copy_into(source / "src/autograder/setup.sh", staging / "setup.sh");
+    copy_into(source / "src/autograder/run_autograder", staging / "run_autograder");
+    copy_into(source / "src/autograder/build_kit_objects.sh", staging / "build_kit_objects.sh");
+    for (const char* file : {"backprop.h", "forward.cpp", "runner.cpp", "backprop.cpp", "CMakeLists.txt"})
+      copy_into(source / "src/student_kit" / file, staging / "student_kit" / file);
+    for (const char* part : {"CMakeLists.txt", "cmake", "third_party", "include", "src"})
+      copy_into(source / part, staging / "gradverify" / part);
+    fs::remove_all(staging / "gradverify/src/student_kit_solution");  // staff only, and not needed to grade
+    // Problem files the rubric names travel with it, under cases/.
+    if (rubric_doc.contains("cases"))
+      for (auto& c : rubric_doc["cases"])
+        if (c.contains("problem_file")) {
+          const fs::path original = fs::path(o.rubric_path).parent_path() / c["problem_file"].get<std::string>();
+          const std::string bundled = "cases/" + original.filename().string();
+          copy_into(original, staging / bundled);
+          c["problem_file"] = bundled;
+        }
+    std::ofstream(staging / "rubric.json") << rubric_doc.dump(2) << "\n";
+    const fs::path output = fs::absolute(o.output_path);
+    fs::remove(output);
+    if (spawn_and_wait({"zip", "-q", "-r", output.string(), "."}, staging.string()) != 0)
+      throw InputError(o.output_path, "", "zip failed (is it installed? apt-get install zip)");
+    fs::remove_all(staging);
+    std::cout << fmt::format("gradverify: wrote {} ({} cases, {:g} points); upload it as the autograder, with at least "
+                             "2 GB of memory\n",
+                             o.output_path, rubric.cases.size(), rubric.max_score());
+  } catch (...) {
+    fs::remove_all(staging);
+    throw;
+  }
+  return kPass;
+}
+
+}  // namespace gradverify::cli

@@ -1,0 +1,323 @@
+#include "lab_commands.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <iostream>
+
+#include "torch_backend.h"
+#include "gradverify/check/compare.h"
+#include "gradverify/errors.h"
+#include "gradverify/net/kernels.h"
+#include "gradverify/net/mlp.h"
+#include "gradverify/torch/reference.h"
+#include "net_options.h"
+#include "output.h"
+
+namespace gradverify::cli {
+
+// ---- neuron: Solution 1 --------------------------------------------------------------------
+
+void add_neuron_command(CLI::App& app, NeuronOptions& o) {
+  CLI::App* cmd = app.add_subcommand("neuron", "The lab's single neuron, forward and backward step by step, "
+                                               "verified against LibTorch");
+  cmd->footer(R"(
+One neuron, ŷ = act(w·x + b), with the squared error L = (ŷ - y)², the lab's Solution 1.
+Every step is computed by gradverify's manual kernels and printed with its value; then
+∂L/∂w and ∂L/∂b are checked against LibTorch autograd in the same dtype, with check's pass
+condition. (The notebook compares a float64 result with float32 PyTorch and prints its tick
+whatever the numbers.) A dead neuron (z <= 0 under ReLU) has both gradients exactly 0, so
+the check is reported VACUOUS, not passed.
+
+Exit status: 0 verified, 1 a mismatch, 2 a usage or input error, 3 vacuous.
+
+Examples:
+  gradverify neuron
+  gradverify neuron --w -1            # a dead ReLU: vacuous
+  gradverify neuron --activation sigmoid --dtype float32)");
+  cmd->add_option("--x", o.x, "Input")->capture_default_str();
+  cmd->add_option("--y", o.y, "Target")->capture_default_str();
+  cmd->add_option("--w", o.w, "Weight")->capture_default_str();
+  cmd->add_option("--b", o.b, "Bias")->capture_default_str();
+  cmd->add_option("--activation", o.activation, "relu, sigmoid, tanh or identity")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"relu", "sigmoid", "tanh", "identity"}));
+  cmd->add_option("--dtype", o.dtype, "float64 or float32, for both sides")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"float64", "float32"}));
+  cmd->add_option("--format", o.format, "table or json")->capture_default_str()->check(CLI::IsMember({"table", "json"}));
+}
+
+namespace {
+
+// A scalar as the lab prints it: short, but every digit that matters.
+std::string num(double v) { return fmt::format("{:.10g}", v); }
+
+// A 1-in, 1-out problem: the neuron (or each logit of bce) as the manual MLP and twin see it.
+Problem scalar_problem(Activation act, Loss loss, Dtype dtype, const Tensor& X, const Tensor& y, double w, double b) {
+  Problem p;
+  p.spec = MlpSpec{{1, 1}, {act}, loss, dtype};
+  p.params = {{"W1", Tensor{{1, 1}, {w}}}, {"b1", Tensor{{1}, {b}}}};
+  p.X = X;
+  p.y = y;
+  p.data_description = "command line";
+  return p;
+}
+
+struct NeuronSteps {
+  double z = 0, y_hat = 0, loss = 0, dL_dyhat = 0, dyhat_dz = 0, dL_dw = 0, dL_db = 0;
+};
+
+template <typename T>
+NeuronSteps neuron_steps(const Problem& p) {
+  const MlpParams<T> params = params_from_tensors<T>(p.spec, p.params);
+  MlpForwardCache<T> cache;
+  MlpGradients<T> grads;
+  NeuronSteps s;
+  s.loss = static_cast<double>(mlp_forward(cache, p.spec, params, to_matrix<T>(p.X), to_matrix<T>(p.y)));
+  mlp_backward(grads, cache, p.spec, params);
+  s.z = static_cast<double>(cache.z[0].data[0]);
+  s.y_hat = static_cast<double>(cache.h[0].data[0]);
+  s.dL_dyhat = static_cast<double>(grads.dh[0].data[0]);
+  // act'(z): the activation's backward applied to an upstream gradient of 1.
+  const T one = T(1);
+  T derivative = T(0);
+  kernels::activation_backward(p.spec.activation(1), &derivative, &one, cache.h[0].data.data(), 1);
+  s.dyhat_dz = static_cast<double>(derivative);
+  s.dL_dw = static_cast<double>(grads.params.W[0].data[0]);
+  s.dL_db = static_cast<double>(grads.params.b[0].data[0]);
+  return s;
+}
+
+
+std::string verdict_word(const TensorComparison& c) { return !c.passed ? "FAIL" : c.vacuous ? "VACUOUS" : "ok"; }
+
+}  // namespace
+
+int run_neuron(const NeuronOptions& o) {
+  const Activation act = *parse_activation(o.activation);
+  const Dtype dtype = *parse_dtype(o.dtype);
+  const Problem p = scalar_problem(act, Loss::mse, dtype, Tensor{{1, 1}, {o.x}}, Tensor{{1, 1}, {o.y}}, o.w, o.b);
+  validate_problem(p, "command line");  // finite, and within float32's range for float32
+  const NeuronSteps s = dtype == Dtype::float32 ? neuron_steps<float>(p) : neuron_steps<double>(p);
+
+  const ReferenceResult reference = torch_backend().compute_reference(p);
+  const Tolerances tol = default_tolerances(dtype);
+  const TensorComparison w = compare_tensor("w", SubmittedGradient{Tensor{{1, 1}, {s.dL_dw}}, ""}, reference.gradients.at("W1"), tol);
+  const TensorComparison b = compare_tensor("b", SubmittedGradient{Tensor{{1}, {s.dL_db}}, ""}, reference.gradients.at("b1"), tol);
+  const Verdict verdict = !w.passed || !b.passed ? Verdict::fail : (w.vacuous && b.vacuous) ? Verdict::vacuous : Verdict::pass;
+
+  if (o.format == "json") {
+    nlohmann::json doc = {{"x", o.x}, {"y", o.y}, {"w", o.w}, {"b", o.b}, {"activation", o.activation},
+                          {"dtype", o.dtype}, {"z", s.z}, {"y_hat", s.y_hat}, {"loss", s.loss},
+                          {"dL_dy_hat", s.dL_dyhat}, {"dy_hat_dz", s.dyhat_dz}, {"dL_dw", s.dL_dw}, {"dL_db", s.dL_db},
+                          {"libtorch", {{"loss", reference.loss},
+                                        {"dL_dw", reference.gradients.at("W1").values[0]},
+                                        {"dL_db", reference.gradients.at("b1").values[0]}}},
+                          {"verdict", to_string(verdict)}};
+    std::cout << doc.dump(1) << "\n";
+    return exit_code(verdict);
+  }
+  const std::string a = o.activation;
+  std::string out = fmt::format("gradverify neuron: ŷ = {}(w·x + b), L = (ŷ - y)², {}\n\n", a, o.dtype);
+  out += "Forward pass:\n";
+  out += fmt::format("  z = w·x + b = {}·{} + {} = {}\n", num(o.w), num(o.x), num(o.b), num(s.z));
+  out += fmt::format("  ŷ = {}(z) = {}({}) = {}\n", a, a, num(s.z), num(s.y_hat));
+  out += fmt::format("  L = (ŷ - y)² = ({} - {})² = {}\n\n", num(s.y_hat), num(o.y), num(s.loss));
+  out += "Backward pass:\n";
+  out += fmt::format("  ∂L/∂ŷ = 2(ŷ - y) = 2({} - {}) = {}\n", num(s.y_hat), num(o.y), num(s.dL_dyhat));
+  out += fmt::format("  ∂ŷ/∂z = {}'(z) = {}'({}) = {}{}\n", a, a, num(s.z), num(s.dyhat_dz),
+                     act == Activation::relu ? "   (1 if z > 0, else 0; 0 at z = 0, as torch)" : "");
+  out += fmt::format("  ∂z/∂w = x = {}\n", num(o.x));
+  out += "  ∂z/∂b = 1\n";
+  out += fmt::format("  ∂L/∂w = ∂L/∂ŷ · ∂ŷ/∂z · ∂z/∂w = {} × {} × {} = {}\n", num(s.dL_dyhat), num(s.dyhat_dz), num(o.x),
+                     num(s.dL_dw));
+  out += fmt::format("  ∂L/∂b = ∂L/∂ŷ · ∂ŷ/∂z · ∂z/∂b = {} × {} × 1 = {}\n\n", num(s.dL_dyhat), num(s.dyhat_dz),
+                     num(s.dL_db));
+  out += fmt::format("Verification with LibTorch autograd ({} on both sides; pass if |a - b| <= {:g} + {:g}·|b|):\n",
+                     o.dtype, w.atol, tol.rtol);
+  out += fmt::format("  {:<6} {:>24} {:>24} {:>11}\n", "", "manual", "LibTorch", "|diff|");
+  for (const auto* c : {&w, &b})
+    out += fmt::format("  ∂L/∂{:<2} {:>24.17g} {:>24.17g} {:>11.3e}  {}\n", c->name, c->worst_actual, c->worst_reference,
+                       c->max_abs_diff, verdict_word(*c));
+  out += fmt::format("  loss   {:>24.17g} {:>24.17g}\n\n", s.loss, reference.loss);
+  switch (verdict) {
+    case Verdict::pass: out += "PASS: ∂L/∂w and ∂L/∂b match LibTorch\n"; break;
+    case Verdict::fail: out += "FAIL: the manual gradients differ from LibTorch\n"; break;
+    case Verdict::vacuous:
+      out += "VACUOUS: both gradients are exactly 0 on both sides (the neuron is dead: ∂ŷ/∂z = 0), so this check "
+             "proves nothing\n";
+      break;
+  }
+  std::cout << out;
+  return exit_code(verdict);
+}
+
+// ---- bce: Solution 3 -----------------------------------------------------------------------
+
+void add_bce_command(CLI::App& app, BceOptions& o) {
+  CLI::App* cmd = app.add_subcommand(
+      "bce", "The lab's binary cross-entropy: values, the derivation of ŷ - y, and both checked against LibTorch");
+  cmd->footer(R"(
+Binary cross-entropy after a sigmoid, the lab's Solution 3. For each sample: ŷ = σ(z),
+BCE = -[y log ŷ + (1-y) log(1-ŷ)], which is the Bernoulli negative log-likelihood
+-log(ŷ^y (1-ŷ)^(1-y)) (checked), and the gradient with respect to the logit z two ways:
+the full chain rule [-y/ŷ + (1-y)/(1-ŷ)]·ŷ(1-ŷ) and the simplified ŷ - y (checked equal).
+Both are checked against LibTorch autograd through binary_cross_entropy(sigmoid(z)) and
+binary_cross_entropy_with_logits(z), per sample (torch's mean-loss gradient times n).
+
+Exit status: 0 everything agrees, 1 something differs, 2 a usage or input error.
+
+Examples:
+  gradverify bce
+  gradverify bce --labels 1,0 --logits 30,-30 --dtype float32)");
+  cmd->add_option("--labels", o.labels, "Targets in [0, 1], comma-separated")->capture_default_str();
+  cmd->add_option("--logits", o.logits, "Logits z, comma-separated, one per label")->capture_default_str();
+  cmd->add_option("--dtype", o.dtype, "float64 or float32, for both sides")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"float64", "float32"}));
+  cmd->add_option("--format", o.format, "table or json")->capture_default_str()->check(CLI::IsMember({"table", "json"}));
+}
+
+namespace {
+
+std::vector<double> parse_numbers(const std::string& list, const std::string& option) {
+  std::vector<double> values;
+  for (const auto& item : split_list(list)) {
+    char* end = nullptr;
+    const double v = std::strtod(item.c_str(), &end);
+    if (item.empty() || *end != '\0')
+      throw InputError(option, "", "expected comma-separated numbers like 1,0,1, got '" + list + "'");
+    values.push_back(v);
+  }
+  if (values.empty()) throw InputError(option, "", "expected at least one number");
+  return values;
+}
+
+struct BceValues {
+  std::vector<double> predictions, losses, nll, grad_full, grad_simple;
+  double mean = 0;
+};
+
+template <typename T>
+BceValues bce_values(const std::vector<double>& labels, const std::vector<double>& logits) {
+  BceValues v;
+  double sum = 0;
+  for (size_t i = 0; i < labels.size(); ++i) {
+    const T z = static_cast<T>(logits[i]), y = static_cast<T>(labels[i]);
+    T p = T(0);
+    kernels::sigmoid_forward(&p, &z, 1);
+    const T loss = kernels::bce_forward(&p, &y, 1);  // one sample: the mean of one is the sample's loss
+    // dL/dŷ from the kernel (torch's floor on ŷ(1-ŷ)), times dŷ/dz: the chain rule written out.
+    T dloss_dp = T(0);
+    kernels::bce_backward(&dloss_dp, &p, &y, 1);
+    v.predictions.push_back(static_cast<double>(p));
+    v.losses.push_back(static_cast<double>(loss));
+    v.nll.push_back(-std::log(std::pow(static_cast<double>(p), static_cast<double>(y)) *
+                              std::pow(1 - static_cast<double>(p), 1 - static_cast<double>(y))));
+    v.grad_full.push_back(static_cast<double>(dloss_dp * p * (T(1) - p)));
+    v.grad_simple.push_back(static_cast<double>(p - y));
+    sum += static_cast<double>(loss);
+  }
+  v.mean = sum / static_cast<double>(labels.size());
+  return v;
+}
+
+std::string rounded_list(const std::vector<double>& values) {  // as numpy prints x.round(4)
+  std::string s;
+  for (double v : values) s += (s.empty() ? "" : ", ") + fmt::format("{:g}", std::round(v * 1e4) / 1e4 + 0.0);
+  return "[" + s + "]";
+}
+
+}  // namespace
+
+int run_bce(const BceOptions& o) {
+  const std::vector<double> labels = parse_numbers(o.labels, "--labels");
+  const std::vector<double> logits = parse_numbers(o.logits, "--logits");
+  if (labels.size() != logits.size())
+    throw InputError("--logits", "", fmt::format("expected one logit per label: {} labels, {} logits", labels.size(),
+                                                 logits.size()));
+  const Dtype dtype = *parse_dtype(o.dtype);
+  const auto n = static_cast<int64_t>(labels.size());
+  const Tensor X{{n, 1}, logits}, y{{n, 1}, labels};
+  // The twin as z -> σ(z) -> BCE, and as z -> BCE-with-logits: W = 1, b = 0 pass z through exactly.
+  const Problem with_sigmoid = scalar_problem(Activation::sigmoid, Loss::bce, dtype, X, y, 1, 0);
+  const Problem with_logits = scalar_problem(Activation::identity, Loss::bce_with_logits, dtype, X, y, 1, 0);
+  validate_problem(with_sigmoid, "command line");  // finite, labels in [0, 1], float32 range
+  const BceValues v = dtype == Dtype::float32 ? bce_values<float>(labels, logits) : bce_values<double>(labels, logits);
+
+  // Per-sample gradients from LibTorch: the mean loss's dL/dz times n.
+  const auto per_sample = [&](const ReferenceResult& r) {
+    Tensor g = r.gradients.at("z1");
+    for (double& e : g.values) e *= static_cast<double>(n);
+    g.shape = {n};
+    return g;
+  };
+  const ReferenceResult torch_bce = torch_backend().compute_reference(with_sigmoid);
+  const ReferenceResult torch_logits = torch_backend().compute_reference(with_logits);
+  const Tolerances tol = default_tolerances(dtype);
+  const auto as_tensor = [&](const std::vector<double>& values) { return Tensor{{n}, values}; };
+  const auto submitted = [&](const std::vector<double>& values) { return SubmittedGradient{as_tensor(values), ""}; };
+  const TensorComparison full_vs_simple = compare_tensor("full vs simplified", submitted(v.grad_full), as_tensor(v.grad_simple), tol);
+  const TensorComparison bce_vs_nll = compare_tensor("BCE vs Bernoulli NLL", submitted(v.losses), as_tensor(v.nll), tol);
+  const TensorComparison simple_vs_bce = compare_tensor("ŷ - y vs LibTorch BCE(σ(z))", submitted(v.grad_simple), per_sample(torch_bce), tol);
+  const TensorComparison full_vs_bce = compare_tensor("full vs LibTorch BCE(σ(z))", submitted(v.grad_full), per_sample(torch_bce), tol);
+  const TensorComparison simple_vs_logits = compare_tensor("ŷ - y vs LibTorch BCE-with-logits", submitted(v.grad_simple), per_sample(torch_logits), tol);
+  const double mean_atol = tol.atol_for_scale(std::fabs(torch_bce.loss)) + tol.rtol * std::fabs(torch_bce.loss);
+  const bool means_agree = std::fabs(v.mean - torch_bce.loss) <= mean_atol && std::fabs(v.mean - torch_logits.loss) <= mean_atol;
+  const std::vector<const TensorComparison*> checks = {&bce_vs_nll, &full_vs_simple, &simple_vs_bce, &full_vs_bce, &simple_vs_logits};
+  bool all_agree = means_agree;
+  for (const auto* c : checks) all_agree = all_agree && c->passed;
+
+  if (o.format == "json") {
+    nlohmann::json doc = {{"labels", labels}, {"logits", logits}, {"dtype", o.dtype}, {"predictions", v.predictions},
+                          {"bce", v.losses}, {"bernoulli_nll", v.nll}, {"mean_bce", v.mean},
+                          {"grad_full_chain_rule", v.grad_full}, {"grad_simplified", v.grad_simple},
+                          {"libtorch", {{"bce_mean", torch_bce.loss}, {"bce_with_logits_mean", torch_logits.loss},
+                                        {"bce_grad", per_sample(torch_bce).values},
+                                        {"bce_with_logits_grad", per_sample(torch_logits).values}}},
+                          {"checks", nlohmann::json::array()}, {"passed", all_agree}};
+    for (const auto* c : checks)
+      doc["checks"].push_back({{"name", c->name}, {"passed", c->passed}, {"max_abs_diff", c->max_abs_diff}});
+    doc["checks"].push_back({{"name", "mean BCE vs LibTorch"}, {"passed", means_agree}});
+    std::cout << doc.dump(1) << "\n";
+    return all_agree ? 0 : 1;
+  }
+  std::string out = fmt::format("gradverify bce: binary cross-entropy after a sigmoid, {}\n\n", o.dtype);
+  out += fmt::format("  labels y       {}\n", rounded_list(labels));
+  out += fmt::format("  logits z       {}\n", rounded_list(logits));
+  out += fmt::format("  ŷ = σ(z)       {}\n", rounded_list(v.predictions));
+  out += fmt::format("  BCE            {}\n", rounded_list(v.losses));
+  out += fmt::format("  mean BCE       {:.4f}   (LibTorch: binary_cross_entropy {:.4f}, with_logits {:.4f})\n",
+                     v.mean, torch_bce.loss, torch_logits.loss);
+  out += fmt::format("  Bernoulli NLL  {}   -log(ŷ^y (1-ŷ)^(1-y)): the same as BCE\n\n", rounded_list(v.nll));
+  out += "Gradient with respect to the logits, per sample:\n";
+  out += fmt::format("  full chain rule   {}   [-y/ŷ + (1-y)/(1-ŷ)] · ŷ(1-ŷ)\n", rounded_list(v.grad_full));
+  out += fmt::format("  simplified ŷ - y  {}\n\n", rounded_list(v.grad_simple));
+  out += "Derivation:\n"
+         "  BCE = -[y·log(ŷ) + (1-y)·log(1-ŷ)],  ŷ = σ(z) = 1/(1+e^(-z))\n"
+         "  ∂BCE/∂ŷ = -y/ŷ + (1-y)/(1-ŷ)\n"
+         "  ∂ŷ/∂z   = ŷ(1-ŷ)                      (the sigmoid's derivative)\n"
+         "  ∂BCE/∂z = [-y/ŷ + (1-y)/(1-ŷ)] · ŷ(1-ŷ)\n"
+         "          = -y(1-ŷ) + (1-y)ŷ = -y + yŷ + ŷ - yŷ = ŷ - y\n"
+         "  And BCE is the Bernoulli negative log-likelihood: P(y | ŷ) = ŷ^y (1-ŷ)^(1-y), so\n"
+         "  -log P = -[y·log(ŷ) + (1-y)·log(1-ŷ)] = BCE.\n\n";
+  out += fmt::format("Checks ({} on every side; pass if |a - b| <= atol + {:g}·|b|, atol {:g} + {:g}·max|b|):\n", o.dtype,
+                     tol.rtol, tol.atol_abs, tol.atol_scale);
+  for (const auto* c : checks)
+    out += fmt::format("  {:<36} max |diff| {:>9.3e}  {}\n", c->name, c->max_abs_diff, c->passed ? "ok" : "FAIL");
+  out += fmt::format("  {:<36} {:>20}  {}\n\n", "mean BCE vs LibTorch (both)", "", means_agree ? "ok" : "FAIL");
+  bool saturated = false;
+  for (double p : v.predictions) saturated = saturated || p * (1 - p) < 1e-12;
+  if (!all_agree && saturated)
+    out += "  note: some ŷ are saturated (ŷ(1-ŷ) < 1e-12). There torch's binary_cross_entropy floors ŷ(1-ŷ) at\n"
+           "        1e-12 and 1 - ŷ has lost its digits, so the chain rule through BCE(σ(z)) is not ŷ - y, and\n"
+           "        its loss is off too. binary_cross_entropy_with_logits stays exact: compute BCE from logits.\n\n";
+  out += all_agree ? "PASS: BCE is the Bernoulli NLL, ∂BCE/∂z = ŷ - y, and LibTorch agrees\n"
+                   : "FAIL: something above differs\n";
+  std::cout << out;
+  return all_agree ? 0 : 1;
+}
+
+}  // namespace gradverify::cli

@@ -1,0 +1,57 @@
+#include "output.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+
+#include "gradverify/errors.h"
+
+namespace gradverify::cli {
+
+int exit_code(Verdict verdict) {
+  switch (verdict) {
+    case Verdict::pass: return kPass;
+    case Verdict::fail: return kMismatch;
+    case Verdict::vacuous: return kVacuous;
+  }
+  return kMismatch;
+}
+
+void write_file(const std::string& path, const std::string& text) {
+  // A fresh temporary name (mkstemp, O_EXCL) in the same directory, then rename: readers see
+  // the old file or the whole new one, and nothing placed at a predictable name is followed.
+  std::string tmp = path + ".XXXXXX";
+  const int fd = mkstemp(tmp.data());
+  if (fd < 0) throw InputError(path, "", std::string("cannot write the file: ") + std::strerror(errno));
+  size_t written = 0;
+  while (written < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + written, text.size() - written);
+    if (n <= 0) break;
+    written += static_cast<size_t>(n);
+  }
+  // The descriptor is closed whatever went wrong, and errno kept from the first failure.
+  bool ok = written == text.size() && fchmod(fd, 0644) == 0;
+  int error = ok ? 0 : errno;
+  if (::close(fd) != 0 && ok) ok = false, error = errno;
+  if (ok && std::rename(tmp.c_str(), path.c_str()) != 0) ok = false, error = errno;
+  if (!ok) {
+    const std::string reason = std::strerror(error != 0 ? error : EIO);
+    std::remove(tmp.c_str());
+    throw InputError(path, "", "cannot write the file: " + reason);
+  }
+}
+
+void write_output(const std::string& text, const std::string& output_path, const std::string& notice) {
+  if (output_path.empty()) {
+    std::cout << text;
+    return;
+  }
+  write_file(output_path, text);
+  std::cout << notice << "\n";
+}
+
+}  // namespace gradverify::cli

@@ -1,0 +1,302 @@
+#include "gradverify/check/diagnosis.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "gradverify/check/mistakes.h"
+
+namespace gradverify {
+namespace {
+
+// Replaying a mistake costs a forward and a backward pass; above this many multiply-adds
+// per pass (batch x parameters) the replays are skipped, so a diagnosis never takes longer
+// than the check.
+constexpr double kMaxReplayWork = 1e8;
+
+// "dW3", "db3", "dL/dz3", "dL/dh3": a gradient as a student names it.
+std::string gradient_label(const std::string& name) {
+  if (name[0] == 'W' || name[0] == 'b') return "d" + name;
+  return "dL/d" + name;
+}
+
+int64_t layer_of(const std::string& name) { return std::stoll(name.substr(1)); }
+
+std::string join_labels(const std::vector<std::string>& names) {
+  std::string s;
+  for (size_t i = 0; i < names.size(); ++i)
+    s += (i == 0 ? "" : i + 1 == names.size() ? " and " : ", ") + gradient_label(names[i]);
+  return s;
+}
+
+std::string join_alternatives(const std::vector<std::string>& items) {
+  std::string s;
+  for (size_t i = 0; i < items.size(); ++i) s += (i == 0 ? "" : i + 1 == items.size() ? " or " : ", ") + items[i];
+  return s;
+}
+
+// The steps of the backward pass, each named for what it computes.
+std::string loss_step(const MlpSpec& spec) { return fmt::format("the loss backward ({})", to_string(spec.loss)); }
+std::string activation_step(const MlpSpec& spec, int64_t k) {
+  return fmt::format("layer {}'s {} backward", k, to_string(spec.activation(k)));
+}
+std::string weight_step(int64_t k) {
+  return fmt::format("layer {}'s weight gradient ({}ᵀ·dz{})", k, k == 1 ? std::string("X") : "h" + std::to_string(k - 1), k);
+}
+std::string bias_step(int64_t k) { return fmt::format("layer {}'s bias gradient (dz{} summed over the batch)", k, k); }
+std::string input_step(int64_t k) { return fmt::format("layer {}'s backward to its input (dz{}·W{}ᵀ)", k, k, k); }
+
+std::string cause_of(const std::vector<std::string>& suspects) {
+  return suspects.size() == 1 ? suspects[0] + " is wrong" : "the mistake is in " + join_alternatives(suspects);
+}
+
+FirstDivergence divergence(int64_t layer, const std::string& last_match, const std::string& last_match_text,
+                           std::vector<std::string> mismatched, std::vector<std::string> suspects) {
+  FirstDivergence d{layer, last_match, std::move(mismatched), std::move(suspects), ""};
+  const bool plural = d.mismatched.size() > 1;
+  if (last_match.empty())
+    d.message = fmt::format("{} {} already wrong at the first step back from the loss: {}", join_labels(d.mismatched),
+                            plural ? "are" : "is", cause_of(d.suspects));
+  else
+    d.message = fmt::format("{}, {} {}: {}", last_match_text, join_labels(d.mismatched), plural ? "do not" : "does not",
+                            cause_of(d.suspects));
+  return d;
+}
+
+}  // namespace
+
+std::optional<FirstDivergence> find_first_divergence(const CheckReport& report) {
+  if (report.failed_count() == 0) return std::nullopt;
+  std::map<std::string, const TensorComparison*> by_name;
+  for (const auto* group : {&report.parameters, &report.intermediates})
+    for (const auto& c : *group) by_name[c.name] = &c;
+  const auto find = [&](const std::string& name) -> const TensorComparison* {
+    const auto it = by_name.find(name);
+    return it == by_name.end() ? nullptr : it->second;
+  };
+  const MlpSpec& spec = report.spec;
+  const int64_t L = spec.num_layers();
+
+  // Walk the backward pass, keeping the last gradient known right and the steps since.
+  std::string last_match, last_match_text;
+  std::vector<std::string> steps;
+  const auto matched = [&](const std::string& name, const std::string& text) {
+    last_match = name;
+    last_match_text = text;
+    steps.clear();
+  };
+  for (int64_t k = L; k >= 1; --k) {
+    steps.push_back(k == L ? loss_step(spec) : input_step(k + 1));
+    const std::string h = activation_name(k), z = preactivation_name(k);
+    if (const auto* c = find(h)) {
+      if (!c->passed) return divergence(k, last_match, last_match_text, {h}, steps);
+      matched(h, gradient_label(h) + " matches");
+    }
+    steps.push_back(activation_step(spec, k));
+    const auto* cz = find(z);
+    if (cz) {
+      if (!cz->passed) return divergence(k, last_match, last_match_text, {z}, steps);
+      matched(z, gradient_label(z) + " matches");
+    }
+    const auto* cw = find(weight_name(k));
+    const auto* cb = find(bias_name(k));
+    std::vector<std::string> failing, failing_steps;
+    if (cw && !cw->passed) {
+      failing.push_back(cw->name);
+      failing_steps.push_back(weight_step(k));
+    }
+    if (cb && !cb->passed) {
+      failing.push_back(cb->name);
+      failing_steps.push_back(bias_step(k));
+    }
+    if (!failing.empty()) {
+      // With dL/dz_k verified, only the parameter's own step is left. Without it, both
+      // failing point at dL/dz_k; one failing may be its own step or a dz_k that is wrong
+      // only where the other can't see it (a sample whose inputs are 0, say).
+      if (cz) return divergence(k, last_match, last_match_text, failing, failing_steps);
+      if (failing.size() == 2) return divergence(k, last_match, last_match_text, failing, steps);
+      std::vector<std::string> suspects = failing_steps;  // the likeliest first
+      suspects.insert(suspects.end(), steps.begin(), steps.end());
+      FirstDivergence d = divergence(k, last_match, last_match_text, failing, suspects);
+      const std::string other = gradient_label(failing[0] == cw->name ? cb->name : cw->name);
+      d.message = fmt::format("{}{} does not while {} does: most likely {} is wrong; otherwise dL/d{} is wrong only "
+                              "where {} can't see it, in {}",
+                              last_match.empty() ? "" : last_match_text + ", ", gradient_label(failing[0]), other,
+                              failing_steps[0], z, other, join_alternatives(steps));
+      return d;
+    }
+    // Both right and not vacuous: dL/dz_k is right too, as far as a check can tell.
+    if (!cz && cw && cb && !cw->vacuous && !cb->vacuous)
+      matched(z, fmt::format("{} and {} match (so dL/d{} is right)", gradient_label(cw->name), gradient_label(cb->name), z));
+  }
+  // Only the loss, or tensors outside the walk, failed.
+  return std::nullopt;
+}
+
+namespace {
+
+Tensor transpose(const Tensor& a) {
+  Tensor t{{a.shape[1], a.shape[0]}, std::vector<double>(a.values.size())};
+  for (int64_t i = 0; i < a.shape[0]; ++i)
+    for (int64_t j = 0; j < a.shape[1]; ++j)
+      t.values[static_cast<size_t>(j * a.shape[0] + i)] = a.values[static_cast<size_t>(i * a.shape[1] + j)];
+  return t;
+}
+
+// a and b hold the same number of values; a may be b's shape or its transpose.
+GradientSignature signature_of(const Tensor& a, const Tensor& b, bool same_shape, const Tolerances& tol) {
+  GradientSignature s;
+  const bool two_d = a.shape.size() == 2 && b.shape.size() == 2;
+  if (two_d && a.shape[0] == b.shape[1] && a.shape[1] == b.shape[0])
+    s.transposed = compare_tensor("", SubmittedGradient{transpose(a), ""}, b, tol).passed;
+  // Scale and cosine compare like with like: a transposed to b's layout when it came swapped.
+  const Tensor aligned = same_shape ? a : transpose(a);
+  double ab = 0, aa = 0, bb = 0;
+  for (size_t i = 0; i < b.values.size(); ++i) {
+    ab += aligned.values[i] * b.values[i];
+    aa += aligned.values[i] * aligned.values[i];
+    bb += b.values[i] * b.values[i];
+  }
+  s.scale = bb > 0 ? ab / bb : 0;
+  s.cosine = aa > 0 && bb > 0 ? ab / std::sqrt(aa * bb) : 0;
+  return s;
+}
+
+bool all_finite(const Tensor& t) {
+  for (double v : t.values)
+    if (!std::isfinite(v)) return false;
+  return true;
+}
+
+struct Hint {
+  std::string text;
+  std::string kind;
+};
+
+// A hint read from one tensor alone; empty when its numbers show nothing clear.
+Hint tensor_hint(const TensorComparison& c, const SubmittedGradient& actual, const Tensor& reference,
+                        const TensorMap& reference_all, int64_t batch, const Tolerances& tol) {
+  if (!actual.tensor) return {};
+  const Tensor& a = *actual.tensor;
+  const std::string label = gradient_label(c.name);
+  int64_t nonfinite = 0;
+  for (double v : a.values) nonfinite += std::isfinite(v) ? 0 : 1;
+  if (nonfinite > 0)
+    return {fmt::format("{} of {} entries are NaN or Inf: an entry never written, a log(0) or a division by 0, or "
+                        "an overflow", nonfinite, a.values.size()),
+            "nonfinite"};
+  if (c.shape_mismatch) {
+    if (c.signature && c.signature->transposed)
+      return {fmt::format("{} is LibTorch's transposed: dW{} = {}ᵀ·dz{} has shape [fan_in, fan_out] = {}", label,
+                          layer_of(c.name),
+                          layer_of(c.name) == 1 ? std::string("X") : "h" + std::to_string(layer_of(c.name) - 1),
+                          layer_of(c.name), shape_to_string(reference.shape)),
+              "transposed"};
+    // A bias with one row per sample: dz_k itself, not yet summed over the batch.
+    const auto dz = reference_all.find(preactivation_name(layer_of(c.name)));
+    if (c.name[0] == 'b' && dz != reference_all.end() && a.shape.size() == 2 && a.shape[0] == batch && batch > 1 &&
+        compare_tensor("", actual, dz->second, tol).passed)
+      return {fmt::format("{} has one row per sample: it is dL/dz{}, which must still be summed over the batch, "
+                          "dz.sum(axis=0)", label, layer_of(c.name)),
+              "bias_per_sample"};
+    return {};
+  }
+  if (!c.signature || c.reference_max_abs <= tol.atol_abs) return {};
+  bool all_zero = true;
+  for (double v : a.values) all_zero = all_zero && v == 0.0;
+  if (all_zero)
+    return {fmt::format("every entry of {} is 0 while LibTorch's are not: the gradient was never written", label),
+            "all_zero"};
+  if (c.signature->transposed)
+    return {fmt::format("{} is LibTorch's transposed: its rows and columns are swapped", label), "transposed"};
+  // An exact constant multiple: the tensor is right up to one factor. A single number is a
+  // multiple of any other, so it takes two nonzero entries for this to say anything.
+  const auto nonzero = std::count_if(reference.values.begin(), reference.values.end(), [](double v) { return v != 0; });
+  if (nonzero < 2) return {};
+  Tensor scaled = reference;
+  for (double& v : scaled.values) v *= c.signature->scale;
+  if (std::fabs(c.signature->scale) > 1e-6 && compare_tensor("", actual, scaled, tol).passed)
+    return {fmt::format("every entry of {} is {:.6g} times LibTorch's: a constant factor is wrong", label,
+                        c.signature->scale),
+            "constant_factor"};
+  return {};
+}
+
+// Whether the submission matches a replayed mistake on every gradient it was checked on.
+bool matches_replay(const CheckReport& report, const SubmittedGradients& actual, const TensorMap& replay) {
+  for (const auto* group : {&report.parameters, &report.intermediates})
+    for (const auto& c : *group) {
+      const auto it = actual.find(c.name);
+      if (it == actual.end() || !compare_tensor(c.name, it->second, replay.at(c.name), report.tolerances).passed)
+        return false;
+    }
+  return true;
+}
+
+}  // namespace
+
+void diagnose(CheckReport& report, const Problem& problem, const SubmittedGradients& actual,
+              const TensorMap& reference) {
+  if (report.failed_count() == 0) return;
+  report.first_divergence = find_first_divergence(report);
+  const SubmittedGradient absent{};
+  const auto submitted = [&](const std::string& name) -> const SubmittedGradient& {
+    const auto it = actual.find(name);
+    return it == actual.end() ? absent : it->second;
+  };
+
+  for (auto* group : {&report.parameters, &report.intermediates})
+    for (auto& c : *group) {
+      const SubmittedGradient& a = submitted(c.name);
+      if (c.passed || !a.tensor || !all_finite(*a.tensor)) continue;
+      const Tensor& b = reference.at(c.name);
+      if (!c.shape_mismatch) {
+        c.signature = signature_of(*a.tensor, b, true, report.tolerances);
+      } else if (a.tensor->shape.size() == 2 && b.shape.size() == 2 && a.tensor->shape[0] == b.shape[1] &&
+                 a.tensor->shape[1] == b.shape[0]) {
+        c.signature = signature_of(*a.tensor, b, false, report.tolerances);  // came transposed, or meant to
+      }
+    }
+
+  // Replays: which classic mistake, planted in the manual MLP, gives exactly these numbers.
+  std::vector<MistakeSite> matched;
+  const double work = static_cast<double>(problem.batch()) * static_cast<double>(problem.spec.parameter_count());
+  if (work <= kMaxReplayWork) {
+    for (const MistakeSite& site : applicable_sites(problem.spec, problem.batch()))
+      if (matches_replay(report, actual, replay_mistake(problem, site))) matched.push_back(site);
+  } else {
+    report.notes.push_back("hints from replayed mistakes were skipped: the net is too large to replay quickly");
+  }
+  // A mistake that matches in one layer says more than the same one "in every layer".
+  std::string replay_hint;
+  std::vector<std::string> replay_kinds;
+  // The same mistake may match at several sites (in layer 3, and "in every layer" when the
+  // others show no effect): the most specific says most, so only it is kept.
+  const auto specificity = [](const MistakeSite& s) { return s.layer > 0 ? 2 : s.activation ? 1 : 0; };
+  for (const MistakeSite& site : matched) {
+    const bool has_specific = std::any_of(matched.begin(), matched.end(), [&](const MistakeSite& other) {
+      return other.mistake == site.mistake && specificity(other) > specificity(site);
+    });
+    if (has_specific) continue;
+    replay_hint += (replay_hint.empty() ? "" : "; or ") + mistake_hint(problem.spec, problem.batch(), site);
+    if (std::find(replay_kinds.begin(), replay_kinds.end(), to_string(site.mistake)) == replay_kinds.end())
+      replay_kinds.emplace_back(to_string(site.mistake));
+  }
+
+  for (auto* group : {&report.parameters, &report.intermediates})
+    for (auto& c : *group) {
+      if (c.passed) continue;
+      if (!replay_hint.empty()) {
+        c.hint = replay_hint;
+        c.hint_kinds = replay_kinds;
+        continue;
+      }
+      Hint h = tensor_hint(c, submitted(c.name), reference.at(c.name), reference, problem.batch(), report.tolerances);
+      c.hint = std::move(h.text);
+      if (!h.kind.empty()) c.hint_kinds = {h.kind};
+    }
+}
+
+}  // namespace gradverify

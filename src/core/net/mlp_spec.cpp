@@ -1,0 +1,147 @@
+#include "gradverify/net/mlp_spec.h"
+
+#include <algorithm>
+#include <array>
+#include <stdexcept>
+#include <utility>
+
+#include "gradverify/errors.h"
+
+namespace gradverify {
+namespace {
+
+constexpr std::array<std::pair<const char*, Activation>, 4> kActivations{{
+    {"relu", Activation::relu}, {"sigmoid", Activation::sigmoid},
+    {"tanh", Activation::tanh}, {"identity", Activation::identity}}};
+constexpr std::array<std::pair<const char*, Loss>, 3> kLosses{{
+    {"mse", Loss::mse}, {"bce", Loss::bce}, {"bce_with_logits", Loss::bce_with_logits}}};
+constexpr std::array<std::pair<const char*, Dtype>, 2> kDtypes{{
+    {"float64", Dtype::float64}, {"float32", Dtype::float32}}};
+
+template <typename Table, typename Enum>
+const char* name_of(const Table& table, Enum value) {
+  for (const auto& [name, v] : table)
+    if (v == value) return name;
+  return "?";
+}
+
+template <typename Table>
+auto value_of(const Table& table, const std::string& name) -> std::optional<decltype(table[0].second)> {
+  for (const auto& [n, v] : table)
+    if (name == n) return v;
+  return std::nullopt;
+}
+
+template <typename Table>
+std::string names_of(const Table& table) {
+  std::string s;
+  for (const auto& entry : table) s += (s.empty() ? "" : ", ") + std::string(entry.first);
+  return s;
+}
+
+}  // namespace
+
+const char* to_string(Activation activation) { return name_of(kActivations, activation); }
+const char* to_string(Loss loss) { return name_of(kLosses, loss); }
+const char* to_string(Dtype dtype) { return name_of(kDtypes, dtype); }
+std::optional<Activation> parse_activation(const std::string& name) { return value_of(kActivations, name); }
+std::optional<Loss> parse_loss(const std::string& name) { return value_of(kLosses, name); }
+std::optional<Dtype> parse_dtype(const std::string& name) { return value_of(kDtypes, name); }
+std::string activation_names() { return names_of(kActivations); }
+std::string loss_names() { return names_of(kLosses); }
+std::string dtype_names() { return names_of(kDtypes); }
+
+// Sizes beyond these are refused rather than attempted: a typo like 60000,60000 should get a
+// message, not an out-of-memory kill. 2^26 float64 parameters are 512 MiB per copy, and a
+// check holds a few copies (weights and gradients, manual and LibTorch).
+constexpr int64_t kMaxWidth = 1 << 16;
+constexpr int64_t kMaxParameters = int64_t{1} << 26;
+constexpr size_t kMaxLayers = 1024;  // layers after the input; the report has a row for each
+
+std::vector<Activation> default_activations(int64_t num_layers, Loss loss) {
+  std::vector<Activation> activations(static_cast<size_t>(std::max<int64_t>(num_layers - 1, 0)), Activation::relu);
+  activations.push_back(loss == Loss::bce_with_logits ? Activation::identity : Activation::sigmoid);
+  return activations;
+}
+
+void validate_spec(const MlpSpec& spec, const std::string& source) {
+  if (spec.layers.size() < 2)
+    throw InputError(source, "layers", "expected at least 2 widths (input and output), got " +
+                                           std::to_string(spec.layers.size()));
+  if (spec.layers.size() > kMaxLayers + 1)
+    throw InputError(source, "layers", "expected at most " + std::to_string(kMaxLayers + 1) +
+                                           " widths (an input and " + std::to_string(kMaxLayers) + " layers), got " +
+                                           std::to_string(spec.layers.size()));
+  for (size_t i = 0; i < spec.layers.size(); ++i)
+    if (spec.layers[i] < 1 || spec.layers[i] > kMaxWidth)
+      throw InputError(source, "layers[" + std::to_string(i) + "]",
+                       "expected a width from 1 to " + std::to_string(kMaxWidth) + ", got " +
+                           std::to_string(spec.layers[i]));
+  const int64_t parameters = spec.parameter_count();
+  if (parameters > kMaxParameters)
+    throw InputError(source, "layers",
+                     layers_to_string(spec.layers) + " has " + std::to_string(parameters) +
+                         " parameters; at most " + std::to_string(kMaxParameters) + " are accepted");
+  if (static_cast<int64_t>(spec.activations.size()) != spec.num_layers())
+    throw InputError(source, "activations",
+                     "expected " + std::to_string(spec.num_layers()) + " (one per layer after the input), got " +
+                         std::to_string(spec.activations.size()));
+  if (spec.loss == Loss::bce && spec.activations.back() != Activation::sigmoid)
+    throw InputError(source, "activations",
+                     std::string("loss 'bce' takes probabilities, so the last activation must be 'sigmoid', got '") +
+                         to_string(spec.activations.back()) + "' (for logits use 'bce_with_logits' with 'identity')");
+}
+
+void validate_batch_size(const MlpSpec& spec, int64_t batch, const std::string& source) {
+  // Forward caches z_k and h_k for every layer: batch x (sum of widths) values, twice.
+  int64_t widths = 0;
+  for (int64_t w : spec.layers) widths += w;
+  if (batch > 0 && widths > kMaxParameters / batch)
+    throw InputError(source, "X", "a batch of " + std::to_string(batch) + " through " + layers_to_string(spec.layers) +
+                                      " needs more than " + std::to_string(kMaxParameters) +
+                                      " activations; use a smaller batch");
+}
+
+std::string layers_to_string(const std::vector<int64_t>& layers) {
+  std::string s;
+  for (size_t i = 0; i < layers.size(); ++i) s += (i ? "-" : "") + std::to_string(layers[i]);
+  return s;
+}
+
+std::string weight_name(int64_t k) { return "W" + std::to_string(k); }
+std::string bias_name(int64_t k) { return "b" + std::to_string(k); }
+std::string preactivation_name(int64_t k) { return "z" + std::to_string(k); }
+std::string activation_name(int64_t k) { return "h" + std::to_string(k); }
+
+std::vector<std::string> parameter_names(const MlpSpec& spec) {
+  std::vector<std::string> names;
+  for (int64_t k = 1; k <= spec.num_layers(); ++k) {
+    names.push_back(weight_name(k));
+    names.push_back(bias_name(k));
+  }
+  return names;
+}
+
+std::vector<std::string> intermediate_names(const MlpSpec& spec) {
+  std::vector<std::string> names;
+  for (int64_t k = 1; k <= spec.num_layers(); ++k) {
+    names.push_back(preactivation_name(k));
+    names.push_back(activation_name(k));
+  }
+  return names;
+}
+
+std::vector<int64_t> expected_shape(const MlpSpec& spec, const std::string& name, int64_t batch) {
+  if (name.size() < 2) throw std::logic_error("expected_shape: bad name " + name);
+  const int64_t k = std::stoll(name.substr(1));
+  if (k < 1 || k > spec.num_layers()) throw std::logic_error("expected_shape: no layer in " + name);
+  switch (name[0]) {
+    case 'W': return {spec.fan_in(k), spec.fan_out(k)};
+    case 'b': return {spec.fan_out(k)};
+    case 'z':
+    case 'h': return {batch, spec.fan_out(k)};
+    default: throw std::logic_error("expected_shape: bad name " + name);
+  }
+}
+
+}  // namespace gradverify

@@ -1,0 +1,314 @@
+#include "gradverify/grading/grading.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "gradverify/check/check.h"
+#include "gradverify/errors.h"
+#include "gradverify/problem/gradients_file.h"
+#include "gradverify/check/report.h"
+#include "core/problem/json_tensor.h"
+
+namespace gradverify {
+namespace {
+
+constexpr size_t kStderrShown = 2000;  // characters of stderr in a case's feedback
+
+// What a submission printed, as one JSON object, or a message saying what is wrong with it.
+struct ParsedAnswer {
+  nlohmann::json doc;
+  std::string problem;
+};
+
+ParsedAnswer parse_answer(const std::string& out) {
+  const auto first = out.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos)
+    return {{}, "printed nothing on stdout: the answer must be one JSON object printed to stdout"};
+  if (out[first] != '{') {
+    const std::string head = out.substr(first, std::min<size_t>(60, out.find('\n', first) - first));
+    return {{}, "stdout must hold only the JSON answer, but it starts with \"" + head +
+                    "\": print debugging output to stderr instead"};
+  }
+  try {
+    return {detail::parse_json_text(detail::quote_python_nonfinite(out), "stdout"), ""};
+  } catch (const InputError& e) {
+    // "stdout: X[2][0]: not valid JSON: parse error at line 1, column 40: ..."
+    return {{}, std::string(e.what()) + "; if the program prints anything besides the answer, print that to stderr"};
+  }
+}
+
+std::string op_table(const std::vector<TensorComparison>& tensors) {
+  std::string t = fmt::format("  {:<6} {:<9} {:>12}  {:>12}  {:<9} {:>16}  {:>16}  {}\n", "grad", "shape", "max abs diff",
+                              "max rel diff", "worst at", "yours", "LibTorch", "verdict");
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const auto& c = tensors[i];
+    if (c.missing || c.shape_mismatch) {
+      t += fmt::format("  {:<6} {:<9} {}\n", c.name, shape_to_string(c.shape), "FAIL: " + c.message);
+    } else {
+      t += fmt::format("  {:<6} {:<9} {:>12.3e}  {:>12.3e}  {:<9} {:>16.10g}  {:>16.10g}  {}\n", c.name,
+                       shape_to_string(c.shape), c.max_abs_diff, c.max_rel_diff, shape_to_string(c.worst_index), c.worst_actual,
+                       c.worst_reference, c.passed ? "ok" : "FAIL");
+    }
+    if (!c.hint.empty()) t += "         hint: " + c.hint + "\n";
+  }
+  return t;
+}
+
+std::string stderr_excerpt(const SandboxResult& run) {
+  if (run.err.empty()) return "";
+  std::string shown = run.err.substr(0, kStderrShown);
+  std::string text = "\nstderr:\n" + shown;
+  if (shown.back() != '\n') text += "\n";
+  if (run.stderr_total > static_cast<int64_t>(shown.size()))
+    text += fmt::format("... ({} more bytes not shown)\n", run.stderr_total - static_cast<int64_t>(shown.size()));
+  return text;
+}
+
+}  // namespace
+
+void require_informative_reference(const PreparedCase& p, const std::string& rubric_source) {
+  const GradingCase& g = p.spec;
+  std::vector<std::string> names;
+  if (g.kind == CaseKind::op) names = op_answer_names(g.op.op);
+  else names = parameter_names(g.problem.spec);
+  for (const auto& name : names) {
+    const Tensor& t = p.reference.at(name);
+    double max_abs = 0;
+    for (double v : t.values) {
+      // A reference that overflowed (a problem file with huge values) grades nothing either.
+      if (!std::isfinite(v))
+        throw InputError(rubric_source, "case '" + g.name + "'",
+                         "LibTorch's " + (g.kind == CaseKind::op ? name : "d" + name) +
+                             " has NaN or Inf entries, so no answer could match it; use smaller values");
+      max_abs = std::max(max_abs, std::fabs(v));
+    }
+    if (!(max_abs > g.tolerances.atol_abs))
+      throw InputError(rubric_source, "case '" + g.name + "'",
+                       "LibTorch's " + (g.kind == CaseKind::op ? name : "d" + name) +
+                           " is all zero, so this case can't tell a right answer from an untouched skeleton "
+                           "(a dead ReLU layer?); choose another seed");
+  }
+}
+
+CaseResult score_case(const PreparedCase& p, const SandboxResult& run) {
+  const GradingCase& g = p.spec;
+  CaseResult r;
+  r.name = g.name;
+  r.description = g.description;
+  r.visibility = g.visibility;
+  r.points = g.points;
+  r.seconds = run.seconds;
+  std::string feedback = g.description + "\n";
+
+  ParsedAnswer answer;
+  if (!run.exited_cleanly()) {
+    r.failure = "the submission " + run.failure();
+    if (run.left_processes) r.failure += "; it left processes running, which were killed";
+  } else {
+    answer = parse_answer(run.out);
+    if (!answer.problem.empty()) r.failure = answer.problem;
+    else if (!answer.doc.is_object()) r.failure = "stdout is JSON but not an object: the answer is {\"...\": [...]}";
+  }
+  if (!r.failure.empty()) {
+    r.feedback = feedback + "0 points: " + r.failure + "\n" + stderr_excerpt(run);
+    return r;
+  }
+
+  if (g.kind == CaseKind::op) {
+    SubmittedGradients submitted;
+    for (const auto& name : op_answer_names(g.op.op)) {
+      if (!answer.doc.contains(name)) continue;  // check_op_gradients reports it missing
+      try {
+        submitted[name].tensor = detail::read_tensor(answer.doc[name], name, detail::NonFinite::from_strings);
+      } catch (const detail::FieldError& e) {
+        submitted[name].problem = e.field + ": " + e.what();
+      }
+    }
+    r.tensors = check_op_gradients(g.op, submitted, p.reference, g.tolerances);
+    feedback += op_table(r.tensors);
+  } else {
+    const GradientsFile file = parse_gradients_json(answer.doc.dump(), "the answer", g.problem.spec);
+    GradientCheckOptions options;
+    options.tolerances = g.tolerances;
+    const CheckReport report = check_gradients(g.problem, {file.gradients, "your submission", std::nullopt, {}},
+                                               {p.reference_loss, p.reference, {}}, options);
+    r.tensors = report.parameters;
+    r.tensors.insert(r.tensors.end(), report.intermediates.begin(), report.intermediates.end());
+    feedback += format_report_table(report);
+  }
+  const size_t scored = g.kind == CaseKind::op ? r.tensors.size() : parameter_names(g.problem.spec).size();
+  r.tensors_scored = static_cast<int64_t>(scored);
+  for (size_t i = 0; i < scored; ++i) r.tensors_passed += r.tensors[i].passed ? 1 : 0;
+  r.passed = r.tensors_passed == r.tensors_scored;
+  if (g.credit == Credit::per_tensor) r.score = g.points * static_cast<double>(r.tensors_passed) / static_cast<double>(scored);
+  else r.score = r.passed ? g.points : 0;
+  feedback += fmt::format("{:g} of {:g} points: {} of {} gradients right{}\n", r.score, r.points, r.tensors_passed,
+                          r.tensors_scored, g.credit == Credit::per_tensor ? " (credit per gradient)" : "");
+  if (run.left_processes) feedback += "note: the submission left processes running; they were killed\n";
+  r.feedback = feedback + stderr_excerpt(run);
+  return r;
+}
+
+GradeResult grade_submission(const std::vector<PreparedCase>& cases, const std::string& command,
+                             const SandboxLimits& limits,
+                             const std::function<void(const CaseResult&, size_t, size_t)>& on_case) {
+  const auto start = std::chrono::steady_clock::now();
+  GradeResult result;
+  result.submission = command;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const SandboxResult run = run_sandboxed(command, case_request_json(cases[i].spec), limits);
+    result.cases.push_back(score_case(cases[i], run));
+    result.score += result.cases.back().score;
+    result.max_score += result.cases.back().points;
+    if (on_case) on_case(result.cases.back(), i, cases.size());
+  }
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
+// ---- outputs --------------------------------------------------------------------------------
+
+namespace {
+
+std::string summary_line(const GradeResult& r) {
+  int64_t passed = 0;
+  for (const auto& c : r.cases) passed += c.passed ? 1 : 0;
+  return fmt::format("{:g} / {:g} points; {} of {} cases passed", r.score, r.max_score, passed, r.cases.size());
+}
+
+std::string xml_escape(const std::string& s) {
+  std::string out;
+  for (unsigned char ch : s) {
+    switch (ch) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      default:
+        // XML 1.0 allows tab, newline and carriage return below 0x20, nothing else.
+        if (ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r') out += fmt::format("\\x{:02x}", ch);
+        else out += static_cast<char>(ch);
+    }
+  }
+  return out;
+}
+
+// Valid UTF-8 for JSON: a submission's stdout and stderr may hold any bytes. Anything that is
+// not well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF)
+// becomes U+FFFD.
+std::string utf8_safe(const std::string& s) {
+  std::string out;
+  const auto byte = [&](size_t i) { return i < s.size() ? static_cast<unsigned char>(s[i]) : 0u; };
+  for (size_t i = 0; i < s.size();) {
+    const unsigned c = byte(i);
+    size_t len = 0;
+    unsigned lo = 0x80, hi = 0xBF;  // the allowed range of the second byte
+    if (c < 0x80) len = 1;
+    else if (c >= 0xC2 && c <= 0xDF) len = 2;
+    else if (c >= 0xE0 && c <= 0xEF) len = 3, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+    else if (c >= 0xF0 && c <= 0xF4) len = 4, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+    bool ok = len > 0 && i + len <= s.size();
+    if (ok && len > 1) ok = byte(i + 1) >= lo && byte(i + 1) <= hi;
+    for (size_t k = 2; ok && k < len; ++k) ok = (byte(i + k) & 0xC0) == 0x80;
+    if (ok) out.append(s, i, len), i += len;
+    else out += "\xEF\xBF\xBD", ++i;  // U+FFFD
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string format_gradescope(const GradeResult& r) {
+  nlohmann::json doc;
+  doc["score"] = r.score;
+  doc["execution_time"] = static_cast<int64_t>(std::ceil(r.seconds));
+  std::string output = "gradverify: " + summary_line(r) + " (rubric: " + r.rubric + ")\n";
+  for (const auto& note : r.notes) output += "\n" + note + "\n";
+  doc["output"] = utf8_safe(output);
+  doc["tests"] = nlohmann::json::array();
+  for (const auto& c : r.cases)
+    doc["tests"].push_back({{"name", c.name},
+                            {"score", c.score},
+                            {"max_score", c.points},
+                            {"status", c.passed ? "passed" : "failed"},
+                            {"output", utf8_safe(c.feedback)},
+                            {"visibility", c.visibility}});
+  return doc.dump(2) + "\n";
+}
+
+std::string format_junit(const GradeResult& r) {
+  int64_t failures = 0;
+  for (const auto& c : r.cases) failures += c.passed ? 0 : 1;
+  std::string x = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+  x += fmt::format("<testsuites name=\"gradverify\" tests=\"{}\" failures=\"{}\" time=\"{:.3f}\">\n", r.cases.size(),
+                   failures, r.seconds);
+  x += fmt::format("  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" time=\"{:.3f}\">\n",
+                   xml_escape(r.rubric), r.cases.size(), failures, r.seconds);
+  x += fmt::format("    <properties><property name=\"score\" value=\"{:g}\"/><property name=\"max_score\" "
+                   "value=\"{:g}\"/></properties>\n", r.score, r.max_score);
+  for (const auto& c : r.cases) {
+    x += fmt::format("    <testcase name=\"{}\" classname=\"gradverify.{}\" time=\"{:.3f}\">\n", xml_escape(c.name),
+                     xml_escape(c.visibility), c.seconds);
+    if (!c.passed)
+      x += fmt::format("      <failure message=\"{}\">{}</failure>\n",
+                       xml_escape(fmt::format("{:g} of {:g} points{}", c.score, c.points,
+                                              c.failure.empty() ? "" : ": " + c.failure)),
+                       xml_escape(utf8_safe(c.feedback)));
+    x += "    </testcase>\n";
+  }
+  x += "  </testsuite>\n</testsuites>\n";
+  return x;
+}
+
+std::string format_grade_json(const GradeResult& r) {
+  nlohmann::json doc;
+  doc["submission"] = utf8_safe(r.submission);
+  doc["rubric"] = r.rubric;
+  doc["score"] = r.score;
+  doc["max_score"] = r.max_score;
+  doc["seconds"] = r.seconds;
+  doc["notes"] = nlohmann::json::array();
+  for (const auto& note : r.notes) doc["notes"].push_back(utf8_safe(note));
+  doc["cases"] = nlohmann::json::array();
+  for (const auto& c : r.cases) {
+    nlohmann::json tensors = nlohmann::json::array();
+    for (const auto& t : c.tensors)
+      tensors.push_back({{"name", t.name},
+                         {"shape", t.shape},
+                         {"passed", t.passed},
+                         {"max_abs_diff", detail::number_to_json(t.max_abs_diff)},
+                         {"max_rel_diff", detail::number_to_json(t.max_rel_diff)},
+                         {"worst_index", t.worst_index},
+                         {"message", utf8_safe(t.message)},
+                         {"hint", t.hint}});
+    doc["cases"].push_back({{"name", c.name},
+                            {"description", c.description},
+                            {"visibility", c.visibility},
+                            {"points", c.points},
+                            {"score", c.score},
+                            {"passed", c.passed},
+                            {"failure", utf8_safe(c.failure)},
+                            {"tensors", tensors},
+                            {"seconds", c.seconds},
+                            {"feedback", utf8_safe(c.feedback)}});
+  }
+  return doc.dump(2) + "\n";
+}
+
+std::string format_grade_table(const GradeResult& r) {
+  std::string t = "gradverify grade: " + r.rubric + "\n  submission: " + r.submission + "\n\n";
+  for (const auto& c : r.cases)
+    t += fmt::format("  {:<4} {:>5g}/{:<3g} {:<40} {}\n", c.passed ? "ok" : "FAIL", c.score, c.points, c.name,
+                     c.visibility == "visible" ? "" : "(" + c.visibility + ")");
+  for (const auto& note : r.notes) t += "\n" + note + "\n";
+  for (const auto& c : r.cases)
+    if (!c.passed) t += "\n--- " + c.name + " ---\n" + c.feedback;
+  t += "\n" + summary_line(r) + fmt::format(" in {:.1f} s\n", r.seconds);
+  return t;
+}
+
+}  // namespace gradverify

@@ -1,0 +1,424 @@
+// Course grading end to end: `gradverify grade` on the student kit's runners, on student code
+// in Python this project never wrote into its grader, and on hostile submissions. The grader
+// runs as a user runs it (the binary); the expectations are computed independently here.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <dirent.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "gradverify/check/compare.h"
+#include "gradverify/grading/rubric.h"
+#include "gradverify/grading/sandbox.h"
+#include "support/run_command.h"
+
+namespace gradverify {
+namespace {
+
+using testing::run_shell;
+using testing::slurp;
+using testing::temp_path;
+using testing::write_temp;
+using nlohmann::json;
+
+const std::string kBin = GRADVERIFY_BIN;
+const std::string kSolution = STUDENT_RUNNER_SOLUTION;
+const std::string kSkeleton = STUDENT_RUNNER_SKELETON;
+const std::string kDbAveraged = STUDENT_RUNNER_DB_AVERAGED;
+const std::string kPython = std::string("python3 ") + GRADVERIFY_TEST_DATA + "/submissions/python_student.py";
+
+// Grades with the built-in rubric (or `extra` options) and returns the JSON report.
+json grade(const std::string& command, const std::string& extra = "") {
+  // Named per process: ctest -j runs tests that grade the same command at the same time.
+  const std::string out = temp_path("grade_" + std::to_string(getpid()) + "_" +
+                                    std::to_string(std::hash<std::string>{}(command + extra)) + ".json");
+  const auto run = run_shell(kBin + " grade -q --format json --output " + out + " --submission-cmd '" + command + "' " + extra);
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  return json::parse(slurp(out));
+}
+
+// Gradescope's results.json contract: what its harness reads, with the types it expects.
+void expect_gradescope_contract(const json& r) {
+  ASSERT_TRUE(r.is_object());
+  ASSERT_TRUE(r["score"].is_number());
+  ASSERT_TRUE(r["execution_time"].is_number());
+  ASSERT_TRUE(r["output"].is_string());
+  ASSERT_TRUE(r["tests"].is_array());
+  ASSERT_FALSE(r["tests"].empty());
+  double total = 0;
+  for (const auto& t : r["tests"]) {
+    SCOPED_TRACE(t.dump().substr(0, 200));
+    for (const char* key : {"name", "status", "output", "visibility"}) ASSERT_TRUE(t[key].is_string()) << key;
+    ASSERT_TRUE(t["score"].is_number());
+    ASSERT_TRUE(t["max_score"].is_number());
+    EXPECT_TRUE(t["status"] == "passed" || t["status"] == "failed");
+    EXPECT_TRUE(std::set<std::string>({"visible", "hidden", "after_due_date", "after_published"})
+                    .count(t["visibility"].get<std::string>()));
+    EXPECT_GE(t["score"].get<double>(), 0);
+    EXPECT_LE(t["score"].get<double>(), t["max_score"].get<double>());
+    total += t["score"].get<double>();
+  }
+  EXPECT_NEAR(r["score"].get<double>(), total, 1e-9);
+}
+
+TEST(Grading, TheReferenceSolutionScoresFullMarksInAValidResultsJson) {
+  const std::string out = temp_path("solution_results.json");
+  const auto run = run_shell(kBin + " grade -q --format gradescope --output " + out + " --submission-cmd " + kSolution);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const json r = json::parse(slurp(out));
+  expect_gradescope_contract(r);
+  const Rubric rubric = builtin_rubric();
+  EXPECT_EQ(r["score"].get<double>(), rubric.max_score());
+  ASSERT_EQ(r["tests"].size(), rubric.cases.size());
+  for (const auto& t : r["tests"]) EXPECT_EQ(t["status"], "passed") << t["output"];
+}
+
+TEST(Grading, TheUntouchedSkeletonScoresZeroWithoutUpsettingTheGrader) {
+  const json r = grade(kSkeleton);
+  EXPECT_EQ(r["score"].get<double>(), 0);
+  for (const auto& c : r["cases"]) {
+    EXPECT_FALSE(c["passed"].get<bool>());
+    EXPECT_EQ(c["failure"], "") << "it answered: zeros, not a crash";
+    EXPECT_NE(c["feedback"].get<std::string>().find("FAIL"), std::string::npos);
+  }
+}
+
+TEST(Grading, CorrectPythonScoresFullMarks) {
+  const json r = grade(kPython);
+  EXPECT_EQ(r["score"], r["max_score"]);
+}
+
+// ---- buggy submissions lose exactly the cases their bugs touch ------------------------------
+
+// The answers of one submission to every case of the built-in rubric, run directly.
+std::vector<json> answers_of(const std::string& command, const Rubric& rubric) {
+  std::vector<json> answers;
+  SandboxLimits limits;
+  limits.working_directory = "/tmp";
+  for (const auto& c : rubric.cases) {
+    const SandboxResult run = run_sandboxed(command, case_request_json(c), limits);
+    EXPECT_TRUE(run.exited_cleanly()) << command << ": " << run.failure() << run.err;
+    answers.push_back(json::parse(run.out));
+  }
+  return answers;
+}
+
+struct Touched {
+  std::set<std::string> cases;              // where any scored tensor differs
+  std::map<std::string, double> scores;     // what each case should score
+  std::map<std::string, std::set<std::string>> tensors;  // which tensors differ
+};
+
+// Which cases a bug touches: where the buggy answer differs from the correct one (the plain
+// Python, or the reference solution) beyond the case's tolerance. No LibTorch involved: the
+// grader's verdicts, against LibTorch, must agree with this.
+Touched touched_by(const std::vector<json>& correct, const std::vector<json>& buggy, const Rubric& rubric) {
+  Touched t;
+  for (size_t i = 0; i < rubric.cases.size(); ++i) {
+    const GradingCase& c = rubric.cases[i];
+    std::vector<std::string> names = c.kind == CaseKind::op ? op_answer_names(c.op.op) : std::vector<std::string>{};
+    if (c.kind == CaseKind::mlp)
+      for (const auto& p : parameter_names(c.problem.spec)) names.push_back("d" + p);
+    int passed = 0;
+    for (const auto& name : names) {
+      Tensor want;
+      want.shape = {static_cast<int64_t>(correct[i][name].size())};
+      for (const auto& row : correct[i][name])
+        if (row.is_array()) for (double v : row) want.values.push_back(v);
+        else want.values.push_back(row.get<double>());
+      Tensor got = want;
+      got.values.clear();
+      for (const auto& row : buggy[i][name])
+        if (row.is_array()) for (double v : row) got.values.push_back(v);
+        else got.values.push_back(row.get<double>());
+      if (compare_tensor(name, SubmittedGradient{got, ""}, want, c.tolerances).passed) ++passed;
+      else t.tensors[c.name].insert(name);
+    }
+    if (passed < static_cast<int>(names.size())) t.cases.insert(c.name);
+    t.scores[c.name] = c.credit == Credit::per_tensor ? c.points * passed / static_cast<double>(names.size())
+                                                      : (passed == static_cast<int>(names.size()) ? c.points : 0);
+  }
+  return t;
+}
+
+struct Bug {
+  std::string name, command;
+};
+void PrintTo(const Bug& b, std::ostream* os) { *os << b.name; }
+class BuggySubmission : public ::testing::TestWithParam<Bug> {};
+
+TEST_P(BuggySubmission, LosesExactlyTheCasesItsBugTouchesWithTheFailingGradientNamed) {
+  const Rubric rubric = builtin_rubric();
+  const bool cpp = GetParam().name == "cpp_db_averaged";
+  Touched expected = touched_by(answers_of(cpp ? kSolution : kPython, rubric),
+                                      answers_of(GetParam().command, rubric), rubric);
+  ASSERT_FALSE(expected.cases.empty()) << "a bug that touches no case tests nothing";
+  const json r = grade(GetParam().command);
+  std::set<std::string> lost;
+  for (const auto& c : r["cases"]) {
+    const std::string name = c["name"];
+    SCOPED_TRACE(name);
+    if (!c["passed"].get<bool>()) lost.insert(name);
+    EXPECT_NEAR(c["score"].get<double>(), expected.scores.at(name), 1e-9);
+    for (const auto& tensor : expected.tensors[name]) {
+      // The feedback names the gradient: "dz", "dW", ... for an op, "W2", "b1", ... for a net.
+      const std::string shown = tensor.size() > 2 && tensor[0] == 'd' && std::isdigit(tensor.back()) ? tensor.substr(1) : tensor;
+      EXPECT_NE(c["feedback"].get<std::string>().find("\n  " + shown + " "), std::string::npos) << shown;
+    }
+  }
+  EXPECT_EQ(lost, expected.cases);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    All, BuggySubmission,
+    ::testing::Values(Bug{"relu_ge", kPython + " relu_ge"}, Bug{"sigmoid_of_output", kPython + " sigmoid_of_output"},
+                      Bug{"mse_no_two", kPython + " mse_no_two"}, Bug{"bce_sum", kPython + " bce_sum"},
+                      Bug{"linear_db_mean", kPython + " linear_db_mean"},
+                      Bug{"dx_untransposed", kPython + " dx_untransposed"},
+                      Bug{"mlp_bias_mean", kPython + " mlp_bias_mean"}, Bug{"tanh_forgot", kPython + " tanh_forgot"},
+                      Bug{"cpp_db_averaged", kDbAveraged}),
+    [](const auto& test_info) { return test_info.param.name; });
+
+TEST(Grading, HintsNameTheClassicMistakes) {
+  const json relu = grade(kPython + " relu_ge");
+  EXPECT_NE(relu["cases"][0]["feedback"].get<std::string>().find("ReLU'(0) must be 0"), std::string::npos);
+  const json mse = grade(kPython + " mse_no_two");
+  for (const auto& c : mse["cases"]) {
+    if (c["name"] == "MSE backward") {
+      EXPECT_NE(c["feedback"].get<std::string>().find("the factor 2 of the squared error"), std::string::npos);
+    }
+  }
+}
+
+// ---- hostile submissions ----------------------------------------------------------------------
+
+// Two cases, three seconds each: enough to see every failure, with room for a loaded machine.
+std::string small_rubric() {
+  return write_temp("small_rubric_" + std::to_string(getpid()) + ".json", R"({"name": "small", "timeout_seconds": 3, "memory_mb": 256, "cases": [
+    {"name": "relu", "points": 1, "kind": "op", "op": "relu", "seed": 1},
+    {"name": "net", "points": 2, "kind": "mlp", "layers": [2, 3, 1], "data": "xor", "seed": 1}]})");
+}
+
+int processes_with(const std::string& marker) {
+  int count = 0;
+  DIR* proc = opendir("/proc");
+  while (dirent* entry = readdir(proc)) {
+    std::string cmdline = slurp("/proc/" + std::string(entry->d_name) + "/cmdline");
+    for (char& c : cmdline) c = c == '\0' ? ' ' : c;
+    if (cmdline.find(marker) != std::string::npos) ++count;
+  }
+  closedir(proc);
+  return count;
+}
+
+struct Hostile {
+  std::string name, command, feedback;  // feedback: what each case's feedback must say
+  std::string leftover;                 // a process it leaves behind, which must not survive
+};
+void PrintTo(const Hostile& h, std::ostream* os) { *os << h.name; }
+class HostileSubmission : public ::testing::TestWithParam<Hostile> {};
+
+TEST_P(HostileSubmission, GetsZeroWhileTheResultsFileStaysCompleteAndValid) {
+  const std::string results = temp_path("hostile_" + GetParam().name + ".json");
+  std::filesystem::remove(results);
+  std::string command = GetParam().command;
+  for (auto at = command.find("RESULTS"); at != std::string::npos; at = command.find("RESULTS"))
+    command.replace(at, 7, results);
+  const auto run = run_shell(kBin + " grade -q --rubric " + small_rubric() + " --format gradescope --output " + results +
+                             " --submission-cmd \"" + command + "\"");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const json r = json::parse(slurp(results));
+  expect_gradescope_contract(r);
+  EXPECT_EQ(r["score"].get<double>(), 0);
+  ASSERT_EQ(r["tests"].size(), 2u) << "every case is in the results";
+  for (const auto& t : r["tests"]) {
+    EXPECT_EQ(t["status"], "failed");
+    EXPECT_NE(t["output"].get<std::string>().find(GetParam().feedback), std::string::npos) << t["output"];
+  }
+  if (!GetParam().leftover.empty()) {
+    EXPECT_EQ(processes_with(GetParam().leftover), 0) << "nothing it started outlives grading";
+  }
+  if (GetParam().name == "garbage_output" || GetParam().name == "invalid_utf8_json") {
+    // Arbitrary bytes in what the feedback quotes must not break the other formats either.
+    const auto as_json = run_shell(kBin + " grade -q --rubric " + small_rubric() + " --format json --submission-cmd \"" +
+                                   command + "\"");
+    ASSERT_EQ(as_json.exit_code, 0) << as_json.err;
+    EXPECT_EQ(json::parse(as_json.out)["score"].get<double>(), 0);
+    EXPECT_EQ(run_shell(kBin + " grade -q --rubric " + small_rubric() + " --format junit --submission-cmd \"" + command +
+                        "\"").exit_code, 0);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    All, HostileSubmission,
+    ::testing::Values(
+        Hostile{"segfault", "kill -SEGV \\$\\$", "SIGSEGV", ""},
+        Hostile{"abort", "python3 -c 'import os; os.abort()'", "SIGABRT", ""},
+        Hostile{"infinite_loop", "while :; do :; done", "timed out", ""},
+        Hostile{"unbounded_allocation", "python3 -c 'x = [bytearray(10**8) for _ in iter(int, 1)]'", "MemoryError", ""},
+        Hostile{"garbage_output", "head -c 3000 /dev/urandom", "stdout", ""},
+        Hostile{"invalid_utf8_json", "printf '{\\\"dz\\\": \\300\\377}'; printf '\\300\\301' >&2", "stdout: dz: not valid JSON", ""},
+        Hostile{"no_output", "true", "printed nothing on stdout", ""},
+        Hostile{"extra_printing", "echo debugging; echo '{}'", "print debugging output to stderr instead", ""},
+        Hostile{"fake_score", "echo '{\\\"score\\\": 100, \\\"tests\\\": []}'", "missing", ""},
+        Hostile{"writes_results_file",
+                "echo '{\\\"score\\\": 100, \\\"tests\\\": []}' > RESULTS; echo '{\\\"score\\\": 100}'", "missing", ""},
+        Hostile{"child_left_running", "sleep 31 & echo '{}'", "left processes running", "sleep 31"},
+        Hostile{"escaped_child", "setsid sleep 32 >/dev/null 2>&1 & echo '{}'", "left processes running", "sleep 32"},
+        Hostile{"stdout_flood", "yes", "too much to stdout", ""}),
+    [](const auto& test_info) { return test_info.param.name; });
+
+// ---- rubrics ----------------------------------------------------------------------------------
+
+TEST(GradingRubric, AMistakeInARubricNamesTheFileAndTheField) {
+  const std::string path = write_temp("bad_rubric.json", R"({"cases": [{"name": "a", "kind": "op", "op": "softmax"}]})");
+  const auto run = run_shell(kBin + " grade --rubric " + path + " --submission-cmd true");
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_NE(run.err.find(path + ": cases[0].op: expected one of relu, sigmoid, tanh, identity, linear, mse, bce, "
+                                "bce_with_logits, got 'softmax'"),
+            std::string::npos)
+      << run.err;
+}
+
+TEST(GradingRubric, ADirectoryTheSubmissionCannotEnterIsRefusedBeforeGrading) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root: only then do submissions run as nobody";
+  const std::string dir = temp_path("private_submission");
+  std::filesystem::create_directories(dir);
+  std::filesystem::permissions(dir, std::filesystem::perms::owner_all);
+  const auto run = run_shell(kBin + " grade --submission-cmd " + kSolution + " --submission-dir " + dir);
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_NE(run.err.find(dir + ": submissions can't run there: cannot enter the submission's directory"),
+            std::string::npos) << run.err;
+  EXPECT_EQ(run.err.find("computing"), std::string::npos) << "refused before LibTorch's references";
+}
+
+TEST(GradingRubric, ACaseThatCannotTellRightFromSkeletonIsRefused) {
+  // The lab notebook's seed-42 net: layer 2's ReLUs are dead, so dW1 is all zero.
+  const std::string path = write_temp("dead_rubric.json", R"({"cases": [{"name": "dead net", "kind": "mlp",
+    "layers": [2, 4, 3, 2, 1], "data": "xor", "seed": 42}]})");
+  const auto run = run_shell(kBin + " grade --rubric " + path + " --submission-cmd " + kSolution);
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_NE(run.err.find("case 'dead net': LibTorch's dW1 is all zero"), std::string::npos) << run.err;
+}
+
+TEST(GradingRubric, ThePrintedBuiltInRubricGradesTheSameAsTheBuiltIn) {
+  const auto printed = run_shell(kBin + " grade --print-rubric");
+  ASSERT_EQ(printed.exit_code, 0);
+  const std::string path = write_temp("printed_rubric.json", printed.out);
+  const json r = grade(kPython + " tanh_forgot", "--rubric " + path);
+  const json builtin = grade(kPython + " tanh_forgot");
+  EXPECT_EQ(r["score"], builtin["score"]);
+  EXPECT_LT(r["score"].get<double>(), r["max_score"].get<double>());
+}
+
+TEST(GradingOutputs, JunitHasOneTestcasePerCaseAndAFailureForEachLoss) {
+  const std::string out = temp_path("junit.xml");
+  ASSERT_EQ(run_shell(kBin + " grade -q --format junit --output " + out + " --submission-cmd '" + kPython +
+                      " mse_no_two'").exit_code, 0);
+  const std::string xml = slurp(out);
+  const Rubric rubric = builtin_rubric();
+  size_t testcases = 0, failures = 0;
+  for (size_t at = xml.find("<testcase "); at != std::string::npos; at = xml.find("<testcase ", at + 1)) ++testcases;
+  for (size_t at = xml.find("<failure "); at != std::string::npos; at = xml.find("<failure ", at + 1)) ++failures;
+  EXPECT_EQ(testcases, rubric.cases.size());
+  EXPECT_EQ(failures, 4u);  // the two MSE op cases and the two MSE nets
+  EXPECT_NE(xml.find("failures=\"4\""), std::string::npos);
+}
+
+// ---- the Gradescope bundle, end to end ------------------------------------------------------
+
+TEST(GradingBundle, GradesKitSubmissionsEndToEndTheWayGradescopeDoes) {
+  namespace fs = std::filesystem;
+  const fs::path root = temp_path("autograder_root"), zip = temp_path("autograder.zip");
+  fs::remove_all(root);
+  fs::remove(zip);
+  ASSERT_EQ(run_shell(kBin + " autograder-bundle --output " + zip.string()).exit_code, 0);
+  // Gradescope unpacks the zip into /autograder/source and runs setup.sh there.
+  fs::create_directories(root);
+  ASSERT_EQ(run_shell("unzip -q " + zip.string() + " -d " + (root / "source").string()).exit_code, 0);
+  for (const char* file : {"setup.sh", "run_autograder", "rubric.json", "student_kit/backprop.h",
+                           "student_kit/backprop.cpp", "gradverify/CMakeLists.txt", "gradverify/src/grading/grading.cpp"})
+    EXPECT_TRUE(fs::exists(root / "source" / file)) << file;
+  EXPECT_FALSE(fs::exists(root / "source/gradverify/src/student_kit_solution")) << "the solution stays with staff";
+  EXPECT_EQ(run_shell("bash -n " + (root / "source/setup.sh").string()).exit_code, 0);
+  // setup.sh's apt-get and its gradverify build are skipped (GRADVERIFY points at this build's
+  // binary); its last step, compiling the kit's given files, runs as on Gradescope.
+  ASSERT_EQ(run_shell((root / "source/build_kit_objects.sh").string()).exit_code, 0);
+
+  struct Submission {
+    std::string name, backprop_cpp;  // empty: no backprop.cpp at all
+    bool full_marks;
+    std::string output;  // in the top-level output
+  };
+  const std::string solution = slurp(std::string(GRADVERIFY_SOURCE) + "/src/student_kit_solution/backprop.cpp");
+  const std::string skeleton = slurp(std::string(GRADVERIFY_SOURCE) + "/src/student_kit/backprop.cpp");
+  for (const Submission& s : {Submission{"solution", solution, true, "backprop.cpp compiled"},
+                              Submission{"skeleton", skeleton, false, "backprop.cpp compiled"},
+                              Submission{"broken", "int main( {", false, "did not compile"},
+                              Submission{"reads_rubric", "#include \"" + (root / "source/rubric.json").string() + "\"\n",
+                                         false, "Permission denied"},
+                              Submission{"empty", "", false, "No backprop.cpp in the submission"}}) {
+    SCOPED_TRACE(s.name);
+    fs::remove_all(root / "submission");
+    fs::remove_all(root / "results");
+    fs::create_directories(root / "submission/src");
+    if (!s.backprop_cpp.empty()) std::ofstream(root / "submission/src/backprop.cpp") << s.backprop_cpp;
+    const auto run = run_shell("env AUTOGRADER_ROOT=" + root.string() + " GRADVERIFY=" + kBin + " " +
+                               (root / "source/run_autograder").string());
+    EXPECT_EQ(run.exit_code, 0) << run.err;
+    const json r = json::parse(slurp((root / "results/results.json").string()));
+    expect_gradescope_contract(r);
+    EXPECT_EQ(r["score"].get<double>(), s.full_marks ? builtin_rubric().max_score() : 0.0);
+    if (s.name == "reads_rubric" && geteuid() != 0) continue;  // only root can hide the rubric from the student
+    EXPECT_NE(r["output"].get<std::string>().find(s.output), std::string::npos) << r["output"];
+  }
+}
+
+// ---- a whole class ----------------------------------------------------------------------------
+
+TEST(GradingClass, EveryStudentGetsResultsAndTheSummaryAddsUp) {
+  namespace fs = std::filesystem;
+  const fs::path dir = temp_path("class");
+  fs::remove_all(dir);
+  const std::map<std::string, std::string> students = {
+      {"alice", "exec " + kSolution}, {"bob", "exec " + kSkeleton}, {"carol", "exec " + kPython + " mlp_bias_mean"}};
+  for (const auto& [name, run] : students) {
+    fs::create_directories(dir / name);
+    std::ofstream(dir / name / "run") << "#!/bin/sh\n" << run << "\n";
+    fs::permissions(dir / name / "run", fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                            fs::perms::others_read | fs::perms::others_exec);
+  }
+  fs::permissions(dir, fs::perms::owner_all | fs::perms::others_read | fs::perms::others_exec);
+  const fs::path out = temp_path("class_results");
+  fs::remove_all(out);
+  const auto run = run_shell(kBin + " grade --submissions " + dir.string() + " --submission-cmd ./run --workers 2 "
+                             "--format gradescope --output " + out.string());
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.out.find("graded 3 submissions"), std::string::npos) << run.out;
+  EXPECT_NE(run.err.find("3/3 students"), std::string::npos) << "a progress line";
+  const std::string csv = slurp((out / "summary.csv").string());
+  std::map<std::string, double> totals;
+  std::istringstream lines(csv);
+  std::string line;
+  std::getline(lines, line);
+  EXPECT_EQ(line.rfind("student,total,ReLU backward,", 0), 0u) << line;
+  while (std::getline(lines, line)) totals[line.substr(0, line.find(','))] = std::stod(line.substr(line.find(',') + 1));
+  ASSERT_EQ(totals.size(), 3u) << csv;
+  for (const auto& [name, total] : totals) {
+    const json r = json::parse(slurp((out / (name + ".json")).string()));
+    expect_gradescope_contract(r);
+    EXPECT_EQ(r["score"].get<double>(), total) << name;
+  }
+  EXPECT_EQ(totals["alice"], builtin_rubric().max_score());
+  EXPECT_EQ(totals["bob"], 0);
+  EXPECT_GT(totals["carol"], 0);
+  EXPECT_LT(totals["carol"], totals["alice"]);
+}
+
+}  // namespace
+}  // namespace gradverify

@@ -1,0 +1,302 @@
+// Checking ops the MLP doesn't have, written as a user of gradverify writes them: a plain C++
+// forward and backward, and the same forward in LibTorch. Each op must pass, and each with a
+// classic mistake planted in its backward must fail, with the table naming the input.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <tuple>
+
+#include "gradverify/errors.h"
+#include "gradverify/gtest.h"
+#include "gradverify/torch/op_check.h"
+#include "gradverify/problem/manual_mlp.h"
+#include "support/problems.h"
+#include "support/student_backward.h"
+
+namespace gradverify {
+namespace {
+
+namespace F = torch::nn::functional;
+
+Tensor normal(Shape shape, std::mt19937& rng, double scale = 1) {
+  std::normal_distribution<double> dist(0, scale);
+  Tensor t{shape, {}};
+  int64_t n = 1;
+  for (auto d : shape) n *= d;
+  for (int64_t i = 0; i < n; ++i) t.values.push_back(dist(rng));
+  return t;
+}
+
+// Leaky ReLU, y = x if x > 0 else slope·x. The planted mistake: the negative side's slope
+// left out of the derivative.
+constexpr double slope = 0.01;  // leaky ReLU's negative slope
+constexpr double eps = 1e-5;    // layer norm's variance epsilon
+
+HandWrittenOp leaky_relu(bool slope_forgotten) {
+  HandWrittenOp op;
+  op.name = "leaky_relu";
+  op.make_inputs = [](std::mt19937& rng) { return TensorMap{{"x", normal({4, 5}, rng)}}; };
+  op.differentiated = {"x"};
+  op.forward = [](const TensorMap& in) {
+    Tensor y = in.at("x");
+    for (double& v : y.values) v = v > 0 ? v : slope * v;
+    return y;
+  };
+  op.backward = [slope_forgotten](const TensorMap& in, const Tensor& dy) {
+    Tensor dx = dy;
+    for (size_t i = 0; i < dx.values.size(); ++i)
+      dx.values[i] *= in.at("x").values[i] > 0 ? 1.0 : (slope_forgotten ? 0.0 : slope);
+    return TensorMap{{"x", dx}};
+  };
+  op.torch_forward = [](const std::map<std::string, torch::Tensor>& in) {
+    return F::leaky_relu(in.at("x"), F::LeakyReLUFuncOptions().negative_slope(slope));
+  };
+  return op;
+}
+
+// Softmax with cross-entropy, the mean over the batch of -Σ_c t_c log softmax(z)_c, with
+// one-hot targets as a constant input. The planted mistake: the 1/N of the mean left out.
+HandWrittenOp softmax_cross_entropy(bool mean_forgotten) {
+  constexpr int64_t N = 4, C = 3;
+  HandWrittenOp op;
+  op.name = "softmax_cross_entropy";
+  op.make_inputs = [](std::mt19937& rng) {
+    Tensor targets{{N, C}, std::vector<double>(N * C, 0.0)};
+    for (int64_t n = 0; n < N; ++n) targets.values[static_cast<size_t>(n * C + static_cast<int64_t>(rng() % C))] = 1;
+    return TensorMap{{"logits", normal({N, C}, rng, 2)}, {"targets", targets}};
+  };
+  op.differentiated = {"logits"};
+  const auto softmax = [](const Tensor& z) {
+    Tensor p = z;
+    for (int64_t n = 0; n < N; ++n) {
+      double* row = p.values.data() + n * C;
+      const double top = *std::max_element(row, row + C);
+      double sum = 0;
+      for (int64_t c = 0; c < C; ++c) sum += row[c] = std::exp(row[c] - top);
+      for (int64_t c = 0; c < C; ++c) row[c] /= sum;
+    }
+    return p;
+  };
+  op.forward = [softmax](const TensorMap& in) {
+    const Tensor p = softmax(in.at("logits"));
+    double loss = 0;
+    for (size_t i = 0; i < p.values.size(); ++i) loss -= in.at("targets").values[i] * std::log(p.values[i]);
+    return Tensor{{}, {loss / N}};
+  };
+  op.backward = [softmax, mean_forgotten](const TensorMap& in, const Tensor& dloss) {
+    Tensor dz = softmax(in.at("logits"));  // dL/dz = (softmax(z) - t) / N
+    for (size_t i = 0; i < dz.values.size(); ++i)
+      dz.values[i] = dloss.values[0] * (dz.values[i] - in.at("targets").values[i]) / (mean_forgotten ? 1 : N);
+    return TensorMap{{"logits", dz}};
+  };
+  op.torch_forward = [](const std::map<std::string, torch::Tensor>& in) {
+    return -(in.at("targets") * torch::log_softmax(in.at("logits"), 1)).sum(1).mean();
+  };
+  return op;
+}
+
+// Layer norm over the last dimension, with gain and bias. The planted mistake: the mean's and
+// the variance's own dependence on x left out of dx, as if they were constants.
+HandWrittenOp layer_norm(bool statistics_as_constants) {
+  constexpr int64_t N = 3, D = 5;
+  HandWrittenOp op;
+  op.name = "layer_norm";
+  op.make_inputs = [](std::mt19937& rng) {
+    return TensorMap{{"x", normal({N, D}, rng, 2)}, {"gain", normal({D}, rng)}, {"bias", normal({D}, rng)}};
+  };
+  op.differentiated = {"x", "gain", "bias"};
+  struct Normalized {
+    Tensor xhat;
+    std::vector<double> inv_std;
+  };
+  const auto normalize = [](const Tensor& x) {
+    Normalized r{x, std::vector<double>(N)};
+    for (int64_t n = 0; n < N; ++n) {
+      double* row = r.xhat.values.data() + n * D;
+      double mean = 0, var = 0;
+      for (int64_t d = 0; d < D; ++d) mean += row[d] / D;
+      for (int64_t d = 0; d < D; ++d) var += (row[d] - mean) * (row[d] - mean) / D;
+      r.inv_std[static_cast<size_t>(n)] = 1 / std::sqrt(var + eps);
+      for (int64_t d = 0; d < D; ++d) row[d] = (row[d] - mean) * r.inv_std[static_cast<size_t>(n)];
+    }
+    return r;
+  };
+  op.forward = [normalize](const TensorMap& in) {
+    Tensor y = normalize(in.at("x")).xhat;
+    for (int64_t i = 0; i < N * D; ++i)
+      y.values[static_cast<size_t>(i)] = y.values[static_cast<size_t>(i)] * in.at("gain").values[static_cast<size_t>(i % D)] +
+                                        in.at("bias").values[static_cast<size_t>(i % D)];
+    return y;
+  };
+  op.backward = [normalize, statistics_as_constants](const TensorMap& in, const Tensor& dy) {
+    const Normalized nx = normalize(in.at("x"));
+    const auto& gain = in.at("gain").values;
+    Tensor dx = in.at("x"), dgain{{D}, std::vector<double>(D)}, dbias{{D}, std::vector<double>(D)};
+    for (int64_t n = 0; n < N; ++n) {
+      // dx = inv_std · (g - mean(g) - xhat · mean(g · xhat)), with g = dy · gain
+      double mean_g = 0, mean_gx = 0;
+      for (int64_t d = 0; d < D; ++d) {
+        const auto i = static_cast<size_t>(n * D + d);
+        const double g = dy.values[i] * gain[static_cast<size_t>(d)];
+        mean_g += g / D;
+        mean_gx += g * nx.xhat.values[i] / D;
+        dgain.values[static_cast<size_t>(d)] += dy.values[i] * nx.xhat.values[i];
+        dbias.values[static_cast<size_t>(d)] += dy.values[i];
+      }
+      for (int64_t d = 0; d < D; ++d) {
+        const auto i = static_cast<size_t>(n * D + d);
+        const double g = dy.values[i] * gain[static_cast<size_t>(d)];
+        dx.values[i] = nx.inv_std[static_cast<size_t>(n)] *
+                       (statistics_as_constants ? g : g - mean_g - nx.xhat.values[i] * mean_gx);
+      }
+    }
+    return TensorMap{{"x", dx}, {"gain", dgain}, {"bias", dbias}};
+  };
+  op.torch_forward = [](const std::map<std::string, torch::Tensor>& in) {
+    return F::layer_norm(in.at("x"),
+                         F::LayerNormFuncOptions({D}).weight(in.at("gain")).bias(in.at("bias")).eps(eps));
+  };
+  return op;
+}
+
+struct OpCase {
+  std::string name;
+  HandWrittenOp (*make)(bool planted_bug);
+  std::string failing_input;  // where the planted mistake shows
+};
+void PrintTo(const OpCase& c, std::ostream* os) { *os << c.name; }
+
+// Every op in both dtypes: in float32, LibTorch computes in float32 and float32's tolerances
+// judge, while the hand-written side (in double here) gets float32-exact inputs.
+class HandWrittenOpCheck : public ::testing::TestWithParam<std::tuple<OpCase, Dtype>> {
+ protected:
+  HandWrittenOp make(bool planted_bug) const {
+    HandWrittenOp op = std::get<0>(GetParam()).make(planted_bug);
+    op.dtype = std::get<1>(GetParam());
+    return op;
+  }
+};
+
+TEST_P(HandWrittenOpCheck, TheRightBackwardPassesOverSeeds) {
+  for (uint32_t seed = 1; seed <= 5; ++seed) {
+    SCOPED_TRACE(seed);
+    EXPECT_TRUE(OpMatchesLibTorch(make(false), seed));
+    const OpCheckReport report = check_op(make(false), seed);
+    EXPECT_TRUE(report.finite_differences_agree()) << report.table();
+    EXPECT_NE(report.table().find(std::string("vs LibTorch autograd, ") + to_string(make(false).dtype)),
+              std::string::npos);
+  }
+}
+
+TEST_P(HandWrittenOpCheck, APlantedMistakeFailsAndTheTableNamesTheInput) {
+  const ::testing::AssertionResult result = OpMatchesLibTorch(make(true));
+  ASSERT_FALSE(result);
+  const std::string table = result.message();
+  EXPECT_NE(table.find("d" + std::get<0>(GetParam()).failing_input + " (u #1)"), std::string::npos) << table;
+  EXPECT_NE(table.find("FAIL"), std::string::npos) << table;
+  // Finite differences of the hand-written forward catch it too, without autograd.
+  EXPECT_FALSE(check_op(make(true)).finite_differences_agree());
+}
+
+INSTANTIATE_TEST_SUITE_P(Ops, HandWrittenOpCheck,
+                         ::testing::Combine(::testing::Values(OpCase{"leaky_relu", leaky_relu, "x"},
+                                                              OpCase{"softmax_cross_entropy", softmax_cross_entropy, "logits"},
+                                                              OpCase{"layer_norm", layer_norm, "x"}),
+                                            ::testing::Values(Dtype::float64, Dtype::float32)),
+                         [](const auto& test_info) {
+                           return std::get<0>(test_info.param).name + "_" + to_string(std::get<1>(test_info.param));
+                         });
+
+// A float32 op written as float32 code is written: tanh computed in float, a backward that
+// uses the float output. It passes in float32, its finite differences (taken at float32
+// inputs) agree, and with the derivative's sign flipped it fails both.
+HandWrittenOp tanh_in_float(bool sign_flipped) {
+  HandWrittenOp op;
+  op.name = "tanh_in_float";
+  op.dtype = Dtype::float32;
+  op.make_inputs = [](std::mt19937& rng) { return TensorMap{{"x", normal({6, 7}, rng, 1.5)}}; };
+  op.differentiated = {"x"};
+  op.forward = [](const TensorMap& in) {
+    Tensor y = in.at("x");
+    for (double& v : y.values) v = std::tanh(static_cast<float>(v));
+    return y;
+  };
+  op.backward = [sign_flipped](const TensorMap& in, const Tensor& dy) {
+    Tensor dx = dy;
+    for (size_t i = 0; i < dx.values.size(); ++i) {
+      const float t = std::tanh(static_cast<float>(in.at("x").values[i]));
+      const float derivative = sign_flipped ? t * t - 1.0f : 1.0f - t * t;
+      dx.values[i] = static_cast<float>(dy.values[i]) * derivative;
+    }
+    return TensorMap{{"x", dx}};
+  };
+  op.torch_forward = [](const std::map<std::string, torch::Tensor>& in) { return torch::tanh(in.at("x")); };
+  return op;
+}
+
+TEST(HandWrittenFloat32Op, ComputedInFloatPassesAndItsMistakeFails) {
+  for (uint32_t seed = 1; seed <= 5; ++seed) {
+    SCOPED_TRACE(seed);
+    const OpCheckReport right = check_op(tanh_in_float(false), seed);
+    EXPECT_TRUE(right.passed()) << right.table();
+    EXPECT_TRUE(right.finite_differences_agree()) << right.table();
+    const OpCheckReport wrong = check_op(tanh_in_float(true), seed);
+    EXPECT_FALSE(wrong.passed()) << wrong.table();
+    EXPECT_FALSE(wrong.finite_differences_agree()) << wrong.table();
+  }
+}
+
+TEST(HandWrittenFloat32Op, ItsInputsReachBothSidesAsFloat32Values) {
+  HandWrittenOp op = tanh_in_float(false);
+  op.make_inputs = [](std::mt19937&) { return TensorMap{{"x", Tensor{{1, 3}, {0.1, 1.0 / 3, -2.7}}}}; };
+  std::vector<double> seen;
+  const auto forward = op.forward;
+  op.forward = [&seen, forward](const TensorMap& in) {
+    seen = in.at("x").values;
+    return forward(in);
+  };
+  check_op(op);
+  for (double v : seen) EXPECT_EQ(v, static_cast<double>(static_cast<float>(v))) << "not a float32 value: " << v;
+}
+
+TEST(HandWrittenFloat32Op, AnInputBeyondFloat32IsRefusedNamingIt) {
+  HandWrittenOp op = tanh_in_float(false);
+  op.make_inputs = [](std::mt19937&) { return TensorMap{{"x", Tensor{{1, 2}, {1.0, 1e39}}}}; };
+  try {
+    check_op(op);
+    FAIL() << "accepted an input that is infinite in float32";
+  } catch (const InputError& e) {
+    EXPECT_STREQ(e.what(), "check_op: tanh_in_float: input 'x' element 1 is 1e+39, which is not a finite float32");
+  }
+  op.dtype = Dtype::float64;  // the same value is finite there, so this is the dtype's doing
+  EXPECT_NO_THROW(check_op(op));
+}
+
+TEST(HandWrittenFloat32Op, ATorchForwardInAnotherDtypeIsRefused) {
+  HandWrittenOp op = tanh_in_float(false);
+  op.torch_forward = [](const std::map<std::string, torch::Tensor>& in) {
+    return torch::tanh(in.at("x").to(torch::kFloat64));  // a float32 op checked in float64 would hide float32's error
+  };
+  try {
+    check_op(op);
+    FAIL() << "accepted a float64 reference for a float32 op";
+  } catch (const InputError& e) {
+    EXPECT_STREQ(e.what(), "check_op: tanh_in_float: torch_forward returned Double for a float32 op; compute in "
+                           "the inputs' dtype");
+  }
+}
+
+TEST(GradientsMatchLibTorch, TheManualMlpPassesAndAPlantedBugPrintsTheTableAndHint) {
+  const Problem problem = testing::lab_problem(1);
+  EXPECT_GRADIENTS_MATCH(problem, run_manual_mlp(problem).gradients);
+  TensorMap buggy;
+  for (const auto& [name, g] : student_backward(problem, testing::StudentBug::bias_averaged))
+    if (g.tensor) buggy[name] = *g.tensor;
+  const ::testing::AssertionResult result = GradientsMatchLibTorch(problem, buggy);
+  ASSERT_FALSE(result);
+  EXPECT_NE(std::string(result.message()).find("b1 "), std::string::npos) << result.message();
+  EXPECT_NE(std::string(result.message()).find("must be summed"), std::string::npos) << result.message();
+}
+
+}  // namespace
+}  // namespace gradverify

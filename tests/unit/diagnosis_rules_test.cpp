@@ -1,0 +1,200 @@
+// The diagnosis's rules, torch-free: the manual MLP's gradients stand in for LibTorch's.
+// A hint must only ever name a mistake whose numbers are there: noise, or two mistakes at
+// once, get no mistake's name. A passing check gets no diagnosis at all.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <random>
+
+#include "gradverify/check/check.h"
+#include "gradverify/check/mistakes.h"
+#include "gradverify/check/report.h"
+#include "gradverify/problem/manual_mlp.h"
+#include "support/problems.h"
+#include "support/student_backward.h"
+
+namespace gradverify {
+namespace {
+
+using A = Activation;
+using testing::StudentBug;
+
+Problem tanh_net(Dtype dtype = Dtype::float64) {
+  return testing::make_problem({3, 5, 4, 2}, {A::tanh, A::relu, A::sigmoid}, Loss::mse, dtype, "random:6", 4);
+}
+
+CheckReport diagnosed(const Problem& p, const SubmittedGradients& submitted) {
+  const ManualResult reference = run_manual_mlp(p);
+  return check_gradients(p, {submitted, "test", std::nullopt, {}}, {reference.loss, reference.gradients, {}});
+}
+
+bool names_a_mistake(const TensorComparison& c) {
+  for (const auto& kind : c.hint_kinds)
+    if (kind != "constant_factor" && kind != "nonfinite" && kind != "all_zero" && kind != "transposed" &&
+        kind != "bias_per_sample")
+      return true;
+  return false;
+}
+
+TEST(DiagnosisRules, NoisyGradientsGetNoHint) {
+  for (const Dtype dtype : {Dtype::float64, Dtype::float32})
+    for (uint32_t seed = 0; seed < 10; ++seed) {
+      const Problem p = tanh_net(dtype);
+      SubmittedGradients g = as_submitted(run_manual_mlp(p).gradients);
+      std::mt19937 rng(seed);
+      std::normal_distribution<double> noise(1.0, 0.1);
+      for (double& v : g["W2"].tensor->values) v *= noise(rng);
+      const CheckReport r = diagnosed(p, g);
+      ASSERT_FALSE(r.passed());
+      for (const auto& c : r.parameters) {
+        EXPECT_TRUE(c.hint.empty()) << c.name << ": " << c.hint;
+        if (c.name == "W2") {
+          ASSERT_TRUE(c.signature.has_value());
+          EXPECT_GT(c.signature->cosine, 0.9);
+          EXPECT_LT(c.signature->cosine, 1.0);
+          EXPECT_FALSE(c.signature->transposed);
+        }
+      }
+    }
+}
+
+TEST(DiagnosisRules, TwoMistakesAtOnceNameNeitherMistake) {
+  // Sign flipped and biases averaged: no single replay gives these numbers, so no mistake is
+  // named. What is plainly there may still be said: each tensor is an exact multiple.
+  const Problem p = tanh_net();
+  SubmittedGradients g = as_submitted(run_manual_mlp(p).gradients);
+  for (auto& [name, s] : g)
+    for (double& v : s.tensor->values) v *= name[0] == 'b' ? -1.0 / 6 : -1.0;
+  const CheckReport r = diagnosed(p, g);
+  for (const auto& c : r.parameters) {
+    EXPECT_FALSE(names_a_mistake(c)) << c.name << ": " << c.hint;
+    if (c.reference_max_abs > 0) {
+      EXPECT_EQ(c.hint_kinds, std::vector<std::string>{"constant_factor"}) << c.name << ": " << c.hint;
+      EXPECT_NEAR(c.signature->scale, c.name[0] == 'b' ? -1.0 / 6 : -1.0, 1e-12);
+      EXPECT_NEAR(c.signature->cosine, -1.0, 1e-12);
+    }
+  }
+}
+
+TEST(DiagnosisRules, APassingCheckGetsNoDiagnosis) {
+  const Problem p = tanh_net();
+  CheckReport r = diagnosed(p, as_submitted(run_manual_mlp(p).gradients));
+  ASSERT_TRUE(r.passed());
+  EXPECT_FALSE(r.first_divergence.has_value());
+  for (const auto& c : r.parameters) {
+    EXPECT_TRUE(c.hint.empty());
+    EXPECT_FALSE(c.signature.has_value());
+  }
+  EXPECT_EQ(format_report_table(r).find("what this looks like"), std::string::npos);
+  const auto doc = nlohmann::json::parse(format_report_json(r));
+  EXPECT_TRUE(doc.at("first_divergence").is_null());
+  EXPECT_FALSE(doc.at("parameters")[0].contains("hint"));
+}
+
+TEST(DiagnosisRules, FirstDivergenceInWords) {
+  // ReLU derivative forgotten in layer 2 of 3, intermediates given: pinned to one step.
+  const Problem p = tanh_net();
+  const CheckReport r = diagnosed(p, testing::student_backward(p, StudentBug::activation_derivative_forgotten, 2));
+  ASSERT_TRUE(r.first_divergence.has_value()) << format_report_table(r);
+  const FirstDivergence& d = *r.first_divergence;
+  EXPECT_EQ(d.layer, 2);
+  EXPECT_EQ(d.last_match, "h2");
+  EXPECT_EQ(d.mismatched, std::vector<std::string>{"z2"});
+  EXPECT_EQ(d.suspects, std::vector<std::string>{"layer 2's relu backward"});
+  EXPECT_EQ(d.message, "dL/dh2 matches, dL/dz2 does not: layer 2's relu backward is wrong");
+
+  // The same, parameters only: matching dW3 and db3 vouch for dL/dz3, two steps remain.
+  SubmittedGradients params_only = testing::student_backward(p, StudentBug::activation_derivative_forgotten, 2);
+  for (const auto& name : intermediate_names(p.spec)) params_only.erase(name);
+  const CheckReport q = diagnosed(p, params_only);
+  ASSERT_TRUE(q.first_divergence.has_value());
+  EXPECT_EQ(q.first_divergence->last_match, "z3");
+  EXPECT_EQ(q.first_divergence->mismatched, (std::vector<std::string>{"W2", "b2"}));
+  EXPECT_EQ(q.first_divergence->message,
+            "dW3 and db3 match (so dL/dz3 is right), dW2 and db2 do not: the mistake is in layer 3's backward to "
+            "its input (dz3·W3ᵀ) or layer 2's relu backward");
+}
+
+TEST(DiagnosisRules, ReportsCarryTheDiagnosis) {
+  const Problem p = tanh_net();
+  const CheckReport r = diagnosed(p, testing::student_backward(p, StudentBug::sign_flipped));
+  const std::string table = format_report_table(r);
+  EXPECT_NE(table.find("what this looks like:"), std::string::npos) << table;
+  EXPECT_NE(table.find("first divergence: dL/dh3 is already wrong"), std::string::npos) << table;
+  EXPECT_NE(table.find("hint (W1, b1, W2, b2, W3, b3, z1, h1, z2, h2, z3, h3): a sign is flipped"), std::string::npos)
+      << table;
+  const auto doc = nlohmann::json::parse(format_report_json(r));
+  EXPECT_EQ(doc.at("first_divergence").at("layer"), 3);
+  EXPECT_EQ(doc.at("first_divergence").at("mismatched"), nlohmann::json::array({"h3"}));
+  EXPECT_TRUE(doc.at("first_divergence").at("last_match").is_null());
+  const auto& w1 = doc.at("parameters")[0];
+  EXPECT_EQ(w1.at("hint_kinds"), nlohmann::json::array({"loss_sign_flipped"}));
+  EXPECT_DOUBLE_EQ(w1.at("signature").at("scale").get<double>(), -1.0);
+}
+
+TEST(DiagnosisRules, MistakesApplyOnlyWhereTheyCanBeMade) {
+  const Problem mse = tanh_net();  // D = 2, batch 6, relu in layer 2 only
+  const Problem bce = testing::make_problem({2, 3, 1}, {A::tanh, A::sigmoid}, Loss::bce, Dtype::float64, "random:1", 0);
+  const auto applies = [](const Problem& p, Mistake m, int64_t layer) {
+    return mistake_applies(p.spec, p.batch(), MistakeSite{m, layer, std::nullopt});
+  };
+  EXPECT_TRUE(applies(mse, Mistake::mse_factor_two_missing, 0));
+  EXPECT_FALSE(applies(bce, Mistake::mse_factor_two_missing, 0));
+  EXPECT_TRUE(applies(mse, Mistake::loss_mean_over_batch_only, 0));
+  EXPECT_FALSE(applies(bce, Mistake::loss_mean_over_batch_only, 0));  // D = 1: x1 changes nothing
+  EXPECT_FALSE(applies(bce, Mistake::loss_summed, 0));                // batch of 1
+  EXPECT_FALSE(applies(bce, Mistake::bias_averaged, 1));
+  EXPECT_TRUE(applies(bce, Mistake::bce_extra_sigmoid_derivative, 0));
+  EXPECT_FALSE(applies(mse, Mistake::bce_extra_sigmoid_derivative, 0));
+  EXPECT_TRUE(applies(mse, Mistake::relu_grad_one_at_zero, 2));
+  EXPECT_FALSE(applies(mse, Mistake::relu_grad_one_at_zero, 1));
+  EXPECT_FALSE(applies(mse, Mistake::loss_sign_flipped, 1));  // loss mistakes are not per layer
+  EXPECT_FALSE(applies(mse, Mistake::derivative_of_output, 2));
+  EXPECT_TRUE(applies(mse, Mistake::derivative_of_output, 3));
+  // A mistake that fits one layer only is not offered "in every layer" as well.
+  for (const MistakeSite& site : applicable_sites(mse.spec, mse.batch())) {
+    if (site.mistake == Mistake::relu_grad_one_at_zero) {
+      EXPECT_EQ(site.layer, 2);
+    }
+  }
+}
+
+TEST(DiagnosisRules, AHelperWrongForOneActivationIsNamedForThatActivation) {
+  // The lab's sigmoid_derivative(h) in both sigmoid layers, tanh's derivative right: neither
+  // "every layer" nor any one layer reproduces it, "every sigmoid layer" does. (Found by the
+  // outside-in numpy matrix.)
+  const Problem p = testing::make_problem({3, 4, 5, 2}, {A::sigmoid, A::tanh, A::sigmoid}, Loss::mse, Dtype::float64,
+                                          "random:5", 11);
+  const CheckReport r = diagnosed(p, testing::student_backward(p, StudentBug::sigmoid_derivative_of_output));
+  ASSERT_FALSE(r.passed());
+  for (const auto& c : r.parameters) {
+    if (c.passed) continue;
+    EXPECT_EQ(c.hint_kinds, std::vector<std::string>{"derivative_of_output"}) << c.name;
+    EXPECT_NE(c.hint.find("in every sigmoid layer: σ'(z) = h(1 - h)"), std::string::npos) << c.hint;
+  }
+}
+
+TEST(DiagnosisRules, AOneElementTensorIsNeverCalledAConstantMultiple) {
+  // Any number is a multiple of any other: a 1-element db must not get constant_factor.
+  const Problem p = testing::make_problem({3, 1, 4}, {A::tanh, A::identity}, Loss::mse, Dtype::float64, "random:4", 2);
+  SubmittedGradients g = as_submitted(run_manual_mlp(p).gradients);
+  g["b1"].tensor->values[0] *= 1.7;
+  const CheckReport r = diagnosed(p, g);
+  ASSERT_FALSE(r.parameters[1].passed);
+  EXPECT_TRUE(r.parameters[1].hint.empty()) << r.parameters[1].hint;
+}
+
+TEST(DiagnosisRules, NetsTooLargeToReplaySayWhyThereIsNoMistakeHint) {
+  Problem p = testing::make_problem({1500, 1500, 1}, {A::tanh, A::identity}, Loss::mse, Dtype::float32, "random:64", 1);
+  SubmittedGradients g = as_submitted(run_manual_mlp(p).gradients);
+  for (auto& [name, s] : g)
+    for (double& v : s.tensor->values) v = -v;
+  const CheckReport r = diagnosed(p, g);
+  ASSERT_FALSE(r.passed());
+  ASSERT_EQ(r.notes.size(), 1u);
+  EXPECT_NE(r.notes[0].find("too large to replay"), std::string::npos);
+  EXPECT_EQ(r.parameters[0].hint_kinds, std::vector<std::string>{"constant_factor"});  // still said per tensor
+}
+
+}  // namespace
+}  // namespace gradverify

@@ -1,0 +1,251 @@
+// The grader's isolation (sandbox.h) against hostile commands, written in sh and Python as a
+// student might. Every test is bounded by short limits; nothing here is a real fork bomb.
+#include <gtest/gtest.h>
+#include <dirent.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <string>
+
+#include "gradverify/grading/sandbox.h"
+
+namespace gradverify {
+namespace {
+
+SandboxLimits quick(double wall = 3) {
+  SandboxLimits limits;
+  limits.wall_seconds = wall;
+  limits.cpu_seconds = static_cast<int>(wall) + 1;
+  limits.working_directory = "/tmp";
+  return limits;
+}
+
+// Entries of a directory, "." and ".." aside.
+int count_entries(const std::string& path) {
+  int count = 0;
+  DIR* dir = opendir(path.c_str());
+  if (dir == nullptr) return -1;
+  while (dirent* entry = readdir(dir)) {
+    const std::string name = entry->d_name;
+    if (name != "." && name != "..") ++count;
+  }
+  closedir(dir);
+  return count;
+}
+
+// A fresh, empty directory open to nobody: a case run as root drops to nobody and must reach
+// its HOME, so it is under /tmp, not the suite's TEST_TMPDIR (a clone in /root is 0700).
+std::string temp_dir(const std::string& name) {
+  const std::string path = "/tmp/gradverify-sandbox-test-" + name + "-" + std::to_string(getpid());
+  std::filesystem::remove_all(path);
+  std::filesystem::create_directories(path);
+  chmod(path.c_str(), 0777);
+  return path;
+}
+
+// Processes whose command line contains `marker`, anywhere on the machine.
+int processes_with(const std::string& marker) {
+  int count = 0;
+  DIR* proc = opendir("/proc");
+  while (dirent* entry = readdir(proc)) {
+    std::ifstream in("/proc/" + std::string(entry->d_name) + "/cmdline");
+    std::string cmdline((std::istreambuf_iterator<char>(in)), {});
+    for (char& c : cmdline) c = c == '\0' ? ' ' : c;
+    if (cmdline.find(marker) != std::string::npos) ++count;
+  }
+  closedir(proc);
+  return count;
+}
+
+TEST(Sandbox, PassesStdinThroughAndReadsStdout) {
+  const std::string big(3 << 20, 'x');  // bigger than a pipe: writing and reading must interleave
+  const SandboxResult r = run_sandboxed("cat", big, quick());
+  EXPECT_TRUE(r.exited_cleanly()) << r.failure();
+  EXPECT_EQ(r.out.size(), big.size());
+  EXPECT_EQ(r.failure(), "");
+}
+
+TEST(Sandbox, ACrashIsNamed) {
+  for (const auto& [command, text] : {std::pair{"kill -SEGV $$", "SIGSEGV (segmentation fault"},
+                                     std::pair{"kill -ABRT $$", "SIGABRT"},
+                                     std::pair{"python3 -c 'import os; os.abort()'", "SIGABRT"}}) {
+    const SandboxResult r = run_sandboxed(command, "{}", quick());
+    EXPECT_FALSE(r.exited_cleanly()) << command;
+    EXPECT_NE(r.failure().find(std::string("crashed: killed by ") + text), std::string::npos) << r.failure();
+  }
+}
+
+TEST(Sandbox, AnInfiniteLoopIsKilledAtTheDeadline) {
+  const SandboxResult r = run_sandboxed("while :; do :; done", "", quick(0.5));
+  EXPECT_TRUE(r.timed_out);
+  EXPECT_LT(r.seconds, 2.5);
+  EXPECT_NE(r.failure().find("timed out"), std::string::npos);
+}
+
+TEST(Sandbox, ASleepingChildHoldingStdoutDoesNotHoldTheGrader) {
+  const SandboxResult r = run_sandboxed("sleep 97 & echo answer", "", quick());
+  EXPECT_EQ(r.out, "answer\n");
+  EXPECT_TRUE(r.left_processes);
+  EXPECT_LT(r.seconds, 2);
+  EXPECT_EQ(processes_with("sleep 97"), 0);
+}
+
+TEST(Sandbox, AProcessThatEscapesItsGroupIsStillKilled) {
+  // setsid leaves the process group; the grader adopts it as subreaper and kills it.
+  const SandboxResult r = run_sandboxed("setsid sleep 98 >/dev/null 2>&1 & echo answer", "", quick());
+  EXPECT_EQ(r.out, "answer\n");
+  EXPECT_TRUE(r.left_processes);
+  EXPECT_EQ(processes_with("sleep 98"), 0);
+}
+
+TEST(Sandbox, UnboundedAllocationHitsTheAddressSpaceLimit) {
+  SandboxLimits limits = quick(5);
+  limits.address_space_bytes = int64_t{256} << 20;
+  const SandboxResult r = run_sandboxed("python3 -c \"x = []\nwhile True: x.append(bytearray(10**7))\"", "", limits);
+  EXPECT_FALSE(r.exited_cleanly());
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_NE(r.err.find("MemoryError"), std::string::npos) << r.err;
+}
+
+TEST(Sandbox, FloodingStdoutIsStopped) {
+  SandboxLimits limits = quick(5);
+  limits.stdout_bytes = 1 << 20;
+  const SandboxResult r = run_sandboxed("yes", "", limits);
+  EXPECT_TRUE(r.stdout_overflow);
+  EXPECT_LT(r.seconds, 3);
+  EXPECT_NE(r.failure().find("too much to stdout"), std::string::npos);
+}
+
+TEST(Sandbox, StderrIsKeptUpToItsCapAndCounted) {
+  SandboxLimits limits = quick();
+  limits.stderr_bytes = 1000;
+  const SandboxResult r = run_sandboxed("head -c 5000000 /dev/zero >&2; echo done", "", limits);
+  EXPECT_TRUE(r.exited_cleanly()) << r.failure();
+  EXPECT_EQ(r.err.size(), 1000u);
+  EXPECT_EQ(r.stderr_total, 5000000);
+  EXPECT_EQ(r.out, "done\n");
+}
+
+TEST(Sandbox, ExitingWithoutReadingStdinOrPrintingIsFine) {
+  const SandboxResult r = run_sandboxed("exit 0", std::string(1 << 20, 'x'), quick());
+  EXPECT_TRUE(r.exited_cleanly()) << r.failure();
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(run_sandboxed("exit 3", "", quick()).failure(), "exited with status 3");
+  EXPECT_EQ(run_sandboxed("no-such-program-xyz", "", quick()).failure(), "command not found (exit status 127)");
+}
+
+TEST(Sandbox, TheEnvironmentHoldsOnlyWhatTheSubmissionNeeds) {
+  setenv("GRADVERIFY_TEST_SECRET", "do-not-leak", 1);
+  const SandboxResult r = run_sandboxed("env", "", quick());
+  EXPECT_EQ(r.out.find("do-not-leak"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("PATH=/usr/local/bin:/usr/bin:/bin"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("HOME=/tmp/gradverify-case-"), std::string::npos) << r.out;
+}
+
+TEST(Sandbox, FileSizeAndCpuTimeAreLimited) {
+  SandboxLimits limits = quick(5);
+  limits.file_size_bytes = 1 << 20;
+  const SandboxResult big = run_sandboxed("head -c 3000000 /dev/zero > \"$TMPDIR/big\"; wc -c < \"$TMPDIR/big\"", "", limits);
+  EXPECT_EQ(big.out, "1048576\n") << "a 3 MB file under a 1 MB limit stops at 1 MB";
+  limits.cpu_seconds = 1;
+  const SandboxResult spin = run_sandboxed("while :; do :; done", "", limits);
+  EXPECT_FALSE(spin.timed_out) << "the CPU limit comes first";
+  EXPECT_NE(spin.signal, 0);
+}
+
+TEST(Sandbox, AsRootTheSubmissionRunsAsNobodyAndCannotTouchTheGradersFiles) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root: only root can drop to nobody";
+  const std::string results = ::testing::TempDir() + "sandbox_results.json";
+  std::ofstream(results) << "{\"score\": 10}";
+  const SandboxResult r = run_sandboxed("id -u; echo '{\"score\": 100}' > " + results, "", quick());
+  EXPECT_EQ(r.out, "65534\n");
+  std::ifstream in(results);
+  EXPECT_EQ(std::string((std::istreambuf_iterator<char>(in)), {}), "{\"score\": 10}");
+}
+
+TEST(Sandbox, AsRootADirectoryNobodyCannotEnterIsNamed) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root: only root can drop to nobody";
+  const std::string dir = ::testing::TempDir() + "sandbox_private";
+  mkdir(dir.c_str(), 0700);
+  chmod(dir.c_str(), 0700);
+  SandboxLimits limits = quick();
+  limits.working_directory = dir;
+  const SandboxResult r = run_sandboxed("echo hi", "", limits);
+  EXPECT_EQ(r.out, "");
+  EXPECT_NE(r.failure().find("cannot enter the submission's directory: Permission denied (it runs as nobody"),
+            std::string::npos) << r.failure();
+}
+
+TEST(Sandbox, AsRootTheProcessLimitHolds) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root: RLIMIT_NPROC does not bind root";
+  SandboxLimits limits = quick(5);
+  limits.processes = 8;
+  // 30 background sleeps against a limit of 8: forks start failing, and none outlive the case.
+  const SandboxResult r = run_sandboxed("for i in $(seq 30); do sleep 99 & done; echo forked", "", limits);
+  EXPECT_NE(r.err.find("fork"), std::string::npos) << r.err;
+  EXPECT_EQ(processes_with("sleep 99"), 0);
+}
+
+// Open descriptors of this process.
+int open_descriptors() { return count_entries("/proc/self/fd"); }
+
+// In a child process: lowers the descriptor limit so that the first of a case's pipes can be
+// made and the second can't, runs a case, and exits 0 only if run_sandboxed threw and left no
+// descriptor open (a leaked pipe would leave none free to count them with) and nothing in
+// `root`.
+[[noreturn]] void run_short_of_descriptors(const std::string& root) {
+  const int before = open_descriptors();
+  // The limit below which exactly two descriptors are free: room for one pipe, not two.
+  std::set<int> open;
+  DIR* dir = opendir("/proc/self/fd");
+  while (dirent* entry = readdir(dir))
+    if (entry->d_name[0] != '.' && std::atoi(entry->d_name) != dirfd(dir)) open.insert(std::atoi(entry->d_name));
+  closedir(dir);
+  int limit_fd = 0;
+  for (int free_below = 0; free_below < 2; ++limit_fd) free_below += open.count(limit_fd) ? 0 : 1;
+  const auto limit_value = static_cast<rlim_t>(limit_fd);
+  const rlimit limit{limit_value, limit_value};
+  setrlimit(RLIMIT_NOFILE, &limit);
+  SandboxLimits limits = quick();
+  limits.temp_root = root;
+  std::string error = "nothing";
+  try {
+    run_sandboxed("true", "", limits);
+  } catch (const std::runtime_error& e) {
+    error = e.what();
+  }
+  const bool threw = error != "nothing";
+  const int after = open_descriptors(), left = count_entries(root);
+  std::fprintf(stderr, "threw %d (%s), descriptors %d -> %d, entries left %d\n", threw, error.c_str(), before, after,
+               left);
+  std::_Exit(threw && after == before && left == 0 ? 0 : 1);
+}
+
+TEST(SandboxErrors, ASetUpFailureLeavesNoDescriptorOrDirectoryBehind) {
+  // A grader short of descriptors makes the first of the case's pipes, then fails on the
+  // second: run_sandboxed must throw, having closed the ends it made and removed the case's
+  // fresh HOME. In a child process, whose descriptor limit can be lowered freely.
+  const std::string root = temp_dir("errors");
+  EXPECT_EXIT(run_short_of_descriptors(root), ::testing::ExitedWithCode(0), "threw 1");
+  std::filesystem::remove_all(root);
+}
+
+TEST(SandboxErrors, ACaseLeavesNothingInItsTemporaryRoot) {
+  // The control for the test above: the same root, a case that writes into its HOME.
+  SandboxLimits limits = quick();
+  limits.temp_root = temp_dir("sandbox_root");
+  const SandboxResult r = run_sandboxed("echo hi > \"$HOME/file\" && cat \"$HOME/file\"", "", limits);
+  EXPECT_EQ(r.out, "hi\n") << r.err;
+  EXPECT_EQ(count_entries(limits.temp_root), 0);
+  std::filesystem::remove_all(limits.temp_root);
+}
+
+}  // namespace
+}  // namespace gradverify
