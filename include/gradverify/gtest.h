@@ -9,10 +9,10 @@
 // in EXPECT_TRUE(...) << "context".
 #include <gtest/gtest.h>
 
-#include "gradverify/torch/op_check_report.h"
+#include "gradverify/problem/manual_mlp.h"
 #include "gradverify/problem/problem.h"
 #include "gradverify/tensor.h"
-#include "gradverify/problem/manual_mlp.h"
+#include "gradverify/torch/op_check_report.h"
 
 namespace gradverify {
 

@@ -4,8 +4,8 @@
 #include <sstream>
 
 #include "gradverify/errors.h"
-#include "gradverify/problem/init.h"
 #include "gradverify/problem/data.h"
+#include "gradverify/problem/init.h"
 #include "gradverify/problem/problem_file.h"
 
 namespace gradverify::cli {

@@ -7,11 +7,11 @@
 #include <chrono>
 #include <cmath>
 
+#include "core/problem/json_tensor.h"
 #include "gradverify/check/check.h"
+#include "gradverify/check/report.h"
 #include "gradverify/errors.h"
 #include "gradverify/problem/gradients_file.h"
-#include "gradverify/check/report.h"
-#include "core/problem/json_tensor.h"
 
 namespace gradverify {
 namespace {
@@ -39,23 +39,6 @@ ParsedAnswer parse_answer(const std::string& out) {
     // "stdout: X[2][0]: not valid JSON: parse error at line 1, column 40: ..."
     return {{}, std::string(e.what()) + "; if the program prints anything besides the answer, print that to stderr"};
   }
-}
-
-std::string op_table(const std::vector<TensorComparison>& tensors) {
-  std::string t = fmt::format("  {:<6} {:<9} {:>12}  {:>12}  {:<9} {:>16}  {:>16}  {}\n", "grad", "shape", "max abs diff",
-                              "max rel diff", "worst at", "yours", "LibTorch", "verdict");
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    const auto& c = tensors[i];
-    if (c.missing || c.shape_mismatch) {
-      t += fmt::format("  {:<6} {:<9} {}\n", c.name, shape_to_string(c.shape), "FAIL: " + c.message);
-    } else {
-      t += fmt::format("  {:<6} {:<9} {:>12.3e}  {:>12.3e}  {:<9} {:>16.10g}  {:>16.10g}  {}\n", c.name,
-                       shape_to_string(c.shape), c.max_abs_diff, c.max_rel_diff, shape_to_string(c.worst_index), c.worst_actual,
-                       c.worst_reference, c.passed ? "ok" : "FAIL");
-    }
-    if (!c.hint.empty()) t += "         hint: " + c.hint + "\n";
-  }
-  return t;
 }
 
 std::string stderr_excerpt(const SandboxResult& run) {
@@ -129,7 +112,7 @@ CaseResult score_case(const PreparedCase& p, const SandboxResult& run) {
       }
     }
     r.tensors = check_op_gradients(g.op, submitted, p.reference, g.tolerances);
-    feedback += op_table(r.tensors);
+    feedback += format_comparison_table(r.tensors);
   } else {
     const GradientsFile file = parse_gradients_json(answer.doc.dump(), "the answer", g.problem.spec);
     GradientCheckOptions options;
@@ -284,7 +267,8 @@ std::string format_grade_json(const GradeResult& r) {
                          {"max_rel_diff", detail::number_to_json(t.max_rel_diff)},
                          {"worst_index", t.worst_index},
                          {"message", utf8_safe(t.message)},
-                         {"hint", t.hint}});
+                         {"hint", t.hint},
+                         {"hint_kinds", t.hint_kinds}});
     doc["cases"].push_back({{"name", c.name},
                             {"description", c.description},
                             {"visibility", c.visibility},

@@ -8,13 +8,13 @@
 #include <filesystem>
 #include <random>
 
-#include "gradverify/errors.h"
-#include "gradverify/net/kernels.h"
-#include "gradverify/grading/sandbox.h"
-#include "gradverify/problem/init.h"
-#include "gradverify/problem/data.h"
-#include "gradverify/problem/problem_file.h"
 #include "core/problem/json_tensor.h"
+#include "gradverify/errors.h"
+#include "gradverify/grading/sandbox.h"
+#include "gradverify/net/kernels.h"
+#include "gradverify/problem/data.h"
+#include "gradverify/problem/init.h"
+#include "gradverify/problem/problem_file.h"
 
 namespace gradverify {
 

@@ -1,4 +1,5 @@
-// The only translation unit that compiles <torch/torch.h> (13-16 s, ~1.1 GB): keep it small.
+// One of gradverify's three translation units that compile LibTorch's headers (with
+// reference_trainer.cpp and op_check.cpp), each 13-16 s and ~1.1 GB: keep them small.
 #include "gradverify/torch/mlp_twin.h"
 
 #include <string>

@@ -5,8 +5,8 @@
 #include <cmath>
 #include <limits>
 
-#include "gradverify/errors.h"
 #include "gradverify/check/tolerances.h"
+#include "gradverify/errors.h"
 #include "gradverify/torch/mlp_twin.h"
 
 namespace gradverify {

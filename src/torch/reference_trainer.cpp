@@ -1,8 +1,8 @@
 // LibTorch's half of `gradverify train`: the twin trained by torch::optim, stepped one step
 // at a time so that the caller can compare it with the manual MLP after every step.
+#include "gradverify/torch/mlp_twin.h"
 #include "gradverify/torch/reference.h"
 #include "gradverify/torch/reference_backend.h"
-#include "gradverify/torch/mlp_twin.h"
 
 namespace gradverify {
 

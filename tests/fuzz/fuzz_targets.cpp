@@ -6,18 +6,18 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "gradverify/check/compare.h"
 #include "gradverify/check/check.h"
-#include "gradverify/errors.h"
-#include "gradverify/problem/gradients_file.h"
-#include "gradverify/grading/grading.h"
-#include "gradverify/problem/problem.h"
+#include "gradverify/check/compare.h"
 #include "gradverify/check/report.h"
+#include "gradverify/errors.h"
+#include "gradverify/grading/grading.h"
 #include "gradverify/grading/rubric.h"
-#include "gradverify/problem/init.h"
 #include "gradverify/problem/data.h"
-#include "gradverify/problem/problem_file.h"
+#include "gradverify/problem/gradients_file.h"
+#include "gradverify/problem/init.h"
 #include "gradverify/problem/manual_mlp.h"
+#include "gradverify/problem/problem.h"
+#include "gradverify/problem/problem_file.h"
 
 namespace gradverify::fuzz {
 namespace {

@@ -1,6 +1,6 @@
-#include "problems.h"
-#include "gradverify/problem/init.h"
 #include "gradverify/problem/data.h"
+#include "gradverify/problem/init.h"
+#include "problems.h"
 
 namespace gradverify::testing {
 

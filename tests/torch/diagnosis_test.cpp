@@ -11,10 +11,10 @@
 
 #include "gradverify/check/compare.h"
 #include "gradverify/check/diagnosis.h"
-#include "gradverify/torch/reference.h"
 #include "gradverify/check/report.h"
-#include "gradverify/problem/init.h"
 #include "gradverify/problem/data.h"
+#include "gradverify/problem/init.h"
+#include "gradverify/torch/reference.h"
 #include "support/problems.h"
 #include "support/student_backward.h"
 

@@ -17,11 +17,11 @@
 
 #include "gradverify/check/compare.h"
 #include "gradverify/errors.h"
-#include "gradverify/problem/gradients_file.h"
 #include "gradverify/grading/grading.h"
-#include "gradverify/torch/reference.h"
 #include "gradverify/grading/rubric.h"
+#include "gradverify/problem/gradients_file.h"
 #include "gradverify/problem/problem_file.h"
+#include "gradverify/torch/reference.h"
 #include "support/problems.h"
 #include "support/run_command.h"
 #include "support/student_backward.h"

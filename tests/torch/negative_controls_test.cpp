@@ -7,9 +7,9 @@
 #include <set>
 
 #include "gradverify/check/compare.h"
-#include "gradverify/torch/reference.h"
 #include "gradverify/check/report.h"
 #include "gradverify/problem/manual_mlp.h"
+#include "gradverify/torch/reference.h"
 #include "support/problems.h"
 #include "support/student_backward.h"
 

@@ -8,8 +8,8 @@
 
 #include "gradverify/errors.h"
 #include "gradverify/gtest.h"
-#include "gradverify/torch/op_check.h"
 #include "gradverify/problem/manual_mlp.h"
+#include "gradverify/torch/op_check.h"
 #include "support/problems.h"
 #include "support/student_backward.h"
 

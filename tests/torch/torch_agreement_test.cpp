@@ -5,9 +5,9 @@
 #include <tuple>
 
 #include "gradverify/check/compare.h"
-#include "gradverify/torch/reference.h"
 #include "gradverify/check/report.h"
 #include "gradverify/problem/manual_mlp.h"
+#include "gradverify/torch/reference.h"
 #include "support/problems.h"
 
 namespace gradverify {

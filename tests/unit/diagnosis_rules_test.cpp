@@ -4,11 +4,14 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <random>
 
 #include "gradverify/check/check.h"
 #include "gradverify/check/mistakes.h"
 #include "gradverify/check/report.h"
+#include "gradverify/grading/rubric.h"
+#include "gradverify/net/op.h"
 #include "gradverify/problem/manual_mlp.h"
 #include "support/problems.h"
 #include "support/student_backward.h"
@@ -194,6 +197,94 @@ TEST(DiagnosisRules, NetsTooLargeToReplaySayWhyThereIsNoMistakeHint) {
   ASSERT_EQ(r.notes.size(), 1u);
   EXPECT_NE(r.notes[0].find("too large to replay"), std::string::npos);
   EXPECT_EQ(r.parameters[0].hint_kinds, std::vector<std::string>{"constant_factor"});  // still said per tensor
+}
+
+// ---- single ops: the same engine ------------------------------------------------------------
+
+bool names(const TensorComparison& c, Mistake m) {
+  return std::find(c.hint_kinds.begin(), c.hint_kinds.end(), to_string(m)) != c.hint_kinds.end();
+}
+
+class OpHints : public ::testing::TestWithParam<std::tuple<Op, Dtype>> {};
+
+TEST_P(OpHints, EachReplayedMistakeIsNamedTheRightAnswerAndNoiseAreNot) {
+  const auto [op, dtype] = GetParam();
+  const Tolerances tol = default_tolerances(dtype);
+  int named = 0;
+  for (const uint32_t seed : {1u, 2u, 3u}) {
+    SCOPED_TRACE(::testing::Message() << to_string(op) << " " << to_string(dtype) << " seed " << seed);
+    const OpCase c = generate_op_case(op, 4, 3, 2, dtype, seed);
+    const TensorMap reference = manual_op_gradients(c);
+    for (const auto& t : check_op_gradients(c, as_submitted(reference), reference, tol)) {
+      EXPECT_TRUE(t.passed) << t.name;
+      EXPECT_TRUE(t.hint.empty() && t.hint_kinds.empty()) << t.name << ": " << t.hint;
+    }
+    for (const Mistake m : op_mistakes(c)) {
+      const auto tensors = check_op_gradients(c, as_submitted(replay_op_mistake(c, m)), reference, tol);
+      const bool changed = std::any_of(tensors.begin(), tensors.end(), [](const auto& t) { return !t.passed; });
+      if (!changed) continue;  // ReLU'(0) on a case with no z exactly 0, say
+      ++named;
+      for (const auto& t : tensors) {
+        if (!t.passed) {
+          EXPECT_TRUE(names(t, m)) << to_string(m) << " in " << t.name << ": " << t.hint;
+        }
+      }
+    }
+    // Noise on one element is no mistake of the catalogue.
+    TensorMap noisy = reference;
+    Tensor& first = noisy.begin()->second;
+    first.values[0] = first.values[0] * 1.5 + 0.25;
+    for (const auto& t : check_op_gradients(c, as_submitted(noisy), reference, tol)) {
+      if (t.passed) continue;
+      for (const Mistake m : op_mistakes(c)) EXPECT_FALSE(names(t, m)) << t.name << ": " << t.hint;
+    }
+  }
+  if (!op_mistakes(generate_op_case(op, 4, 3, 2, dtype, 1)).empty()) {
+    EXPECT_GT(named, 0) << "no mistake was ever named";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllOps, OpHints,
+                         ::testing::Combine(::testing::ValuesIn(all_ops()),
+                                            ::testing::Values(Dtype::float64, Dtype::float32)),
+                         [](const auto& test_info) {
+                           return std::string(to_string(std::get<0>(test_info.param))) + "_" +
+                                  to_string(std::get<1>(test_info.param));
+                         });
+
+TEST(OpHintRules, ABceGradientTwiceTooLargeIsNotCalledTheSquaredErrorsFactorTwo) {
+  // The squared error's 2 exists only in mse: a BCE dpred x2 (batch 4, so not x N) is a
+  // constant factor, nothing more.
+  for (const Op op : {Op::bce, Op::bce_with_logits}) {
+    const OpCase c = generate_op_case(op, 4, 3, 2, Dtype::float64, 5);
+    const TensorMap reference = manual_op_gradients(c);
+    TensorMap doubled = reference;
+    for (double& v : doubled.at("dpred").values) v *= 2;
+    const auto t = check_op_gradients(c, as_submitted(doubled), reference, default_tolerances(Dtype::float64));
+    ASSERT_FALSE(t[0].passed);
+    EXPECT_EQ(t[0].hint_kinds, std::vector<std::string>{"constant_factor"}) << t[0].hint;
+  }
+}
+
+TEST(OpHintRules, ABiasLeftPerSampleAndATransposedWeightAreNamedForLinear) {
+  const OpCase c = generate_op_case(Op::linear, 4, 3, 2, Dtype::float64, 6);
+  const TensorMap reference = manual_op_gradients(c);
+  SubmittedGradients answer = as_submitted(reference);
+  answer["db"].tensor = c.inputs.at("dz");  // [4, 2]: not summed over the batch
+  Tensor dW = reference.at("dW");           // [3, 2] -> [2, 3]
+  Tensor dWt{{2, 3}, std::vector<double>(6)};
+  for (int64_t i = 0; i < 3; ++i)
+    for (int64_t j = 0; j < 2; ++j) dWt.values[static_cast<size_t>(j * 3 + i)] = dW.values[static_cast<size_t>(i * 2 + j)];
+  answer["dW"].tensor = dWt;
+  const auto t = check_op_gradients(c, answer, reference, default_tolerances(Dtype::float64));
+  EXPECT_EQ(t[0].hint_kinds, std::vector<std::string>{"transposed"}) << t[0].hint;
+  EXPECT_NE(t[0].hint.find("dW = xᵀ·dz has shape [in, out] = [3,2]"), std::string::npos) << t[0].hint;
+  EXPECT_EQ(t[1].hint_kinds, std::vector<std::string>{"bias_per_sample"}) << t[1].hint;
+  EXPECT_TRUE(t[2].passed);
+  // The table shows both under one layout with the net's columns.
+  const std::string table = format_comparison_table(t);
+  EXPECT_NE(table.find("under test"), std::string::npos) << table;
+  EXPECT_NE(table.find("hint (db): db has one row per sample"), std::string::npos) << table;
 }
 
 }  // namespace

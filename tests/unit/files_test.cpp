@@ -9,10 +9,10 @@
 #include <unistd.h>
 
 #include "gradverify/errors.h"
-#include "gradverify/problem/gradients_file.h"
-#include "gradverify/problem/problem.h"
 #include "gradverify/grading/rubric.h"
 #include "gradverify/problem/data.h"
+#include "gradverify/problem/gradients_file.h"
+#include "gradverify/problem/problem.h"
 #include "gradverify/problem/problem_file.h"
 #include "support/problems.h"
 

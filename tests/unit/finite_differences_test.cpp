@@ -5,10 +5,10 @@
 
 #include <cmath>
 
-#include "gradverify/errors.h"
 #include "gradverify/check/finite_differences.h"
-#include "gradverify/problem/init.h"
+#include "gradverify/errors.h"
 #include "gradverify/problem/data.h"
+#include "gradverify/problem/init.h"
 #include "gradverify/problem/manual_mlp.h"
 #include "support/problems.h"
 

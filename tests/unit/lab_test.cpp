@@ -9,9 +9,9 @@
 #include <fstream>
 
 #include "gradverify/net/mlp.h"
-#include "gradverify/problem/problem.h"
 #include "gradverify/problem/init.h"
 #include "gradverify/problem/manual_mlp.h"
+#include "gradverify/problem/problem.h"
 #include "support/problems.h"
 
 namespace gradverify {

@@ -26,9 +26,9 @@
 #include "gradverify/check/finite_differences.h"
 #include "gradverify/check/tolerances.h"
 #include "gradverify/net/op.h"
+#include "gradverify/problem/manual_mlp.h"
 #include "gradverify/problem/problem.h"
 #include "gradverify/tensor.h"
-#include "gradverify/problem/manual_mlp.h"
 
 namespace gradverify {
 

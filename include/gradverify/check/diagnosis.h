@@ -1,6 +1,6 @@
 #pragma once
 // Diagnosis of a failing check: where the backward pass first goes wrong, and which classic
-// mistake the numbers show.
+// mistake the numbers show. The one hint engine, for whole nets and single ops alike.
 //
 // First divergence. The backward pass runs, for k = L down to 1:
 //     dL/dh_L = loss'(ŷ)                          (the loss backward)
@@ -17,6 +17,7 @@
 //    row per sample, or an exact constant multiple of LibTorch's.
 // Each failing tensor also gets its signature: best-fit scale, cosine, transposed.
 #include "gradverify/check/check.h"
+#include "gradverify/net/op.h"
 #include "gradverify/problem/problem.h"
 
 namespace gradverify {
@@ -30,5 +31,10 @@ std::optional<FirstDivergence> find_first_divergence(const CheckReport& report);
 // quickly.
 void diagnose(CheckReport& report, const Problem& problem, const SubmittedGradients& actual,
               const TensorMap& reference);
+
+// The same for one op's answer tensors (op.h), by the same rules: a mistake replayed on the op
+// (replay_op_mistake) when the whole answer matches it, otherwise what each tensor alone shows.
+void diagnose_op(std::vector<TensorComparison>& tensors, const OpCase& op_case, const SubmittedGradients& answer,
+                 const TensorMap& reference, const Tolerances& tolerances);
 
 }  // namespace gradverify

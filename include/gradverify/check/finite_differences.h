@@ -24,8 +24,8 @@
 #include <string>
 #include <vector>
 
-#include "gradverify/problem/problem.h"
 #include "gradverify/check/tolerances.h"
+#include "gradverify/problem/problem.h"
 
 namespace gradverify {
 

@@ -1,7 +1,7 @@
 #pragma once
 // Classic backward-pass mistakes, replayed. replay_mistake runs the manual MLP's backward
 // with one known mistake planted and returns the gradients that mistake produces on this
-// problem. The diagnosis compares a failing submission with each replay: a match within
+// problem; replay_op_mistake does the same for one op. The diagnosis compares a failing submission with each replay: a match within
 // tolerance is the mistake's signature, reproduced number for number rather than guessed
 // from a resemblance, which is how a hint stays right when it is given at all.
 #include <cstdint>
@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "gradverify/net/op.h"
 #include "gradverify/problem/problem.h"
 #include "gradverify/tensor.h"
 
@@ -58,5 +59,12 @@ TensorMap replay_mistake(const Problem& problem, const MistakeSite& site);
 // One line a student can act on, e.g. "the loss was summed over the batch, not averaged:
 // every gradient is N = 4 times LibTorch's". Names the layer for a layer-specific site.
 std::string mistake_hint(const MlpSpec& spec, int64_t batch, const MistakeSite& site);
+
+// The same mistakes in one op of the grading protocol (op.h): those an op's backward can make
+// on this case (its activation's, the bias's for linear, the loss's factors, the factor 2 for
+// mse alone), each replayed as the op's whole answer, and its hint.
+std::vector<Mistake> op_mistakes(const OpCase& op_case);
+TensorMap replay_op_mistake(const OpCase& op_case, Mistake mistake);  // requires op_mistakes to list it
+std::string op_mistake_hint(const OpCase& op_case, Mistake mistake);
 
 }  // namespace gradverify

@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "gradverify/check/tolerances.h"
 #include "gradverify/net/op.h"
 #include "gradverify/problem/problem.h"
 #include "gradverify/tensor.h"
-#include "gradverify/check/tolerances.h"
 
 namespace gradverify {
 

@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "gradverify/problem/problem.h"
 #include "gradverify/net/training.h"
+#include "gradverify/problem/problem.h"
 
 namespace gradverify {
 

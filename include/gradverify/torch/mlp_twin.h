@@ -1,7 +1,7 @@
 #pragma once
-// The LibTorch twin of the manual MLP, in the PyTorch C++ frontend's module style. This is
-// the one public header that includes <torch/torch.h>; see reference.h for the torch-free
-// way to get its gradients.
+// The LibTorch twin of the manual MLP, in the PyTorch C++ frontend's module style. It and
+// torch/op_check.h are the public headers that include <torch/torch.h>; see reference.h for
+// the torch-free way to get the twin's gradients.
 #include <torch/torch.h>
 
 #include <vector>

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "gradverify/torch/op_check_report.h"
 #include "gradverify/tensor.h"
+#include "gradverify/torch/op_check_report.h"
 
 namespace gradverify {
 

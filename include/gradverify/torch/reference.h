@@ -4,10 +4,10 @@
 #include <memory>
 
 #include "gradverify/check/check.h"
-#include "gradverify/problem/problem.h"
 #include "gradverify/net/op.h"
-#include "gradverify/tensor.h"
 #include "gradverify/net/training.h"
+#include "gradverify/problem/problem.h"
+#include "gradverify/tensor.h"
 
 namespace gradverify {
 

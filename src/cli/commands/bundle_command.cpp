@@ -13,11 +13,11 @@
 #include <fstream>
 #include <iostream>
 
+#include "gradverify/errors.h"
+#include "gradverify/grading/grading.h"
 #include "net_options.h"
 #include "output.h"
 #include "torch_backend.h"
-#include "gradverify/errors.h"
-#include "gradverify/grading/grading.h"
 
 extern char** environ;
 

@@ -16,11 +16,11 @@
 #include <sstream>
 #include <thread>
 
+#include "gradverify/errors.h"
+#include "gradverify/grading/grading.h"
 #include "net_options.h"
 #include "output.h"
 #include "torch_backend.h"
-#include "gradverify/errors.h"
-#include "gradverify/grading/grading.h"
 
 namespace gradverify::cli {
 

@@ -6,7 +6,6 @@
 #include <cmath>
 #include <iostream>
 
-#include "torch_backend.h"
 #include "gradverify/check/compare.h"
 #include "gradverify/errors.h"
 #include "gradverify/net/kernels.h"
@@ -14,6 +13,7 @@
 #include "gradverify/torch/reference.h"
 #include "net_options.h"
 #include "output.h"
+#include "torch_backend.h"
 
 namespace gradverify::cli {
 

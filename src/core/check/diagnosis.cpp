@@ -175,12 +175,22 @@ struct Hint {
   std::string kind;
 };
 
+// What a hint about one tensor needs besides its numbers, for net and op tensors alike.
+struct TensorHintContext {
+  std::string label;             // the gradient as a student names it: "dW3", "dL/dz2", "db"
+  std::string transposed_shape;  // why LibTorch's shape is what it is: "dW3 = h2ᵀ·dz3 has shape ..."
+  const Tensor* per_sample = nullptr;  // a bias's: the gradient it sums over the batch (dz)
+  std::string per_sample_label;        // that gradient's name: "dL/dz3", "dz"
+  int64_t batch = 0;
+};
+
 // A hint read from one tensor alone; empty when its numbers show nothing clear.
 Hint tensor_hint(const TensorComparison& c, const SubmittedGradient& actual, const Tensor& reference,
-                        const TensorMap& reference_all, int64_t batch, const Tolerances& tol) {
+                 const TensorHintContext& context, const Tolerances& tol) {
   if (!actual.tensor) return {};
   const Tensor& a = *actual.tensor;
-  const std::string label = gradient_label(c.name);
+  const std::string& label = context.label;
+  const int64_t batch = context.batch;
   int64_t nonfinite = 0;
   for (double v : a.values) nonfinite += std::isfinite(v) ? 0 : 1;
   if (nonfinite > 0)
@@ -189,17 +199,12 @@ Hint tensor_hint(const TensorComparison& c, const SubmittedGradient& actual, con
             "nonfinite"};
   if (c.shape_mismatch) {
     if (c.signature && c.signature->transposed)
-      return {fmt::format("{} is LibTorch's transposed: dW{} = {}ᵀ·dz{} has shape [fan_in, fan_out] = {}", label,
-                          layer_of(c.name),
-                          layer_of(c.name) == 1 ? std::string("X") : "h" + std::to_string(layer_of(c.name) - 1),
-                          layer_of(c.name), shape_to_string(reference.shape)),
-              "transposed"};
-    // A bias with one row per sample: dz_k itself, not yet summed over the batch.
-    const auto dz = reference_all.find(preactivation_name(layer_of(c.name)));
-    if (c.name[0] == 'b' && dz != reference_all.end() && a.shape.size() == 2 && a.shape[0] == batch && batch > 1 &&
-        compare_tensor("", actual, dz->second, tol).passed)
-      return {fmt::format("{} has one row per sample: it is dL/dz{}, which must still be summed over the batch, "
-                          "dz.sum(axis=0)", label, layer_of(c.name)),
+      return {fmt::format("{} is LibTorch's transposed: {}", label, context.transposed_shape), "transposed"};
+    // A bias with one row per sample: dz itself, not yet summed over the batch.
+    if (context.per_sample && a.shape.size() == 2 && a.shape[0] == batch && batch > 1 &&
+        compare_tensor("", actual, *context.per_sample, tol).passed)
+      return {fmt::format("{} has one row per sample: it is {}, which must still be summed over the batch, "
+                          "dz.sum(axis=0)", label, context.per_sample_label),
               "bias_per_sample"};
     return {};
   }
@@ -235,6 +240,55 @@ bool matches_replay(const CheckReport& report, const SubmittedGradients& actual,
   return true;
 }
 
+// Each failing tensor's signature, when its numbers can be read as a whole: present, finite,
+// and of LibTorch's shape or its transpose.
+void fill_signatures(std::vector<TensorComparison>& tensors, const SubmittedGradients& actual,
+                     const TensorMap& reference, const Tolerances& tol) {
+  for (auto& c : tensors) {
+    const auto it = actual.find(c.name);
+    if (c.passed || it == actual.end() || !it->second.tensor || !all_finite(*it->second.tensor)) continue;
+    const Tensor& a = *it->second.tensor;
+    const Tensor& b = reference.at(c.name);
+    if (!c.shape_mismatch) {
+      c.signature = signature_of(a, b, true, tol);
+    } else if (a.shape.size() == 2 && b.shape.size() == 2 && a.shape[0] == b.shape[1] && a.shape[1] == b.shape[0]) {
+      c.signature = signature_of(a, b, false, tol);  // came transposed, or meant to
+    }
+  }
+}
+
+// A net's tensor as a hint names it: W_k's shape, and a bias's per-sample dz_k.
+TensorHintContext net_hint_context(const std::string& name, const Tensor& reference, const TensorMap& reference_all,
+                                   int64_t batch) {
+  const int64_t k = layer_of(name);
+  TensorHintContext context;
+  context.label = gradient_label(name);
+  context.transposed_shape = fmt::format("dW{} = {}ᵀ·dz{} has shape [fan_in, fan_out] = {}", k,
+                                         k == 1 ? std::string("X") : "h" + std::to_string(k - 1), k,
+                                         shape_to_string(reference.shape));
+  const auto dz = reference_all.find(preactivation_name(k));
+  if (name[0] == 'b' && dz != reference_all.end()) context.per_sample = &dz->second;
+  context.per_sample_label = "dL/dz" + std::to_string(k);
+  context.batch = batch;
+  return context;
+}
+
+// An op's answer tensor as a hint names it; db's per-sample gradient is the op's input dz.
+TensorHintContext op_hint_context(const std::string& name, const Tensor& reference, const OpCase& op_case) {
+  TensorHintContext context;
+  context.label = name;
+  const std::string shape = shape_to_string(reference.shape);
+  if (name == "dW") context.transposed_shape = "dW = xᵀ·dz has shape [in, out] = " + shape;
+  else if (name == "dx") context.transposed_shape = "dx = dz·Wᵀ has shape [batch, in] = " + shape;
+  else context.transposed_shape = name + " has the shape of " + name.substr(1) + ", " + shape;
+  if (name == "db") {
+    context.per_sample = &op_case.inputs.at("dz");
+    context.per_sample_label = "dz";
+    context.batch = context.per_sample->shape.empty() ? 0 : context.per_sample->shape[0];
+  }
+  return context;
+}
+
 }  // namespace
 
 void diagnose(CheckReport& report, const Problem& problem, const SubmittedGradients& actual,
@@ -248,17 +302,7 @@ void diagnose(CheckReport& report, const Problem& problem, const SubmittedGradie
   };
 
   for (auto* group : {&report.parameters, &report.intermediates})
-    for (auto& c : *group) {
-      const SubmittedGradient& a = submitted(c.name);
-      if (c.passed || !a.tensor || !all_finite(*a.tensor)) continue;
-      const Tensor& b = reference.at(c.name);
-      if (!c.shape_mismatch) {
-        c.signature = signature_of(*a.tensor, b, true, report.tolerances);
-      } else if (a.tensor->shape.size() == 2 && b.shape.size() == 2 && a.tensor->shape[0] == b.shape[1] &&
-                 a.tensor->shape[1] == b.shape[0]) {
-        c.signature = signature_of(*a.tensor, b, false, report.tolerances);  // came transposed, or meant to
-      }
-    }
+    fill_signatures(*group, actual, reference, report.tolerances);
 
   // Replays: which classic mistake, planted in the manual MLP, gives exactly these numbers.
   std::vector<MistakeSite> matched;
@@ -293,10 +337,45 @@ void diagnose(CheckReport& report, const Problem& problem, const SubmittedGradie
         c.hint_kinds = replay_kinds;
         continue;
       }
-      Hint h = tensor_hint(c, submitted(c.name), reference.at(c.name), reference, problem.batch(), report.tolerances);
+      const Tensor& b = reference.at(c.name);
+      Hint h = tensor_hint(c, submitted(c.name), b, net_hint_context(c.name, b, reference, problem.batch()),
+                           report.tolerances);
       c.hint = std::move(h.text);
       if (!h.kind.empty()) c.hint_kinds = {h.kind};
     }
+}
+
+void diagnose_op(std::vector<TensorComparison>& tensors, const OpCase& op_case, const SubmittedGradients& answer,
+                 const TensorMap& reference, const Tolerances& tol) {
+  if (std::all_of(tensors.begin(), tensors.end(), [](const TensorComparison& c) { return c.passed; })) return;
+  fill_signatures(tensors, answer, reference, tol);
+  // Replays, as for a net: a mistake is named only when the whole answer is that mistake's.
+  std::string replay_hint;
+  std::vector<std::string> replay_kinds;
+  for (const Mistake mistake : op_mistakes(op_case)) {
+    const TensorMap replay = replay_op_mistake(op_case, mistake);
+    const bool matches = std::all_of(tensors.begin(), tensors.end(), [&](const TensorComparison& c) {
+      const auto it = answer.find(c.name);
+      return it != answer.end() && compare_tensor(c.name, it->second, replay.at(c.name), tol).passed;
+    });
+    if (!matches) continue;
+    replay_hint += (replay_hint.empty() ? "" : "; or ") + op_mistake_hint(op_case, mistake);
+    replay_kinds.emplace_back(to_string(mistake));
+  }
+  const SubmittedGradient absent{};
+  for (auto& c : tensors) {
+    if (c.passed) continue;
+    if (!replay_hint.empty()) {
+      c.hint = replay_hint;
+      c.hint_kinds = replay_kinds;
+      continue;
+    }
+    const auto it = answer.find(c.name);
+    const Tensor& b = reference.at(c.name);
+    Hint h = tensor_hint(c, it == answer.end() ? absent : it->second, b, op_hint_context(c.name, b, op_case), tol);
+    c.hint = std::move(h.text);
+    if (!h.kind.empty()) c.hint_kinds = {h.kind};
+  }
 }
 
 }  // namespace gradverify

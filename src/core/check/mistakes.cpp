@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "gradverify/net/mlp.h"
+#include "gradverify/net/op.h"
 
 namespace gradverify {
 
@@ -50,8 +51,9 @@ bool applies_to_layer(const MlpSpec& spec, int64_t batch, Mistake m, int64_t k) 
 }
 
 // The factor a loss mistake multiplies dL/dpred by.
-double loss_factor(const MlpSpec& spec, int64_t batch, Mistake m) {
-  const auto N = static_cast<double>(batch), D = static_cast<double>(spec.layers.back());
+// N is the batch, D the outputs per sample.
+double loss_factor(int64_t batch, int64_t outputs, Mistake m) {
+  const auto N = static_cast<double>(batch), D = static_cast<double>(outputs);
   switch (m) {
     case Mistake::loss_summed: return N;
     case Mistake::loss_summed_over_all: return N * D;
@@ -63,15 +65,67 @@ double loss_factor(const MlpSpec& spec, int64_t batch, Mistake m) {
   }
 }
 
+// " in layer 3 (relu)": where a net's mistake sits, with its leading space.
 std::string where(const MlpSpec& spec, const MistakeSite& site) {
-  if (site.layer == 0 && site.activation) return fmt::format("in every {} layer", to_string(*site.activation));
-  if (site.layer == 0) return "in every layer";
-  return fmt::format("in layer {} ({})", site.layer, to_string(spec.activation(site.layer)));
+  if (site.layer == 0 && site.activation) return fmt::format(" in every {} layer", to_string(*site.activation));
+  if (site.layer == 0) return " in every layer";
+  return fmt::format(" in layer {} ({})", site.layer, to_string(spec.activation(site.layer)));
 }
 
 std::string factor_text(double f) {
   if (f == 0.5) return "1/2";
   return fmt::format("{:g}", f);
+}
+
+// The hint for a mistake, in a batch of N with D outputs; `site_text` says where it sits, with
+// a leading space (empty for an op), and `activation` is the one it concerns, when one does.
+std::string mistake_text(Mistake mistake, int64_t N, int64_t D, const std::string& site_text,
+                         std::optional<Activation> activation) {
+  const std::string times = factor_text(loss_factor(N, D, mistake));
+  switch (mistake) {
+    case Mistake::loss_summed:
+      return fmt::format("the loss was summed over the batch, not averaged: every gradient is N = {} times "
+                         "LibTorch's (dL/dŷ needs the 1/N of the mean)", N);
+    case Mistake::loss_summed_over_all:
+      return fmt::format("the loss was summed over all N·D = {} elements, not averaged: every gradient is {} times "
+                         "LibTorch's (the mean is over all N·D elements)", N * D, times);
+    case Mistake::loss_mean_over_batch_only:
+      return fmt::format("the loss was averaged over the batch but not over the D = {} outputs: every gradient is {} "
+                         "times LibTorch's (the mean is over all N·D elements)", D, times);
+    case Mistake::loss_sign_flipped:
+      return "a sign is flipped: every gradient is -1 times LibTorch's (dL/dŷ goes with ŷ - y, not y - ŷ)";
+    case Mistake::mse_factor_two_missing:
+      return "the factor 2 of the squared error is missing: d/dŷ (ŷ - y)² = 2(ŷ - y), so every gradient is 1/2 of "
+             "LibTorch's";
+    case Mistake::mse_factor_two_doubled:
+      return "the factor 2 of the squared error is counted twice: every gradient is 2 times LibTorch's";
+    case Mistake::bce_extra_sigmoid_derivative:
+      return "an extra σ'(z) on top of the fused gradient: for BCE after a sigmoid, dL/dz = (ŷ - y)/n already "
+             "includes σ'(z), so don't multiply by s(1 - s) again";
+    case Mistake::bias_averaged:
+      return fmt::format("the bias gradient{} was averaged over the batch: it must be summed, dz.sum(axis=0) "
+                         "(the 1/N is already in dL/dŷ)", site_text);
+    case Mistake::bias_first_row:
+      return fmt::format("the bias gradient{} is one sample's row of dL/dz: it must be summed over the batch, "
+                         "dz.sum(axis=0)", site_text);
+    case Mistake::relu_grad_one_at_zero:
+      return fmt::format("ReLU'(0) must be 0, as in torch: the gradients differ only where a pre-activation is "
+                         "exactly 0{} (use z > 0, not z >= 0)", site_text);
+    case Mistake::derivative_of_output: {
+      // Name the formula of the layer's own activation; "every layer" may mix both.
+      const bool tanh_only = activation == Activation::tanh;
+      const bool sigmoid_only = activation == Activation::sigmoid;
+      const std::string formula = tanh_only      ? "tanh'(z) = 1 - h² with h the output itself, so don't apply tanh to h again"
+                                  : sigmoid_only ? "σ'(z) = h(1 - h) with h = σ(z) the output itself, so don't apply σ to h again"
+                                                 : "σ'(z) = h(1 - h) and tanh'(z) = 1 - h² use the output h itself, so "
+                                                   "don't apply the activation to h again";
+      return fmt::format("the activation derivative was taken of the layer's output h instead of z{}: {}", site_text,
+                         formula);
+    }
+    case Mistake::activation_derivative_forgotten:
+      return fmt::format("the activation derivative is missing{}: dL/dz = dL/dh ⊙ act'(z), not dL/dh", site_text);
+  }
+  return "";
 }
 
 // The manual MLP's own backward (mlp.cpp) with one mistake planted through its hook: the
@@ -93,7 +147,7 @@ TensorMap replay_as(const Problem& problem, const MistakeSite& site) {
   const BackwardHook<T> plant = [&](BackwardStep step, int64_t k, MlpGradients<T>& grads) {
     const auto i = static_cast<size_t>(k - 1);
     if (step == BackwardStep::loss) {
-      const T factor = static_cast<T>(loss_factor(spec, N, m));
+      const T factor = static_cast<T>(loss_factor(N, spec.layers.back(), m));
       for (T& v : grads.dh[static_cast<size_t>(L - 1)].data) v *= factor;
     } else if (step == BackwardStep::activation) {
       const Activation act = spec.activation(k);
@@ -197,54 +251,92 @@ TensorMap replay_mistake(const Problem& problem, const MistakeSite& site) {
 }
 
 std::string mistake_hint(const MlpSpec& spec, int64_t batch, const MistakeSite& site) {
-  const int64_t N = batch, D = spec.layers.back();
-  const std::string times = factor_text(loss_factor(spec, batch, site.mistake));
-  switch (site.mistake) {
-    case Mistake::loss_summed:
-      return fmt::format("the loss was summed over the batch, not averaged: every gradient is N = {} times "
-                         "LibTorch's (dL/dŷ needs the 1/N of the mean)", N);
-    case Mistake::loss_summed_over_all:
-      return fmt::format("the loss was summed over all N·D = {} elements, not averaged: every gradient is {} times "
-                         "LibTorch's (the mean is over all N·D elements)", N * D, times);
-    case Mistake::loss_mean_over_batch_only:
-      return fmt::format("the loss was averaged over the batch but not over the D = {} outputs: every gradient is {} "
-                         "times LibTorch's (the mean is over all N·D elements)", D, times);
-    case Mistake::loss_sign_flipped:
-      return "a sign is flipped: every gradient is -1 times LibTorch's (dL/dŷ goes with ŷ - y, not y - ŷ)";
-    case Mistake::mse_factor_two_missing:
-      return "the factor 2 of the squared error is missing: d/dŷ (ŷ - y)² = 2(ŷ - y), so every gradient is 1/2 of "
-             "LibTorch's";
-    case Mistake::mse_factor_two_doubled:
-      return "the factor 2 of the squared error is counted twice: every gradient is 2 times LibTorch's";
-    case Mistake::bce_extra_sigmoid_derivative:
-      return "an extra σ'(z) on top of the fused gradient: for BCE after a sigmoid, dL/dz = (ŷ - y)/n already "
-             "includes σ'(z), so don't multiply by s(1 - s) again";
-    case Mistake::bias_averaged:
-      return fmt::format("the bias gradient {} was averaged over the batch: it must be summed, dz.sum(axis=0) "
-                         "(the 1/N is already in dL/dŷ)", where(spec, site));
-    case Mistake::bias_first_row:
-      return fmt::format("the bias gradient {} is one sample's row of dL/dz: it must be summed over the batch, "
-                         "dz.sum(axis=0)", where(spec, site));
-    case Mistake::relu_grad_one_at_zero:
-      return fmt::format("ReLU'(0) must be 0, as in torch: the gradients differ only where a pre-activation is "
-                         "exactly 0 {} (use z > 0, not z >= 0)", where(spec, site));
-    case Mistake::derivative_of_output: {
-      // Name the formula of the layer's own activation; "every layer" may mix both.
-      const std::optional<Activation> act = site.layer > 0 ? std::optional(spec.activation(site.layer)) : site.activation;
-      const bool tanh_only = act == Activation::tanh;
-      const bool sigmoid_only = act == Activation::sigmoid;
-      const std::string formula = tanh_only      ? "tanh'(z) = 1 - h² with h the output itself, so don't apply tanh to h again"
-                                  : sigmoid_only ? "σ'(z) = h(1 - h) with h = σ(z) the output itself, so don't apply σ to h again"
-                                                 : "σ'(z) = h(1 - h) and tanh'(z) = 1 - h² use the output h itself, so "
-                                                   "don't apply the activation to h again";
-      return fmt::format("the activation derivative was taken of the layer's output h instead of z {}: {}",
-                         where(spec, site), formula);
-    }
-    case Mistake::activation_derivative_forgotten:
-      return fmt::format("the activation derivative is missing {}: dL/dz = dL/dh ⊙ act'(z), not dL/dh",
-                         where(spec, site));
+  const std::optional<Activation> activation =
+      site.layer > 0 ? std::optional(spec.activation(site.layer)) : site.activation;
+  return mistake_text(site.mistake, batch, spec.layers.back(), where(spec, site), activation);
+}
+
+// ---- one op --------------------------------------------------------------------------------
+
+namespace {
+
+// The op's batch N and, for a loss, its outputs per sample D.
+int64_t op_batch(const OpCase& c) {
+  const Tensor& first = c.op == Op::linear ? c.inputs.at("x") : op_loss(c.op) ? c.inputs.at("pred") : c.inputs.at("z");
+  return first.shape.empty() ? 1 : first.shape[0];
+}
+int64_t op_outputs(const OpCase& c) {
+  const Tensor& pred = c.inputs.at("pred");
+  return pred.shape.size() < 2 ? 1 : pred.shape[1];
+}
+
+}  // namespace
+
+std::vector<Mistake> op_mistakes(const OpCase& c) {
+  const int64_t N = op_batch(c);
+  if (const auto act = op_activation(c.op)) {
+    if (*act == Activation::identity) return {};
+    std::vector<Mistake> m = {Mistake::activation_derivative_forgotten};
+    if (*act == Activation::relu) m.push_back(Mistake::relu_grad_one_at_zero);
+    else m.push_back(Mistake::derivative_of_output);
+    return m;
   }
-  return "";
+  if (c.op == Op::linear) {
+    if (N == 1) return {};  // mean = sum = row 0
+    return {Mistake::bias_averaged, Mistake::bias_first_row};
+  }
+  const int64_t D = op_outputs(c);
+  std::vector<Mistake> m = {Mistake::loss_sign_flipped};
+  if (N > 1) m.push_back(Mistake::loss_summed);
+  if (D > 1) m.push_back(Mistake::loss_summed_over_all), m.push_back(Mistake::loss_mean_over_batch_only);
+  if (c.op == Op::mse) m.push_back(Mistake::mse_factor_two_missing), m.push_back(Mistake::mse_factor_two_doubled);
+  return m;
+}
+
+TensorMap replay_op_mistake(const OpCase& c, Mistake mistake) {
+  const auto listed = op_mistakes(c);
+  if (std::find(listed.begin(), listed.end(), mistake) == listed.end())
+    throw std::logic_error(std::string("replay_op_mistake: ") + to_string(mistake) + " does not apply to " +
+                           to_string(c.op));
+  TensorMap out = manual_op_gradients(c);
+  // Computed in double and rounded once to the case's dtype, as the kit's answer is printed.
+  const auto round = [&](Tensor& t) {
+    for (double& v : t.values) v = round_to(c.dtype, v);
+  };
+  if (const auto act = op_activation(c.op)) {
+    const auto &z = c.inputs.at("z").values, &dh = c.inputs.at("dh").values;
+    auto& dz = out.at("dz").values;
+    for (size_t i = 0; i < dz.size(); ++i) {
+      if (mistake == Mistake::activation_derivative_forgotten) {
+        dz[i] = dh[i];
+      } else if (mistake == Mistake::relu_grad_one_at_zero) {
+        dz[i] = z[i] >= 0 ? dh[i] : 0.0;
+      } else if (*act == Activation::sigmoid) {  // derivative_of_output: σ applied to σ(z) again
+        const double s = 1 / (1 + std::exp(-1 / (1 + std::exp(-z[i]))));
+        dz[i] = dh[i] * s * (1 - s);
+      } else {
+        const double t = std::tanh(std::tanh(z[i]));
+        dz[i] = dh[i] * (1 - t * t);
+      }
+    }
+    round(out.at("dz"));
+  } else if (c.op == Op::linear) {
+    Tensor& db = out.at("db");
+    const Tensor& dz = c.inputs.at("dz");
+    const int64_t N = op_batch(c);
+    for (size_t o = 0; o < db.values.size(); ++o)
+      db.values[o] = mistake == Mistake::bias_averaged ? db.values[o] / static_cast<double>(N) : dz.values[o];
+    round(db);
+  } else {
+    const double factor = loss_factor(op_batch(c), op_outputs(c), mistake);
+    for (double& v : out.at("dpred").values) v *= factor;
+    round(out.at("dpred"));
+  }
+  return out;
+}
+
+std::string op_mistake_hint(const OpCase& c, Mistake mistake) {
+  return mistake_text(mistake, op_batch(c), op_loss(c.op) ? op_outputs(c) : 1, "", op_activation(c.op));
 }
 
 }  // namespace gradverify

@@ -74,20 +74,42 @@ std::string overall_line(const CheckReport& r) {
                      r.loss_passed ? "" : " and so does the loss", names);
 }
 
-// The diagnosis in words under the table: where it first goes wrong, then the hints, each
-// once with the gradients it applies to.
-std::string what_this_looks_like(const CheckReport& r) {
+using Groups = std::vector<const std::vector<TensorComparison>*>;
+
+const std::string kTableHeader = fmt::format("  {:<6} {:<10} {:>13} {:>13}  {:<9} {:>17} {:>17}  {}\n", "grad", "shape",
+                                             "max abs diff", "max rel diff", "worst at", "under test", "LibTorch",
+                                             "verdict");
+
+// Under the table: each failure's message one per line; identical messages (vacuous ones,
+// typically) once with all names.
+std::string messages(const Groups& groups) {
+  std::vector<std::pair<std::string, std::string>> details;  // message, names
+  for (const auto* group : groups)
+    for (const auto& c : *group) {
+      if (c.message.empty()) continue;
+      auto same = std::find_if(details.begin(), details.end(), [&](const auto& d) { return d.first == c.message; });
+      if (same == details.end() || !c.passed) details.emplace_back(c.message, c.name);
+      else same->second += ", " + c.name;
+    }
+  std::string out = details.empty() ? "" : "\n";
+  for (const auto& [message, names] : details) out += fmt::format("  {}: {}\n", names, message);
+  return out;
+}
+
+// The diagnosis in words: where it first goes wrong (for a net), then the hints, each once
+// with the gradients it applies to.
+std::string what_this_looks_like(const Groups& groups, const std::optional<FirstDivergence>& first_divergence) {
   std::vector<std::pair<std::string, std::string>> hints;  // hint, names
-  for (const auto* group : {&r.parameters, &r.intermediates})
+  for (const auto* group : groups)
     for (const auto& c : *group) {
       if (c.passed || c.hint.empty()) continue;
       auto same = std::find_if(hints.begin(), hints.end(), [&](const auto& h) { return h.first == c.hint; });
       if (same == hints.end()) hints.emplace_back(c.hint, c.name);
       else same->second += ", " + c.name;
     }
-  if (!r.first_divergence && hints.empty()) return "";
+  if (!first_divergence && hints.empty()) return "";
   std::string out = "\n  what this looks like:\n";
-  if (r.first_divergence) out += fmt::format("    first divergence: {}\n", r.first_divergence->message);
+  if (first_divergence) out += fmt::format("    first divergence: {}\n", first_divergence->message);
   for (const auto& [hint, names] : hints) out += fmt::format("    hint ({}): {}\n", names, hint);
   return out;
 }
@@ -136,6 +158,13 @@ std::string finite_difference_summary(const CheckReport& r) {
 
 }  // namespace
 
+std::string format_comparison_table(const std::vector<TensorComparison>& tensors) {
+  std::string out = kTableHeader;
+  append_rows(out, tensors);
+  const Groups groups = {&tensors};
+  return out + messages(groups) + what_this_looks_like(groups, std::nullopt);
+}
+
 std::string format_report_table(const CheckReport& r) {
   std::string out;
   out += fmt::format("gradverify: {} vs LibTorch autograd\n", r.actual_source);
@@ -157,27 +186,15 @@ std::string format_report_table(const CheckReport& r) {
     for (double v : pred.values) values += (values.empty() ? "" : ", ") + fmt::format("{:.6g}", v);
     out += fmt::format("  output   LibTorch [{}]\n", values);
   }
-  out += "\n";
-  const std::string header = fmt::format("  {:<6} {:<10} {:>13} {:>13}  {:<9} {:>17} {:>17}  {}\n", "grad", "shape",
-                                         "max abs diff", "max rel diff", "worst at", "under test", "LibTorch", "verdict");
-  out += header;
+  out += "\n" + kTableHeader;
   append_rows(out, r.parameters);
   if (!r.intermediates.empty()) {
     out += "  intermediates: dL/dz_k (pre-activation) and dL/dh_k (layer output)\n";
     append_rows(out, r.intermediates);
   }
 
-  // Failures one per line; identical messages (vacuous ones, typically) once with all names.
-  std::vector<std::pair<std::string, std::string>> details;  // message, names
-  for (const auto* group : {&r.parameters, &r.intermediates})
-    for (const auto& c : *group) {
-      if (c.message.empty()) continue;
-      auto same = std::find_if(details.begin(), details.end(), [&](const auto& d) { return d.first == c.message; });
-      if (same == details.end() || !c.passed) details.emplace_back(c.message, c.name);
-      else same->second += ", " + c.name;
-    }
-  if (!details.empty()) out += "\n";
-  for (const auto& [message, names] : details) out += fmt::format("  {}: {}\n", names, message);
+  const Groups groups = {&r.parameters, &r.intermediates};
+  out += messages(groups);
 
   if (!r.dead_relu_units.empty()) {
     std::string dead;
@@ -185,7 +202,7 @@ std::string format_report_table(const CheckReport& r) {
       dead += fmt::format("{}layer {}: {} of {}", dead.empty() ? "" : ", ", d.layer, d.dead, d.units);
     out += fmt::format("\n  dead ReLU units (zero for every sample): {}\n", dead);
   }
-  out += what_this_looks_like(r);
+  out += what_this_looks_like(groups, r.first_divergence);
   out += finite_difference_summary(r);
   for (const auto& note : r.notes) out += fmt::format("  note: {}\n", note);
   out += "\n" + overall_line(r) + "\n";

@@ -4,8 +4,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "gradverify/errors.h"
 #include "core/problem/json_tensor.h"
+#include "gradverify/errors.h"
 
 namespace gradverify {
 
