@@ -9,7 +9,6 @@
 // in EXPECT_TRUE(...) << "context".
 #include <gtest/gtest.h>
 
-#include "gradverify/problem/manual_mlp.h"
 #include "gradverify/problem/problem.h"
 #include "gradverify/tensor.h"
 #include "gradverify/torch/op_check_report.h"

@@ -1,5 +1,4 @@
 #include "gradverify/check/report.h"
-#include "gradverify/problem/manual_mlp.h"
 
 #include <fmt/format.h>
 
