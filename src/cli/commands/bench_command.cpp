@@ -4,7 +4,6 @@
 #include "bench_command.h"
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -17,8 +16,11 @@
 #include <functional>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <set>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "gradverify/check/check.h"
 #include "gradverify/errors.h"
@@ -27,8 +29,8 @@
 #include "gradverify/net/mlp.h"
 #include "gradverify/check/report.h"
 #include "gradverify/grading/rubric.h"
-#include "gradverify/version.h"
 #include "gradverify/problem/manual_mlp.h"
+#include "bench_report.h"
 #include "net_options.h"
 #include "output.h"
 #include "torch_backend.h"
@@ -96,18 +98,13 @@ double seconds_of(const std::function<void()>& work) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-struct Timing {
-  double median = 0, min = 0, max = 0;  // seconds per step
-  int64_t steps_per_round = 0;
-};
-
 double median_of(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   const size_t n = v.size();
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-Timing summarize(const std::vector<double>& per_step, int64_t steps_per_round) {
+BenchTiming summarize(const std::vector<double>& per_step, int64_t steps_per_round) {
   return {median_of(per_step), *std::min_element(per_step.begin(), per_step.end()),
           *std::max_element(per_step.begin(), per_step.end()), steps_per_round};
 }
@@ -127,14 +124,14 @@ int64_t calibrate(const StepFn& run, double round_s) {
 }
 
 // Rounds of each side in turn: a, b, a, b, ...
-std::vector<Timing> alternate(const std::vector<StepFn>& sides, int rounds, double round_s) {
+std::vector<BenchTiming> alternate(const std::vector<StepFn>& sides, int rounds, double round_s) {
   std::vector<int64_t> steps;
   for (const auto& run : sides) steps.push_back(calibrate(run, round_s));
   std::vector<std::vector<double>> per_step(sides.size());
   for (int r = 0; r < rounds; ++r)
     for (size_t s = 0; s < sides.size(); ++s)
       per_step[s].push_back(seconds_of([&] { sides[s](steps[s]); }) / static_cast<double>(steps[s]));
-  std::vector<Timing> out;
+  std::vector<BenchTiming> out;
   for (size_t s = 0; s < sides.size(); ++s) out.push_back(summarize(per_step[s], steps[s]));
   return out;
 }
@@ -196,21 +193,12 @@ constexpr BenchCase kCases[] = {
 constexpr double kGemmRateTarget = 0.8;
 constexpr int64_t kGemmSize = 1024;
 
-struct CaseResult {
-  const BenchCase* bench_case = nullptr;
-  Problem problem;
-  Timing manual, libtorch;
-  double flops = 0;
-  Verdict agreement = Verdict::fail;
-  double agreement_gap = 0;  // max over tensors of max|a - b| / max|b|
-};
-
 // Both sides' gradients once, compared as `check` compares them: the speed is worth nothing
 // if the answers differ.
-void check_agreement(CaseResult& r, const ReferenceBackend& backend) {
-  const ManualResult manual = run_manual_mlp(r.problem);
-  const CheckReport report = check_gradients(r.problem, {as_submitted(manual.gradients), "manual MLP", manual.loss, {}},
-                                             backend.compute_reference(r.problem));
+void check_agreement(const Problem& problem, const ReferenceBackend& backend, BenchCaseResult& r) {
+  const ManualResult manual = run_manual_mlp(problem);
+  const CheckReport report = check_gradients(problem, {as_submitted(manual.gradients), "manual MLP", manual.loss, {}},
+                                             backend.compute_reference(problem));
   r.agreement = report.verdict();
   for (const auto* list : {&report.parameters, &report.intermediates})
     for (const auto& t : *list)
@@ -245,7 +233,7 @@ double process_seconds(const std::vector<std::string>& args) {
   return seconds;
 }
 
-Timing time_processes(const std::vector<std::string>& args, int runs) {
+BenchTiming time_processes(const std::vector<std::string>& args, int runs) {
   std::vector<double> t;
   for (int i = 0; i < runs; ++i) t.push_back(process_seconds(args));
   return summarize(t, 1);
@@ -283,171 +271,105 @@ std::vector<std::string> checked_list(const std::string& list, const std::set<st
   return items;
 }
 
-nlohmann::json timing_json(const Timing& t) {
-  return {{"median_us", t.median * 1e6}, {"min_us", t.min * 1e6}, {"max_us", t.max * 1e6},
-          {"steps_per_round", t.steps_per_round}};
-}
-
-std::string timing_text(const Timing& t) {
-  const auto us = [](double s) {
-    const double v = s * 1e6;
-    return v >= 100 ? fmt::format("{:.0f}", v) : v >= 10 ? fmt::format("{:.1f}", v) : fmt::format("{:.3g}", v);
-  };
-  return fmt::format("{} ({}-{})", us(t.median), us(t.min), us(t.max));
-}
-
 void progress(const std::string& line) { std::cerr << "bench: " << line << std::endl; }
 
-}  // namespace
+// A target is value >= required, or value <= required when at_most.
+void add_target(BenchReport& report, const std::string& name, double value, double required, bool at_most = false) {
+  const bool met = at_most ? value <= required : value >= required;
+  report.all_targets_met = report.all_targets_met && met;
+  report.targets.push_back({name, value, required, at_most, met});
+}
 
-int run_bench(const BenchOptions& o) {
-  const auto case_names = checked_list(o.cases, {"tiny", "mnist", "wide"}, "--cases");
-  const auto dtype_names = checked_list(o.dtypes, {"float64", "float32"}, "--dtypes");
-  const double round_s = o.round_ms / 1e3;
-
-  const auto libraries_before = mapped_libraries();
-  const ReferenceBackend& backend = torch_backend();
-  const double load_s = torch_backend_load_seconds();
-  const size_t libraries_loaded = mapped_libraries().size() - libraries_before.size();
-
-  nlohmann::json doc;
-  doc["gradverify_version"] = kVersion;
-  std::string table = "gradverify bench: one training step (forward + backward), median (min-max) over " +
-                      std::to_string(o.rounds) + " alternating rounds, in microseconds\n";
-
-  // The machine's gemm rate, the yardstick of the wide net.
+// The machine's gemm rate, the yardstick of the wide net.
+BenchGemm measure_gemm(int rounds, double round_s) {
   progress(fmt::format("gemm {0}x{0}x{0}, float64 and float32", kGemmSize));
-  const auto gemm_timings = alternate({gemm_step<double>(kGemmSize), gemm_step<float>(kGemmSize)}, o.rounds, round_s);
-  const double gemm_flops = 2.0 * std::pow(static_cast<double>(kGemmSize), 3);
-  const double dgemm_gflops = gemm_flops / gemm_timings[0].median / 1e9, sgemm_gflops = gemm_flops / gemm_timings[1].median / 1e9;
+  const auto timings = alternate({gemm_step<double>(kGemmSize), gemm_step<float>(kGemmSize)}, rounds, round_s);
+  const double flops = 2.0 * std::pow(static_cast<double>(kGemmSize), 3);
+  return {kGemmSize, timings[0], timings[1], flops / timings[0].median / 1e9, flops / timings[1].median / 1e9};
+}
 
-  std::vector<CaseResult> results;
-  nlohmann::json targets = nlohmann::json::array();
-  bool all_targets_met = true;
-  // A target is value >= required, or value <= required when at_most.
-  const auto target = [&](const std::string& name, double value, double required, bool at_most = false) {
-    const bool met = at_most ? value <= required : value >= required;
-    all_targets_met = all_targets_met && met;
-    targets.push_back({{"name", name}, {"value", value}, {"required", required}, {"met", met},
-                       {"condition", at_most ? "at most" : "at least"}});
-    return met;
+// The case's net in `dtype` on random data, seed 1.
+Problem case_problem(const BenchCase& bc, const std::string& dtype) {
+  NetOptions net;
+  net.layers = bc.layers;
+  net.data = "random:" + std::to_string(bc.batch);
+  net.dtype = dtype;
+  net.seed = 1;
+  return problem_from_options(net);
+}
+
+// Rounds of the manual MLP's training step alternating with its LibTorch twin's, then the
+// agreement of their gradients.
+BenchCaseResult measure_case(const BenchCase& bc, const Problem& problem, const BenchGemm& gemm,
+                             const ReferenceBackend& backend, int rounds, double round_s) {
+  auto timer = std::shared_ptr<ReferenceStepTimer>(backend.make_step_timer(problem));
+  const StepFn manual = problem.spec.dtype == Dtype::float32 ? manual_step<float>(problem) : manual_step<double>(problem);
+  const auto timings = alternate({manual, [timer](int64_t steps) { timer->run(steps); }}, rounds, round_s);
+  BenchCaseResult r;
+  r.name = bc.name;
+  r.layers = problem.spec.layers;
+  r.batch = bc.batch;
+  r.dtype = problem.spec.dtype;
+  r.manual = timings[0];
+  r.libtorch = timings[1];
+  r.flops_per_step = step_flops(problem.spec, bc.batch);
+  r.speedup = r.libtorch.median / r.manual.median;
+  r.manual_gflops = r.flops_per_step / r.manual.median / 1e9;
+  r.libtorch_gflops = r.flops_per_step / r.libtorch.median / 1e9;
+  if (bc.gemm_rate_target)
+    r.gemm_rate_fraction = r.manual_gflops / (r.dtype == Dtype::float32 ? gemm.sgemm_gflops : gemm.dgemm_gflops);
+  check_agreement(problem, backend, r);
+  return r;
+}
+
+void add_case_targets(BenchReport& report, const BenchCase& bc, const BenchCaseResult& c) {
+  const std::string label = c.name + " " + to_string(c.dtype);
+  add_target(report, label + ": speedup over LibTorch", c.speedup, bc.min_speedup);
+  if (c.gemm_rate_fraction)
+    add_target(report, label + ": fraction of the " + (c.dtype == Dtype::float32 ? "sgemm" : "dgemm") + " rate",
+               *c.gemm_rate_fraction, kGemmRateTarget);
+  add_target(report, label + ": gradients agree with LibTorch", c.agreement == Verdict::pass ? 1 : 0, 1);
+}
+
+// Checks at scale: the random-direction finite difference on a net of 10^6 parameters, and
+// the refusal of per-element differences there.
+BenchScaleCheck measure_at_scale(const ReferenceBackend& backend, int rounds, double round_s) {
+  progress("finite differences along one random direction, 1000-998-1 (999,997 parameters), batch 64");
+  NetOptions big;
+  big.layers = "1000,998,1";
+  big.data = "random:64";
+  big.seed = 1;
+  const Problem problem = problem_from_options(big);
+  const ReferenceResult reference = backend.compute_reference(problem);
+  const ManualResult manual = run_manual_mlp(problem);
+  const Tolerances tol = default_tolerances(problem.spec.dtype);
+  BenchScaleCheck scale;
+  scale.layers = problem.spec.layers;
+  scale.parameters = problem.spec.parameter_count();
+  scale.batch = problem.batch();
+  scale.direction_check_agrees = true;
+  const auto direction_check = [&](int64_t steps) {
+    for (int64_t s = 0; s < steps; ++s) {
+      const auto fd = run_finite_differences(problem, reference.gradients, &manual.gradients, tol,
+                                             FiniteDifferenceMode::direction, 1);
+      scale.direction_check_agrees =
+          scale.direction_check_agrees && fd.reference_disagreements() == 0 && fd.actual_disagreements() == 0;
+    }
   };
-
-  size_t done = 0;
-  const size_t total = case_names.size() * dtype_names.size();
-  for (const BenchCase& bc : kCases) {
-    if (std::find(case_names.begin(), case_names.end(), bc.name) == case_names.end()) continue;
-    for (const auto& dtype : dtype_names) {
-      CaseResult r;
-      r.bench_case = &bc;
-      NetOptions net;
-      net.layers = bc.layers;
-      net.data = "random:" + std::to_string(bc.batch);
-      net.dtype = dtype;
-      net.seed = 1;
-      r.problem = problem_from_options(net);
-      progress(fmt::format("[{}/{}] {} {} batch {} {}", ++done, total, bc.name,
-                           layers_to_string(r.problem.spec.layers), bc.batch, dtype));
-      auto timer = std::shared_ptr<ReferenceStepTimer>(backend.make_step_timer(r.problem));
-      const StepFn manual = r.problem.spec.dtype == Dtype::float32 ? manual_step<float>(r.problem)
-                                                                    : manual_step<double>(r.problem);
-      const auto timings = alternate({manual, [timer](int64_t steps) { timer->run(steps); }}, o.rounds, round_s);
-      r.manual = timings[0];
-      r.libtorch = timings[1];
-      r.flops = step_flops(r.problem.spec, bc.batch);
-      check_agreement(r, backend);
-      results.push_back(std::move(r));
-    }
+  scale.direction_check = alternate({direction_check}, rounds, round_s)[0];
+  try {
+    resolve_finite_difference_mode(problem, FiniteDifferenceMode::elements, false);
+  } catch (const InputError& e) {
+    scale.elements_refusal = e.what();
   }
+  scale.elements_estimated_seconds = element_mode_work(problem) / kFiniteDifferenceRate;
+  return scale;
+}
 
-  doc["cases"] = nlohmann::json::array();
-  table += fmt::format("\n  {:<6} {:<18} {:>5}  {:<7}  {:>22}  {:>22}  {:>9}  {:>7}  {}\n", "case", "layers", "batch",
-                       "dtype", "manual", "LibTorch", "speedup", "GFLOP/s", "gradients");
-  for (const auto& r : results) {
-    const BenchCase& bc = *r.bench_case;
-    const std::string dtype = to_string(r.problem.spec.dtype);
-    const double speedup = r.libtorch.median / r.manual.median;
-    const double manual_gflops = r.flops / r.manual.median / 1e9, libtorch_gflops = r.flops / r.libtorch.median / 1e9;
-    const std::string label = std::string(bc.name) + " " + dtype;
-    target(label + ": speedup over LibTorch", speedup, bc.min_speedup);
-    std::optional<double> gemm_fraction;
-    if (bc.gemm_rate_target) {
-      gemm_fraction = manual_gflops / (r.problem.spec.dtype == Dtype::float32 ? sgemm_gflops : dgemm_gflops);
-      target(label + ": fraction of the " + (r.problem.spec.dtype == Dtype::float32 ? "sgemm" : "dgemm") + " rate",
-             *gemm_fraction, kGemmRateTarget);
-    }
-    target(label + ": gradients agree with LibTorch", r.agreement == Verdict::pass ? 1 : 0, 1);
-    nlohmann::json c = {{"name", bc.name},
-                        {"layers", r.problem.spec.layers},
-                        {"batch", bc.batch},
-                        {"dtype", dtype},
-                        {"manual_us", r.manual.median * 1e6},
-                        {"libtorch_us", r.libtorch.median * 1e6},
-                        {"speedup", speedup},
-                        {"manual", timing_json(r.manual)},
-                        {"libtorch", timing_json(r.libtorch)},
-                        {"flops_per_step", r.flops},
-                        {"manual_gflops", manual_gflops},
-                        {"libtorch_gflops", libtorch_gflops},
-                        {"gemm_rate_fraction", gemm_fraction ? nlohmann::json(*gemm_fraction) : nlohmann::json()},
-                        {"gradients", {{"verdict", to_string(r.agreement)}, {"max_diff_over_scale", r.agreement_gap}}}};
-    doc["cases"].push_back(c);
-    table += fmt::format("  {:<6} {:<18} {:>5}  {:<7}  {:>22}  {:>22}  {:>8.1f}x  {:>7.1f}  {} (max diff {:.1e} of scale)\n",
-                         bc.name, layers_to_string(r.problem.spec.layers), bc.batch, dtype, timing_text(r.manual),
-                         timing_text(r.libtorch), speedup, manual_gflops, to_string(r.agreement), r.agreement_gap);
-  }
-  table += fmt::format("\n  gemm {0}x{0}x{0} in the same run: dgemm {1:.1f} GFLOP/s, sgemm {2:.1f} GFLOP/s\n", kGemmSize,
-                       dgemm_gflops, sgemm_gflops);
-  doc["gemm"] = {{"size", kGemmSize}, {"dgemm_gflops", dgemm_gflops}, {"sgemm_gflops", sgemm_gflops},
-                 {"dgemm", timing_json(gemm_timings[0])}, {"sgemm", timing_json(gemm_timings[1])}};
-
-  // Checks at scale: the random-direction finite difference on a net of 10^6 parameters, and
-  // the refusal of per-element differences there.
-  nlohmann::json scale;
-  if (o.scale) {
-    progress("finite differences along one random direction, 1000-998-1 (999,997 parameters), batch 64");
-    NetOptions big;
-    big.layers = "1000,998,1";
-    big.data = "random:64";
-    big.seed = 1;
-    const Problem problem = problem_from_options(big);
-    const ReferenceResult reference = backend.compute_reference(problem);
-    const ManualResult manual = run_manual_mlp(problem);
-    const Tolerances tol = default_tolerances(problem.spec.dtype);
-    bool agreed = true;
-    const auto direction_check = [&](int64_t steps) {
-      for (int64_t s = 0; s < steps; ++s) {
-        const auto fd = run_finite_differences(problem, reference.gradients, &manual.gradients, tol,
-                                               FiniteDifferenceMode::direction, 1);
-        agreed = agreed && fd.reference_disagreements() == 0 && fd.actual_disagreements() == 0;
-      }
-    };
-    const Timing direction = alternate({direction_check}, o.rounds, round_s)[0];
-    std::string refusal;
-    try {
-      resolve_finite_difference_mode(problem, FiniteDifferenceMode::elements, false);
-    } catch (const InputError& e) {
-      refusal = e.what();
-    }
-    const double element_estimate = element_mode_work(problem) / kFiniteDifferenceRate;
-    target("direction check on 10^6 parameters: seconds", direction.median, 1.0, true);
-    scale = {{"layers", problem.spec.layers},
-             {"parameters", 999997},
-             {"batch", 64},
-             {"direction_check", timing_json(direction)},
-             {"direction_check_agrees", agreed},
-             {"elements_estimated_seconds", element_estimate},
-             {"elements_refused", !refusal.empty()},
-             {"elements_refusal", refusal}};
-    table += fmt::format("\n  checks at scale, 1000-998-1 (999,997 parameters), batch 64:\n");
-    table += fmt::format("    finite differences along one random direction: {} us ({})\n", timing_text(direction),
-                         agreed ? "autograd and the manual gradients agree with it" : "DISAGREEMENT");
-    table += fmt::format("    per element: estimated {:.0f} s, {}\n", element_estimate,
-                         refusal.empty() ? "NOT refused" : "refused without --force-finite-differences");
-  }
-  doc["checks_at_scale"] = scale;
-
-  // The default check, in this process (LibTorch already loaded) and as a user runs it.
+// The default check, in this process (LibTorch already loaded) and, with process runs, as a
+// user runs it.
+BenchCheckLatency measure_check_latency(const ReferenceBackend& backend, double load_s, size_t libraries_loaded,
+                                        int rounds, double round_s, int process_runs) {
   progress("the default check, in this process");
   // What `gradverify check` does with no options: the lab's net, both sides, the check with
   // automatic finite differences, and the table.
@@ -462,88 +384,103 @@ int run_bench(const BenchOptions& o) {
                                           reference, options));
     }
   };
-  const Timing in_process = alternate({check_once}, o.rounds, round_s)[0];
-  nlohmann::json check = {{"in_process", timing_json(in_process)}, {"libtorch_load_us", load_s * 1e6},
-                          {"libraries_loaded_with_libtorch", libraries_loaded}};
-  table += fmt::format("\n  the default check (lab net, float64, finite differences per element):\n");
-  table += fmt::format("    in one process, LibTorch loaded:  {} us  ({:.0f} checks/s)\n", timing_text(in_process),
-                       1 / in_process.median);
-  table += fmt::format("    loading LibTorch (the plug-in and {} shared libraries): {:.0f} ms\n", libraries_loaded, load_s * 1e3);
-  if (o.process_runs > 0) {
-    progress(fmt::format("'gradverify check' and 'gradverify --version' from start to exit, {} runs each", o.process_runs));
-    const Timing version_process = time_processes({"--version"}, o.process_runs);
-    const Timing check_process = time_processes({"check"}, o.process_runs);
-    const double rest = check_process.median - version_process.median - load_s - in_process.median;
-    check["process"] = timing_json(check_process);
-    check["version_process"] = timing_json(version_process);
-    check["breakdown_us"] = {{"process_without_libtorch", version_process.median * 1e6},
-                             {"loading_libtorch", load_s * 1e6},
-                             {"the_check", in_process.median * 1e6},
-                             {"first_call_and_exit", rest * 1e6}};
-    table += fmt::format("    'gradverify check', start to exit:  {:.0f} ms (min {:.0f}, max {:.0f}), of which\n",
-                         check_process.median * 1e3, check_process.min * 1e3, check_process.max * 1e3);
-    table += fmt::format("      {:>6.1f} ms  a process without LibTorch (as 'gradverify --version')\n", version_process.median * 1e3);
-    table += fmt::format("      {:>6.1f} ms  loading LibTorch\n", load_s * 1e3);
-    table += fmt::format("      {:>6.1f} ms  the check itself (both sides, comparison, diagnosis, finite differences)\n",
-                         in_process.median * 1e3);
-    table += fmt::format("      {:>6.1f} ms  the rest: LibTorch's first-call initialisation, teardown at exit\n", rest * 1e3);
+  BenchCheckLatency latency;
+  latency.in_process = alternate({check_once}, rounds, round_s)[0];
+  latency.checks_per_second = 1 / latency.in_process.median;
+  latency.libtorch_load_seconds = load_s;
+  latency.libraries_loaded_with_libtorch = libraries_loaded;
+  if (process_runs > 0) {
+    progress(fmt::format("'gradverify check' and 'gradverify --version' from start to exit, {} runs each", process_runs));
+    BenchProcessLatency process;
+    process.version = time_processes({"--version"}, process_runs);
+    process.check = time_processes({"check"}, process_runs);
+    process.first_call_and_exit = process.check.median - process.version.median - load_s - latency.in_process.median;
+    latency.process = process;
   }
-  doc["check_latency"] = check;
-  // Grading: one submission of the built-in rubric by the student kit's reference runner,
-  // built next to this binary, from start to exit; the cases' own rate excludes start-up.
-  nlohmann::json grading = {{"check_cases_per_second", 1 / in_process.median}};
+  return latency;
+}
+
+// Grading: one submission of the built-in rubric by the student kit's reference runner,
+// built next to this binary, from start to exit; the cases' own rate excludes start-up.
+std::optional<BenchGrading> measure_grading(const BenchCheckLatency& latency, int process_runs) {
   const std::string runner = running_binary_directory() + "/student_runner_solution";
-  if (o.process_runs > 0 && access(runner.c_str(), X_OK) == 0) {
-    progress("grading the student kit's reference runner on the built-in rubric");
-    char out_template[] = "/tmp/gradverify-bench-XXXXXX";
-    const int fd = mkstemp(out_template);
-    if (fd >= 0) close(fd);
-    const size_t cases = builtin_rubric().cases.size();
-    const Timing submission = time_processes({"grade", "-q", "--submission-cmd", runner, "--submission-dir", "/tmp", "--format", "json", "--output",
-                                              out_template}, std::min(o.process_runs, 3));
-    std::remove(out_template);
-    const double startup = (check.contains("version_process") ? check["version_process"]["median_us"].get<double>() / 1e6 : 0) + load_s;
-    const double case_rate = static_cast<double>(cases) / std::max(submission.median - startup, 1e-3);
-    grading["submission"] = timing_json(submission);
-    grading["cases_per_submission"] = cases;
-    grading["cases_per_second_per_worker"] = case_rate;
-    table += fmt::format("    grading one submission ({} cases, the kit's reference runner), start to exit: {:.0f} ms; "
-                         "after start-up, {:.0f} cases/s per worker ('grade --submissions' loads LibTorch once per "
-                         "class)\n", cases, submission.median * 1e3, case_rate);
-  } else {
-    table += fmt::format("    grading: {:.0f} check cases/s of reference-and-compare work in one process (the kit's "
-                         "runner was not found next to this binary, so no submission was graded)\n",
-                         1 / in_process.median);
+  if (process_runs <= 0 || access(runner.c_str(), X_OK) != 0) return std::nullopt;
+  progress("grading the student kit's reference runner on the built-in rubric");
+  char out_template[] = "/tmp/gradverify-bench-XXXXXX";
+  const int fd = mkstemp(out_template);
+  if (fd >= 0) close(fd);
+  BenchGrading grading;
+  grading.cases_per_submission = builtin_rubric().cases.size();
+  grading.submission = time_processes({"grade", "-q", "--submission-cmd", runner, "--submission-dir", "/tmp", "--format",
+                                       "json", "--output", out_template}, std::min(process_runs, 3));
+  std::remove(out_template);
+  const double startup = (latency.process ? latency.process->version.median : 0) + latency.libtorch_load_seconds;
+  grading.cases_per_second_per_worker =
+      static_cast<double>(grading.cases_per_submission) / std::max(grading.submission.median - startup, 1e-3);
+  return grading;
+}
+
+BenchMachine describe_machine(const ReferenceBackend& backend) {
+  BenchMachine machine;
+  machine.openblas_threads = gemm_blas_threads();
+  machine.cpu = cpu_model();
+  machine.cores = std::thread::hardware_concurrency();
+  machine.gemm_backend = gemm_backend();
+  machine.blas = gemm_blas_config();
+  machine.libtorch_version = backend.torch_version;
+  machine.libtorch_intra_op_threads = backend.intra_op_threads();
+  return machine;
+}
+
+// Everything bench times, in order; progress goes to stderr as it goes.
+BenchReport measure_bench(const BenchOptions& o, const std::vector<std::string>& case_names,
+                          const std::vector<std::string>& dtype_names) {
+  const double round_s = o.round_ms / 1e3;
+  BenchReport report;
+  report.rounds = o.rounds;
+  report.round_ms = o.round_ms;
+
+  const auto libraries_before = mapped_libraries();
+  const ReferenceBackend& backend = torch_backend();
+  const double load_s = torch_backend_load_seconds();
+  const size_t libraries_loaded = mapped_libraries().size() - libraries_before.size();
+
+  report.gemm = measure_gemm(o.rounds, round_s);
+
+  size_t done = 0;
+  const size_t total = case_names.size() * dtype_names.size();
+  for (const BenchCase& bc : kCases) {
+    if (std::find(case_names.begin(), case_names.end(), bc.name) == case_names.end()) continue;
+    for (const auto& dtype : dtype_names) {
+      const Problem problem = case_problem(bc, dtype);
+      progress(fmt::format("[{}/{}] {} {} batch {} {}", ++done, total, bc.name, layers_to_string(problem.spec.layers),
+                           bc.batch, dtype));
+      report.cases.push_back(measure_case(bc, problem, report.gemm, backend, o.rounds, round_s));
+      add_case_targets(report, bc, report.cases.back());
+    }
   }
-  doc["grading"] = grading;
 
-  const int blas_threads = gemm_blas_threads();
-  doc["settings"] = {{"rounds", o.rounds},
-                     {"round_ms", o.round_ms},
-                     {"cpu", cpu_model()},
-                     {"cores", std::thread::hardware_concurrency()},
-                     {"gemm_backend", gemm_backend()},
-                     {"blas", gemm_blas_config()},
-                     {"openblas_threads", blas_threads},
-                     {"libtorch_version", backend.torch_version},
-                     {"libtorch_intra_op_threads", backend.intra_op_threads()}};
-  table += fmt::format("\n  machine: {}, {} cores\n  manual MLP: {}; {}, {} threads\n  LibTorch {}: {} intra-op thread(s), "
-                       "products on the same OpenBLAS\n",
-                       cpu_model(), std::thread::hardware_concurrency(), gemm_backend(), gemm_blas_config(), blas_threads,
-                       backend.torch_version, backend.intra_op_threads());
+  if (o.scale) {
+    report.checks_at_scale = measure_at_scale(backend, o.rounds, round_s);
+    add_target(report, "direction check on 10^6 parameters: seconds", report.checks_at_scale->direction_check.median,
+               1.0, true);
+  }
 
-  doc["targets"] = targets;
-  doc["targets_met"] = all_targets_met;
-  table += "\n  targets:\n";
-  for (const auto& t : targets)
-    table += fmt::format("    {:<4} {:<55} {:.3g} (needs {} {:g})\n", t["met"].get<bool>() ? "met" : "MISS",
-                         t["name"].get<std::string>(), t["value"].get<double>(),
-                         t["condition"] == "at most" ? "<=" : ">=", t["required"].get<double>());
-  table += all_targets_met ? "  all targets met\n" : "  SOME TARGETS MISSED (a loaded machine? compare with another run)\n";
+  report.check_latency = measure_check_latency(backend, load_s, libraries_loaded, o.rounds, round_s, o.process_runs);
+  report.grading = measure_grading(report.check_latency, o.process_runs);
+  report.machine = describe_machine(backend);
+  return report;
+}
 
-  const std::string text = o.format == "json" ? doc.dump(2) + "\n" : table;
-  write_output(text, o.output_path,
-               "gradverify: benchmark written to " + o.output_path + (all_targets_met ? "" : " (some targets missed)"));
+}  // namespace
+
+int run_bench(const BenchOptions& o) {
+  const auto case_names = checked_list(o.cases, {"tiny", "mnist", "wide"}, "--cases");
+  const auto dtype_names = checked_list(o.dtypes, {"float64", "float32"}, "--dtypes");
+  const BenchReport report = measure_bench(o, case_names, dtype_names);
+  write_output(o.format == "json" ? format_bench_json(report) : format_bench_table(report), o.output_path,
+               "gradverify: benchmark written to " + o.output_path +
+                   (report.all_targets_met ? "" : " (some targets missed)"));
   return kPass;
 }
 

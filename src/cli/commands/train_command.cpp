@@ -1,10 +1,11 @@
 #include "train_command.h"
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
-#include <iostream>
+#include <string>
+#include <vector>
 
 #include "torch_backend.h"
 #include "gradverify/errors.h"
@@ -13,6 +14,7 @@
 #include "gradverify/net/training.h"
 #include "output.h"
 #include "plots.h"
+#include "train_report.h"
 
 namespace gradverify::cli {
 
@@ -78,12 +80,6 @@ OptimizerConfig optimizer_from_options(const TrainOptions& o) {
   c.eps = o.eps;
   validate_optimizer(c, "command line");
   return c;
-}
-
-std::string optimizer_description(const OptimizerConfig& c) {
-  if (c.kind == OptimizerKind::adam)
-    return fmt::format("adam  lr {:g}  betas {:g}, {:g}  eps {:g}  (torch::optim::Adam)", c.lr, c.beta1, c.beta2, c.eps);
-  return fmt::format("sgd  lr {:g}  momentum {:g}  (torch::optim::SGD)", c.lr, c.momentum);
 }
 
 // The loss on a grid through the trained weights: θ + α d1 + β d2, each direction a Gaussian
@@ -170,115 +166,67 @@ std::string substitute(std::string text, const std::string& key, const std::stri
   return text;
 }
 
+// The training curve's plot and, unless training diverged, the loss landscape's, in plots_dir.
+std::vector<PlotResult> write_plots(const TrainOptions& o, const Problem& problem, const OptimizerConfig& config,
+                                    const LockstepResult& run, double tolerance) {
+  std::vector<PlotResult> plots;
+  double scale = 0;
+  for (const auto& [name, t] : run.manual_params)
+    for (double v : t.values) scale = std::max(scale, std::fabs(v));
+  std::string csv = "# step,manual_loss,reference_loss,drift\n";
+  for (const auto& r : run.curve)
+    csv += fmt::format("{},{:.17g},{:.17g},{:.17g}\n", r.step, r.manual_loss, r.reference_loss, r.drift);
+  const std::string where = fmt::format("{} on {}, trained by {} ({})", layers_to_string(problem.spec.layers),
+                                        problem.data_description, to_string(config.kind), to_string(problem.spec.dtype));
+  std::string script = substitute(kCurveScript, "@TITLE@", "manual MLP and LibTorch: " + where);
+  script = substitute(script, "@BOUND@", fmt::format("{:g}", tolerance * std::max(1.0, scale)));
+  plots.push_back(write_plot(o.plots_dir, "training_curve", csv, script));
+  if (o.landscape_resolution >= 2 && !run.diverged_at) {
+    double trained_loss = 0;
+    const std::string grid = landscape_csv(problem, run.manual_params, o.landscape_resolution,
+                                           static_cast<uint32_t>(o.net.seed), trained_loss);
+    std::string ls = substitute(kLandscapeScript, "@TITLE@", "the loss around the trained weights: " + where);
+    ls = substitute(ls, "@LOSS@", fmt::format("{:.10g}", std::max(trained_loss, 1e-300)));
+    plots.push_back(write_plot(o.plots_dir, "loss_landscape", grid, ls));
+  }
+  return plots;
+}
+
+// Trains both sides in lockstep, then writes the plots asked for.
+TrainReport train_in_lockstep(const TrainOptions& o, const Problem& problem, const OptimizerConfig& config) {
+  TrainReport report;
+  report.spec = problem.spec;
+  report.data_description = problem.data_description;
+  report.batch = problem.batch();
+  report.seed = o.net.seed;
+  report.optimizer = config;
+  report.steps_asked = o.steps;
+  report.drift_tolerance = lockstep_tolerance(problem.spec.dtype);
+  report.target_loss = o.target_loss;
+
+  const LockstepResult run = torch_backend().train_lockstep(problem, config, config, o.steps, {});
+  report.curve = run.curve;
+  report.final_manual_loss = loss_at(problem, run.manual_params);
+  report.final_reference_loss = loss_at(problem, run.reference_params);
+  report.largest = run.largest;
+  report.departure_step = run.departure_step;
+  report.departure = run.departure;
+  report.diverged_at = run.diverged_at;
+  report.in_lockstep = run.in_lockstep();
+  if (!o.plots_dir.empty()) report.plots = write_plots(o, problem, config, run, report.drift_tolerance);
+  return report;
+}
+
 }  // namespace
 
 int run_train(const TrainOptions& o) {
   const Problem problem = problem_from_options(o.net);
   const OptimizerConfig config = optimizer_from_options(o);
-  const double tolerance = lockstep_tolerance(problem.spec.dtype);
-
-  std::string table;
-  table += fmt::format("gradverify train: the manual MLP and its LibTorch twin, step for step\n");
-  table += fmt::format("  net        {}  loss {}  {}\n", layers_to_string(problem.spec.layers), to_string(problem.spec.loss),
-                       to_string(problem.spec.dtype));
-  table += fmt::format("  data       {}, batch {}; weights: seed {}\n", problem.data_description, problem.batch(),
-                       o.net.seed);
-  table += fmt::format("  optimizer  {}\n", optimizer_description(config));
-  table += fmt::format("  lockstep if max |manual - LibTorch| <= {:g} * max(1, max|θ|) after every step\n\n", tolerance);
-  table += fmt::format("  {:>7}  {:>16}  {:>16}  {:>10}\n", "step", "manual loss", "LibTorch loss", "drift");
-  const int64_t report_every = std::max<int64_t>(1, o.steps / 20);
-  const auto on_step = [&](const LockstepStep& s) {
-    if (s.step % report_every == 0 || s.step == 1 || s.step == o.steps)
-      table += fmt::format("  {:>7}  {:>16.9e}  {:>16.9e}  {:>10.3e}\n", s.step, s.manual_loss, s.reference_loss,
-                           s.drift);
-  };
-  const LockstepResult run = torch_backend().train_lockstep(problem, config, config, o.steps, on_step);
-  const double final_manual = loss_at(problem, run.manual_params);
-  const double final_reference = loss_at(problem, run.reference_params);
-
-  // Pictures.
-  std::vector<PlotResult> plots;
-  if (!o.plots_dir.empty()) {
-    double scale = 0;
-    for (const auto& [name, t] : run.manual_params)
-      for (double v : t.values) scale = std::max(scale, std::fabs(v));
-    std::string csv = "# step,manual_loss,reference_loss,drift\n";
-    for (const auto& r : run.curve)
-      csv += fmt::format("{},{:.17g},{:.17g},{:.17g}\n", r.step, r.manual_loss, r.reference_loss, r.drift);
-    const std::string where = fmt::format("{} on {}, trained by {} ({})", layers_to_string(problem.spec.layers),
-                                          problem.data_description, to_string(config.kind), to_string(problem.spec.dtype));
-    std::string script = substitute(kCurveScript, "@TITLE@", "manual MLP and LibTorch: " + where);
-    script = substitute(script, "@BOUND@", fmt::format("{:g}", tolerance * std::max(1.0, scale)));
-    plots.push_back(write_plot(o.plots_dir, "training_curve", csv, script));
-    if (o.landscape_resolution >= 2 && !run.diverged_at) {
-      double trained_loss = 0;
-      const std::string grid = landscape_csv(problem, run.manual_params, o.landscape_resolution,
-                                             static_cast<uint32_t>(o.net.seed), trained_loss);
-      std::string ls = substitute(kLandscapeScript, "@TITLE@", "the loss around the trained weights: " + where);
-      ls = substitute(ls, "@LOSS@", fmt::format("{:.10g}", std::max(trained_loss, 1e-300)));
-      plots.push_back(write_plot(o.plots_dir, "loss_landscape", grid, ls));
-    }
-  }
-
-  std::string text;
-  if (o.format == "json") {
-    using nlohmann::json;
-    const auto gap_json = [](const ParameterGap& g) {
-      return json{{"parameter", g.parameter}, {"index", g.index}, {"manual", g.manual}, {"reference", g.reference},
-                  {"difference", g.value}};
-    };
-    json doc;
-    doc["lockstep"] = run.in_lockstep();
-    doc["layers"] = problem.spec.layers;
-    doc["loss"] = to_string(problem.spec.loss);
-    doc["dtype"] = to_string(problem.spec.dtype);
-    doc["data"] = problem.data_description;
-    doc["seed"] = o.net.seed;
-    doc["optimizer"] = {{"kind", to_string(config.kind)}, {"lr", config.lr},       {"momentum", config.momentum},
-                        {"beta1", config.beta1},          {"beta2", config.beta2}, {"eps", config.eps}};
-    doc["steps"] = static_cast<int64_t>(run.curve.size());
-    doc["drift_tolerance"] = tolerance;
-    doc["curve"] = json::array();
-    for (const auto& r : run.curve)
-      doc["curve"].push_back({{"step", r.step}, {"manual_loss", r.manual_loss}, {"reference_loss", r.reference_loss},
-                              {"drift", r.drift}});
-    doc["final"] = {{"manual_loss", final_manual},
-                    {"reference_loss", final_reference},
-                    {"max_drift", gap_json(run.largest)},
-                    {"target_loss", o.target_loss},
-                    {"reached_target", final_manual < o.target_loss && final_reference < o.target_loss}};
-    doc["departure"] = run.departure_step ? gap_json(run.departure) : json(nullptr);
-    if (run.departure_step) doc["departure"]["step"] = *run.departure_step;
-    doc["diverged_at_step"] = run.diverged_at ? json(*run.diverged_at) : json(nullptr);
-    doc["plots"] = json::array();
-    for (const auto& p : plots)
-      doc["plots"].push_back({{"image", p.image_path.empty() ? json(nullptr) : json(p.image_path)},
-                              {"data", p.data_path},
-                              {"script", p.script_path},
-                              {"message", p.message}});
-    text = doc.dump(1) + "\n";
-  } else {
-    text = table + "\n";
-    text += fmt::format("  final loss  manual {:.6e}, LibTorch {:.6e}: {} the target {:g}\n", final_manual,
-                        final_reference, final_manual < o.target_loss ? "below" : "NOT below", o.target_loss);
-    text += fmt::format("  drift       at most {:.3e}{}\n", run.largest.value,
-                        run.largest.parameter.empty()
-                            ? ""
-                            : fmt::format(" ({}{})", run.largest.parameter, shape_to_string(run.largest.index)));
-    for (const auto& p : plots) text += "  plot        " + p.message + "\n";
-    if (run.diverged_at)
-      text += fmt::format("\nFAIL: the loss became NaN or Inf at step {}; try a smaller --lr\n", *run.diverged_at);
-    else if (run.departure_step)
-      text += fmt::format("\nFAIL: the two left rounding level at step {}, in {}{}: manual {:.17g}, LibTorch {:.17g}\n",
-                          *run.departure_step, run.departure.parameter, shape_to_string(run.departure.index),
-                          run.departure.manual, run.departure.reference);
-    else
-      text += fmt::format("\nPASS: the manual MLP and LibTorch trained in lockstep for {} steps\n", run.curve.size());
-  }
-  write_output(text, o.output_path,
-               std::string("gradverify: ") + (run.in_lockstep() ? "lockstep" : "drifted apart") +
+  const TrainReport report = train_in_lockstep(o, problem, config);
+  write_output(o.format == "json" ? format_train_json(report) : format_train_table(report), o.output_path,
+               std::string("gradverify: ") + (report.in_lockstep ? "lockstep" : "drifted apart") +
                    "; report written to " + o.output_path);
-  return run.in_lockstep() ? kPass : kMismatch;
+  return report.in_lockstep ? kPass : kMismatch;
 }
 
 }  // namespace gradverify::cli
