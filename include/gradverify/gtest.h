@@ -5,8 +5,10 @@
 //   EXPECT_GRADIENTS_MATCH(problem, my_gradients);   // an MLP's W1, b1, ... (and z1, h1, ...)
 //   EXPECT_OP_MATCHES_LIBTORCH(my_op);               // any op (torch/op_check.h)
 //
-// Link gradverify::gtest. The predicates return ::testing::AssertionResult, so they also work
-// in EXPECT_TRUE(...) << "context".
+// Both fail on a vacuous check, one that proves nothing because the gradients are exactly zero
+// on both sides (check.h); an op whose inputs make that expected says why in
+// HandWrittenOp::vacuous_allowed_because. Link gradverify::gtest. The predicates return
+// ::testing::AssertionResult, so they also work in EXPECT_TRUE(...) << "context".
 #include <gtest/gtest.h>
 
 #include "gradverify/problem/problem.h"

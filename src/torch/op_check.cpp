@@ -80,6 +80,13 @@ bool OpCheckReport::passed() const {
   return !gradients.empty();
 }
 
+Verdict OpCheckReport::verdict() const {
+  if (!passed()) return Verdict::fail;
+  bool vacuous = forward.vacuous;
+  for (const auto& g : gradients) vacuous = vacuous || g.vacuous;
+  return vacuous ? Verdict::vacuous : Verdict::pass;
+}
+
 bool OpCheckReport::finite_differences_agree() const {
   for (const auto& g : finite_differences)
     if (!g.passed) return false;
@@ -94,15 +101,28 @@ std::string OpCheckReport::table() const {
     const std::string worst = shape_to_string(c.worst_index);
     if (c.missing || c.shape_mismatch) return fmt::format("  {:<22} FAIL: {}\n", c.name, c.message);
     return fmt::format("  {:<22} {:>12.3e}  {:>12.3e}  {:<10} {:>17.10g}  {:>17.10g}  {}\n", c.name, c.max_abs_diff,
-                       c.max_rel_diff, worst, c.worst_actual, c.worst_reference, c.passed ? "ok" : "FAIL");
+                       c.max_rel_diff, worst, c.worst_actual, c.worst_reference,
+                       !c.passed ? "FAIL" : c.vacuous ? "VACUOUS" : "ok");
   };
   t += "  forward, against LibTorch's:\n" + line(forward);
   t += "  backward, against autograd's vector-Jacobian product uᵀJ for random u:\n";
   for (const auto& g : gradients) t += line(g);
   t += "  backward, against central differences of the hand-written forward (second opinion):\n";
   for (const auto& g : finite_differences) t += line(g);
-  t += passed() ? "PASS: the backward matches autograd for every input and draw\n"
-                : "FAIL: the op's forward or backward differs from LibTorch's\n";
+  switch (verdict()) {
+    case Verdict::pass: return t + "PASS: the backward matches autograd for every input and draw\n";
+    case Verdict::fail: return t + "FAIL: the op's forward or backward differs from LibTorch's\n";
+    case Verdict::vacuous: break;
+  }
+  int64_t vacuous = forward.vacuous ? 1 : 0;
+  for (const auto& g : gradients) vacuous += g.vacuous ? 1 : 0;
+  t += fmt::format("VACUOUS: nothing differs, but {} of {} comparisons are exactly zero on both sides (or within "
+                   "atol_abs), so the check proved nothing about them\n",
+                   vacuous, gradients.size() + 1);
+  t += vacuous_allowed_because.empty()
+           ? "  choose inputs where the gradient is not zero, or, if this is expected, say why in "
+             "op.vacuous_allowed_because\n"
+           : "  allowed: " + vacuous_allowed_because + "\n";
   return t;
 }
 
@@ -113,6 +133,7 @@ OpCheckReport check_op(const HandWrittenOp& op, uint32_t seed, int draws) {
   OpCheckReport report;
   report.op = op.name;
   report.dtype = op.dtype;
+  report.vacuous_allowed_because = op.vacuous_allowed_because;
   std::mt19937 rng(seed);
   const TensorMap inputs = inputs_in_dtype(op, op.make_inputs(rng));
   const Tolerances tol = default_tolerances(op.dtype);

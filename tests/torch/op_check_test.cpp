@@ -286,6 +286,60 @@ TEST(HandWrittenFloat32Op, ATorchForwardInAnotherDtypeIsRefused) {
   }
 }
 
+// gelu's tail, as llm.c's kernels meet it: at inputs near -30 the gradient is exactly 0 on
+// both sides, so a backward that returned anything finite and small would "match".
+HandWrittenOp gelu_tail(bool right_side_too) {
+  HandWrittenOp op;
+  op.name = "gelu_tail";
+  op.make_inputs = [right_side_too](std::mt19937& rng) {
+    Tensor x = normal({3, 4}, rng);
+    for (double& v : x.values) v = v - 30;                  // far left: gelu'(x) underflows to 0
+    if (right_side_too) x.values[0] = 0.7, x.values[5] = -0.4;  // two inputs where it is not
+    return TensorMap{{"x", x}};
+  };
+  op.differentiated = {"x"};
+  const auto cdf = [](double v) { return 0.5 * std::erfc(-v / std::sqrt(2.0)); };
+  op.forward = [cdf](const TensorMap& in) {
+    Tensor y = in.at("x");
+    for (double& v : y.values) v = v * cdf(v);
+    return y;
+  };
+  op.backward = [cdf](const TensorMap& in, const Tensor& dy) {
+    Tensor dx = dy;
+    for (size_t i = 0; i < dx.values.size(); ++i) {
+      const double v = in.at("x").values[i];
+      dx.values[i] *= cdf(v) + v * std::exp(-v * v / 2) / std::sqrt(2 * std::acos(-1.0));
+    }
+    return TensorMap{{"x", dx}};
+  };
+  op.torch_forward = [](const std::map<std::string, torch::Tensor>& in) { return F::gelu(in.at("x")); };
+  return op;
+}
+
+TEST(OpVacuity, AnOpWhoseGradientIsZeroOnBothSidesIsVacuousAndFailsTheAssertion) {
+  const OpCheckReport report = check_op(gelu_tail(false));
+  EXPECT_TRUE(report.passed()) << report.table();  // nothing differs...
+  EXPECT_EQ(report.verdict(), Verdict::vacuous);   // ...but nothing is proved
+  EXPECT_NE(report.table().find("VACUOUS"), std::string::npos) << report.table();
+  const ::testing::AssertionResult result = OpMatchesLibTorch(gelu_tail(false));
+  EXPECT_FALSE(result);
+  EXPECT_NE(std::string(result.message()).find("op.vacuous_allowed_because"), std::string::npos) << result.message();
+}
+
+TEST(OpVacuity, AVacuousCheckPassesOnlyWhenTheOpSaysWhy) {
+  HandWrittenOp op = gelu_tail(false);
+  op.vacuous_allowed_because = "the inputs are gelu's flat tail on purpose";
+  EXPECT_TRUE(OpMatchesLibTorch(op));
+  EXPECT_NE(check_op(op).table().find("allowed: the inputs are gelu's flat tail"), std::string::npos);
+}
+
+TEST(OpVacuity, TwoInputsOffTheTailMakeTheSameCheckProveSomething) {
+  // The control: the same op, with gradient flowing at two inputs, is an ordinary pass.
+  const OpCheckReport report = check_op(gelu_tail(true));
+  EXPECT_EQ(report.verdict(), Verdict::pass) << report.table();
+  EXPECT_TRUE(OpMatchesLibTorch(gelu_tail(true)));
+}
+
 TEST(GradientsMatchLibTorch, TheManualMlpPassesAndAPlantedBugPrintsTheTableAndHint) {
   const Problem problem = testing::lab_problem(1);
   EXPECT_GRADIENTS_MATCH(problem, run_manual_mlp(problem).gradients);

@@ -8,11 +8,16 @@
 // needing no autograd, central differences of <u, forward(x)> are taken for every input
 // element (step cbrt(eps)·max(1,|x|), eps of the op's dtype, and in float32 the perturbed
 // inputs stay float32 values) and compared with the hand-written backward.
+//
+// The verdict is check's: fail when the forward or any gradient differs; vacuous when nothing
+// differs but some comparison proves nothing (exactly zero on both sides, or a reference within
+// atol_abs: gelu at -30, a ReLU on negative inputs); pass otherwise. Finite differences are a
+// second opinion and never change it.
 #include <cstdint>
 #include <string>
 #include <vector>
 
-#include "gradverify/check/compare.h"
+#include "gradverify/check/check.h"
 
 namespace gradverify {
 
@@ -24,7 +29,9 @@ struct OpCheckReport {
   TensorComparison forward;                      // the hand-written output against LibTorch's
   std::vector<TensorComparison> gradients;       // per draw and input: "dx (u #1)", ...
   std::vector<TensorComparison> finite_differences;  // per input, for the first draw
-  bool passed() const;                           // forward and every gradient pass
+  std::string vacuous_allowed_because;           // the op's HandWrittenOp::vacuous_allowed_because
+  bool passed() const;                           // nothing differs: forward and every gradient pass
+  Verdict verdict() const;                       // pass, fail or vacuous, as above
   bool finite_differences_agree() const;
   std::string table() const;                     // check's table, one line per comparison
 };
