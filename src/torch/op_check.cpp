@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <limits>
+#include <optional>
 
 #include "gradverify/check/tolerances.h"
 #include "gradverify/errors.h"
@@ -65,6 +66,39 @@ Tensor central_differences(const HandWrittenOp& op, TensorMap inputs, const std:
   return g;
 }
 
+// What an accumulating backward adds to buffers that already hold `before`, and what it leaves
+// in buffers that start at zero: a right kernel gives the same twice.
+struct Accumulated {
+  TensorMap added, into_zeros;
+};
+Accumulated run_accumulating(const HandWrittenOp& op, const TensorMap& inputs, const Tensor& upstream,
+                             std::mt19937& rng) {
+  TensorMap before, buffers, zeros;
+  for (const auto& name : op.differentiated) {
+    before[name] = normal_like(inputs.at(name).shape, op.dtype, rng);
+    zeros[name] = Tensor{inputs.at(name).shape, std::vector<double>(inputs.at(name).values.size(), 0.0)};
+  }
+  buffers = before;
+  op.accumulating_backward(inputs, upstream, buffers);
+  op.accumulating_backward(inputs, upstream, zeros);
+  Accumulated result{buffers, zeros};
+  for (auto& [name, tensor] : result.added) {
+    const Tensor& start = before.at(name);
+    if (tensor.values.size() != start.values.size()) continue;  // reshaped: compared as it is, and fails
+    for (size_t i = 0; i < tensor.values.size(); ++i) tensor.values[i] -= start.values[i];
+  }
+  return result;
+}
+
+// A hint for what an accumulating backward added, when it added the wrong thing but wrote
+// the right gradient into zeros: it overwrote the buffer.
+void hint_overwrite(TensorComparison& added, const TensorComparison& into_zeros) {
+  if (added.passed || !into_zeros.passed) return;
+  added.hint = "the backward overwrote the gradient buffer instead of adding to it (= for +=): into zeros it "
+               "writes the right gradient, but the buffer's earlier contents are lost";
+  added.hint_kinds = {"overwrote_accumulator"};
+}
+
 // Finite differences carry O(h²) truncation and rounding error of order eps/h: they are judged
 // looser than the backward is, by a factor that their error in the dtype calls for.
 Tolerances finite_difference_tolerances(Dtype dtype) {
@@ -109,6 +143,10 @@ std::string OpCheckReport::table() const {
   for (const auto& g : gradients) t += line(g);
   t += "  backward, against central differences of the hand-written forward (second opinion):\n";
   for (const auto& g : finite_differences) t += line(g);
+  std::string hints;
+  for (const auto& g : gradients)
+    if (!g.hint.empty() && hints.find(g.hint) == std::string::npos) hints += "    hint (" + g.name + "): " + g.hint + "\n";
+  if (!hints.empty()) t += "  what this looks like:\n" + hints;
   switch (verdict()) {
     case Verdict::pass: return t + "PASS: the backward matches autograd for every input and draw\n";
     case Verdict::fail: return t + "FAIL: the op's forward or backward differs from LibTorch's\n";
@@ -128,8 +166,10 @@ std::string OpCheckReport::table() const {
 
 OpCheckReport check_op(const HandWrittenOp& op, uint32_t seed, int draws) {
   torch::set_num_threads(1);
-  if (!op.make_inputs || !op.forward || !op.backward || !op.torch_forward)
-    throw InputError("check_op", op.name, "make_inputs, forward, backward and torch_forward must all be given");
+  if (!op.make_inputs || !op.forward || !op.torch_forward || !op.backward == !op.accumulating_backward)
+    throw InputError("check_op", op.name,
+                     "make_inputs, forward and torch_forward must all be given, and one of backward or "
+                     "accumulating_backward");
   OpCheckReport report;
   report.op = op.name;
   report.dtype = op.dtype;
@@ -158,14 +198,26 @@ OpCheckReport check_op(const HandWrittenOp& op, uint32_t seed, int draws) {
     std::vector<torch::Tensor> wrt;
     for (const auto& name : op.differentiated) wrt.push_back(torch_inputs.at(name));
     const auto vjp = torch::autograd::grad({out}, wrt, {to_torch(upstream, torch_dtype)}, /*retain_graph=*/true);
-    const TensorMap hand_written = op.backward(inputs, upstream);
+    std::optional<Accumulated> accumulated;
+    if (op.accumulating_backward) accumulated = run_accumulating(op, inputs, upstream, rng);
+    const TensorMap hand_written = accumulated ? accumulated->into_zeros : op.backward(inputs, upstream);
     for (size_t i = 0; i < op.differentiated.size(); ++i) {
       const std::string& name = op.differentiated[i];
       SubmittedGradient submitted;
       if (const auto it = hand_written.find(name); it != hand_written.end()) submitted.tensor = it->second;
       else submitted.problem = "missing: the backward returned no gradient for '" + name + "'";
       const Tensor reference = from_torch(vjp[i]);
-      report.gradients.push_back(compare_tensor(fmt::format("d{} (u #{})", name, draw), submitted, reference, tol));
+      if (accumulated) {
+        // What it added to random contents, then what it wrote into zeros: both must be uᵀJ.
+        const SubmittedGradient added{accumulated->added.at(name), ""};
+        TensorComparison onto = compare_tensor(fmt::format("d{} (u #{}, added)", name, draw), added, reference, tol);
+        const TensorComparison into = compare_tensor(fmt::format("d{} (u #{}, into 0)", name, draw), submitted, reference, tol);
+        hint_overwrite(onto, into);
+        report.gradients.push_back(std::move(onto));
+        report.gradients.push_back(into);
+      } else {
+        report.gradients.push_back(compare_tensor(fmt::format("d{} (u #{})", name, draw), submitted, reference, tol));
+      }
       if (draw == 1) {
         report.finite_differences.push_back(compare_tensor(
             fmt::format("d{} (differences)", name), submitted, central_differences(op, inputs, name, upstream),

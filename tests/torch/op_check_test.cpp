@@ -340,6 +340,59 @@ TEST(OpVacuity, TwoInputsOffTheTailMakeTheSameCheckProveSomething) {
   EXPECT_TRUE(OpMatchesLibTorch(gelu_tail(true)));
 }
 
+// An accumulating kernel in llm.c's style (gelu_backward: dinp[i] += local_grad * dout[i]),
+// here leaky ReLU's. The planted mistake: = for +=, which a fresh zeroed buffer can't show.
+HandWrittenOp accumulating_leaky_relu(bool overwrites) {
+  HandWrittenOp op = leaky_relu(false);
+  op.name = "leaky_relu_accumulating";
+  op.backward = nullptr;
+  op.accumulating_backward = [overwrites](const TensorMap& in, const Tensor& dout, TensorMap& grads) {
+    const auto& x = in.at("x").values;
+    auto& dinp = grads.at("x").values;
+    for (size_t i = 0; i < dinp.size(); ++i) {
+      const double local = (x[i] > 0 ? 1.0 : slope) * dout.values[i];
+      if (overwrites) dinp[i] = local;
+      else dinp[i] += local;
+    }
+  };
+  return op;
+}
+
+TEST(AccumulatingOp, AKernelThatAddsIntoItsBuffersPasses) {
+  for (const Dtype dtype : {Dtype::float64, Dtype::float32}) {
+    HandWrittenOp op = accumulating_leaky_relu(false);
+    op.dtype = dtype;
+    const OpCheckReport report = check_op(op);
+    EXPECT_EQ(report.verdict(), Verdict::pass) << report.table();
+    EXPECT_TRUE(report.finite_differences_agree()) << report.table();
+    EXPECT_NE(report.table().find("dx (u #1, added)"), std::string::npos) << report.table();
+    EXPECT_NE(report.table().find("dx (u #1, into 0)"), std::string::npos) << report.table();
+  }
+}
+
+TEST(AccumulatingOp, AnOverwriteInsteadOfAnAddFailsAndTheHintNamesIt) {
+  const OpCheckReport report = check_op(accumulating_leaky_relu(true));
+  EXPECT_EQ(report.verdict(), Verdict::fail) << report.table();
+  ASSERT_GE(report.gradients.size(), 2u);
+  EXPECT_FALSE(report.gradients[0].passed);  // what it added to the random contents
+  EXPECT_TRUE(report.gradients[1].passed);   // into zeros it is right: only accumulation shows it
+  EXPECT_EQ(report.gradients[0].hint_kinds, std::vector<std::string>{"overwrote_accumulator"});
+  const ::testing::AssertionResult result = OpMatchesLibTorch(accumulating_leaky_relu(true));
+  EXPECT_FALSE(result);
+  EXPECT_NE(std::string(result.message()).find("overwrote the gradient buffer instead of adding to it (= for +=)"),
+            std::string::npos)
+      << result.message();
+}
+
+TEST(AccumulatingOp, GivingBothBackwardsOrNeitherIsRefused) {
+  HandWrittenOp both = accumulating_leaky_relu(false);
+  both.backward = leaky_relu(false).backward;
+  EXPECT_THROW(check_op(both), InputError);
+  HandWrittenOp neither = accumulating_leaky_relu(false);
+  neither.accumulating_backward = nullptr;
+  EXPECT_THROW(check_op(neither), InputError);
+}
+
 TEST(GradientsMatchLibTorch, TheManualMlpPassesAndAPlantedBugPrintsTheTableAndHint) {
   const Problem problem = testing::lab_problem(1);
   EXPECT_GRADIENTS_MATCH(problem, run_manual_mlp(problem).gradients);

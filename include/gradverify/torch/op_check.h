@@ -24,6 +24,12 @@ struct HandWrittenOp {
   // dL/d(input) for each differentiated input, given upstream = dL/d(output).
   std::function<Tensor(const TensorMap& inputs)> forward;
   std::function<TensorMap(const TensorMap& inputs, const Tensor& upstream)> backward;
+  // Instead of `backward`, for a kernel that adds into gradient buffers, as most real ones do
+  // (llm.c's dinp[i] += ...): it adds dL/d(input) into gradients[name], one buffer per
+  // differentiated input, shaped as that input. The check fills the buffers with random values
+  // first and judges what was added, then runs it again on zeros: a kernel that overwrites
+  // (= for +=) fails, and the hint says so.
+  std::function<void(const TensorMap& inputs, const Tensor& upstream, TensorMap& gradients)> accumulating_backward;
   // The same forward in LibTorch, on tensors of `dtype` keyed like the inputs.
   std::function<torch::Tensor(const std::map<std::string, torch::Tensor>& inputs)> torch_forward;
   // float32: the inputs and upstream gradients are rounded to float32, LibTorch computes in
