@@ -8,6 +8,7 @@
 #include <cstring>
 #include <iostream>
 
+#include "gradverify/check/check.h"
 #include "gradverify/errors.h"
 
 namespace gradverify::cli {
@@ -28,8 +29,10 @@ void write_file(const std::string& path, const std::string& text) {
   const int fd = mkstemp(tmp.data());
   if (fd < 0) throw InputError(path, "", std::string("cannot write the file: ") + std::strerror(errno));
   size_t written = 0;
+  errno = 0;
   while (written < text.size()) {
     const ssize_t n = ::write(fd, text.data() + written, text.size() - written);
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     written += static_cast<size_t>(n);
   }

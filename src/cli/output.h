@@ -2,7 +2,9 @@
 // How every command ends: its output on stdout or in --output's file, and its exit code.
 #include <string>
 
-#include "gradverify/check/check.h"
+namespace gradverify {
+enum class Verdict;  // check/check.h; only its name is needed here
+}  // namespace gradverify
 
 namespace gradverify::cli {
 

@@ -40,14 +40,25 @@ void close_fd(int& fd) {
 }
 
 // The case's own resources, released on every way out of run_sandboxed, the error paths
-// included: its temporary directory and whichever pipe ends are still open.
+// included (an exception after the fork, say): its process group, killed and reaped unless it
+// was; whichever pipe ends are still open; its temporary directory.
 struct CaseResources {
   std::string temp_dir;
   int fds[6] = {-1, -1, -1, -1, -1, -1};  // stdin's, stdout's and stderr's pipes: read end, write end
+  pid_t child = -1;                       // the case's main process, listed in running_cases
+  bool reaped = false;                    // its exit status was collected
   CaseResources() = default;
   CaseResources(const CaseResources&) = delete;
   CaseResources& operator=(const CaseResources&) = delete;
   ~CaseResources() {
+    if (child > 0) {
+      if (!reaped) {
+        kill(-child, SIGKILL);
+        waitpid(child, nullptr, 0);
+      }
+      std::lock_guard<std::mutex> lock(running_mutex);
+      running_cases.erase(child);
+    }
     for (int& fd : fds) close_fd(fd);
     std::error_code ignored;
     if (!temp_dir.empty()) std::filesystem::remove_all(temp_dir, ignored);
@@ -221,7 +232,7 @@ SandboxResult run_sandboxed(const std::string& command, const std::string& input
     if (pid == 0)
       exec_child(in_pipe[0], out_pipe[1], err_pipe[1], limits.working_directory.c_str(), limits, drop, argv,
                  envp.data());
-    if (pid > 0) running_cases.insert(pid);
+    if (pid > 0) running_cases.insert(resources.child = pid);
   }
   const int fork_errno = errno;
   close_fd(in_pipe[0]);
@@ -257,7 +268,7 @@ SandboxResult run_sandboxed(const std::string& command, const std::string& input
     }
     if (drain_deadline && now >= *drain_deadline) break;
     if (!exited && waitpid(pid, &status, WNOHANG) == pid) {
-      exited = true;
+      exited = resources.reaped = true;
       // Whatever it left in its group is killed now, so the pipes reach end-of-file.
       result.left_processes = clean_up_after(pid) || result.left_processes;
       drain_deadline = Clock::now() + std::chrono::milliseconds(500);
@@ -305,17 +316,14 @@ SandboxResult run_sandboxed(const std::string& command, const std::string& input
   }
   if (!exited) {
     waitpid(pid, &status, 0);  // it was sent SIGKILL above
+    resources.reaped = true;
     result.left_processes = clean_up_after(pid) || result.left_processes;
   }
   result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   if (result.timed_out || result.stdout_overflow) result.left_processes = false;  // killed on purpose, not left
   if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
   if (WIFSIGNALED(status) && !result.timed_out && !result.stdout_overflow) result.signal = WTERMSIG(status);
-  {
-    std::lock_guard<std::mutex> lock(running_mutex);
-    running_cases.erase(pid);
-  }
-  return result;  // resources closes what is still open and removes temp_dir
+  return result;  // resources unlists the case, closes what is still open and removes temp_dir
 }
 
 }  // namespace gradverify

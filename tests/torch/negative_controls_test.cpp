@@ -127,7 +127,7 @@ TEST(NegativeControl, ManualGradientsWithOneTensorDoubledFailOnThatTensorAlone) 
   ManualResult manual = run_manual_mlp(problem);
   for (auto& v : manual.gradients["W1"].values) v *= 2;
   const CheckReport report =
-      check_against_libtorch(problem, {as_submitted(manual.gradients), "manual MLP", manual.loss, {}});
+      check_against_libtorch(problem, manual_mlp_under_test(manual));
   EXPECT_EQ(failed_parameters(report), (std::set<std::string>{"W1"})) << format_report_table(report);
 }
 

@@ -18,7 +18,7 @@ using Arch = std::vector<int64_t>;
 ::testing::AssertionResult manual_matches_torch(const Problem& problem) {
   const ManualResult manual = run_manual_mlp(problem);
   const CheckReport report =
-      check_against_libtorch(problem, {as_submitted(manual.gradients), "manual MLP", manual.loss, {}});
+      check_against_libtorch(problem, manual_mlp_under_test(manual));
   if (!report.passed()) return ::testing::AssertionFailure() << "\n" << format_report_table(report);
   if (report.intermediates.size() != 2 * static_cast<size_t>(problem.spec.num_layers()))
     return ::testing::AssertionFailure() << "intermediates were not all compared";
@@ -98,7 +98,7 @@ TEST(SeedFortyTwo, TheLabsNetIsReportedVacuous) {
   const ReferenceResult reference = compute_reference(problem);
   const ManualResult manual = run_manual_mlp(problem);
   EXPECT_DOUBLE_EQ(manual.loss, 0.25);  // the notebook's "Initial loss: 0.250000"
-  const CheckReport report = check_gradients(problem, {as_submitted(manual.gradients), "manual MLP", manual.loss, {}},
+  const CheckReport report = check_gradients(problem, manual_mlp_under_test(manual),
                                              reference);
   EXPECT_EQ(report.verdict(), Verdict::vacuous);
   for (const auto& c : report.parameters) EXPECT_TRUE(c.vacuous) << c.name;

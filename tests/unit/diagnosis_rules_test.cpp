@@ -287,5 +287,43 @@ TEST(OpHintRules, ABiasLeftPerSampleAndATransposedWeightAreNamedForLinear) {
   EXPECT_NE(table.find("hint (db): db has one row per sample"), std::string::npos) << table;
 }
 
+TEST(OpHintRules, AnUntouchedBufferIsNotCalledAMistakeWhoseReplayIsTooSmallToTellFromZero) {
+  // float32 linear with dz of 1e-7: db = 4e-7 is above atol_abs, but db averaged over the
+  // batch, 1e-7, is within it of zero. A db never written must be called that, not "averaged".
+  OpCase c = generate_op_case(Op::linear, 4, 3, 2, Dtype::float32, 7);
+  for (double& v : c.inputs.at("dz").values) v = round_to(Dtype::float32, 1e-7);
+  const TensorMap reference = manual_op_gradients(c);
+  SubmittedGradients answer = as_submitted(reference);
+  for (double& v : answer["db"].tensor->values) v = 0;
+  const auto t = check_op_gradients(c, answer, reference, default_tolerances(Dtype::float32));
+  ASSERT_FALSE(t[1].passed);
+  EXPECT_EQ(t[1].hint_kinds, std::vector<std::string>{"all_zero"}) << t[1].hint;
+  // The control: the same db really averaged, on a dz large enough to tell, is named.
+  const OpCase d = generate_op_case(Op::linear, 4, 3, 2, Dtype::float32, 7);
+  const auto u = check_op_gradients(d, as_submitted(replay_op_mistake(d, Mistake::bias_averaged)),
+                                    manual_op_gradients(d), default_tolerances(Dtype::float32));
+  EXPECT_EQ(u[1].hint_kinds, std::vector<std::string>{"bias_averaged"}) << u[1].hint;
+}
+
+TEST(OpHintRules, OneNumberNamesNoMistake) {
+  // A batch of one with one output: -1 times LibTorch's dpred is also every factor's multiple,
+  // so neither a replay nor the constant-factor rule may name anything.
+  for (const Op op : {Op::mse, Op::bce, Op::bce_with_logits}) {
+    const OpCase c = generate_op_case(op, 1, 1, 1, Dtype::float64, 3);
+    const TensorMap reference = manual_op_gradients(c);
+    TensorMap flipped = reference;
+    for (double& v : flipped.at("dpred").values) v = -v;
+    const auto t = check_op_gradients(c, as_submitted(flipped), reference, default_tolerances(Dtype::float64));
+    ASSERT_FALSE(t[0].passed) << to_string(op);
+    EXPECT_TRUE(t[0].hint_kinds.empty()) << to_string(op) << ": " << t[0].hint;
+  }
+  // The control: with two numbers the flipped sign is named.
+  const OpCase c = generate_op_case(Op::mse, 2, 1, 1, Dtype::float64, 3);
+  TensorMap flipped = manual_op_gradients(c);
+  for (double& v : flipped.at("dpred").values) v = -v;
+  const auto t = check_op_gradients(c, as_submitted(flipped), manual_op_gradients(c), default_tolerances(Dtype::float64));
+  EXPECT_EQ(t[0].hint_kinds, std::vector<std::string>{"loss_sign_flipped"}) << t[0].hint;
+}
+
 }  // namespace
 }  // namespace gradverify

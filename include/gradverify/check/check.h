@@ -1,6 +1,8 @@
 #pragma once
-// A gradient check: the one entry point through which the CLI, the GoogleTest assertions,
-// grading, bench and the tests check hand-written gradients against LibTorch's.
+// A gradient check: the one entry point through which the CLI, EXPECT_GRADIENTS_MATCH,
+// grading, bench and the tests check hand-written gradients against LibTorch's. (A hand-written
+// op of your own, checked against autograd's vector-Jacobian product, goes through check_op in
+// torch/op_check_report.h, which compares by the same pass condition.)
 //
 // Pass condition, element by element, for each gradient under test a and LibTorch's b:
 //
@@ -102,6 +104,10 @@ struct GradientCheckOptions {
   bool force_finite_differences = false;  // per element even when estimated to take over a minute
   uint32_t seed = 0;                      // of the finite differences' random direction
 };
+
+// The manual MLP's own gradients and loss as the side under test, named "manual MLP": what
+// `gradverify check` checks when it is given no gradients file.
+GradientsUnderTest manual_mlp_under_test(const ManualResult& manual);
 
 // Checks `under_test` against `reference` on `problem`: compare, diagnose a failure, note what
 // was ignored, and take finite differences when asked. Throws InputError only for a finite-

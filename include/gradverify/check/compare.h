@@ -27,17 +27,10 @@
 #include <vector>
 
 #include "gradverify/check/tolerances.h"
+#include "gradverify/problem/submitted_gradients.h"
 #include "gradverify/tensor.h"
 
 namespace gradverify {
-
-// A gradient as it was submitted: a tensor, or why there is none usable. A missing or
-// malformed entry is a failed parameter, never an input error.
-struct SubmittedGradient {
-  std::optional<Tensor> tensor;  // empty when missing or malformed
-  std::string problem;           // why tensor is empty: "missing", "dW1[0][1] is null; ..."
-};
-using SubmittedGradients = std::map<std::string, SubmittedGradient>;  // keyed W1, b1, z1, ...
 
 // How a failing gradient a relates to the reference b, as a whole.
 struct GradientSignature {
@@ -81,10 +74,5 @@ struct TensorComparison {
 // any one-element tensor.
 TensorComparison compare_tensor(const std::string& name, const SubmittedGradient& actual, const Tensor& reference,
                                 const Tolerances& tol);
-
-// Wraps complete gradients (e.g. the manual MLP's) as submitted ones.
-SubmittedGradients as_submitted(const TensorMap& gradients);
-// The submitted gradients that are tensors, leaving out missing and malformed ones.
-TensorMap present_tensors(const SubmittedGradients& submitted);
 
 }  // namespace gradverify

@@ -12,7 +12,8 @@
 //
 // Hints. A hint is given only when the failing numbers carry the mistake's signature:
 //  - a whole-submission mistake (mistakes.h) is replayed on the problem; the hint fires when
-//    every submitted gradient matches the replay within the check's own tolerance;
+//    every submitted gradient matches the replay within the check's own tolerance, and the
+//    replay of each failing one is not itself within tolerance of zero;
 //  - otherwise, per tensor: NaN or Inf, all zeros, LibTorch's transposed, a bias with one
 //    row per sample, or an exact constant multiple of LibTorch's.
 // Each failing tensor also gets its signature: best-fit scale, cosine, transposed.

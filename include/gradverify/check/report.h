@@ -1,6 +1,7 @@
 #pragma once
 // A CheckReport, rendered for people (a column-aligned table) or for programs (JSON). One
-// table layout for every check: a net's report and an op's answer share its rows.
+// table layout for check_gradients and check_op_gradients: a net's report and a grading op's
+// answer share its rows. (check_op's report has rows per draw, torch/op_check_report.h.)
 #include <string>
 #include <vector>
 

@@ -1,5 +1,7 @@
 #pragma once
 // Tolerances of the comparison; the pass condition they enter is stated in compare.h.
+#include <cmath>
+
 #include "gradverify/net/mlp_spec.h"
 
 namespace gradverify {
@@ -10,6 +12,13 @@ struct Tolerances {
   double atol_scale = 0;  // relative to the tensor's largest reference value
 
   double atol_for_scale(double max_abs_reference) const { return atol_abs + atol_scale * max_abs_reference; }
+  // The pass condition on one element, given the tensor's atol: both finite and
+  // |a - b| <= atol + rtol·|b|. Written as a positive test on finite values, so that NaN, for
+  // which every comparison is false, can't pass by falling through a `diff > allowed` test.
+  bool element_passes(double actual, double reference, double atol) const {
+    return std::isfinite(actual) && std::isfinite(reference) &&
+           std::fabs(actual - reference) <= atol + rtol * std::fabs(reference);
+  }
 };
 
 // Defaults per dtype. Both sides compute in the same dtype but sum in different orders

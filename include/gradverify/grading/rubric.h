@@ -5,7 +5,7 @@
 //   - an op case: one backward piece (an activation, linear, or a loss) on given inputs.
 // Cases are generated from their seeds when the grader runs, so hidden cases exist nowhere
 // a student can read them. Torch-free: the grader computes references through
-// reference_backend.h and scores here.
+// torch/reference_backend.h, and grading.h scores the answers.
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,7 +28,7 @@ struct GradingCase {
   std::string visibility = "visible";  // visible, hidden, after_due_date, after_published
   Credit credit = Credit::all_or_nothing;
   Tolerances tolerances;               // the dtype's defaults unless the rubric sets them
-  std::string description;             // "relu backward, z 4x3, float64" or "2-4-3-2-1 ... on xor"
+  std::string description;             // "relu backward, 4x3, float64, seed 1" or "2-4-3-2-1 relu,... xor, ..."
   CaseKind kind = CaseKind::op;
   Problem problem;  // mlp cases
   OpCase op;        // op cases

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "gradverify/check/compare.h"
 #include "gradverify/net/mlp_spec.h"
+#include "gradverify/problem/submitted_gradients.h"
 
 namespace gradverify {
 

@@ -33,7 +33,7 @@ struct OpCheckReport {
   bool passed() const;                           // nothing differs: forward and every gradient pass
   Verdict verdict() const;                       // pass, fail or vacuous, as above
   bool finite_differences_agree() const;
-  std::string table() const;                     // check's table, one line per comparison
+  std::string table() const;                     // one line per comparison, draw by draw, then the hints
 };
 
 OpCheckReport check_op(const HandWrittenOp& op, uint32_t seed = 1, int draws = 3);

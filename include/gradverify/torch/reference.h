@@ -1,6 +1,7 @@
 #pragma once
-// LibTorch's gradients for a problem, behind a torch-free header: only gradverify::torch's
-// sources (src/torch/) compile <torch/torch.h>; everything else includes this.
+// LibTorch's gradients for a problem, behind a torch-free header: of gradverify's libraries
+// only gradverify::torch's sources (src/torch/) compile LibTorch's headers; everything else
+// includes this.
 #include <memory>
 
 #include "gradverify/check/check.h"

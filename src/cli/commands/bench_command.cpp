@@ -10,8 +10,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -22,15 +25,15 @@
 #include <thread>
 #include <vector>
 
+#include "bench_report.h"
 #include "gradverify/check/check.h"
-#include "gradverify/errors.h"
 #include "gradverify/check/finite_differences.h"
+#include "gradverify/check/report.h"
+#include "gradverify/errors.h"
+#include "gradverify/grading/rubric.h"
 #include "gradverify/net/gemm.h"
 #include "gradverify/net/mlp.h"
-#include "gradverify/check/report.h"
-#include "gradverify/grading/rubric.h"
 #include "gradverify/problem/manual_mlp.h"
-#include "bench_report.h"
 #include "net_options.h"
 #include "output.h"
 #include "torch_backend.h"
@@ -197,7 +200,7 @@ constexpr int64_t kGemmSize = 1024;
 // if the answers differ.
 void check_agreement(const Problem& problem, const ReferenceBackend& backend, BenchCaseResult& r) {
   const ManualResult manual = run_manual_mlp(problem);
-  const CheckReport report = check_gradients(problem, {as_submitted(manual.gradients), "manual MLP", manual.loss, {}},
+  const CheckReport report = check_gradients(problem, manual_mlp_under_test(manual),
                                              backend.compute_reference(problem));
   r.agreement = report.verdict();
   for (const auto* list : {&report.parameters, &report.intermediates})
@@ -380,7 +383,7 @@ BenchCheckLatency measure_check_latency(const ReferenceBackend& backend, double 
       options.finite_differences = FiniteDifferenceMode::automatic;
       const ReferenceResult reference = backend.compute_reference(lab);
       const ManualResult manual = run_manual_mlp(lab);
-      format_report_table(check_gradients(lab, {as_submitted(manual.gradients), "manual MLP", manual.loss, {}},
+      format_report_table(check_gradients(lab, manual_mlp_under_test(manual),
                                           reference, options));
     }
   };
@@ -408,12 +411,14 @@ std::optional<BenchGrading> measure_grading(const BenchCheckLatency& latency, in
   progress("grading the student kit's reference runner on the built-in rubric");
   char out_template[] = "/tmp/gradverify-bench-XXXXXX";
   const int fd = mkstemp(out_template);
-  if (fd >= 0) close(fd);
+  if (fd < 0) throw std::runtime_error(std::string("bench: cannot create a file in /tmp: ") + std::strerror(errno));
+  close(fd);
+  // Removed however the timing ends, an exception included.
+  const std::unique_ptr<char, int (*)(const char*)> remove_output(out_template, &std::remove);
   BenchGrading grading;
   grading.cases_per_submission = builtin_rubric().cases.size();
   grading.submission = time_processes({"grade", "-q", "--submission-cmd", runner, "--submission-dir", "/tmp", "--format",
                                        "json", "--output", out_template}, std::min(process_runs, 3));
-  std::remove(out_template);
   const double startup = (latency.process ? latency.process->version.median : 0) + latency.libtorch_load_seconds;
   grading.cases_per_second_per_worker =
       static_cast<double>(grading.cases_per_submission) / std::max(grading.submission.median - startup, 1e-3);

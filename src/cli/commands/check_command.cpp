@@ -97,7 +97,7 @@ int run_check(const CheckOptions& o) {
   const ReferenceResult reference = torch_backend().compute_reference(problem);
   if (o.gradients_path.empty()) {
     manual = run_manual_mlp(problem);
-    under_test = {as_submitted(manual->gradients), "manual MLP", manual->loss, {}};
+    under_test = manual_mlp_under_test(*manual);
     if (!o.save_gradients_path.empty()) write_file(o.save_gradients_path, gradients_to_json(manual->gradients));
   }
   const CheckReport report = check_gradients(problem, under_test, reference, options);

@@ -15,6 +15,9 @@ std::string ignored_key_note(const std::string& key, const std::string& source) 
   return "ignored '" + key + "' in " + source + ": it names no gradient of this net (expected dW1, db1, ..., dz1, dh1, ...)";
 }
 
+}  // namespace
+
+// Declared, deprecated, in the forwarding gradverify/compare.h only; check_gradients uses it.
 // Every parameter of the spec is compared (an absent one fails as missing); an intermediate
 // only when the side under test provides it.
 CheckReport build_report(const Problem& problem, const TensorMap& reference_gradients, double reference_loss,
@@ -29,9 +32,7 @@ CheckReport build_report(const Problem& problem, const TensorMap& reference_grad
   r.reference_loss = reference_loss;
   r.actual_loss = actual_loss;
   if (actual_loss) {
-    const double a = *actual_loss, b = reference_loss;
-    r.loss_passed = std::isfinite(a) && std::isfinite(b) &&
-                    std::fabs(a - b) <= tol.atol_for_scale(std::fabs(b)) + tol.rtol * std::fabs(b);
+    r.loss_passed = tol.element_passes(*actual_loss, reference_loss, tol.atol_for_scale(std::fabs(reference_loss)));
   }
   const SubmittedGradient absent{};
   for (const auto& name : parameter_names(problem.spec)) {
@@ -45,8 +46,6 @@ CheckReport build_report(const Problem& problem, const TensorMap& reference_grad
   r.dead_relu_units = dead_relu_units(problem);
   return r;
 }
-
-}  // namespace
 
 const char* to_string(Verdict verdict) {
   switch (verdict) {
@@ -76,6 +75,10 @@ int64_t CheckReport::vacuous_count() const {
 Verdict CheckReport::verdict() const {
   if (!passed()) return Verdict::fail;
   return vacuous_count() > 0 ? Verdict::vacuous : Verdict::pass;
+}
+
+GradientsUnderTest manual_mlp_under_test(const ManualResult& manual) {
+  return {as_submitted(manual.gradients), "manual MLP", manual.loss, {}};
 }
 
 CheckReport check_gradients(const Problem& problem, const GradientsUnderTest& under_test,

@@ -66,9 +66,7 @@ TensorComparison compare_tensor(const std::string& name, const SubmittedGradient
     const bool finite = std::isfinite(ai) && std::isfinite(bi);
     const double diff = std::fabs(ai - bi);  // NaN or Inf when either side is
     const double allowed = c.atol + tol.rtol * std::fabs(bi);
-    // Written as a positive test on finite values: a comparison with NaN is false, so NaN
-    // can't pass by falling through a `diff > allowed` test.
-    const bool ok = finite && diff <= allowed;
+    const bool ok = tol.element_passes(ai, bi, c.atol);
     const double ratio = finite ? diff / allowed : kInf;
     all_zero = all_zero && ai == 0.0 && bi == 0.0;
     if (!finite) ++c.nonfinite;
@@ -103,19 +101,6 @@ TensorComparison compare_tensor(const std::string& name, const SubmittedGradient
                 "tolerance " + fmt_number(tol.atol_abs) + ", so this check can't tell a right gradient from a wrong one";
   }
   return c;
-}
-
-SubmittedGradients as_submitted(const TensorMap& gradients) {
-  SubmittedGradients submitted;
-  for (const auto& [name, tensor] : gradients) submitted[name].tensor = tensor;
-  return submitted;
-}
-
-TensorMap present_tensors(const SubmittedGradients& submitted) {
-  TensorMap tensors;
-  for (const auto& [name, gradient] : submitted)
-    if (gradient.tensor) tensors[name] = *gradient.tensor;
-  return tensors;
 }
 
 }  // namespace gradverify

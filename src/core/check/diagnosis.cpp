@@ -229,14 +229,23 @@ Hint tensor_hint(const TensorComparison& c, const SubmittedGradient& actual, con
   return {};
 }
 
-// Whether the submission matches a replayed mistake on every gradient it was checked on.
-bool matches_replay(const CheckReport& report, const SubmittedGradients& actual, const TensorMap& replay) {
-  for (const auto* group : {&report.parameters, &report.intermediates})
-    for (const auto& c : *group) {
-      const auto it = actual.find(c.name);
-      if (it == actual.end() || !compare_tensor(c.name, it->second, replay.at(c.name), report.tolerances).passed)
-        return false;
-    }
+// Whether a replayed mistake explains a submission: it matches the replay on every tensor it
+// was checked on, and on each failing one the replay is either exactly zero (then it gives the
+// submission's numbers exactly: one sample's row of a dead layer, say) or stands clear of
+// zero. A replay merely within tolerance of zero (a bias averaged down to the size of atol)
+// is matched by an untouched buffer too, and would name a mistake where the certain fact is
+// "never written".
+bool replay_explains(const std::vector<TensorComparison>& checked, const SubmittedGradients& actual,
+                     const TensorMap& replay, const Tolerances& tol) {
+  for (const auto& c : checked) {
+    const auto it = actual.find(c.name);
+    const Tensor& r = replay.at(c.name);
+    if (it == actual.end() || !compare_tensor(c.name, it->second, r, tol).passed) return false;
+    if (c.passed) continue;
+    const bool exactly_zero = std::all_of(r.values.begin(), r.values.end(), [](double v) { return v == 0; });
+    const SubmittedGradient zeros{Tensor{r.shape, std::vector<double>(r.values.size(), 0.0)}, ""};
+    if (!exactly_zero && compare_tensor(c.name, zeros, r, tol).passed) return false;
+  }
   return true;
 }
 
@@ -308,8 +317,12 @@ void diagnose(CheckReport& report, const Problem& problem, const SubmittedGradie
   std::vector<MistakeSite> matched;
   const double work = static_cast<double>(problem.batch()) * static_cast<double>(problem.spec.parameter_count());
   if (work <= kMaxReplayWork) {
-    for (const MistakeSite& site : applicable_sites(problem.spec, problem.batch()))
-      if (matches_replay(report, actual, replay_mistake(problem, site))) matched.push_back(site);
+    for (const MistakeSite& site : applicable_sites(problem.spec, problem.batch())) {
+      const TensorMap replay = replay_mistake(problem, site);
+      if (replay_explains(report.parameters, actual, replay, report.tolerances) &&
+          replay_explains(report.intermediates, actual, replay, report.tolerances))
+        matched.push_back(site);
+    }
   } else {
     report.notes.push_back("hints from replayed mistakes were skipped: the net is too large to replay quickly");
   }
@@ -349,16 +362,16 @@ void diagnose_op(std::vector<TensorComparison>& tensors, const OpCase& op_case, 
                  const TensorMap& reference, const Tolerances& tol) {
   if (std::all_of(tensors.begin(), tensors.end(), [](const TensorComparison& c) { return c.passed; })) return;
   fill_signatures(tensors, answer, reference, tol);
-  // Replays, as for a net: a mistake is named only when the whole answer is that mistake's.
+  // Replays, as for a net: a mistake is named only when the whole answer is that mistake's,
+  // and only on two numbers at least: one number is a multiple of any other.
+  int64_t evidence = 0;
+  for (const auto& c : tensors)
+    if (!c.passed)
+      for (double v : reference.at(c.name).values) evidence += v != 0 ? 1 : 0;
   std::string replay_hint;
   std::vector<std::string> replay_kinds;
-  for (const Mistake mistake : op_mistakes(op_case)) {
-    const TensorMap replay = replay_op_mistake(op_case, mistake);
-    const bool matches = std::all_of(tensors.begin(), tensors.end(), [&](const TensorComparison& c) {
-      const auto it = answer.find(c.name);
-      return it != answer.end() && compare_tensor(c.name, it->second, replay.at(c.name), tol).passed;
-    });
-    if (!matches) continue;
+  for (const Mistake mistake : evidence >= 2 ? op_mistakes(op_case) : std::vector<Mistake>{}) {
+    if (!replay_explains(tensors, answer, replay_op_mistake(op_case, mistake), tol)) continue;
     replay_hint += (replay_hint.empty() ? "" : "; or ") + op_mistake_hint(op_case, mistake);
     replay_kinds.emplace_back(to_string(mistake));
   }
