@@ -31,8 +31,21 @@ Tensor normal_like(const Shape& shape, Dtype dtype, std::mt19937& rng) {
 
 // The op's inputs in its dtype. A value that is not finite there (1e39 in float32, say)
 // would make every comparison vacuous, so it is an error naming the input and the element.
+// Integer inputs stay as they are, and must be whole numbers a double holds exactly.
 TensorMap inputs_in_dtype(const HandWrittenOp& op, TensorMap inputs) {
+  for (const auto& name : op.integer_inputs)
+    if (!inputs.count(name))
+      throw InputError("check_op", op.name, "integer input '" + name + "' is not among the inputs make_inputs makes");
   for (auto& [name, tensor] : inputs) {
+    if (op.integer_inputs.count(name)) {
+      for (size_t i = 0; i < tensor.values.size(); ++i) {
+        const double v = tensor.values[i];
+        if (!(std::fabs(v) <= 9007199254740992.0) || v != std::floor(v))  // 2^53; NaN fails too
+          throw InputError("check_op", op.name,
+                           fmt::format("integer input '{}' element {} is {}, not a whole number", name, i, v));
+      }
+      continue;
+    }
     for (size_t i = 0; i < tensor.values.size(); ++i) {
       const double rounded = round_to(op.dtype, tensor.values[i]);
       if (!std::isfinite(rounded))
@@ -64,6 +77,28 @@ Tensor central_differences(const HandWrittenOp& op, TensorMap inputs, const std:
     g.values[i] = (up - down) / (above - below);
   }
   return g;
+}
+
+// Runs one of the op's own callbacks, so that what goes wrong inside it is reported with the op
+// and callback named: a misspelled input name's map::at, or LibTorch's error (first line only,
+// not its stack trace), as an InputError.
+template <typename F>
+auto guarded(const HandWrittenOp& op, const char* callback, const std::string& input_names, F&& run) {
+  try {
+    return run();
+  } catch (const InputError&) {
+    throw;
+  } catch (const std::out_of_range& e) {
+    throw InputError("check_op", op.name,
+                     fmt::format("{} threw {}: it asked for a name that isn't there (the inputs are: {})", callback,
+                                 e.what(), input_names.empty() ? "none yet" : input_names));
+  } catch (const c10::Error& e) {
+    const std::string message = e.what_without_backtrace();
+    throw InputError("check_op", op.name,
+                     fmt::format("{} failed in LibTorch: {}", callback, message.substr(0, message.find('\n'))));
+  } catch (const std::exception& e) {
+    throw InputError("check_op", op.name, fmt::format("{} threw: {}", callback, e.what()));
+  }
 }
 
 // What an accumulating backward adds to buffers that already hold `before`, and what it leaves
@@ -175,23 +210,31 @@ OpCheckReport check_op(const HandWrittenOp& op, uint32_t seed, int draws) {
   report.dtype = op.dtype;
   report.vacuous_allowed_because = op.vacuous_allowed_because;
   std::mt19937 rng(seed);
-  const TensorMap inputs = inputs_in_dtype(op, op.make_inputs(rng));
+  const TensorMap inputs = inputs_in_dtype(op, guarded(op, "make_inputs", "", [&] { return op.make_inputs(rng); }));
+  std::string input_names;
+  for (const auto& [name, tensor] : inputs) input_names += (input_names.empty() ? "" : ", ") + name;
   const Tolerances tol = default_tolerances(op.dtype);
   const torch::ScalarType torch_dtype = to_torch_dtype(op.dtype);
 
   std::map<std::string, torch::Tensor> torch_inputs;
-  for (const auto& [name, tensor] : inputs) torch_inputs[name] = to_torch(tensor, torch_dtype);
+  for (const auto& [name, tensor] : inputs)
+    torch_inputs[name] = to_torch(tensor, op.integer_inputs.count(name) ? torch::kLong : torch_dtype);
   for (const auto& name : op.differentiated) {
     if (!torch_inputs.count(name)) throw InputError("check_op", op.name, "differentiates '" + name + "', which make_inputs doesn't make");
+    if (op.integer_inputs.count(name))
+      throw InputError("check_op", op.name,
+                       "differentiates '" + name + "', an integer input: only inputs of the op's dtype have a gradient");
     torch_inputs[name].requires_grad_(true);
   }
-  const torch::Tensor out = op.torch_forward(torch_inputs);
+  const torch::Tensor out = guarded(op, "torch_forward", input_names, [&] { return op.torch_forward(torch_inputs); });
   if (out.scalar_type() != torch_dtype)
     throw InputError("check_op", op.name,
                      fmt::format("torch_forward returned {} for a {} op; compute in the inputs' dtype",
                                  c10::toString(out.scalar_type()), to_string(op.dtype)));
   const Tensor reference_out = from_torch(out);
-  report.forward = compare_tensor("output", SubmittedGradient{op.forward(inputs), ""}, reference_out, tol);
+  report.forward = compare_tensor(
+      "output", SubmittedGradient{guarded(op, "forward", input_names, [&] { return op.forward(inputs); }), ""},
+      reference_out, tol);
 
   for (int draw = 1; draw <= draws; ++draw) {
     const Tensor upstream = normal_like(reference_out.shape, op.dtype, rng);
@@ -199,8 +242,11 @@ OpCheckReport check_op(const HandWrittenOp& op, uint32_t seed, int draws) {
     for (const auto& name : op.differentiated) wrt.push_back(torch_inputs.at(name));
     const auto vjp = torch::autograd::grad({out}, wrt, {to_torch(upstream, torch_dtype)}, /*retain_graph=*/true);
     std::optional<Accumulated> accumulated;
-    if (op.accumulating_backward) accumulated = run_accumulating(op, inputs, upstream, rng);
-    const TensorMap hand_written = accumulated ? accumulated->into_zeros : op.backward(inputs, upstream);
+    if (op.accumulating_backward)
+      accumulated = guarded(op, "accumulating_backward", input_names, [&] { return run_accumulating(op, inputs, upstream, rng); });
+    const TensorMap hand_written =
+        accumulated ? accumulated->into_zeros
+                    : guarded(op, "backward", input_names, [&] { return op.backward(inputs, upstream); });
     for (size_t i = 0; i < op.differentiated.size(); ++i) {
       const std::string& name = op.differentiated[i];
       SubmittedGradient submitted;

@@ -393,6 +393,109 @@ TEST(AccumulatingOp, GivingBothBackwardsOrNeitherIsRefused) {
   EXPECT_THROW(check_op(neither), InputError);
 }
 
+// An embedding lookup, llm.c's encoder without positions: out[n] = E[ids[n]], with integer
+// token ids, some repeated. The planted mistake: a repeated id's gradient overwritten, not summed.
+HandWrittenOp embedding(bool repeats_overwrite) {
+  constexpr int64_t V = 5, C = 3, N = 6;
+  HandWrittenOp op;
+  op.name = "embedding";
+  op.make_inputs = [](std::mt19937& rng) {
+    Tensor ids{{N}, {}};
+    for (int64_t n = 0; n < N; ++n) ids.values.push_back(static_cast<double>(rng() % 3));  // ids 0..2 repeat
+    return TensorMap{{"ids", ids}, {"table", normal({V, C}, rng)}};
+  };
+  op.differentiated = {"table"};
+  op.integer_inputs = {"ids"};
+  op.forward = [](const TensorMap& in) {
+    Tensor out{{N, C}, {}};
+    for (int64_t n = 0; n < N; ++n) {
+      const auto id = static_cast<int64_t>(in.at("ids").values[static_cast<size_t>(n)]);
+      for (int64_t c = 0; c < C; ++c) out.values.push_back(in.at("table").values[static_cast<size_t>(id * C + c)]);
+    }
+    return out;
+  };
+  op.backward = [repeats_overwrite](const TensorMap& in, const Tensor& dout) {
+    Tensor dtable{{V, C}, std::vector<double>(V * C, 0.0)};
+    for (int64_t n = 0; n < N; ++n) {
+      const auto id = static_cast<int64_t>(in.at("ids").values[static_cast<size_t>(n)]);
+      for (int64_t c = 0; c < C; ++c) {
+        double& d = dtable.values[static_cast<size_t>(id * C + c)];
+        const double g = dout.values[static_cast<size_t>(n * C + c)];
+        d = repeats_overwrite ? g : d + g;
+      }
+    }
+    return TensorMap{{"table", dtable}};
+  };
+  op.torch_forward = [](const std::map<std::string, torch::Tensor>& in) {
+    return F::embedding(in.at("ids"), in.at("table"));  // needs ids as kLong: no .to() here
+  };
+  return op;
+}
+
+TEST(IntegerInputs, AnEmbeddingWithIntegerIdsIsCheckedWithNoConversionAndItsMistakeFails) {
+  for (const Dtype dtype : {Dtype::float64, Dtype::float32}) {
+    HandWrittenOp right = embedding(false), wrong = embedding(true);
+    right.dtype = wrong.dtype = dtype;
+    EXPECT_TRUE(OpMatchesLibTorch(right));
+    EXPECT_FALSE(OpMatchesLibTorch(wrong));
+  }
+}
+
+TEST(IntegerInputs, DifferentiatingOneOrGivingItAFractionIsRefusedNamingIt) {
+  HandWrittenOp op = embedding(false);
+  op.differentiated = {"table", "ids"};
+  try {
+    check_op(op);
+    ADD_FAILURE() << "differentiating an integer input was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("embedding"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("'ids', an integer input"), std::string::npos) << e.what();
+  }
+  HandWrittenOp fractional = embedding(false);
+  const auto make = fractional.make_inputs;
+  fractional.make_inputs = [make](std::mt19937& rng) {
+    TensorMap in = make(rng);
+    in.at("ids").values[2] = 1.5;
+    return in;
+  };
+  EXPECT_THROW(
+      {
+        try {
+          check_op(fractional);
+        } catch (const InputError& e) {
+          EXPECT_NE(std::string(e.what()).find("integer input 'ids' element 2 is 1.5"), std::string::npos) << e.what();
+          throw;
+        }
+      },
+      InputError);
+}
+
+TEST(OpCallbacks, AMisspelledInputOrALibTorchErrorNamesTheOpAndTheCallback) {
+  HandWrittenOp misspelled = leaky_relu(false);
+  misspelled.forward = [](const TensorMap& in) { return in.at("X"); };
+  try {
+    check_op(misspelled);
+    ADD_FAILURE() << "no error";
+  } catch (const InputError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("leaky_relu"), std::string::npos) << what;
+    EXPECT_NE(what.find("forward threw"), std::string::npos) << what;
+    EXPECT_NE(what.find("the inputs are: x"), std::string::npos) << what;
+  }
+  HandWrittenOp shapes = leaky_relu(false);
+  shapes.torch_forward = [](const std::map<std::string, torch::Tensor>& in) {
+    return torch::matmul(in.at("x"), in.at("x"));  // [4,5] @ [4,5]
+  };
+  try {
+    check_op(shapes);
+    ADD_FAILURE() << "no error";
+  } catch (const InputError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("torch_forward failed in LibTorch"), std::string::npos) << what;
+    EXPECT_EQ(what.find('\n'), std::string::npos) << "one line, no stack trace: " << what;
+  }
+}
+
 TEST(GradientsMatchLibTorch, TheManualMlpPassesAndAPlantedBugPrintsTheTableAndHint) {
   const Problem problem = testing::lab_problem(1);
   EXPECT_GRADIENTS_MATCH(problem, run_manual_mlp(problem).gradients);

@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,10 @@ struct HandWrittenOp {
   // softmax's targets, say). All values are doubles in row-major order.
   std::function<TensorMap(std::mt19937&)> make_inputs;
   std::vector<std::string> differentiated;  // the inputs the backward returns gradients for
+  // Inputs that are integers (token ids, class targets): held exactly (whole numbers up to
+  // 2^53, never rounded to float32) and passed to torch_forward as kLong. They can't be
+  // differentiated. Every other input not in `differentiated` is a constant of the dtype.
+  std::set<std::string> integer_inputs;
   // The hand-written op: forward(inputs) is the output; backward(inputs, upstream) returns
   // dL/d(input) for each differentiated input, given upstream = dL/d(output).
   std::function<Tensor(const TensorMap& inputs)> forward;
