@@ -101,6 +101,30 @@ auto guarded(const HandWrittenOp& op, const char* callback, const std::string& i
   }
 }
 
+// A float64 op whose hand-written side computes in float fails everywhere by float32's
+// rounding: when every comparison would pass at float32's tolerances, say that op.dtype is
+// the likelier fix than the maths.
+void hint_float32_arithmetic(OpCheckReport& report, const HandWrittenOp& op) {
+  if (op.dtype != Dtype::float64 || op.tolerances || report.passed()) return;
+  // max|a - b| within float32's absolute term alone is enough for every element to pass there.
+  const Tolerances loose = default_tolerances(Dtype::float32);
+  const auto within_float32 = [&](const TensorComparison& c) {
+    return c.passed || (!c.missing && !c.shape_mismatch && c.nonfinite == 0 &&
+                        c.max_abs_diff <= loose.atol_for_scale(c.reference_max_abs));
+  };
+  std::vector<TensorComparison*> rows = {&report.forward};
+  for (auto& g : report.gradients) rows.push_back(&g);
+  for (const auto* c : rows)
+    if (!within_float32(*c)) return;
+  for (auto* c : rows) {
+    TensorComparison& g = *c;
+    if (g.passed) continue;
+    g.hint = "every difference is of float32's rounding: if the hand-written side computes in float, set "
+             "op.dtype = gradverify::Dtype::float32";
+    g.hint_kinds = {"float32_arithmetic"};
+  }
+}
+
 // What an accumulating backward adds to buffers that already hold `before`, and what it leaves
 // in buffers that start at zero: a right kernel gives the same twice.
 struct Accumulated {
@@ -179,8 +203,10 @@ std::string OpCheckReport::table() const {
   t += "  backward, against central differences of the hand-written forward (second opinion):\n";
   for (const auto& g : finite_differences) t += line(g);
   std::string hints;
-  for (const auto& g : gradients)
-    if (!g.hint.empty() && hints.find(g.hint) == std::string::npos) hints += "    hint (" + g.name + "): " + g.hint + "\n";
+  std::vector<const TensorComparison*> rows = {&forward};
+  for (const auto& g : gradients) rows.push_back(&g);
+  for (const auto* g : rows)
+    if (!g->hint.empty() && hints.find(g->hint) == std::string::npos) hints += "    hint (" + g->name + "): " + g->hint + "\n";
   if (!hints.empty()) t += "  what this looks like:\n" + hints;
   switch (verdict()) {
     case Verdict::pass: return t + "PASS: the backward matches autograd for every input and draw\n";
@@ -213,7 +239,7 @@ OpCheckReport check_op(const HandWrittenOp& op, uint32_t seed, int draws) {
   const TensorMap inputs = inputs_in_dtype(op, guarded(op, "make_inputs", "", [&] { return op.make_inputs(rng); }));
   std::string input_names;
   for (const auto& [name, tensor] : inputs) input_names += (input_names.empty() ? "" : ", ") + name;
-  const Tolerances tol = default_tolerances(op.dtype);
+  const Tolerances tol = op.tolerances.value_or(default_tolerances(op.dtype));
   const torch::ScalarType torch_dtype = to_torch_dtype(op.dtype);
 
   std::map<std::string, torch::Tensor> torch_inputs;
@@ -271,6 +297,7 @@ OpCheckReport check_op(const HandWrittenOp& op, uint32_t seed, int draws) {
       }
     }
   }
+  hint_float32_arithmetic(report, op);
   return report;
 }
 

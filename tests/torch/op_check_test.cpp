@@ -496,6 +496,23 @@ TEST(OpCallbacks, AMisspelledInputOrALibTorchErrorNamesTheOpAndTheCallback) {
   }
 }
 
+TEST(OpDtype, AFloatKernelLeftAtFloat64FailsWithTheHintToSetTheDtype) {
+  // The float32 tanh of these tests, its dtype forgotten: every row differs by float32's
+  // rounding, which float64's tolerances refuse. The hint names the fix.
+  HandWrittenOp forgotten = tanh_in_float(false);
+  forgotten.dtype = Dtype::float64;
+  const OpCheckReport report = check_op(forgotten);
+  ASSERT_EQ(report.verdict(), Verdict::fail) << report.table();
+  EXPECT_NE(report.table().find("set op.dtype = gradverify::Dtype::float32"), std::string::npos) << report.table();
+  // A real mistake in the same float kernel is no rounding: no dtype hint.
+  HandWrittenOp wrong = tanh_in_float(true);
+  wrong.dtype = Dtype::float64;
+  EXPECT_EQ(check_op(wrong).table().find("set op.dtype"), std::string::npos) << check_op(wrong).table();
+  // Tolerances of the op's own, when its arithmetic calls for them, are used as given.
+  forgotten.tolerances = default_tolerances(Dtype::float32);
+  EXPECT_EQ(check_op(forgotten).verdict(), Verdict::pass) << check_op(forgotten).table();
+}
+
 TEST(GradientsMatchLibTorch, TheManualMlpPassesAndAPlantedBugPrintsTheTableAndHint) {
   const Problem problem = testing::lab_problem(1);
   EXPECT_GRADIENTS_MATCH(problem, run_manual_mlp(problem).gradients);

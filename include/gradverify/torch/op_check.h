@@ -5,11 +5,13 @@
 #include <torch/torch.h>
 
 #include <functional>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "gradverify/check/tolerances.h"
 #include "gradverify/tensor.h"
 #include "gradverify/torch/op_check_report.h"
 
@@ -41,6 +43,9 @@ struct HandWrittenOp {
   // float32 and float32's tolerances judge. The hand-written side still gets and returns
   // doubles (float32-exact on the way in), so it may compute in float or in double.
   Dtype dtype = Dtype::float64;
+  // The pass condition's tolerances (check.h); empty: the dtype's defaults, whose headroom
+  // over rounding is measured. Set them for an op whose own arithmetic is looser.
+  std::optional<Tolerances> tolerances;
   // Why a vacuous check is expected of this op, when it is (inputs chosen where the gradient
   // is exactly 0, say). Empty, the default: a vacuous check fails EXPECT_OP_MATCHES_LIBTORCH,
   // because it proves nothing about the backward.
