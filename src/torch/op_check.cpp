@@ -29,6 +29,45 @@ Tensor normal_like(const Shape& shape, Dtype dtype, std::mt19937& rng) {
   return t;
 }
 
+// The op in its general form: named outputs, a saved context, an upstream gradient per
+// output. An op of one output is the case of one output named "output" and nothing saved.
+struct OpFunctions {
+  std::function<TensorMap(const TensorMap& inputs, TensorMap& saved)> forward;
+  std::function<TensorMap(const TensorMap& inputs, const TensorMap& saved, const TensorMap& upstream)> backward;
+  std::function<std::map<std::string, torch::Tensor>(const std::map<std::string, torch::Tensor>&)> torch_forward;
+};
+
+OpFunctions general_form(const HandWrittenOp& op) {
+  const bool several = op.forward_outputs || op.backward_outputs || op.torch_forward_outputs;
+  const bool one = op.forward || op.backward || op.torch_forward;
+  if (several && (one || op.accumulating_backward || !op.forward_outputs || !op.backward_outputs ||
+                  !op.torch_forward_outputs))
+    throw InputError("check_op", op.name,
+                     "an op of several outputs sets forward_outputs, backward_outputs and torch_forward_outputs, "
+                     "and none of forward, backward, accumulating_backward or torch_forward");
+  if (several) return {op.forward_outputs, op.backward_outputs, op.torch_forward_outputs};
+  if (!op.forward || !op.torch_forward || !op.backward == !op.accumulating_backward)
+    throw InputError("check_op", op.name,
+                     "make_inputs, forward and torch_forward must all be given, and one of backward or "
+                     "accumulating_backward (or, for several outputs, the three *_outputs)");
+  OpFunctions f;
+  f.forward = [&op](const TensorMap& inputs, TensorMap&) { return TensorMap{{"output", op.forward(inputs)}}; };
+  if (op.backward)
+    f.backward = [&op](const TensorMap& inputs, const TensorMap&, const TensorMap& upstream) {
+      return op.backward(inputs, upstream.at("output"));
+    };
+  f.torch_forward = [&op](const std::map<std::string, torch::Tensor>& inputs) {
+    return std::map<std::string, torch::Tensor>{{"output", op.torch_forward(inputs)}};
+  };
+  return f;
+}
+
+double dot(const TensorMap& a, const TensorMap& b) {
+  double s = 0;
+  for (const auto& [name, tensor] : a) s += dot(tensor, b.at(name));
+  return s;
+}
+
 // The op's inputs in its dtype. A value that is not finite there (1e39 in float32, say)
 // would make every comparison vacuous, so it is an error naming the input and the element.
 // Integer inputs stay as they are, and must be whole numbers a double holds exactly.
@@ -58,10 +97,12 @@ TensorMap inputs_in_dtype(const HandWrittenOp& op, TensorMap inputs) {
   return inputs;
 }
 
-// d<u, forward(x)>/dx_i by central differences, for every element of one input. The step is
+// d(Σ_i <u_i, out_i(x)>)/dx by central differences, for every element of one input. The step is
 // cbrt(eps) of the op's dtype, and in float32 x ± h are float32 values, divided by their
 // actual distance, so that a forward computing in float sees exactly the inputs it is given.
-Tensor central_differences(const HandWrittenOp& op, TensorMap inputs, const std::string& name, const Tensor& upstream) {
+Tensor central_differences(const HandWrittenOp& op, const OpFunctions& f, TensorMap inputs, const std::string& name,
+                           const TensorMap& upstream) {
+  TensorMap saved;  // each shifted forward saves afresh; only its outputs count here
   const double eps = op.dtype == Dtype::float32 ? std::numeric_limits<float>::epsilon()
                                                 : std::numeric_limits<double>::epsilon();
   const double step = std::cbrt(eps);
@@ -70,9 +111,9 @@ Tensor central_differences(const HandWrittenOp& op, TensorMap inputs, const std:
     const double x = inputs.at(name).values[i], h = step * std::max(1.0, std::fabs(x));
     const double above = round_to(op.dtype, x + h), below = round_to(op.dtype, x - h);
     inputs[name].values[i] = above;
-    const double up = dot(upstream, op.forward(inputs));
+    const double up = dot(upstream, f.forward(inputs, saved));
     inputs[name].values[i] = below;
-    const double down = dot(upstream, op.forward(inputs));
+    const double down = dot(upstream, f.forward(inputs, saved));
     inputs[name].values[i] = x;
     g.values[i] = (up - down) / (above - below);
   }
@@ -112,7 +153,8 @@ void hint_float32_arithmetic(OpCheckReport& report, const HandWrittenOp& op) {
     return c.passed || (!c.missing && !c.shape_mismatch && c.nonfinite == 0 &&
                         c.max_abs_diff <= loose.atol_for_scale(c.reference_max_abs));
   };
-  std::vector<TensorComparison*> rows = {&report.forward};
+  std::vector<TensorComparison*> rows;
+  for (auto& c : report.forward) rows.push_back(&c);
   for (auto& g : report.gradients) rows.push_back(&g);
   for (const auto* c : rows)
     if (!within_float32(*c)) return;
@@ -130,7 +172,7 @@ void hint_float32_arithmetic(OpCheckReport& report, const HandWrittenOp& op) {
 struct Accumulated {
   TensorMap added, into_zeros;
 };
-Accumulated run_accumulating(const HandWrittenOp& op, const TensorMap& inputs, const Tensor& upstream,
+Accumulated run_accumulating(const HandWrittenOp& op, const TensorMap& inputs, const TensorMap& upstream,
                              std::mt19937& rng) {
   TensorMap before, buffers, zeros;
   for (const auto& name : op.differentiated) {
@@ -138,8 +180,8 @@ Accumulated run_accumulating(const HandWrittenOp& op, const TensorMap& inputs, c
     zeros[name] = Tensor{inputs.at(name).shape, std::vector<double>(inputs.at(name).values.size(), 0.0)};
   }
   buffers = before;
-  op.accumulating_backward(inputs, upstream, buffers);
-  op.accumulating_backward(inputs, upstream, zeros);
+  op.accumulating_backward(inputs, upstream.at("output"), buffers);
+  op.accumulating_backward(inputs, upstream.at("output"), zeros);
   Accumulated result{buffers, zeros};
   for (auto& [name, tensor] : result.added) {
     const Tensor& start = before.at(name);
@@ -167,7 +209,8 @@ Tolerances finite_difference_tolerances(Dtype dtype) {
 }  // namespace
 
 bool OpCheckReport::passed() const {
-  if (!forward.passed) return false;
+  for (const auto& c : forward)
+    if (!c.passed) return false;
   for (const auto& g : gradients)
     if (!g.passed) return false;
   return !gradients.empty();
@@ -175,8 +218,9 @@ bool OpCheckReport::passed() const {
 
 Verdict OpCheckReport::verdict() const {
   if (!passed()) return Verdict::fail;
-  bool vacuous = forward.vacuous;
-  for (const auto& g : gradients) vacuous = vacuous || g.vacuous;
+  bool vacuous = false;
+  for (const auto* group : {&forward, &gradients})
+    for (const auto& c : *group) vacuous = vacuous || c.vacuous;
   return vacuous ? Verdict::vacuous : Verdict::pass;
 }
 
@@ -197,14 +241,16 @@ std::string OpCheckReport::table() const {
                        c.max_rel_diff, worst, c.worst_actual, c.worst_reference,
                        !c.passed ? "FAIL" : c.vacuous ? "VACUOUS" : "ok");
   };
-  t += "  forward, against LibTorch's:\n" + line(forward);
+  t += "  forward, against LibTorch's:\n";
+  for (const auto& c : forward) t += line(c);
   t += "  backward, against autograd's vector-Jacobian product uᵀJ for random u:\n";
   for (const auto& g : gradients) t += line(g);
   t += "  backward, against central differences of the hand-written forward (second opinion):\n";
   for (const auto& g : finite_differences) t += line(g);
   std::string hints;
-  std::vector<const TensorComparison*> rows = {&forward};
-  for (const auto& g : gradients) rows.push_back(&g);
+  std::vector<const TensorComparison*> rows;
+  for (const auto* group : {&forward, &gradients})
+    for (const auto& c : *group) rows.push_back(&c);
   for (const auto* g : rows)
     if (!g->hint.empty() && hints.find(g->hint) == std::string::npos) hints += "    hint (" + g->name + "): " + g->hint + "\n";
   if (!hints.empty()) t += "  what this looks like:\n" + hints;
@@ -213,11 +259,12 @@ std::string OpCheckReport::table() const {
     case Verdict::fail: return t + "FAIL: the op's forward or backward differs from LibTorch's\n";
     case Verdict::vacuous: break;
   }
-  int64_t vacuous = forward.vacuous ? 1 : 0;
-  for (const auto& g : gradients) vacuous += g.vacuous ? 1 : 0;
+  int64_t vacuous = 0;
+  for (const auto* group : {&forward, &gradients})
+    for (const auto& c : *group) vacuous += c.vacuous ? 1 : 0;
   t += fmt::format("VACUOUS: nothing differs, but {} of {} comparisons are exactly zero on both sides (or within "
                    "atol_abs), so the check proved nothing about them\n",
-                   vacuous, gradients.size() + 1);
+                   vacuous, forward.size() + gradients.size());
   t += vacuous_allowed_because.empty()
            ? "  choose inputs where the gradient is not zero, or, if this is expected, say why in "
              "op.vacuous_allowed_because\n"
@@ -227,10 +274,8 @@ std::string OpCheckReport::table() const {
 
 OpCheckReport check_op(const HandWrittenOp& op, uint32_t seed, int draws) {
   torch::set_num_threads(1);
-  if (!op.make_inputs || !op.forward || !op.torch_forward || !op.backward == !op.accumulating_backward)
-    throw InputError("check_op", op.name,
-                     "make_inputs, forward and torch_forward must all be given, and one of backward or "
-                     "accumulating_backward");
+  if (!op.make_inputs) throw InputError("check_op", op.name, "make_inputs must be given");
+  const OpFunctions f = general_form(op);
   OpCheckReport report;
   report.op = op.name;
   report.dtype = op.dtype;
@@ -252,33 +297,52 @@ OpCheckReport check_op(const HandWrittenOp& op, uint32_t seed, int draws) {
                        "differentiates '" + name + "', an integer input: only inputs of the op's dtype have a gradient");
     torch_inputs[name].requires_grad_(true);
   }
-  const torch::Tensor out = guarded(op, "torch_forward", input_names, [&] { return op.torch_forward(torch_inputs); });
-  if (out.scalar_type() != torch_dtype)
-    throw InputError("check_op", op.name,
-                     fmt::format("torch_forward returned {} for a {} op; compute in the inputs' dtype",
-                                 c10::toString(out.scalar_type()), to_string(op.dtype)));
-  const Tensor reference_out = from_torch(out);
-  report.forward = compare_tensor(
-      "output", SubmittedGradient{guarded(op, "forward", input_names, [&] { return op.forward(inputs); }), ""},
-      reference_out, tol);
+  const auto torch_outputs = guarded(op, "torch_forward", input_names, [&] { return f.torch_forward(torch_inputs); });
+  TensorMap reference_outputs;
+  for (const auto& [name, out] : torch_outputs) {
+    if (out.scalar_type() != torch_dtype)
+      throw InputError("check_op", op.name,
+                       fmt::format("torch_forward returned {} for a {} op{}; compute in the inputs' dtype",
+                                   c10::toString(out.scalar_type()), to_string(op.dtype),
+                                   torch_outputs.size() > 1 ? " (output '" + name + "')" : ""));
+    reference_outputs[name] = from_torch(out);
+  }
+  // The forward runs once here, and what it saves serves every draw's backward.
+  TensorMap saved;
+  const TensorMap outputs = guarded(op, "forward", input_names, [&] { return f.forward(inputs, saved); });
+  for (const auto& [name, reference] : reference_outputs) {
+    const auto it = outputs.find(name);
+    const SubmittedGradient hand_written = it != outputs.end()
+                                               ? SubmittedGradient{it->second, ""}
+                                               : SubmittedGradient{std::nullopt, "missing: the forward returned no '" + name + "'"};
+    report.forward.push_back(compare_tensor(name, hand_written, reference, tol));
+  }
 
   for (int draw = 1; draw <= draws; ++draw) {
-    const Tensor upstream = normal_like(reference_out.shape, op.dtype, rng);
+    TensorMap upstream;
+    std::vector<torch::Tensor> outs, torch_upstream;
+    for (const auto& [name, reference] : reference_outputs) {
+      upstream[name] = normal_like(reference.shape, op.dtype, rng);
+      outs.push_back(torch_outputs.at(name));
+      torch_upstream.push_back(to_torch(upstream[name], torch_dtype));
+    }
     std::vector<torch::Tensor> wrt;
     for (const auto& name : op.differentiated) wrt.push_back(torch_inputs.at(name));
-    const auto vjp = torch::autograd::grad({out}, wrt, {to_torch(upstream, torch_dtype)}, /*retain_graph=*/true);
+    // Outputs that don't depend on an input (rstd on the gain) are fine: their part is zero.
+    const auto vjp = torch::autograd::grad(outs, wrt, torch_upstream, /*retain_graph=*/true, /*create_graph=*/false,
+                                           /*allow_unused=*/true);
     std::optional<Accumulated> accumulated;
     if (op.accumulating_backward)
       accumulated = guarded(op, "accumulating_backward", input_names, [&] { return run_accumulating(op, inputs, upstream, rng); });
     const TensorMap hand_written =
         accumulated ? accumulated->into_zeros
-                    : guarded(op, "backward", input_names, [&] { return op.backward(inputs, upstream); });
+                    : guarded(op, "backward", input_names, [&] { return f.backward(inputs, saved, upstream); });
     for (size_t i = 0; i < op.differentiated.size(); ++i) {
       const std::string& name = op.differentiated[i];
       SubmittedGradient submitted;
       if (const auto it = hand_written.find(name); it != hand_written.end()) submitted.tensor = it->second;
       else submitted.problem = "missing: the backward returned no gradient for '" + name + "'";
-      const Tensor reference = from_torch(vjp[i]);
+      const Tensor reference = vjp[i].defined() ? from_torch(vjp[i]) : from_torch(torch::zeros_like(wrt[i]));
       if (accumulated) {
         // What it added to random contents, then what it wrote into zeros: both must be uᵀJ.
         const SubmittedGradient added{accumulated->added.at(name), ""};
@@ -292,7 +356,7 @@ OpCheckReport check_op(const HandWrittenOp& op, uint32_t seed, int draws) {
       }
       if (draw == 1) {
         report.finite_differences.push_back(compare_tensor(
-            fmt::format("d{} (differences)", name), submitted, central_differences(op, inputs, name, upstream),
+            fmt::format("d{} (differences)", name), submitted, central_differences(op, f, inputs, name, upstream),
             finite_difference_tolerances(op.dtype)));
       }
     }

@@ -39,6 +39,18 @@ struct HandWrittenOp {
   std::function<void(const TensorMap& inputs, const Tensor& upstream, TensorMap& gradients)> accumulating_backward;
   // The same forward in LibTorch, on tensors of `dtype` keyed like the inputs.
   std::function<torch::Tensor(const std::map<std::string, torch::Tensor>& inputs)> torch_forward;
+
+  // An op with several outputs (layernorm's out, mean and rstd), or whose backward uses what
+  // its forward saved: set these three instead of forward, backward and torch_forward.
+  // forward_outputs returns every output by name and may put into `saved` whatever its backward
+  // needs, so that no forward is rerun there; backward_outputs gets `saved` back and an upstream
+  // gradient per output (dL/d out_i), and returns dL/d(input). Each output is compared with
+  // LibTorch's, and the backward with the vector-Jacobian product of Σ_i <u_i, out_i>.
+  std::function<TensorMap(const TensorMap& inputs, TensorMap& saved)> forward_outputs;
+  std::function<TensorMap(const TensorMap& inputs, const TensorMap& saved, const TensorMap& upstream)>
+      backward_outputs;
+  std::function<std::map<std::string, torch::Tensor>(const std::map<std::string, torch::Tensor>& inputs)>
+      torch_forward_outputs;
   // float32: the inputs and upstream gradients are rounded to float32, LibTorch computes in
   // float32 and float32's tolerances judge. The hand-written side still gets and returns
   // doubles (float32-exact on the way in), so it may compute in float or in double.

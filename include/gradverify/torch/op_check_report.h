@@ -26,7 +26,7 @@ struct HandWrittenOp;  // torch/op_check.h
 struct OpCheckReport {
   std::string op;
   Dtype dtype = Dtype::float64;
-  TensorComparison forward;                      // the hand-written output against LibTorch's
+  std::vector<TensorComparison> forward;         // each hand-written output against LibTorch's
   std::vector<TensorComparison> gradients;       // per draw and input: "dx (u #1)", ...
   std::vector<TensorComparison> finite_differences;  // per input, for the first draw
   std::string vacuous_allowed_because;           // the op's HandWrittenOp::vacuous_allowed_because
