@@ -2,8 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <numeric>
 #include <optional>
 
 #include "gradverify/check/tolerances.h"
@@ -40,25 +42,26 @@ struct OpFunctions {
 OpFunctions general_form(const HandWrittenOp& op) {
   const bool several = op.forward_outputs || op.backward_outputs || op.torch_forward_outputs;
   const bool one = op.forward || op.backward || op.torch_forward;
-  if (several && (one || op.accumulating_backward || !op.forward_outputs || !op.backward_outputs ||
-                  !op.torch_forward_outputs))
+  if (several && (one || op.accumulating_backward || !op.forward_outputs || !op.backward_outputs))
     throw InputError("check_op", op.name,
-                     "an op of several outputs sets forward_outputs, backward_outputs and torch_forward_outputs, "
-                     "and none of forward, backward, accumulating_backward or torch_forward");
+                     "an op of several outputs sets forward_outputs, backward_outputs and (unless finite differences "
+                     "alone are to judge it) torch_forward_outputs, and none of forward, backward, "
+                     "accumulating_backward or torch_forward");
   if (several) return {op.forward_outputs, op.backward_outputs, op.torch_forward_outputs};
-  if (!op.forward || !op.torch_forward || !op.backward == !op.accumulating_backward)
+  if (!op.forward || !op.backward == !op.accumulating_backward)
     throw InputError("check_op", op.name,
-                     "make_inputs, forward and torch_forward must all be given, and one of backward or "
-                     "accumulating_backward (or, for several outputs, the three *_outputs)");
+                     "make_inputs and forward must be given, and one of backward or accumulating_backward (or, for "
+                     "several outputs, the *_outputs functions)");
   OpFunctions f;
   f.forward = [&op](const TensorMap& inputs, TensorMap&) { return TensorMap{{"output", op.forward(inputs)}}; };
   if (op.backward)
     f.backward = [&op](const TensorMap& inputs, const TensorMap&, const TensorMap& upstream) {
       return op.backward(inputs, upstream.at("output"));
     };
-  f.torch_forward = [&op](const std::map<std::string, torch::Tensor>& inputs) {
-    return std::map<std::string, torch::Tensor>{{"output", op.torch_forward(inputs)}};
-  };
+  if (op.torch_forward)
+    f.torch_forward = [&op](const std::map<std::string, torch::Tensor>& inputs) {
+      return std::map<std::string, torch::Tensor>{{"output", op.torch_forward(inputs)}};
+    };
   return f;
 }
 
@@ -97,17 +100,18 @@ TensorMap inputs_in_dtype(const HandWrittenOp& op, TensorMap inputs) {
   return inputs;
 }
 
-// d(Σ_i <u_i, out_i(x)>)/dx by central differences, for every element of one input. The step is
-// cbrt(eps) of the op's dtype, and in float32 x ± h are float32 values, divided by their
-// actual distance, so that a forward computing in float sees exactly the inputs it is given.
-Tensor central_differences(const HandWrittenOp& op, const OpFunctions& f, TensorMap inputs, const std::string& name,
-                           const TensorMap& upstream) {
+// d(Σ_i <u_i, out_i(x)>)/dx_j by central differences, for the elements j of one input listed
+// in `elements`. The step is cbrt(eps) of the op's dtype, and in float32 x ± h are float32
+// values, divided by their actual distance, so that a forward computing in float sees exactly
+// the inputs it is given.
+std::vector<double> central_differences(const HandWrittenOp& op, const OpFunctions& f, TensorMap inputs,
+                                        const std::string& name, const TensorMap& upstream,
+                                        const std::vector<size_t>& elements) {
+  const double step = std::cbrt(op.dtype == Dtype::float32 ? std::numeric_limits<float>::epsilon()
+                                                           : std::numeric_limits<double>::epsilon());
   TensorMap saved;  // each shifted forward saves afresh; only its outputs count here
-  const double eps = op.dtype == Dtype::float32 ? std::numeric_limits<float>::epsilon()
-                                                : std::numeric_limits<double>::epsilon();
-  const double step = std::cbrt(eps);
-  Tensor g = inputs.at(name);
-  for (size_t i = 0; i < g.values.size(); ++i) {
+  std::vector<double> g;
+  for (const size_t i : elements) {
     const double x = inputs.at(name).values[i], h = step * std::max(1.0, std::fabs(x));
     const double above = round_to(op.dtype, x + h), below = round_to(op.dtype, x - h);
     inputs[name].values[i] = above;
@@ -115,9 +119,50 @@ Tensor central_differences(const HandWrittenOp& op, const OpFunctions& f, Tensor
     inputs[name].values[i] = below;
     const double down = dot(upstream, f.forward(inputs, saved));
     inputs[name].values[i] = x;
-    g.values[i] = (up - down) / (above - below);
+    g.push_back((up - down) / (above - below));
   }
   return g;
+}
+
+// Along random unit directions v through a whole input: the directional difference D of
+// Σ_i <u_i, out_i>, and the hand-written gradient g projected on the step actually taken
+// (x ± h·v rounded to the dtype), <g, (x⁺ - x⁻)> / 2h. Both, per direction.
+std::pair<std::vector<double>, std::vector<double>> directional_differences(const HandWrittenOp& op,
+                                                                            const OpFunctions& f, TensorMap inputs,
+                                                                            const std::string& name,
+                                                                            const TensorMap& upstream,
+                                                                            const Tensor* gradient, std::mt19937& rng) {
+  const Tensor x = inputs.at(name);
+  double scale = 1;
+  for (double v : x.values) scale = std::max(scale, std::fabs(v));
+  const double h = std::cbrt(op.dtype == Dtype::float32 ? std::numeric_limits<float>::epsilon()
+                                                        : std::numeric_limits<double>::epsilon()) * scale;
+  std::normal_distribution<double> normal(0, 1);
+  std::vector<double> differences, projections;
+  TensorMap saved;
+  for (int d = 0; d < op.finite_differences.directions; ++d) {
+    std::vector<double> v(x.values.size());
+    double norm = 0;
+    for (double& e : v) {
+      e = normal(rng);
+      norm += e * e;
+    }
+    Tensor above = x, below = x;
+    for (size_t i = 0; i < v.size(); ++i) {
+      above.values[i] = round_to(op.dtype, x.values[i] + h * v[i] / std::sqrt(norm));
+      below.values[i] = round_to(op.dtype, x.values[i] - h * v[i] / std::sqrt(norm));
+    }
+    inputs[name] = above;
+    const double up = dot(upstream, f.forward(inputs, saved));
+    inputs[name] = below;
+    const double down = dot(upstream, f.forward(inputs, saved));
+    differences.push_back((up - down) / (2 * h));
+    double projection = 0;
+    if (gradient)
+      for (size_t i = 0; i < v.size(); ++i) projection += gradient->values[i] * (above.values[i] - below.values[i]);
+    projections.push_back(projection / (2 * h));
+  }
+  return {differences, projections};
 }
 
 // Runs one of the op's own callbacks, so that what goes wrong inside it is reported with the op
@@ -206,9 +251,52 @@ Tolerances finite_difference_tolerances(Dtype dtype) {
   return dtype == Dtype::float32 ? Tolerances{1e-2, 1e-6, 1e-3} : default_tolerances(Dtype::float32);
 }
 
+// The finite differences of one input, as the op's plan says: every element, or a sample of
+// them and random directions. `submitted` is the hand-written gradient of the first draw.
+void append_finite_differences(OpCheckReport& report, const HandWrittenOp& op, const OpFunctions& f,
+                               const TensorMap& inputs, const std::string& name, const SubmittedGradient& submitted,
+                               const TensorMap& upstream, uint32_t seed) {
+  const Tolerances& tol = report.finite_difference_tolerances;
+  const Tensor& x = inputs.at(name);
+  const size_t n = x.values.size();
+  const OpFiniteDifferences& plan = op.finite_differences;
+  std::vector<size_t> elements(n);
+  std::iota(elements.begin(), elements.end(), size_t{0});
+  if (plan.all_elements || n <= static_cast<size_t>(std::max<int64_t>(plan.max_elements, 0))) {
+    const Tensor every{x.shape, central_differences(op, f, inputs, name, upstream, elements)};
+    report.finite_differences.push_back(compare_tensor("d" + name + " (differences)", submitted, every, tol));
+    return;
+  }
+  // Its own generator: sampling a large input must not shift the draws of upstream gradients.
+  std::mt19937 rng(seed ^ 0x9e3779b9u);
+  const auto k = static_cast<size_t>(plan.max_elements);
+  for (size_t i = 0; i < k; ++i) std::swap(elements[i], elements[i + rng() % (n - i)]);
+  elements.resize(k);
+  std::sort(elements.begin(), elements.end());
+  const bool usable = submitted.tensor && submitted.tensor->values.size() == n;
+  const auto picked = [&](const std::vector<double>& values) {
+    return SubmittedGradient{Tensor{{static_cast<int64_t>(values.size())}, values}, ""};
+  };
+  std::vector<double> sampled_gradient;
+  if (usable)
+    for (const size_t i : elements) sampled_gradient.push_back(submitted.tensor->values[i]);
+  const Tensor sample{{static_cast<int64_t>(k)}, central_differences(op, f, inputs, name, upstream, elements)};
+  report.finite_differences.push_back(compare_tensor(fmt::format("d{} (differences, {} of {})", name, k, n),
+                                                     usable ? picked(sampled_gradient) : submitted, sample, tol));
+  if (plan.directions <= 0) return;
+  const auto [differences, projections] =
+      directional_differences(op, f, inputs, name, upstream, usable ? &*submitted.tensor : nullptr, rng);
+  report.finite_differences.push_back(
+      compare_tensor(fmt::format("d{} (differences, {} directions)", name, plan.directions),
+                     usable ? picked(projections) : submitted,
+                     Tensor{{static_cast<int64_t>(differences.size())}, differences}, tol));
+}
+
 }  // namespace
 
 bool OpCheckReport::passed() const {
+  if (finite_differences_count && !finite_differences_agree()) return false;
+  if (!has_libtorch) return finite_differences_count && !finite_differences.empty();
   for (const auto& c : forward)
     if (!c.passed) return false;
   for (const auto& g : gradients)
@@ -231,7 +319,9 @@ bool OpCheckReport::finite_differences_agree() const {
 }
 
 std::string OpCheckReport::table() const {
-  std::string t = fmt::format("gradverify: hand-written op '{}' vs LibTorch autograd, {}\n", op, to_string(dtype));
+  std::string t = fmt::format("gradverify: hand-written op '{}' vs {}, {}\n", op,
+                              has_libtorch ? "LibTorch autograd" : "finite differences alone (it has no torch_forward)",
+                              to_string(dtype));
   t += fmt::format("  {:<22} {:>12}  {:>12}  {:<10} {:>17}  {:>17}  {}\n", "", "max abs diff", "max rel diff",
                    "worst at", "hand-written", "reference", "verdict");
   const auto line = [&](const TensorComparison& c) {
@@ -245,7 +335,11 @@ std::string OpCheckReport::table() const {
   for (const auto& c : forward) t += line(c);
   t += "  backward, against autograd's vector-Jacobian product uᵀJ for random u:\n";
   for (const auto& g : gradients) t += line(g);
-  t += "  backward, against central differences of the hand-written forward (second opinion):\n";
+  t += fmt::format("  backward, against central differences of the hand-written forward ({}, rtol {:g}, atol {:g} + "
+                   "{:g} * max|b|):\n",
+                   finite_differences_count ? "part of the verdict" : "second opinion",
+                   finite_difference_tolerances.rtol, finite_difference_tolerances.atol_abs,
+                   finite_difference_tolerances.atol_scale);
   for (const auto& g : finite_differences) t += line(g);
   std::string hints;
   std::vector<const TensorComparison*> rows;
@@ -280,6 +374,10 @@ OpCheckReport check_op(const HandWrittenOp& op, uint32_t seed, int draws) {
   report.op = op.name;
   report.dtype = op.dtype;
   report.vacuous_allowed_because = op.vacuous_allowed_because;
+  report.has_libtorch = static_cast<bool>(f.torch_forward);
+  // With no LibTorch forward, finite differences are all there is to judge by.
+  report.finite_differences_count = op.finite_differences.count || !report.has_libtorch;
+  report.finite_difference_tolerances = finite_difference_tolerances(op.dtype);
   std::mt19937 rng(seed);
   const TensorMap inputs = inputs_in_dtype(op, guarded(op, "make_inputs", "", [&] { return op.make_inputs(rng); }));
   std::string input_names;
@@ -297,7 +395,9 @@ OpCheckReport check_op(const HandWrittenOp& op, uint32_t seed, int draws) {
                        "differentiates '" + name + "', an integer input: only inputs of the op's dtype have a gradient");
     torch_inputs[name].requires_grad_(true);
   }
-  const auto torch_outputs = guarded(op, "torch_forward", input_names, [&] { return f.torch_forward(torch_inputs); });
+  const auto torch_outputs =
+      report.has_libtorch ? guarded(op, "torch_forward", input_names, [&] { return f.torch_forward(torch_inputs); })
+                          : std::map<std::string, torch::Tensor>{};
   TensorMap reference_outputs;
   for (const auto& [name, out] : torch_outputs) {
     if (out.scalar_type() != torch_dtype)
@@ -310,7 +410,8 @@ OpCheckReport check_op(const HandWrittenOp& op, uint32_t seed, int draws) {
   // The forward runs once here, and what it saves serves every draw's backward.
   TensorMap saved;
   const TensorMap outputs = guarded(op, "forward", input_names, [&] { return f.forward(inputs, saved); });
-  for (const auto& [name, reference] : reference_outputs) {
+  if (!report.has_libtorch) reference_outputs = outputs;  // only their shapes are used, for the upstream
+  for (const auto& [name, reference] : report.has_libtorch ? reference_outputs : TensorMap{}) {
     const auto it = outputs.find(name);
     const SubmittedGradient hand_written = it != outputs.end()
                                                ? SubmittedGradient{it->second, ""}
@@ -319,18 +420,21 @@ OpCheckReport check_op(const HandWrittenOp& op, uint32_t seed, int draws) {
   }
 
   for (int draw = 1; draw <= draws; ++draw) {
+    if (!report.has_libtorch && draw > 1) break;  // the draws are for autograd; differences take the first
     TensorMap upstream;
     std::vector<torch::Tensor> outs, torch_upstream;
     for (const auto& [name, reference] : reference_outputs) {
       upstream[name] = normal_like(reference.shape, op.dtype, rng);
+      if (!report.has_libtorch) continue;
       outs.push_back(torch_outputs.at(name));
       torch_upstream.push_back(to_torch(upstream[name], torch_dtype));
     }
     std::vector<torch::Tensor> wrt;
     for (const auto& name : op.differentiated) wrt.push_back(torch_inputs.at(name));
     // Outputs that don't depend on an input (rstd on the gain) are fine: their part is zero.
-    const auto vjp = torch::autograd::grad(outs, wrt, torch_upstream, /*retain_graph=*/true, /*create_graph=*/false,
-                                           /*allow_unused=*/true);
+    const auto vjp = report.has_libtorch ? torch::autograd::grad(outs, wrt, torch_upstream, /*retain_graph=*/true,
+                                                                 /*create_graph=*/false, /*allow_unused=*/true)
+                                         : std::vector<torch::Tensor>{};
     std::optional<Accumulated> accumulated;
     if (op.accumulating_backward)
       accumulated = guarded(op, "accumulating_backward", input_names, [&] { return run_accumulating(op, inputs, upstream, rng); });
@@ -342,6 +446,8 @@ OpCheckReport check_op(const HandWrittenOp& op, uint32_t seed, int draws) {
       SubmittedGradient submitted;
       if (const auto it = hand_written.find(name); it != hand_written.end()) submitted.tensor = it->second;
       else submitted.problem = "missing: the backward returned no gradient for '" + name + "'";
+      if (draw == 1) append_finite_differences(report, op, f, inputs, name, submitted, upstream, seed);
+      if (!report.has_libtorch) continue;
       const Tensor reference = vjp[i].defined() ? from_torch(vjp[i]) : from_torch(torch::zeros_like(wrt[i]));
       if (accumulated) {
         // What it added to random contents, then what it wrote into zeros: both must be uᵀJ.
@@ -353,11 +459,6 @@ OpCheckReport check_op(const HandWrittenOp& op, uint32_t seed, int draws) {
         report.gradients.push_back(into);
       } else {
         report.gradients.push_back(compare_tensor(fmt::format("d{} (u #{})", name, draw), submitted, reference, tol));
-      }
-      if (draw == 1) {
-        report.finite_differences.push_back(compare_tensor(
-            fmt::format("d{} (differences)", name), submitted, central_differences(op, f, inputs, name, upstream),
-            finite_difference_tolerances(op.dtype)));
       }
     }
   }

@@ -605,8 +605,58 @@ TEST(SeveralOutputs, MixingTheOneOutputAndTheSeveralOutputsFormsIsRefused) {
   mixed.forward = [](const TensorMap& in) { return in.at("x"); };
   EXPECT_THROW(check_op(mixed), InputError);
   HandWrittenOp incomplete = layernorm_outputs(false);
-  incomplete.torch_forward_outputs = nullptr;
+  incomplete.backward_outputs = nullptr;
   EXPECT_THROW(check_op(incomplete), InputError);
+}
+
+// A leaky ReLU on 48x40 inputs: more elements than finite differences take one by one.
+HandWrittenOp big_leaky_relu(bool slope_forgotten) {
+  HandWrittenOp op = leaky_relu(slope_forgotten);
+  op.make_inputs = [](std::mt19937& rng) { return TensorMap{{"x", normal({48, 40}, rng)}}; };
+  return op;
+}
+
+TEST(SampledFiniteDifferences, ABigInputGetsASampleOfElementsAndRandomDirections) {
+  const OpCheckReport right = check_op(big_leaky_relu(false));
+  EXPECT_EQ(right.verdict(), Verdict::pass) << right.table();
+  EXPECT_TRUE(right.finite_differences_agree()) << right.table();
+  ASSERT_EQ(right.finite_differences.size(), 2u) << right.table();
+  EXPECT_EQ(right.finite_differences[0].name, "dx (differences, 256 of 1920)");
+  EXPECT_EQ(right.finite_differences[0].elements, 256);
+  EXPECT_EQ(right.finite_differences[1].name, "dx (differences, 2 directions)");
+  // Both parts catch the planted mistake without autograd.
+  const OpCheckReport wrong = check_op(big_leaky_relu(true));
+  EXPECT_FALSE(wrong.finite_differences[0].passed) << wrong.table();
+  EXPECT_FALSE(wrong.finite_differences[1].passed) << wrong.table();
+  // Every element, when asked.
+  HandWrittenOp every = big_leaky_relu(false);
+  every.finite_differences.all_elements = true;
+  const OpCheckReport all = check_op(every);
+  ASSERT_EQ(all.finite_differences.size(), 1u);
+  EXPECT_EQ(all.finite_differences[0].elements, 1920);
+}
+
+TEST(FiniteDifferencesAlone, AnOpWithNoTorchForwardIsJudgedByThemAtTheirStatedTolerances) {
+  HandWrittenOp right = big_leaky_relu(false), wrong = big_leaky_relu(true);
+  right.torch_forward = wrong.torch_forward = nullptr;
+  const OpCheckReport report = check_op(right);
+  EXPECT_EQ(report.verdict(), Verdict::pass) << report.table();
+  EXPECT_TRUE(report.gradients.empty() && report.forward.empty());
+  EXPECT_NE(report.table().find("finite differences alone"), std::string::npos) << report.table();
+  EXPECT_NE(report.table().find("part of the verdict, rtol 0.0001"), std::string::npos) << report.table();
+  EXPECT_TRUE(OpMatchesLibTorch(right));
+  EXPECT_EQ(check_op(wrong).verdict(), Verdict::fail) << check_op(wrong).table();
+  EXPECT_FALSE(OpMatchesLibTorch(wrong));
+}
+
+TEST(FiniteDifferencesAlone, CountingThemBesideLibTorchMakesTheirDisagreementAFailure) {
+  // LibTorch's rows judged loosely enough to pass the planted mistake: with the differences
+  // counted, their disagreement fails the check.
+  HandWrittenOp op = leaky_relu(true);
+  op.tolerances = Tolerances{1.0, 1.0, 0.0};  // LibTorch's rows pass whatever
+  EXPECT_EQ(check_op(op).verdict(), Verdict::pass);
+  op.finite_differences.count = true;
+  EXPECT_EQ(check_op(op).verdict(), Verdict::fail) << check_op(op).table();
 }
 
 TEST(GradientsMatchLibTorch, TheManualMlpPassesAndAPlantedBugPrintsTheTableAndHint) {

@@ -17,6 +17,19 @@
 
 namespace gradverify {
 
+// The second opinion on an op: central differences of its hand-written forward, two forwards
+// per element or direction differenced. An input of up to max_elements elements has every
+// element differenced; a larger one a random sample of max_elements elements plus `directions`
+// random directions through all of it, so a 64x768 layernorm costs 2 x (256 + 2) forwards per
+// input rather than 2 x 49,152.
+struct OpFiniteDifferences {
+  int64_t max_elements = 256;
+  int directions = 2;
+  bool all_elements = false;  // every element, however many: for a suspect op, at a cost
+  bool count = false;         // part of the verdict, at their own tolerances (the table states
+                              // them): for an op whose LibTorch forward is only an approximation
+};
+
 struct HandWrittenOp {
   std::string name;
   // Every input, drawn from the generator: the differentiated ones and any constants (a
@@ -37,7 +50,9 @@ struct HandWrittenOp {
   // first and judges what was added, then runs it again on zeros: a kernel that overwrites
   // (= for +=) fails, and the hint says so.
   std::function<void(const TensorMap& inputs, const Tensor& upstream, TensorMap& gradients)> accumulating_backward;
-  // The same forward in LibTorch, on tensors of `dtype` keyed like the inputs.
+  // The same forward in LibTorch, on tensors of `dtype` keyed like the inputs. Without one
+  // (an op LibTorch has no equivalent of), finite differences alone judge the backward, at
+  // their own tolerances, which the table states.
   std::function<torch::Tensor(const std::map<std::string, torch::Tensor>& inputs)> torch_forward;
 
   // An op with several outputs (layernorm's out, mean and rstd), or whose backward uses what
@@ -58,6 +73,7 @@ struct HandWrittenOp {
   // The pass condition's tolerances (check.h); empty: the dtype's defaults, whose headroom
   // over rounding is measured. Set them for an op whose own arithmetic is looser.
   std::optional<Tolerances> tolerances;
+  OpFiniteDifferences finite_differences;
   // Why a vacuous check is expected of this op, when it is (inputs chosen where the gradient
   // is exactly 0, say). Empty, the default: a vacuous check fails EXPECT_OP_MATCHES_LIBTORCH,
   // because it proves nothing about the backward.

@@ -28,9 +28,14 @@ struct OpCheckReport {
   Dtype dtype = Dtype::float64;
   std::vector<TensorComparison> forward;         // each hand-written output against LibTorch's
   std::vector<TensorComparison> gradients;       // per draw and input: "dx (u #1)", ...
-  std::vector<TensorComparison> finite_differences;  // per input, for the first draw
+  std::vector<TensorComparison> finite_differences;  // per input, for the first draw: every element,
+                                                     // or a sample and random directions (op_check.h)
+  bool finite_differences_count = false;             // they are part of the verdict
+  bool has_libtorch = true;                          // false: no torch_forward, the differences alone judge
+  Tolerances finite_difference_tolerances;           // what they are judged by
   std::string vacuous_allowed_because;           // the op's HandWrittenOp::vacuous_allowed_because
   bool passed() const;                           // nothing differs: forward and every gradient pass
+                                                 // (and finite differences, when they count)
   Verdict verdict() const;                       // pass, fail or vacuous, as above
   bool finite_differences_agree() const;
   std::string table() const;                     // one line per comparison, draw by draw, then the hints
