@@ -92,7 +92,8 @@ std::unique_ptr<ReferenceStepTimer> make_reference_step_timer(const Problem& pro
 
 const ReferenceBackend& linked_reference_backend() {
   static const ReferenceBackend backend{
-      kReferenceBackendAbi, &compute_reference, &compute_op_reference, &train_lockstep, &make_reference_step_timer, TORCH_VERSION,
+      kReferenceBackendAbi,  &compute_reference,       &compute_op_reference, &train_lockstep,
+      &make_reference_step_timer, &check_layernorm_example, TORCH_VERSION,
       [] { return static_cast<int>(torch::get_num_threads()); }};
   return backend;
 }

@@ -9,6 +9,7 @@
 #include "gradverify/errors.h"
 #include "gradverify/gtest.h"
 #include "gradverify/problem/manual_mlp.h"
+#include "gradverify/torch/example_ops.h"
 #include "gradverify/torch/op_check.h"
 #include "support/problems.h"
 #include "support/student_backward.h"
@@ -513,70 +514,18 @@ TEST(OpDtype, AFloatKernelLeftAtFloat64FailsWithTheHintToSetTheDtype) {
   EXPECT_EQ(check_op(forgotten).verdict(), Verdict::pass) << check_op(forgotten).table();
 }
 
-// llm.c's layernorm: three outputs (out, and the mean and rstd it saves for the backward),
-// with the gradient of each. The backward reads mean and rstd from what the forward saved,
-// never rerunning it. The planted mistake: rstd's upstream gradient left out, which a check
-// of the first output alone could not see.
+// llm.c's layernorm (torch/example_ops.h): three outputs, out and the mean and rstd it saves
+// for its backward. The planted mistake: rstd's upstream gradient left out of the backward,
+// which a check of the first output alone could not see.
 HandWrittenOp layernorm_outputs(bool rstd_upstream_forgotten) {
-  constexpr int64_t N = 3, C = 4;
-  HandWrittenOp op;
-  op.name = "layernorm_outputs";
-  op.make_inputs = [](std::mt19937& rng) {
-    return TensorMap{{"x", normal({N, C}, rng)}, {"w", normal({C}, rng)}, {"b", normal({C}, rng)}};
-  };
-  op.differentiated = {"x", "w", "b"};
-  op.forward_outputs = [](const TensorMap& in, TensorMap& saved) {
-    const auto &x = in.at("x").values, &w = in.at("w").values, &b = in.at("b").values;
-    Tensor out{{N, C}, std::vector<double>(N * C)}, mean{{N}, {}}, rstd{{N}, {}};
-    for (int64_t n = 0; n < N; ++n) {
-      double m = 0, v = 0;
-      for (int64_t c = 0; c < C; ++c) m += x[static_cast<size_t>(n * C + c)] / C;
-      for (int64_t c = 0; c < C; ++c) v += std::pow(x[static_cast<size_t>(n * C + c)] - m, 2) / C;
-      const double r = 1 / std::sqrt(v + eps);
-      for (int64_t c = 0; c < C; ++c) {
-        const auto i = static_cast<size_t>(n * C + c);
-        out.values[i] = (x[i] - m) * r * w[static_cast<size_t>(c)] + b[static_cast<size_t>(c)];
-      }
-      mean.values.push_back(m);
-      rstd.values.push_back(r);
-    }
-    saved["mean"] = mean;
-    saved["rstd"] = rstd;
-    return TensorMap{{"out", out}, {"mean", mean}, {"rstd", rstd}};
-  };
-  op.backward_outputs = [rstd_upstream_forgotten](const TensorMap& in, const TensorMap& saved, const TensorMap& up) {
-    const auto &x = in.at("x").values, &w = in.at("w").values;
-    const auto &mean = saved.at("mean").values, &rstd = saved.at("rstd").values;
-    const auto &dout = up.at("out").values, &dmean = up.at("mean").values, &drstd = up.at("rstd").values;
-    Tensor dx{{N, C}, std::vector<double>(N * C)}, dw{{C}, std::vector<double>(C)}, db{{C}, std::vector<double>(C)};
-    for (int64_t n = 0; n < N; ++n) {
-      const auto row = static_cast<size_t>(n);
-      double dnorm_mean = 0, dnorm_norm_mean = 0;
-      for (int64_t c = 0; c < C; ++c) {
-        const auto i = static_cast<size_t>(n * C + c);
-        const double norm = (x[i] - mean[row]) * rstd[row], dnorm = dout[i] * w[static_cast<size_t>(c)];
-        dnorm_mean += dnorm / C;
-        dnorm_norm_mean += dnorm * norm / C;
-        dw.values[static_cast<size_t>(c)] += dout[i] * norm;
-        db.values[static_cast<size_t>(c)] += dout[i];
-      }
-      for (int64_t c = 0; c < C; ++c) {
-        const auto i = static_cast<size_t>(n * C + c);
-        const double norm = (x[i] - mean[row]) * rstd[row], dnorm = dout[i] * w[static_cast<size_t>(c)];
-        dx.values[i] = rstd[row] * (dnorm - dnorm_mean - norm * dnorm_norm_mean) + dmean[row] / C;
-        // d rstd / dx_i = -rstd³ (x_i - mean) / C
-        if (!rstd_upstream_forgotten) dx.values[i] -= drstd[row] * std::pow(rstd[row], 3) * (x[i] - mean[row]) / C;
-      }
-    }
-    return TensorMap{{"x", dx}, {"w", dw}, {"b", db}};
-  };
-  op.torch_forward_outputs = [](const std::map<std::string, torch::Tensor>& in) {
-    const auto& x = in.at("x");
-    const auto mean = x.mean(-1);
-    const auto rstd = (x.var(-1, /*unbiased=*/false) + eps).rsqrt();
-    const auto out = (x - mean.unsqueeze(1)) * rstd.unsqueeze(1) * in.at("w") + in.at("b");
-    return std::map<std::string, torch::Tensor>{{"out", out}, {"mean", mean}, {"rstd", rstd}};
-  };
+  HandWrittenOp op = layernorm_example(3, 4, Dtype::float64);
+  if (rstd_upstream_forgotten)
+    op.backward_outputs = [backward = op.backward_outputs](const TensorMap& in, const TensorMap& saved,
+                                                           const TensorMap& upstream) {
+      TensorMap without_rstd = upstream;
+      for (double& v : without_rstd.at("rstd").values) v = 0;
+      return backward(in, saved, without_rstd);
+    };
   return op;
 }
 

@@ -25,7 +25,7 @@ class ReferenceStepTimer {
 
 // Bumped whenever this table or a type it passes changes, so a stale plug-in is refused
 // instead of called with the wrong layout.
-constexpr int kReferenceBackendAbi = 3;
+constexpr int kReferenceBackendAbi = 4;
 
 struct ReferenceBackend {
   int abi = kReferenceBackendAbi;
@@ -34,12 +34,15 @@ struct ReferenceBackend {
   LockstepResult (*train_lockstep)(const Problem&, const OptimizerConfig&, const OptimizerConfig&, int64_t,
                                    const std::function<void(const LockstepStep&)>&);
   std::unique_ptr<ReferenceStepTimer> (*make_step_timer)(const Problem&);
+  // check_op on layernorm_example (torch/example_ops.h), for `gradverify bench`: its verdict.
+  Verdict (*check_layernorm_example)(int64_t rows, int64_t cols, Dtype dtype);
   const char* torch_version;
   int (*intra_op_threads)();  // LibTorch's intra-op thread count, as set for the reference
 };
 
 // Implemented by gradverify::torch; the plug-in hands it out.
 std::unique_ptr<ReferenceStepTimer> make_reference_step_timer(const Problem& problem);
+Verdict check_layernorm_example(int64_t rows, int64_t cols, Dtype dtype);
 const ReferenceBackend& linked_reference_backend();
 
 }  // namespace gradverify

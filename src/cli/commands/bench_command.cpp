@@ -366,6 +366,14 @@ BenchScaleCheck measure_at_scale(const ReferenceBackend& backend, int rounds, do
     scale.elements_refusal = e.what();
   }
   scale.elements_estimated_seconds = element_mode_work(problem) / kFiniteDifferenceRate;
+
+  scale.op_rows = 64, scale.op_cols = 768;  // llm.c's GPT-2 small: a row of 768 channels
+  progress(fmt::format("check_op on llm.c's layernorm, {}x{}, float32", scale.op_rows, scale.op_cols));
+  const auto op_check = [&](int64_t steps) {
+    for (int64_t s = 0; s < steps; ++s)
+      scale.op_check_verdict = backend.check_layernorm_example(scale.op_rows, scale.op_cols, Dtype::float32);
+  };
+  scale.op_check = alternate({op_check}, rounds, round_s)[0];
   return scale;
 }
 
@@ -469,6 +477,10 @@ BenchReport measure_bench(const BenchOptions& o, const std::vector<std::string>&
     report.checks_at_scale = measure_at_scale(backend, o.rounds, round_s);
     add_target(report, "direction check on 10^6 parameters: seconds", report.checks_at_scale->direction_check.median,
                1.0, true);
+    add_target(report, "op check of a 64x768 float32 layernorm: seconds", report.checks_at_scale->op_check.median, 1.0,
+               true);
+    add_target(report, "op check of a 64x768 float32 layernorm: passes",
+               report.checks_at_scale->op_check_verdict == Verdict::pass ? 1 : 0, 1);
   }
 
   report.check_latency = measure_check_latency(backend, load_s, libraries_loaded, o.rounds, round_s, o.process_runs);

@@ -48,6 +48,10 @@ std::string format_bench_table(const BenchReport& report) {
                          scale->direction_check_agrees ? "autograd and the manual gradients agree with it" : "DISAGREEMENT");
     table += fmt::format("    per element: estimated {:.0f} s, {}\n", scale->elements_estimated_seconds,
                          scale->elements_refusal.empty() ? "NOT refused" : "refused without --force-finite-differences");
+    table += fmt::format("  check_op on llm.c's layernorm, {}x{}, float32 (forward, 3 draws of the backward, sampled "
+                         "finite differences): {:.0f} ms (min {:.0f}, max {:.0f}), {}\n",
+                         scale->op_rows, scale->op_cols, scale->op_check.median * 1e3, scale->op_check.min * 1e3,
+                         scale->op_check.max * 1e3, to_string(scale->op_check_verdict));
   }
 
   const BenchCheckLatency& check = report.check_latency;
@@ -127,7 +131,9 @@ std::string format_bench_json(const BenchReport& report) {
              {"direction_check_agrees", s->direction_check_agrees},
              {"elements_estimated_seconds", s->elements_estimated_seconds},
              {"elements_refused", !s->elements_refusal.empty()},
-             {"elements_refusal", s->elements_refusal}};
+             {"elements_refusal", s->elements_refusal},
+             {"op_check", {{"op", "layernorm"}, {"rows", s->op_rows}, {"cols", s->op_cols}, {"dtype", "float32"},
+                           {"timing", timing_json(s->op_check)}, {"verdict", to_string(s->op_check_verdict)}}}};
   doc["checks_at_scale"] = scale;
 
   const BenchCheckLatency& latency = report.check_latency;

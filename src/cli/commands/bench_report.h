@@ -41,7 +41,7 @@ struct BenchCaseResult {
   double agreement_gap = 0;                       // max over tensors of max|a - b| / max|b|
 };
 
-// Finite differences on a net of 10^6 parameters.
+// Finite differences on a net of 10^6 parameters, and an op check of llm.c's size.
 struct BenchScaleCheck {
   std::vector<int64_t> layers;            // widths, input first
   int64_t parameters = 0;                 // weights and biases
@@ -50,6 +50,9 @@ struct BenchScaleCheck {
   bool direction_check_agrees = false;    // autograd and the manual gradients agreed with it every time
   double elements_estimated_seconds = 0;  // what per-element finite differences would take
   std::string elements_refusal;           // the InputError refusing them; empty if they were not refused
+  int64_t op_rows = 0, op_cols = 0;       // the layernorm example's x (torch/example_ops.h), float32
+  BenchTiming op_check;                   // check_op on it: forward, backward over 3 draws, sampled differences
+  Verdict op_check_verdict = Verdict::fail;  // what that check found
 };
 
 // `gradverify check` and `gradverify --version`, each from process start to exit.
