@@ -390,12 +390,18 @@ TEST(CliBench, JsonReportHasTheDocumentedFieldsAndChecksTheGradients) {
   bool all_met = true;
   for (const auto& t : doc["targets"]) all_met = all_met && t["met"].get<bool>();
   EXPECT_EQ(doc["targets_met"].get<bool>(), all_met);
-  EXPECT_EQ(doc["targets"].size(), 5u);  // speedup and gradients for each case, the direction check
+  // Speedup and gradients for each case, the direction check, and the op check's time and verdict.
+  EXPECT_EQ(doc["targets"].size(), 7u);
   // At 10^6 parameters the direction check agrees and per-element differences are refused.
   EXPECT_TRUE(doc["checks_at_scale"]["direction_check_agrees"].get<bool>());
   EXPECT_TRUE(doc["checks_at_scale"]["elements_refused"].get<bool>());
   EXPECT_NE(doc["checks_at_scale"]["elements_refusal"].get<std::string>().find("--force-finite-differences"),
             std::string::npos);
+  // The op check at scale ran on llm.c's layernorm and found the example right.
+  EXPECT_EQ(doc["checks_at_scale"]["op_check"]["rows"], 64);
+  EXPECT_EQ(doc["checks_at_scale"]["op_check"]["cols"], 768);
+  EXPECT_EQ(doc["checks_at_scale"]["op_check"]["verdict"], "pass");
+  EXPECT_GT(doc["checks_at_scale"]["op_check"]["timing"]["median_us"].get<double>(), 0);
   EXPECT_NE(r.err.find("bench: [2/2] mnist"), std::string::npos) << "progress goes to stderr";
 }
 
