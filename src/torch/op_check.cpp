@@ -36,18 +36,21 @@ Tensor normal_like(const Shape& shape, Dtype dtype, std::mt19937& rng) {
 struct OpFunctions {
   std::function<TensorMap(const TensorMap& inputs, TensorMap& saved)> forward;
   std::function<TensorMap(const TensorMap& inputs, const TensorMap& saved, const TensorMap& upstream)> backward;
+  std::function<void(const TensorMap& inputs, const TensorMap& saved, const TensorMap& upstream, TensorMap& gradients)>
+      accumulate;  // instead of backward
   std::function<std::map<std::string, torch::Tensor>(const std::map<std::string, torch::Tensor>&)> torch_forward;
 };
 
 OpFunctions general_form(const HandWrittenOp& op) {
-  const bool several = op.forward_outputs || op.backward_outputs || op.torch_forward_outputs;
-  const bool one = op.forward || op.backward || op.torch_forward;
-  if (several && (one || op.accumulating_backward || !op.forward_outputs || !op.backward_outputs))
+  const bool several = op.forward_outputs || op.backward_outputs || op.accumulating_backward_outputs ||
+                       op.torch_forward_outputs;
+  const bool one = op.forward || op.backward || op.accumulating_backward || op.torch_forward;
+  if (several && (one || !op.forward_outputs || !op.backward_outputs == !op.accumulating_backward_outputs))
     throw InputError("check_op", op.name,
-                     "an op of several outputs sets forward_outputs, backward_outputs and (unless finite differences "
-                     "alone are to judge it) torch_forward_outputs, and none of forward, backward, "
-                     "accumulating_backward or torch_forward");
-  if (several) return {op.forward_outputs, op.backward_outputs, op.torch_forward_outputs};
+                     "an op of several outputs sets forward_outputs, one of backward_outputs or "
+                     "accumulating_backward_outputs, and (unless finite differences alone are to judge it) "
+                     "torch_forward_outputs; and none of forward, backward, accumulating_backward or torch_forward");
+  if (several) return {op.forward_outputs, op.backward_outputs, op.accumulating_backward_outputs, op.torch_forward_outputs};
   if (!op.forward || !op.backward == !op.accumulating_backward)
     throw InputError("check_op", op.name,
                      "make_inputs and forward must be given, and one of backward or accumulating_backward (or, for "
@@ -57,6 +60,10 @@ OpFunctions general_form(const HandWrittenOp& op) {
   if (op.backward)
     f.backward = [&op](const TensorMap& inputs, const TensorMap&, const TensorMap& upstream) {
       return op.backward(inputs, upstream.at("output"));
+    };
+  if (op.accumulating_backward)
+    f.accumulate = [&op](const TensorMap& inputs, const TensorMap&, const TensorMap& upstream, TensorMap& gradients) {
+      op.accumulating_backward(inputs, upstream.at("output"), gradients);
     };
   if (op.torch_forward)
     f.torch_forward = [&op](const std::map<std::string, torch::Tensor>& inputs) {
@@ -217,16 +224,16 @@ void hint_float32_arithmetic(OpCheckReport& report, const HandWrittenOp& op) {
 struct Accumulated {
   TensorMap added, into_zeros;
 };
-Accumulated run_accumulating(const HandWrittenOp& op, const TensorMap& inputs, const TensorMap& upstream,
-                             std::mt19937& rng) {
+Accumulated run_accumulating(const HandWrittenOp& op, const OpFunctions& f, const TensorMap& inputs,
+                             const TensorMap& saved, const TensorMap& upstream, std::mt19937& rng) {
   TensorMap before, buffers, zeros;
   for (const auto& name : op.differentiated) {
     before[name] = normal_like(inputs.at(name).shape, op.dtype, rng);
     zeros[name] = Tensor{inputs.at(name).shape, std::vector<double>(inputs.at(name).values.size(), 0.0)};
   }
   buffers = before;
-  op.accumulating_backward(inputs, upstream.at("output"), buffers);
-  op.accumulating_backward(inputs, upstream.at("output"), zeros);
+  f.accumulate(inputs, saved, upstream, buffers);
+  f.accumulate(inputs, saved, upstream, zeros);
   Accumulated result{buffers, zeros};
   for (auto& [name, tensor] : result.added) {
     const Tensor& start = before.at(name);
@@ -436,8 +443,9 @@ OpCheckReport check_op(const HandWrittenOp& op, uint32_t seed, int draws) {
                                                                  /*create_graph=*/false, /*allow_unused=*/true)
                                          : std::vector<torch::Tensor>{};
     std::optional<Accumulated> accumulated;
-    if (op.accumulating_backward)
-      accumulated = guarded(op, "accumulating_backward", input_names, [&] { return run_accumulating(op, inputs, upstream, rng); });
+    if (f.accumulate)
+      accumulated = guarded(op, "accumulating_backward", input_names,
+                            [&] { return run_accumulating(op, f, inputs, saved, upstream, rng); });
     const TensorMap hand_written =
         accumulated ? accumulated->into_zeros
                     : guarded(op, "backward", input_names, [&] { return f.backward(inputs, saved, upstream); });

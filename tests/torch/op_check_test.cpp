@@ -549,6 +549,27 @@ TEST(SeveralOutputs, ALeftOutOutputsGradientFails) {
   EXPECT_FALSE(check_op(layernorm_outputs(true)).finite_differences_agree());
 }
 
+TEST(SeveralOutputs, AnAccumulatingBackwardOfSeveralOutputsIsCheckedAsAddingItsPart) {
+  // llm.c's layernorm_backward both reads the saved mean and rstd and adds into dinp, dweight
+  // and dbias: the example's backward, turned into one that accumulates (or overwrites).
+  const auto accumulating = [](bool overwrites) {
+    HandWrittenOp op = layernorm_example(3, 4, Dtype::float64);
+    op.accumulating_backward_outputs = [backward = op.backward_outputs, overwrites](
+                                           const TensorMap& in, const TensorMap& saved, const TensorMap& up,
+                                           TensorMap& grads) {
+      for (const auto& [name, g] : backward(in, saved, up))
+        for (size_t i = 0; i < g.values.size(); ++i)
+          grads.at(name).values[i] = overwrites ? g.values[i] : grads.at(name).values[i] + g.values[i];
+    };
+    op.backward_outputs = nullptr;
+    return op;
+  };
+  EXPECT_EQ(check_op(accumulating(false)).verdict(), Verdict::pass) << check_op(accumulating(false)).table();
+  const OpCheckReport wrong = check_op(accumulating(true));
+  EXPECT_EQ(wrong.verdict(), Verdict::fail);
+  EXPECT_EQ(wrong.gradients[0].hint_kinds, std::vector<std::string>{"overwrote_accumulator"}) << wrong.table();
+}
+
 TEST(SeveralOutputs, MixingTheOneOutputAndTheSeveralOutputsFormsIsRefused) {
   HandWrittenOp mixed = layernorm_outputs(false);
   mixed.forward = [](const TensorMap& in) { return in.at("x"); };

@@ -64,6 +64,9 @@ struct HandWrittenOp {
   std::function<TensorMap(const TensorMap& inputs, TensorMap& saved)> forward_outputs;
   std::function<TensorMap(const TensorMap& inputs, const TensorMap& saved, const TensorMap& upstream)>
       backward_outputs;
+  // Or, as llm.c's layernorm_backward does, add into the gradient buffers (accumulating_backward).
+  std::function<void(const TensorMap& inputs, const TensorMap& saved, const TensorMap& upstream, TensorMap& gradients)>
+      accumulating_backward_outputs;
   std::function<std::map<std::string, torch::Tensor>(const std::map<std::string, torch::Tensor>& inputs)>
       torch_forward_outputs;
   // float32: the inputs and upstream gradients are rounded to float32, LibTorch computes in
