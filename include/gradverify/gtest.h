@@ -11,6 +11,9 @@
 // ::testing::AssertionResult, so they also work in EXPECT_TRUE(...) << "context".
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <optional>
+
 #include "gradverify/problem/problem.h"
 #include "gradverify/tensor.h"
 #include "gradverify/torch/op_check_report.h"
@@ -20,7 +23,7 @@ namespace gradverify {
 // `gradients` holds the hand-written dL/dW1, dL/db1, ... keyed W1, b1, ... (as
 // run_manual_mlp returns them), optionally with z1, h1, ...; shaped as problem.json.
 ::testing::AssertionResult GradientsMatchLibTorch(const Problem& problem, const TensorMap& gradients);
-::testing::AssertionResult OpMatchesLibTorch(const HandWrittenOp& op, uint32_t seed = 1);
+::testing::AssertionResult OpMatchesLibTorch(const HandWrittenOp& op, std::optional<uint32_t> seed = std::nullopt);
 
 }  // namespace gradverify
 

@@ -13,7 +13,7 @@ namespace gradverify {
   return ::testing::AssertionFailure() << "the gradients do not match LibTorch autograd\n" << format_report_table(report);
 }
 
-::testing::AssertionResult OpMatchesLibTorch(const HandWrittenOp& op, uint32_t seed) {
+::testing::AssertionResult OpMatchesLibTorch(const HandWrittenOp& op, std::optional<uint32_t> seed) {
   const OpCheckReport report = check_op(op, seed);
   const Verdict verdict = report.verdict();
   // A vacuous check proves nothing, so it fails unless the op says why that is expected.

@@ -373,9 +373,12 @@ std::string OpCheckReport::table() const {
   return t;
 }
 
-OpCheckReport check_op(const HandWrittenOp& op, uint32_t seed, int draws) {
+OpCheckReport check_op(const HandWrittenOp& op, std::optional<uint32_t> seed_given, std::optional<int> draws_given) {
   torch::set_num_threads(1);
   if (!op.make_inputs) throw InputError("check_op", op.name, "make_inputs must be given");
+  const uint32_t seed = seed_given.value_or(op.seed);
+  const int draws = draws_given.value_or(op.draws);
+  if (draws < 1) throw InputError("check_op", op.name, fmt::format("draws is {}; at least 1 is needed", draws));
   const OpFunctions f = general_form(op);
   OpCheckReport report;
   report.op = op.name;

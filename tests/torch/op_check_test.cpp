@@ -629,6 +629,23 @@ TEST(FiniteDifferencesAlone, CountingThemBesideLibTorchMakesTheirDisagreementAFa
   EXPECT_EQ(check_op(op).verdict(), Verdict::fail) << check_op(op).table();
 }
 
+TEST(OpSettings, TheOpCarriesItsSeedAndDrawsAndZeroDrawsIsRefused) {
+  HandWrittenOp op = leaky_relu(false);
+  op.draws = 5;
+  EXPECT_EQ(check_op(op).gradients.size(), 5u);
+  EXPECT_EQ(check_op(op, std::nullopt, 2).gradients.size(), 2u);  // the call's own draws win
+  op.seed = 7;
+  EXPECT_EQ(check_op(op).forward[0].worst_reference, check_op(op, 7u).forward[0].worst_reference);
+  EXPECT_NE(check_op(op).forward[0].worst_reference, check_op(op, 8u).forward[0].worst_reference);
+  op.draws = 0;
+  EXPECT_THROW(check_op(op), InputError);
+}
+
+TEST(OpSettings, FloatHelpersRoundTripAFloat32OpsValuesExactly) {
+  const Tensor t{{2, 2}, {0.5, -1.25, static_cast<double>(0.1f), 3}};
+  EXPECT_EQ(from_floats(t.shape, to_floats(t)).values, t.values);
+}
+
 TEST(GradientsMatchLibTorch, TheManualMlpPassesAndAPlantedBugPrintsTheTableAndHint) {
   const Problem problem = testing::lab_problem(1);
   EXPECT_GRADIENTS_MATCH(problem, run_manual_mlp(problem).gradients);

@@ -4,6 +4,7 @@
 // describes the op; it brings <torch/torch.h> with it.
 #include <torch/torch.h>
 
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <random>
@@ -77,10 +78,19 @@ struct HandWrittenOp {
   // over rounding is measured. Set them for an op whose own arithmetic is looser.
   std::optional<Tolerances> tolerances;
   OpFiniteDifferences finite_differences;
+  uint32_t seed = 1;  // of the inputs, the upstream gradients and the finite-difference sample
+  int draws = 3;      // random upstream gradients the backward is checked with
   // Why a vacuous check is expected of this op, when it is (inputs chosen where the gradient
   // is exactly 0, say). Empty, the default: a vacuous check fails EXPECT_OP_MATCHES_LIBTORCH,
   // because it proves nothing about the backward.
   std::string vacuous_allowed_because;
 };
+
+// For kernels written in float (llm.c's are): an input's values as floats, exact for a float32
+// op, whose inputs are float32 values already, and a float result back as a Tensor.
+inline std::vector<float> to_floats(const Tensor& tensor) { return {tensor.values.begin(), tensor.values.end()}; }
+inline Tensor from_floats(const Shape& shape, const std::vector<float>& values) {
+  return Tensor{shape, std::vector<double>(values.begin(), values.end())};
+}
 
 }  // namespace gradverify

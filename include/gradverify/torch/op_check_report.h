@@ -14,6 +14,7 @@
 // atol_abs: gelu at -30, a ReLU on negative inputs); pass otherwise. Finite differences are a
 // second opinion and never change it.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,9 @@ struct OpCheckReport {
   std::string table() const;                     // one line per comparison, draw by draw, then the hints
 };
 
-OpCheckReport check_op(const HandWrittenOp& op, uint32_t seed = 1, int draws = 3);
+// Checks the op with op.seed and op.draws, or the seed and draws given here (a test that sweeps
+// seeds, say). Throws InputError, naming the op, for an op described wrongly.
+OpCheckReport check_op(const HandWrittenOp& op, std::optional<uint32_t> seed = std::nullopt,
+                       std::optional<int> draws = std::nullopt);
 
 }  // namespace gradverify
