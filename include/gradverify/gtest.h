@@ -24,6 +24,8 @@ namespace gradverify {
 // run_manual_mlp returns them), optionally with z1, h1, ...; shaped as problem.json.
 ::testing::AssertionResult GradientsMatchLibTorch(const Problem& problem, const TensorMap& gradients);
 ::testing::AssertionResult OpMatchesLibTorch(const HandWrittenOp& op, std::optional<uint32_t> seed = std::nullopt);
+// An op described without LibTorch (torch/op_description.h), its forward registered by name.
+::testing::AssertionResult OpMatchesLibTorch(const OpDescription& op, std::optional<uint32_t> seed = std::nullopt);
 
 }  // namespace gradverify
 

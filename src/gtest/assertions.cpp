@@ -13,13 +13,24 @@ namespace gradverify {
   return ::testing::AssertionFailure() << "the gradients do not match LibTorch autograd\n" << format_report_table(report);
 }
 
-::testing::AssertionResult OpMatchesLibTorch(const HandWrittenOp& op, std::optional<uint32_t> seed) {
-  const OpCheckReport report = check_op(op, seed);
+namespace {
+
+::testing::AssertionResult op_result(const OpCheckReport& report) {
   const Verdict verdict = report.verdict();
   // A vacuous check proves nothing, so it fails unless the op says why that is expected.
   if (verdict == Verdict::pass || (verdict == Verdict::vacuous && !report.vacuous_allowed_because.empty()))
     return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << report.table();
+}
+
+}  // namespace
+
+::testing::AssertionResult OpMatchesLibTorch(const HandWrittenOp& op, std::optional<uint32_t> seed) {
+  return op_result(check_op(op, seed));
+}
+
+::testing::AssertionResult OpMatchesLibTorch(const OpDescription& op, std::optional<uint32_t> seed) {
+  return op_result(check_op(op, seed));
 }
 
 }  // namespace gradverify

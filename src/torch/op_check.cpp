@@ -11,6 +11,7 @@
 #include "gradverify/check/tolerances.h"
 #include "gradverify/errors.h"
 #include "gradverify/torch/mlp_twin.h"
+#include "gradverify/torch/torch_forward_registry.h"
 
 namespace gradverify {
 namespace {
@@ -475,6 +476,55 @@ OpCheckReport check_op(const HandWrittenOp& op, std::optional<uint32_t> seed_giv
   }
   hint_float32_arithmetic(report, op);
   return report;
+}
+
+namespace {
+
+// The registered LibTorch forwards, by name: filled by static initialisers, so built on first
+// use (no order-of-initialisation trap).
+struct TorchForwards {
+  std::map<std::string, TorchForward> one;
+  std::map<std::string, TorchForwardOutputs> several;
+};
+TorchForwards& registered() {
+  static TorchForwards forwards;
+  return forwards;
+}
+
+void refuse_taken(const std::string& name) {
+  if (registered().one.count(name) || registered().several.count(name))
+    throw std::logic_error("register_torch_forward: '" + name + "' is registered twice");
+}
+
+}  // namespace
+
+bool register_torch_forward(const std::string& name, TorchForward forward) {
+  refuse_taken(name);
+  registered().one[name] = std::move(forward);
+  return true;
+}
+
+bool register_torch_forward_outputs(const std::string& name, TorchForwardOutputs forward_outputs) {
+  refuse_taken(name);
+  registered().several[name] = std::move(forward_outputs);
+  return true;
+}
+
+OpCheckReport check_op(const OpDescription& description, std::optional<uint32_t> seed, std::optional<int> draws) {
+  HandWrittenOp op;
+  static_cast<OpDescription&>(op) = description;
+  const std::string& name = description.torch_forward_name;
+  if (!name.empty()) {
+    const TorchForwards& forwards = registered();
+    if (const auto it = forwards.one.find(name); it != forwards.one.end()) op.torch_forward = it->second;
+    else if (const auto several = forwards.several.find(name); several != forwards.several.end())
+      op.torch_forward_outputs = several->second;
+    else
+      throw InputError("check_op", description.name,
+                       "torch_forward_name '" + name + "' is not registered: GRADVERIFY_TORCH_FORWARD(" + name +
+                           ", ...) must be compiled into this executable (torch/torch_forward_registry.h)");
+  }
+  return check_op(op, seed, draws);
 }
 
 }  // namespace gradverify

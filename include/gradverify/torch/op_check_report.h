@@ -22,7 +22,8 @@
 
 namespace gradverify {
 
-struct HandWrittenOp;  // torch/op_check.h
+struct OpDescription;  // torch/op_description.h: torch-free
+struct HandWrittenOp;  // torch/op_check.h: an OpDescription with its LibTorch forward
 
 struct OpCheckReport {
   std::string op;
@@ -45,6 +46,10 @@ struct OpCheckReport {
 // Checks the op with op.seed and op.draws, or the seed and draws given here (a test that sweeps
 // seeds, say). Throws InputError, naming the op, for an op described wrongly.
 OpCheckReport check_op(const HandWrittenOp& op, std::optional<uint32_t> seed = std::nullopt,
+                       std::optional<int> draws = std::nullopt);
+// The same for an op described without LibTorch, whose LibTorch forward is found by its
+// torch_forward_name (torch_forward_registry.h); an unknown name is an InputError.
+OpCheckReport check_op(const OpDescription& op, std::optional<uint32_t> seed = std::nullopt,
                        std::optional<int> draws = std::nullopt);
 
 }  // namespace gradverify
