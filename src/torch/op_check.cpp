@@ -8,6 +8,7 @@
 #include <numeric>
 #include <optional>
 
+#include "gradverify/check/diagnosis.h"
 #include "gradverify/check/tolerances.h"
 #include "gradverify/errors.h"
 #include "gradverify/torch/mlp_twin.h"
@@ -465,12 +466,16 @@ OpCheckReport check_op(const HandWrittenOp& op, std::optional<uint32_t> seed_giv
         // What it added to random contents, then what it wrote into zeros: both must be uᵀJ.
         const SubmittedGradient added{accumulated->added.at(name), ""};
         TensorComparison onto = compare_tensor(fmt::format("d{} (u #{}, added)", name, draw), added, reference, tol);
-        const TensorComparison into = compare_tensor(fmt::format("d{} (u #{}, into 0)", name, draw), submitted, reference, tol);
+        TensorComparison into = compare_tensor(fmt::format("d{} (u #{}, into 0)", name, draw), submitted, reference, tol);
+        diagnose_tensor(onto, added, reference, tol);
+        diagnose_tensor(into, submitted, reference, tol);
         hint_overwrite(onto, into);
         report.gradients.push_back(std::move(onto));
         report.gradients.push_back(into);
       } else {
-        report.gradients.push_back(compare_tensor(fmt::format("d{} (u #{})", name, draw), submitted, reference, tol));
+        TensorComparison c = compare_tensor(fmt::format("d{} (u #{})", name, draw), submitted, reference, tol);
+        diagnose_tensor(c, submitted, reference, tol);
+        report.gradients.push_back(std::move(c));
       }
     }
   }

@@ -646,6 +646,27 @@ TEST(OpSettings, FloatHelpersRoundTripAFloat32OpsValuesExactly) {
   EXPECT_EQ(from_floats(t.shape, to_floats(t)).values, t.values);
 }
 
+TEST(OpHints, AFlippedSignAFactorAndABufferNeverWrittenAreNamedAsForNets) {
+  const auto with_backward = [](std::function<void(Tensor&)> spoil) {
+    HandWrittenOp op = leaky_relu(false);
+    op.backward = [backward = op.backward, spoil](const TensorMap& in, const Tensor& up) {
+      TensorMap g = backward(in, up);
+      spoil(g.at("x"));
+      return g;
+    };
+    return check_op(op);
+  };
+  const OpCheckReport flipped = with_backward([](Tensor& g) { for (double& v : g.values) v = -v; });
+  EXPECT_EQ(flipped.gradients[0].hint_kinds, std::vector<std::string>{"constant_factor"}) << flipped.table();
+  EXPECT_NE(flipped.table().find("is -1 times LibTorch's"), std::string::npos) << flipped.table();
+  const OpCheckReport zero = with_backward([](Tensor& g) { for (double& v : g.values) v = 0; });
+  EXPECT_EQ(zero.gradients[0].hint_kinds, std::vector<std::string>{"all_zero"}) << zero.table();
+  const OpCheckReport nan = with_backward([](Tensor& g) { g.values[3] = std::nan(""); });
+  EXPECT_EQ(nan.gradients[0].hint_kinds, std::vector<std::string>{"nonfinite"}) << nan.table();
+  // The slope forgotten is no single fact about the whole tensor: no hint at all.
+  EXPECT_TRUE(check_op(leaky_relu(true)).gradients[0].hint_kinds.empty());
+}
+
 TEST(GradientsMatchLibTorch, TheManualMlpPassesAndAPlantedBugPrintsTheTableAndHint) {
   const Problem problem = testing::lab_problem(1);
   EXPECT_GRADIENTS_MATCH(problem, run_manual_mlp(problem).gradients);

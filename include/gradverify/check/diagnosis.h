@@ -38,4 +38,10 @@ void diagnose(CheckReport& report, const Problem& problem, const SubmittedGradie
 void diagnose_op(std::vector<TensorComparison>& tensors, const OpCase& op_case, const SubmittedGradients& answer,
                  const TensorMap& reference, const Tolerances& tolerances);
 
+// One failing tensor alone, for checks that replay no mistakes (a user's own op, check_op):
+// its signature, and the per-tensor hints only (NaN or Inf, all zero, transposed, a constant
+// factor, -1 for a flipped sign). Does nothing to a comparison that passed.
+void diagnose_tensor(TensorComparison& comparison, const SubmittedGradient& actual, const Tensor& reference,
+                     const Tolerances& tolerances);
+
 }  // namespace gradverify

@@ -391,4 +391,19 @@ void diagnose_op(std::vector<TensorComparison>& tensors, const OpCase& op_case, 
   }
 }
 
+void diagnose_tensor(TensorComparison& c, const SubmittedGradient& actual, const Tensor& reference,
+                     const Tolerances& tol) {
+  if (c.passed) return;
+  std::vector<TensorComparison> one = {c};
+  fill_signatures(one, {{c.name, actual}}, {{c.name, reference}}, tol);
+  c.signature = one[0].signature;
+  TensorHintContext context;
+  context.label = c.name;
+  context.transposed_shape = "its shape must be " + shape_to_string(reference.shape);
+  Hint h = tensor_hint(c, actual, reference, context, tol);
+  c.hint = std::move(h.text);
+  c.hint_kinds.clear();
+  if (!h.kind.empty()) c.hint_kinds.push_back(h.kind);
+}
+
 }  // namespace gradverify
