@@ -1,6 +1,7 @@
 #include "gradverify/gtest.h"
 
 #include "gradverify/check/report.h"
+#include "gradverify/errors.h"
 #include "gradverify/torch/op_check_report.h"
 #include "gradverify/torch/reference.h"
 
@@ -23,14 +24,25 @@ namespace {
   return ::testing::AssertionFailure() << report.table();
 }
 
+// An op described wrongly fails the assertion with the reason, where the test is, rather than
+// escaping it as an exception gtest can only report as "thrown in the test body".
+template <typename Op>
+::testing::AssertionResult checked(const Op& op, std::optional<uint32_t> seed) {
+  try {
+    return op_result(check_op(op, seed));
+  } catch (const InputError& e) {
+    return ::testing::AssertionFailure() << "gradverify: the op can't be checked: " << e.what();
+  }
+}
+
 }  // namespace
 
 ::testing::AssertionResult OpMatchesLibTorch(const HandWrittenOp& op, std::optional<uint32_t> seed) {
-  return op_result(check_op(op, seed));
+  return checked(op, seed);
 }
 
 ::testing::AssertionResult OpMatchesLibTorch(const OpDescription& op, std::optional<uint32_t> seed) {
-  return op_result(check_op(op, seed));
+  return checked(op, seed);
 }
 
 }  // namespace gradverify

@@ -53,10 +53,12 @@ OpFunctions general_form(const HandWrittenOp& op) {
                      "accumulating_backward_outputs, and (unless finite differences alone are to judge it) "
                      "torch_forward_outputs; and none of forward, backward, accumulating_backward or torch_forward");
   if (several) return {op.forward_outputs, op.backward_outputs, op.accumulating_backward_outputs, op.torch_forward_outputs};
-  if (!op.forward || !op.backward == !op.accumulating_backward)
+  if (!op.forward)
+    throw InputError("check_op", op.name, "forward must be given (or, for several outputs, forward_outputs)");
+  if (!op.backward == !op.accumulating_backward)
     throw InputError("check_op", op.name,
-                     "make_inputs and forward must be given, and one of backward or accumulating_backward (or, for "
-                     "several outputs, the *_outputs functions)");
+                     std::string("exactly one of backward and accumulating_backward must be given; ") +
+                         (op.backward ? "both are set" : "neither is set"));
   OpFunctions f;
   f.forward = [&op](const TensorMap& inputs, TensorMap&) { return TensorMap{{"output", op.forward(inputs)}}; };
   if (op.backward)
@@ -189,8 +191,15 @@ auto guarded(const HandWrittenOp& op, const char* callback, const std::string& i
                                  e.what(), input_names.empty() ? "none yet" : input_names));
   } catch (const c10::Error& e) {
     const std::string message = e.what_without_backtrace();
+    // Token ids and class targets passed as floats: torch asks for Long.
+    // ("expected scalar type Long but found Float", "...one of the following scalar types: Long, Int")
+    const bool wants_integers =
+        message.find("scalar type") != std::string::npos && message.find("Long") != std::string::npos;
     throw InputError("check_op", op.name,
-                     fmt::format("{} failed in LibTorch: {}", callback, message.substr(0, message.find('\n'))));
+                     fmt::format("{} failed in LibTorch: {}{}", callback, message.substr(0, message.find('\n')),
+                                 wants_integers ? "; an input of whole numbers (token ids, class targets) belongs in "
+                                                  "op.integer_inputs, which torch_forward gets as kLong"
+                                                : ""));
   } catch (const std::exception& e) {
     throw InputError("check_op", op.name, fmt::format("{} threw: {}", callback, e.what()));
   }
@@ -236,6 +245,15 @@ Accumulated run_accumulating(const HandWrittenOp& op, const OpFunctions& f, cons
   buffers = before;
   f.accumulate(inputs, saved, upstream, buffers);
   f.accumulate(inputs, saved, upstream, zeros);
+  // The kernel may only add into the buffers it was given: a new key is its mistake, named as such.
+  std::string differentiated;
+  for (const auto& name : op.differentiated) differentiated += (differentiated.empty() ? "" : ", ") + name;
+  for (const TensorMap* written : {&buffers, &zeros})
+    for (const auto& [name, tensor] : *written)
+      if (!before.count(name))
+        throw InputError("check_op", op.name,
+                         "accumulating_backward added a buffer '" + name + "', which is not a differentiated input (" +
+                             differentiated + "): add into gradients.at(\"<input>\")");
   Accumulated result{buffers, zeros};
   for (auto& [name, tensor] : result.added) {
     const Tensor& start = before.at(name);
@@ -290,8 +308,12 @@ void append_finite_differences(OpCheckReport& report, const HandWrittenOp& op, c
   if (usable)
     for (const size_t i : elements) sampled_gradient.push_back(submitted.tensor->values[i]);
   const Tensor sample{{static_cast<int64_t>(k)}, central_differences(op, f, inputs, name, upstream, elements)};
-  report.finite_differences.push_back(compare_tensor(fmt::format("d{} (differences, {} of {})", name, k, n),
-                                                     usable ? picked(sampled_gradient) : submitted, sample, tol));
+  TensorComparison sampled = compare_tensor(fmt::format("d{} (differences, {} of {})", name, k, n),
+                                            usable ? picked(sampled_gradient) : submitted, sample, tol);
+  // "worst at" names the element of the input, not its place in the sample.
+  if (sampled.worst_index.size() == 1)
+    sampled.worst_index = unravel_index(x.shape, static_cast<int64_t>(elements[static_cast<size_t>(sampled.worst_index[0])]));
+  report.finite_differences.push_back(std::move(sampled));
   if (plan.directions <= 0) return;
   const auto [differences, projections] =
       directional_differences(op, f, inputs, name, upstream, usable ? &*submitted.tensor : nullptr, rng);

@@ -667,6 +667,43 @@ TEST(OpHints, AFlippedSignAFactorAndABufferNeverWrittenAreNamedAsForNets) {
   EXPECT_TRUE(check_op(leaky_relu(true)).gradients[0].hint_kinds.empty());
 }
 
+TEST(OpCallbacks, AnOpDescribedWronglyFailsTheAssertionWithTheReasonInsteadOfThrowing) {
+  HandWrittenOp both = leaky_relu(false);
+  both.accumulating_backward = accumulating_leaky_relu(false).accumulating_backward;
+  const ::testing::AssertionResult result = OpMatchesLibTorch(both);  // no exception escapes
+  ASSERT_FALSE(result);
+  EXPECT_NE(std::string(result.message()).find("exactly one of backward and accumulating_backward"), std::string::npos)
+      << result.message();
+  EXPECT_NE(std::string(result.message()).find("both are set"), std::string::npos) << result.message();
+}
+
+TEST(OpCallbacks, AnAccumulatingKernelThatAddsANewBufferIsBlamedForIt) {
+  HandWrittenOp op = accumulating_leaky_relu(false);
+  op.accumulating_backward = [](const TensorMap& in, const Tensor&, TensorMap& grads) { grads["dx"] = in.at("x"); };
+  const ::testing::AssertionResult result = OpMatchesLibTorch(op);
+  ASSERT_FALSE(result);
+  EXPECT_NE(std::string(result.message()).find("added a buffer 'dx', which is not a differentiated input (x)"),
+            std::string::npos)
+      << result.message();
+}
+
+TEST(OpCallbacks, IdsPassedAsFloatsToATorchForwardThatWantsLongAreSentToIntegerInputs) {
+  HandWrittenOp op = embedding(false);
+  op.integer_inputs.clear();  // the ids now reach torch as floats
+  op.differentiated = {"table"};
+  const ::testing::AssertionResult result = OpMatchesLibTorch(op);
+  ASSERT_FALSE(result);
+  EXPECT_NE(std::string(result.message()).find("belongs in op.integer_inputs"), std::string::npos) << result.message();
+}
+
+TEST(SampledFiniteDifferences, TheWorstElementIsNamedByItsPlaceInTheInput) {
+  const OpCheckReport wrong = check_op(big_leaky_relu(true));
+  const auto& worst = wrong.finite_differences[0].worst_index;
+  ASSERT_EQ(worst.size(), 2u) << "an index into the [48,40] input, not into the sample";
+  EXPECT_LT(worst[0], 48);
+  EXPECT_LT(worst[1], 40);
+}
+
 TEST(GradientsMatchLibTorch, TheManualMlpPassesAndAPlantedBugPrintsTheTableAndHint) {
   const Problem problem = testing::lab_problem(1);
   EXPECT_GRADIENTS_MATCH(problem, run_manual_mlp(problem).gradients);
