@@ -7,7 +7,7 @@
 //
 // Both fail on a vacuous check, one that proves nothing because the gradients are exactly zero
 // on both sides (check.h); an op whose inputs make that expected says why in
-// HandWrittenOp::vacuous_allowed_because. Link gradverify::gtest. The predicates return
+// OpDescription::vacuous_allowed_because. Link gradverify::gtest. The predicates return
 // ::testing::AssertionResult, so they also work in EXPECT_TRUE(...) << "context".
 #include <gtest/gtest.h>
 

@@ -176,6 +176,20 @@ std::pair<std::vector<double>, std::vector<double>> directional_differences(cons
   return {differences, projections};
 }
 
+bool is_float32(const Tensor& t) {
+  return std::all_of(t.values.begin(), t.values.end(), [](double v) { return round_to(Dtype::float32, v) == v; });
+}
+
+// A tensor from the op's own code must hold as many values as its shape says, or reading it
+// would run past its end.
+void require_consistent(const HandWrittenOp& op, const char* callback, const TensorMap& tensors) {
+  for (const auto& [name, tensor] : tensors)
+    if (static_cast<int64_t>(tensor.values.size()) != tensor.numel())
+      throw InputError("check_op", op.name,
+                       fmt::format("{} returned '{}' of shape {} with {} values", callback, name,
+                                   shape_to_string(tensor.shape), tensor.values.size()));
+}
+
 // Runs one of the op's own callbacks, so that what goes wrong inside it is reported with the op
 // and callback named: a misspelled input name's map::at, or LibTorch's error (first line only,
 // not its stack trace), as an InputError.
@@ -208,8 +222,10 @@ auto guarded(const HandWrittenOp& op, const char* callback, const std::string& i
 // A float64 op whose hand-written side computes in float fails everywhere by float32's
 // rounding: when every comparison would pass at float32's tolerances, say that op.dtype is
 // the likelier fix than the maths.
-void hint_float32_arithmetic(OpCheckReport& report, const HandWrittenOp& op) {
-  if (op.dtype != Dtype::float64 || op.tolerances || report.passed()) return;
+void hint_float32_arithmetic(OpCheckReport& report, const HandWrittenOp& op, bool hand_written_is_float32) {
+  // Only a kernel whose every value is a float32 value computes in float: a small real
+  // mistake in float64 arithmetic must not be told to loosen the tolerances.
+  if (op.dtype != Dtype::float64 || op.tolerances || report.passed() || !hand_written_is_float32) return;
   // max|a - b| within float32's absolute term alone is enough for every element to pass there.
   const Tolerances loose = default_tolerances(Dtype::float32);
   const auto within_float32 = [&](const TensorComparison& c) {
@@ -224,9 +240,10 @@ void hint_float32_arithmetic(OpCheckReport& report, const HandWrittenOp& op) {
   for (auto* c : rows) {
     TensorComparison& g = *c;
     if (g.passed) continue;
-    g.hint = "every difference is of float32's rounding: if the hand-written side computes in float, set "
-             "op.dtype = gradverify::Dtype::float32";
-    g.hint_kinds = {"float32_arithmetic"};
+    const std::string hint = "every difference is of float32's rounding and every hand-written value a float32 "
+                             "value: the kernel computes in float, so set op.dtype = gradverify::Dtype::float32";
+    g.hint = g.hint.empty() ? hint : g.hint + "; " + hint;
+    g.hint_kinds.push_back("float32_arithmetic");
   }
 }
 
@@ -248,12 +265,17 @@ Accumulated run_accumulating(const HandWrittenOp& op, const OpFunctions& f, cons
   // The kernel may only add into the buffers it was given: a new key is its mistake, named as such.
   std::string differentiated;
   for (const auto& name : op.differentiated) differentiated += (differentiated.empty() ? "" : ", ") + name;
-  for (const TensorMap* written : {&buffers, &zeros})
+  for (const TensorMap* written : {&buffers, &zeros}) {
     for (const auto& [name, tensor] : *written)
       if (!before.count(name))
         throw InputError("check_op", op.name,
                          "accumulating_backward added a buffer '" + name + "', which is not a differentiated input (" +
                              differentiated + "): add into gradients.at(\"<input>\")");
+    for (const auto& [name, tensor] : before)
+      if (!written->count(name))
+        throw InputError("check_op", op.name, "accumulating_backward removed the buffer '" + name + "'");
+    require_consistent(op, "accumulating_backward", *written);
+  }
   Accumulated result{buffers, zeros};
   for (auto& [name, tensor] : result.added) {
     const Tensor& start = before.at(name);
@@ -326,8 +348,8 @@ void append_finite_differences(OpCheckReport& report, const HandWrittenOp& op, c
 }  // namespace
 
 bool OpCheckReport::passed() const {
-  if (finite_differences_count && !finite_differences_agree()) return false;
-  if (!has_libtorch) return finite_differences_count && !finite_differences.empty();
+  if (finite_differences_in_verdict && !finite_differences_agree()) return false;
+  if (!has_libtorch) return finite_differences_in_verdict && !finite_differences.empty();
   for (const auto& c : forward)
     if (!c.passed) return false;
   for (const auto& g : gradients)
@@ -340,6 +362,8 @@ Verdict OpCheckReport::verdict() const {
   bool vacuous = false;
   for (const auto* group : {&forward, &gradients})
     for (const auto& c : *group) vacuous = vacuous || c.vacuous;
+  if (finite_differences_in_verdict)
+    for (const auto& c : finite_differences) vacuous = vacuous || c.vacuous;
   return vacuous ? Verdict::vacuous : Verdict::pass;
 }
 
@@ -362,34 +386,42 @@ std::string OpCheckReport::table() const {
                        c.max_rel_diff, worst, c.worst_actual, c.worst_reference,
                        !c.passed ? "FAIL" : c.vacuous ? "VACUOUS" : "ok");
   };
-  t += "  forward, against LibTorch's:\n";
-  for (const auto& c : forward) t += line(c);
-  t += "  backward, against autograd's vector-Jacobian product uᵀJ for random u:\n";
-  for (const auto& g : gradients) t += line(g);
+  if (has_libtorch) {
+    t += "  forward, against LibTorch's:\n";
+    for (const auto& c : forward) t += line(c);
+    t += "  backward, against autograd's vector-Jacobian product uᵀJ for random u:\n";
+    for (const auto& g : gradients) t += line(g);
+  }
   t += fmt::format("  backward, against central differences of the hand-written forward ({}, rtol {:g}, atol {:g} + "
                    "{:g} * max|b|):\n",
-                   finite_differences_count ? "part of the verdict" : "second opinion",
+                   finite_differences_in_verdict ? "part of the verdict" : "second opinion",
                    finite_difference_tolerances.rtol, finite_difference_tolerances.atol_abs,
                    finite_difference_tolerances.atol_scale);
   for (const auto& g : finite_differences) t += line(g);
   std::string hints;
   std::vector<const TensorComparison*> rows;
-  for (const auto* group : {&forward, &gradients})
+  for (const auto* group : {&forward, &gradients, &finite_differences})
     for (const auto& c : *group) rows.push_back(&c);
   for (const auto* g : rows)
     if (!g->hint.empty() && hints.find(g->hint) == std::string::npos) hints += "    hint (" + g->name + "): " + g->hint + "\n";
   if (!hints.empty()) t += "  what this looks like:\n" + hints;
   switch (verdict()) {
-    case Verdict::pass: return t + "PASS: the backward matches autograd for every input and draw\n";
-    case Verdict::fail: return t + "FAIL: the op's forward or backward differs from LibTorch's\n";
+    case Verdict::pass:
+      return t + (has_libtorch ? "PASS: the backward matches autograd for every input and draw\n"
+                               : "PASS: the backward matches finite differences of the forward for every input\n");
+    case Verdict::fail:
+      return t + (has_libtorch ? "FAIL: the op's forward or backward differs from LibTorch's\n"
+                               : "FAIL: the op's backward differs from finite differences of its forward\n");
     case Verdict::vacuous: break;
   }
-  int64_t vacuous = 0;
-  for (const auto* group : {&forward, &gradients})
-    for (const auto& c : *group) vacuous += c.vacuous ? 1 : 0;
+  int64_t vacuous = 0, compared = 0;
+  for (const auto* group : {&forward, &gradients, &finite_differences}) {
+    if (group == &finite_differences && !finite_differences_in_verdict) continue;
+    for (const auto& c : *group) vacuous += c.vacuous ? 1 : 0, ++compared;
+  }
   t += fmt::format("VACUOUS: nothing differs, but {} of {} comparisons are exactly zero on both sides (or within "
                    "atol_abs), so the check proved nothing about them\n",
-                   vacuous, forward.size() + gradients.size());
+                   vacuous, compared);
   t += vacuous_allowed_because.empty()
            ? "  choose inputs where the gradient is not zero, or, if this is expected, say why in "
              "op.vacuous_allowed_because\n"
@@ -397,23 +429,40 @@ std::string OpCheckReport::table() const {
   return t;
 }
 
-OpCheckReport check_op(const HandWrittenOp& op, std::optional<uint32_t> seed_given, std::optional<int> draws_given) {
+namespace {
+
+// check_op once the op's LibTorch forward, if any, is its own (not a registered name).
+OpCheckReport check_resolved(const HandWrittenOp& op, std::optional<uint32_t> seed_given,
+                             std::optional<int> draws_given) {
   torch::set_num_threads(1);
   if (!op.make_inputs) throw InputError("check_op", op.name, "make_inputs must be given");
   const uint32_t seed = seed_given.value_or(op.seed);
   const int draws = draws_given.value_or(op.draws);
   if (draws < 1) throw InputError("check_op", op.name, fmt::format("draws is {}; at least 1 is needed", draws));
+  if (op.differentiated.empty())
+    throw InputError("check_op", op.name, "differentiated is empty: name the inputs the backward differentiates");
+  if (op.finite_differences.max_elements < 1 || op.finite_differences.directions < 0)
+    throw InputError("check_op", op.name,
+                     fmt::format("finite_differences: max_elements is {} and directions {}; expected at least 1 "
+                                 "element and no negative number of directions",
+                                 op.finite_differences.max_elements, op.finite_differences.directions));
   const OpFunctions f = general_form(op);
   OpCheckReport report;
   report.op = op.name;
   report.dtype = op.dtype;
   report.vacuous_allowed_because = op.vacuous_allowed_because;
   report.has_libtorch = static_cast<bool>(f.torch_forward);
+  // Judging by finite differences alone is asked for, never fallen into by a forgotten forward.
+  if (!report.has_libtorch && !op.finite_differences.in_verdict)
+    throw InputError("check_op", op.name,
+                     "there is no LibTorch forward (torch_forward, torch_forward_outputs or torch_forward_name): give "
+                     "one, or set op.finite_differences.in_verdict = true to have finite differences alone judge it");
   // With no LibTorch forward, finite differences are all there is to judge by.
-  report.finite_differences_count = op.finite_differences.count || !report.has_libtorch;
+  report.finite_differences_in_verdict = op.finite_differences.in_verdict || !report.has_libtorch;
   report.finite_difference_tolerances = finite_difference_tolerances(op.dtype);
   std::mt19937 rng(seed);
   const TensorMap inputs = inputs_in_dtype(op, guarded(op, "make_inputs", "", [&] { return op.make_inputs(rng); }));
+  require_consistent(op, "make_inputs", inputs);
   std::string input_names;
   for (const auto& [name, tensor] : inputs) input_names += (input_names.empty() ? "" : ", ") + name;
   const Tolerances tol = op.tolerances.value_or(default_tolerances(op.dtype));
@@ -441,10 +490,23 @@ OpCheckReport check_op(const HandWrittenOp& op, std::optional<uint32_t> seed_giv
                                    torch_outputs.size() > 1 ? " (output '" + name + "')" : ""));
     reference_outputs[name] = from_torch(out);
   }
+  bool hand_written_is_float32 = true;  // every value the hand-written side returned
   // The forward runs once here, and what it saves serves every draw's backward.
   TensorMap saved;
   const TensorMap outputs = guarded(op, "forward", input_names, [&] { return f.forward(inputs, saved); });
+  require_consistent(op, "forward", outputs);
   if (!report.has_libtorch) reference_outputs = outputs;  // only their shapes are used, for the upstream
+  // Finite differences take the hand-written outputs that LibTorch's name, in their shapes: a
+  // forward without them fails its rows below, and nothing is differenced.
+  bool outputs_complete = true;
+  for (const auto& [name, reference] : reference_outputs) {
+    const auto it = outputs.find(name);
+    outputs_complete = outputs_complete && it != outputs.end() && it->second.shape == reference.shape;
+  }
+  for (const auto& [name, tensor] : outputs)
+    if (!reference_outputs.count(name))
+      throw InputError("check_op", op.name,
+                       "the forward returned '" + name + "', which LibTorch's forward does not: name the outputs alike");
   for (const auto& [name, reference] : report.has_libtorch ? reference_outputs : TensorMap{}) {
     const auto it = outputs.find(name);
     const SubmittedGradient hand_written = it != outputs.end()
@@ -459,16 +521,20 @@ OpCheckReport check_op(const HandWrittenOp& op, std::optional<uint32_t> seed_giv
     std::vector<torch::Tensor> outs, torch_upstream;
     for (const auto& [name, reference] : reference_outputs) {
       upstream[name] = normal_like(reference.shape, op.dtype, rng);
-      if (!report.has_libtorch) continue;
+      // An output that depends on no differentiated input contributes nothing to uᵀJ.
+      if (!report.has_libtorch || !torch_outputs.at(name).requires_grad()) continue;
       outs.push_back(torch_outputs.at(name));
       torch_upstream.push_back(to_torch(upstream[name], torch_dtype));
     }
     std::vector<torch::Tensor> wrt;
     for (const auto& name : op.differentiated) wrt.push_back(torch_inputs.at(name));
     // Outputs that don't depend on an input (rstd on the gain) are fine: their part is zero.
-    const auto vjp = report.has_libtorch ? torch::autograd::grad(outs, wrt, torch_upstream, /*retain_graph=*/true,
-                                                                 /*create_graph=*/false, /*allow_unused=*/true)
-                                         : std::vector<torch::Tensor>{};
+    const auto vjp = report.has_libtorch && !outs.empty()
+                         ? guarded(op, "LibTorch's autograd of torch_forward", input_names, [&] {
+                             return torch::autograd::grad(outs, wrt, torch_upstream, /*retain_graph=*/true,
+                                                          /*create_graph=*/false, /*allow_unused=*/true);
+                           })
+                         : std::vector<torch::Tensor>(wrt.size());
     std::optional<Accumulated> accumulated;
     if (f.accumulate)
       accumulated = guarded(op, "accumulating_backward", input_names,
@@ -476,12 +542,28 @@ OpCheckReport check_op(const HandWrittenOp& op, std::optional<uint32_t> seed_giv
     const TensorMap hand_written =
         accumulated ? accumulated->into_zeros
                     : guarded(op, "backward", input_names, [&] { return f.backward(inputs, saved, upstream); });
+    require_consistent(op, "backward", hand_written);
+    for (const auto& [name, tensor] : hand_written) hand_written_is_float32 = hand_written_is_float32 && is_float32(tensor);
     for (size_t i = 0; i < op.differentiated.size(); ++i) {
       const std::string& name = op.differentiated[i];
       SubmittedGradient submitted;
       if (const auto it = hand_written.find(name); it != hand_written.end()) submitted.tensor = it->second;
       else submitted.problem = "missing: the backward returned no gradient for '" + name + "'";
-      if (draw == 1) append_finite_differences(report, op, f, inputs, name, submitted, upstream, seed);
+      if (draw == 1 && outputs_complete)
+        guarded(op, "forward (finite differences)", input_names, [&] {
+          append_finite_differences(report, op, f, inputs, name, submitted, upstream, seed);
+          return 0;
+        });
+      if (draw == 1 && accumulated && !report.has_libtorch) {
+        // Without autograd, what it added to random contents must be what it wrote into zeros.
+        TensorComparison onto = compare_tensor(fmt::format("d{} (added, against into 0)", name),
+                                               SubmittedGradient{accumulated->added.at(name), ""},
+                                               accumulated->into_zeros.at(name), report.finite_difference_tolerances);
+        TensorComparison into;
+        into.passed = true;
+        hint_overwrite(onto, into);
+        report.finite_differences.push_back(std::move(onto));
+      }
       if (!report.has_libtorch) continue;
       const Tensor reference = vjp[i].defined() ? from_torch(vjp[i]) : from_torch(torch::zeros_like(wrt[i]));
       if (accumulated) {
@@ -501,9 +583,12 @@ OpCheckReport check_op(const HandWrittenOp& op, std::optional<uint32_t> seed_giv
       }
     }
   }
-  hint_float32_arithmetic(report, op);
+  for (const auto& [name, tensor] : outputs) hand_written_is_float32 = hand_written_is_float32 && is_float32(tensor);
+  hint_float32_arithmetic(report, op, hand_written_is_float32);
   return report;
 }
+
+}  // namespace
 
 namespace {
 
@@ -537,20 +622,27 @@ bool register_torch_forward_outputs(const std::string& name, TorchForwardOutputs
   return true;
 }
 
+OpCheckReport check_op(const HandWrittenOp& given, std::optional<uint32_t> seed, std::optional<int> draws) {
+  const std::string& name = given.torch_forward_name;
+  if (name.empty()) return check_resolved(given, seed, draws);
+  if (given.torch_forward || given.torch_forward_outputs)
+    throw InputError("check_op", given.name,
+                     "both a torch_forward and a torch_forward_name ('" + name + "') are given: keep one");
+  HandWrittenOp op = given;
+  const TorchForwards& forwards = registered();
+  if (const auto it = forwards.one.find(name); it != forwards.one.end()) op.torch_forward = it->second;
+  else if (const auto several = forwards.several.find(name); several != forwards.several.end())
+    op.torch_forward_outputs = several->second;
+  else
+    throw InputError("check_op", given.name,
+                     "torch_forward_name '" + name + "' is not registered: GRADVERIFY_TORCH_FORWARD(" + name +
+                         ", ...) must be compiled into this executable (torch/torch_forward_registry.h)");
+  return check_resolved(op, seed, draws);
+}
+
 OpCheckReport check_op(const OpDescription& description, std::optional<uint32_t> seed, std::optional<int> draws) {
   HandWrittenOp op;
   static_cast<OpDescription&>(op) = description;
-  const std::string& name = description.torch_forward_name;
-  if (!name.empty()) {
-    const TorchForwards& forwards = registered();
-    if (const auto it = forwards.one.find(name); it != forwards.one.end()) op.torch_forward = it->second;
-    else if (const auto several = forwards.several.find(name); several != forwards.several.end())
-      op.torch_forward_outputs = several->second;
-    else
-      throw InputError("check_op", description.name,
-                       "torch_forward_name '" + name + "' is not registered: GRADVERIFY_TORCH_FORWARD(" + name +
-                           ", ...) must be compiled into this executable (torch/torch_forward_registry.h)");
-  }
   return check_op(op, seed, draws);
 }
 

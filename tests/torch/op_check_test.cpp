@@ -609,6 +609,9 @@ TEST(SampledFiniteDifferences, ABigInputGetsASampleOfElementsAndRandomDirections
 TEST(FiniteDifferencesAlone, AnOpWithNoTorchForwardIsJudgedByThemAtTheirStatedTolerances) {
   HandWrittenOp right = big_leaky_relu(false), wrong = big_leaky_relu(true);
   right.torch_forward = wrong.torch_forward = nullptr;
+  // Never fallen into by a forgotten forward: asked for, or refused.
+  EXPECT_THROW(check_op(right), InputError);
+  right.finite_differences.in_verdict = wrong.finite_differences.in_verdict = true;
   const OpCheckReport report = check_op(right);
   EXPECT_EQ(report.verdict(), Verdict::pass) << report.table();
   EXPECT_TRUE(report.gradients.empty() && report.forward.empty());
@@ -625,7 +628,7 @@ TEST(FiniteDifferencesAlone, CountingThemBesideLibTorchMakesTheirDisagreementAFa
   HandWrittenOp op = leaky_relu(true);
   op.tolerances = Tolerances{1.0, 1.0, 0.0};  // LibTorch's rows pass whatever
   EXPECT_EQ(check_op(op).verdict(), Verdict::pass);
-  op.finite_differences.count = true;
+  op.finite_differences.in_verdict = true;
   EXPECT_EQ(check_op(op).verdict(), Verdict::fail) << check_op(op).table();
 }
 
@@ -697,11 +700,75 @@ TEST(OpCallbacks, IdsPassedAsFloatsToATorchForwardThatWantsLongAreSentToIntegerI
 }
 
 TEST(SampledFiniteDifferences, TheWorstElementIsNamedByItsPlaceInTheInput) {
-  const OpCheckReport wrong = check_op(big_leaky_relu(true));
+  // The forgotten slope changes the gradient only where x < 0: the element named must be one.
+  const HandWrittenOp op = big_leaky_relu(true);
+  const OpCheckReport wrong = check_op(op);
   const auto& worst = wrong.finite_differences[0].worst_index;
   ASSERT_EQ(worst.size(), 2u) << "an index into the [48,40] input, not into the sample";
-  EXPECT_LT(worst[0], 48);
-  EXPECT_LT(worst[1], 40);
+  std::mt19937 rng(op.seed);
+  const Tensor x = op.make_inputs(rng).at("x");
+  EXPECT_LT(x.values[static_cast<size_t>(worst[0] * 40 + worst[1])], 0) << wrong.table();
+}
+
+TEST(FiniteDifferencesAlone, AnOverwritingKernelFailsWithoutLibTorchToo) {
+  HandWrittenOp op = accumulating_leaky_relu(true);
+  op.torch_forward = nullptr;
+  op.finite_differences.in_verdict = true;
+  const OpCheckReport report = check_op(op);
+  EXPECT_EQ(report.verdict(), Verdict::fail) << report.table();
+  EXPECT_NE(report.table().find("overwrote the gradient buffer"), std::string::npos) << report.table();
+  HandWrittenOp right = accumulating_leaky_relu(false);
+  right.torch_forward = nullptr;
+  right.finite_differences.in_verdict = true;
+  EXPECT_EQ(check_op(right).verdict(), Verdict::pass) << check_op(right).table();
+}
+
+TEST(FiniteDifferencesAlone, GradientsZeroOnBothSidesAreVacuousNotAPass) {
+  HandWrittenOp op = gelu_tail(false);
+  op.torch_forward = nullptr;
+  op.finite_differences.in_verdict = true;
+  EXPECT_EQ(check_op(op).verdict(), Verdict::vacuous) << check_op(op).table();
+}
+
+TEST(OpSettings, APlanThatDifferencesNothingAndAnEmptyDifferentiatedListAreRefused) {
+  HandWrittenOp none = leaky_relu(false);
+  none.finite_differences.max_elements = 0;
+  EXPECT_THROW(check_op(none), InputError);
+  HandWrittenOp negative = leaky_relu(false);
+  negative.finite_differences.directions = -1;
+  EXPECT_THROW(check_op(negative), InputError);
+  HandWrittenOp nothing = leaky_relu(false);
+  nothing.differentiated.clear();
+  EXPECT_THROW(check_op(nothing), InputError);
+}
+
+TEST(SeveralOutputs, AForwardThatMisnamesAnOutputFailsTheAssertionWithTheReason) {
+  HandWrittenOp op = layernorm_outputs(false);
+  op.forward_outputs = [forward = op.forward_outputs](const TensorMap& in, TensorMap& saved) {
+    TensorMap outputs = forward(in, saved);
+    outputs["Out"] = outputs.at("out");
+    outputs.erase("out");
+    return outputs;
+  };
+  const ::testing::AssertionResult result = OpMatchesLibTorch(op);  // no raw exception escapes
+  ASSERT_FALSE(result);
+  EXPECT_NE(std::string(result.message()).find("'Out', which LibTorch's forward does not"), std::string::npos)
+      << result.message();
+}
+
+TEST(OpDtype, ASmallRealMistakeInAFloat64KernelIsNotToldToSetFloat32) {
+  // eps 1e-6 for 1e-5 in a double layernorm: differences of float32's size, but its values are
+  // no float32 values, so no dtype hint.
+  HandWrittenOp op = layernorm_example(3, 4, Dtype::float64);
+  op.torch_forward_outputs = [](const std::map<std::string, torch::Tensor>& in) {
+    const auto& x = in.at("x");
+    const auto mean = x.mean(-1), rstd = (x.var(-1, /*unbiased=*/false) + 1e-6).rsqrt();
+    return std::map<std::string, torch::Tensor>{
+        {"out", (x - mean.unsqueeze(1)) * rstd.unsqueeze(1) * in.at("w") + in.at("b")}, {"mean", mean}, {"rstd", rstd}};
+  };
+  const OpCheckReport report = check_op(op);
+  ASSERT_EQ(report.verdict(), Verdict::fail) << report.table();
+  EXPECT_EQ(report.table().find("set op.dtype"), std::string::npos) << report.table();
 }
 
 TEST(GradientsMatchLibTorch, TheManualMlpPassesAndAPlantedBugPrintsTheTableAndHint) {

@@ -10,6 +10,7 @@
 #include "gradverify/torch/op_description.h"
 
 namespace gradverify {
+void register_torch_forward_twice_for_test();  // op_description_forwards.cpp
 namespace {
 
 constexpr float kGeluScale = 0.7978845608f;  // sqrt(2/pi), as llm.c's GELU_SCALING_FACTOR
@@ -67,6 +68,10 @@ TEST(OpDescription, AnUnregisteredForwardNameIsAnErrorThatSaysHowToRegisterIt) {
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("GRADVERIFY_TORCH_FORWARD(llmc_gelu_typo"), std::string::npos) << e.what();
   }
+}
+
+TEST(OpDescription, ANameRegisteredTwiceIsRefused) {
+  EXPECT_THROW(register_torch_forward_twice_for_test(), std::logic_error);
 }
 
 }  // namespace

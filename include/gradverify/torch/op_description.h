@@ -24,7 +24,7 @@ struct OpFiniteDifferences {
   int64_t max_elements = 256;
   int directions = 2;
   bool all_elements = false;  // every element, however many: for a suspect op, at a cost
-  bool count = false;         // part of the verdict, at their own tolerances (the table states
+  bool in_verdict = false;    // part of the verdict, at their own tolerances (the table states
                               // them): for an op whose LibTorch forward is only an approximation
 };
 
