@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 
 #include "gradverify/check/check.h"
@@ -46,6 +47,30 @@ void write_file(const std::string& path, const std::string& text) {
     std::remove(tmp.c_str());
     throw InputError(path, "", "cannot write the file: " + reason);
   }
+}
+
+void require_writable_file(const std::string& path) {
+  if (path.empty()) return;
+  struct stat st {};
+  if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+    throw InputError(path, "", "is a directory; expected the path of a file to write");
+  // The very temporary file write_file will make, made and removed now.
+  std::string probe = path + ".XXXXXX";
+  const int fd = mkstemp(probe.data());
+  if (fd < 0) throw InputError(path, "", std::string("cannot write the file: ") + std::strerror(errno));
+  ::close(fd);
+  std::remove(probe.c_str());
+}
+
+void require_writable_directory(const std::string& path) {
+  if (path.empty()) return;
+  std::error_code error;
+  std::filesystem::create_directories(path, error);
+  if (error || !std::filesystem::is_directory(path))
+    throw InputError(path, "", error ? "cannot create the directory: " + error.message()
+                                     : std::string("is not a directory; expected a directory to write into"));
+  if (access(path.c_str(), W_OK | X_OK) != 0)
+    throw InputError(path, "", std::string("cannot write into the directory: ") + std::strerror(errno));
 }
 
 void write_output(const std::string& text, const std::string& output_path, const std::string& notice) {

@@ -341,7 +341,20 @@ INSTANTIATE_TEST_SUITE_P(
                    "--output: grading a class needs --output DIR"},
         UsageError{"grade_bad_format", "grade --submission-cmd true --format csv", "--format"},
         UsageError{"grade_rubric_not_json", "grade --submission-cmd true --rubric /dev/null", "/dev/null: not valid JSON"},
-        UsageError{"bundle_rubric_not_json", "autograder-bundle --rubric /dev/null", "/dev/null: not valid JSON"}),
+        UsageError{"bundle_rubric_not_json", "autograder-bundle --rubric /dev/null", "/dev/null: not valid JSON"},
+        // An output that can't be written is found before any work: LibTorch is never loaded.
+        UsageError{"check_output_unwritable", "check --output /nonexistent/r.json",
+                   "gradverify: error: /nonexistent/r.json: cannot write the file: No such file or directory"},
+        UsageError{"check_output_directory", "check --output /tmp", "gradverify: error: /tmp: is a directory"},
+        UsageError{"check_save_problem_unwritable", "check --save-problem /nonexistent/p.json",
+                   "/nonexistent/p.json: cannot write the file"},
+        UsageError{"train_output_unwritable", "train --output /nonexistent/t.json", "/nonexistent/t.json: cannot write"},
+        UsageError{"train_plots_a_file", "train --plots /etc/passwd", "/etc/passwd: cannot create the directory"},
+        UsageError{"bench_output_unwritable", "bench --output /nonexistent/b.json", "/nonexistent/b.json: cannot write"},
+        UsageError{"grade_output_unwritable", "grade --submission-cmd true --output /nonexistent/r.json",
+                   "/nonexistent/r.json: cannot write"},
+        UsageError{"grade_class_output_a_file", "grade --submissions /tmp --submission-cmd true --output /etc/passwd",
+                   "/etc/passwd: cannot create the directory"}),
     [](const auto& test_info) { return test_info.param.name; });
 
 TEST(CliStartup, HelpAndVersionNeverLoadLibTorch) {

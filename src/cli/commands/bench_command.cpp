@@ -492,6 +492,7 @@ BenchReport measure_bench(const BenchOptions& o, const std::vector<std::string>&
 }  // namespace
 
 int run_bench(const BenchOptions& o) {
+  require_writable_file(o.output_path);
   const auto case_names = checked_list(o.cases, {"tiny", "mnist", "wide"}, "--cases");
   const auto dtype_names = checked_list(o.dtypes, {"float64", "float32"}, "--dtypes");
   const BenchReport report = measure_bench(o, case_names, dtype_names);

@@ -75,6 +75,7 @@ Examples:
 }
 
 int run_check(const CheckOptions& o) {
+  for (const auto* path : {&o.output_path, &o.save_problem_path, &o.save_gradients_path}) require_writable_file(*path);
   const Problem problem = problem_from_options(o.net);
   GradientCheckOptions options;
   options.tolerances = default_tolerances(problem.spec.dtype);

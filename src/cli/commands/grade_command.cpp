@@ -200,6 +200,10 @@ int run_grade(const GradeOptions& o) {
   }
   if (o.submission_cmd.empty())
     throw InputError("--submission-cmd", "", "required: the command that answers the cases, e.g. \"python3 solution.py\"");
+  // A class writes a directory of results, one submission a file; neither is found unwritable
+  // only after every case has run.
+  if (o.submissions_dir.empty()) require_writable_file(o.output_path);
+  else require_writable_directory(o.output_path);
   const Rubric rubric = o.rubric_path.empty() ? builtin_rubric() : load_rubric(o.rubric_path);
   const std::vector<std::string> students = o.submissions_dir.empty() ? std::vector<std::string>{} : student_folders(o);
   std::vector<std::string> notes;

@@ -220,6 +220,8 @@ TrainReport train_in_lockstep(const TrainOptions& o, const Problem& problem, con
 }  // namespace
 
 int run_train(const TrainOptions& o) {
+  require_writable_file(o.output_path);
+  require_writable_directory(o.plots_dir);
   const Problem problem = problem_from_options(o.net);
   const OptimizerConfig config = optimizer_from_options(o);
   const TrainReport report = train_in_lockstep(o, problem, config);
