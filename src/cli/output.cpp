@@ -62,15 +62,15 @@ void require_writable_file(const std::string& path) {
   std::remove(probe.c_str());
 }
 
-void require_writable_directory(const std::string& path) {
+void require_writable_directory(const std::string& path, const std::string& what) {
   if (path.empty()) return;
   std::error_code error;
   std::filesystem::create_directories(path, error);
   if (error || !std::filesystem::is_directory(path))
-    throw InputError(path, "", error ? "cannot create the directory: " + error.message()
-                                     : std::string("is not a directory; expected a directory to write into"));
+    throw InputError(path, "", error ? "cannot create the " + what + ": " + error.message()
+                                     : "is not a directory; expected the " + what);
   if (access(path.c_str(), W_OK | X_OK) != 0)
-    throw InputError(path, "", std::string("cannot write into the directory: ") + std::strerror(errno));
+    throw InputError(path, "", "cannot write into the " + what + ": " + std::strerror(errno));
 }
 
 void write_output(const std::string& text, const std::string& output_path, const std::string& notice) {

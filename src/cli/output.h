@@ -27,8 +27,9 @@ void write_file(const std::string& path, const std::string& text);
 // found: `path` must be a file that can be created or replaced (its directory exists and is
 // writable, and it is not a directory). Throws InputError naming `path`; an empty path is fine.
 void require_writable_file(const std::string& path);
-// The same for a directory to write into: created if missing (with its parents), and writable.
-void require_writable_directory(const std::string& path);
+// The same for a directory to write into, `what` it is for messages ("plot directory"):
+// created if missing (with its parents), and writable.
+void require_writable_directory(const std::string& path, const std::string& what);
 
 // The command's output: `text` on stdout when output_path is empty; otherwise `text` into
 // that file (write_file), and `notice` (one line saying what was written where) on stdout.

@@ -349,12 +349,12 @@ INSTANTIATE_TEST_SUITE_P(
         UsageError{"check_save_problem_unwritable", "check --save-problem /nonexistent/p.json",
                    "/nonexistent/p.json: cannot write the file"},
         UsageError{"train_output_unwritable", "train --output /nonexistent/t.json", "/nonexistent/t.json: cannot write"},
-        UsageError{"train_plots_a_file", "train --plots /etc/passwd", "/etc/passwd: cannot create the directory"},
+        UsageError{"train_plots_a_file", "train --plots /etc/passwd", "/etc/passwd: cannot create the plot directory"},
         UsageError{"bench_output_unwritable", "bench --output /nonexistent/b.json", "/nonexistent/b.json: cannot write"},
         UsageError{"grade_output_unwritable", "grade --submission-cmd true --output /nonexistent/r.json",
                    "/nonexistent/r.json: cannot write"},
         UsageError{"grade_class_output_a_file", "grade --submissions /tmp --submission-cmd true --output /etc/passwd",
-                   "/etc/passwd: cannot create the directory"}),
+                   "/etc/passwd: cannot create the results directory"}),
     [](const auto& test_info) { return test_info.param.name; });
 
 TEST(CliStartup, HelpAndVersionNeverLoadLibTorch) {

@@ -203,7 +203,7 @@ int run_grade(const GradeOptions& o) {
   // A class writes a directory of results, one submission a file; neither is found unwritable
   // only after every case has run.
   if (o.submissions_dir.empty()) require_writable_file(o.output_path);
-  else require_writable_directory(o.output_path);
+  else require_writable_directory(o.output_path, "results directory");
   const Rubric rubric = o.rubric_path.empty() ? builtin_rubric() : load_rubric(o.rubric_path);
   const std::vector<std::string> students = o.submissions_dir.empty() ? std::vector<std::string>{} : student_folders(o);
   std::vector<std::string> notes;

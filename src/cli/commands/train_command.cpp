@@ -221,7 +221,7 @@ TrainReport train_in_lockstep(const TrainOptions& o, const Problem& problem, con
 
 int run_train(const TrainOptions& o) {
   require_writable_file(o.output_path);
-  require_writable_directory(o.plots_dir);
+  require_writable_directory(o.plots_dir, "plot directory");
   const Problem problem = problem_from_options(o.net);
   const OptimizerConfig config = optimizer_from_options(o);
   const TrainReport report = train_in_lockstep(o, problem, config);
