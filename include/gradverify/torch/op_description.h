@@ -25,7 +25,8 @@ struct OpFiniteDifferences {
   int directions = 2;
   bool all_elements = false;  // every element, however many: for a suspect op, at a cost
   bool in_verdict = false;    // part of the verdict, at their own tolerances (the table states
-                              // them): for an op whose LibTorch forward is only an approximation
+                              // them): for an op whose LibTorch forward is only an approximation,
+                              // and required to check one that has none (they alone judge it)
 };
 
 // A hand-written op, described without LibTorch: its inputs, its plain C++ forward and backward,
