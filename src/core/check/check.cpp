@@ -1,9 +1,6 @@
 #include "gradverify/check/check.h"
 
-#include <fmt/format.h>
-
 #include <cmath>
-#include <functional>
 
 #include "gradverify/check/diagnosis.h"
 #include "gradverify/problem/manual_mlp.h"
