@@ -142,8 +142,15 @@ GradeResult grade_submission(const std::vector<PreparedCase>& cases, const std::
   const auto start = std::chrono::steady_clock::now();
   GradeResult result;
   result.submission = command;
-  for (size_t i = 0; i < cases.size(); ++i) {
-    const SandboxResult run = run_sandboxed(command, case_request_json(cases[i].spec), limits);
+  for (size_t i = 0; i < cases.size() && !cases_stopped(); ++i) {
+    SandboxResult run;
+    try {
+      run = run_sandboxed(command, case_request_json(cases[i].spec), limits);
+    } catch (const std::runtime_error& e) {
+      // The grader could not set the case up (its copy of the submission, say): the case scores
+      // 0 with the reason, and the other cases, and other students, are still graded.
+      run.start_error = std::string("the grader could not set it up: ") + e.what();
+    }
     result.cases.push_back(score_case(cases[i], run));
     result.score += result.cases.back().score;
     result.max_score += result.cases.back().points;
@@ -180,10 +187,15 @@ std::string xml_escape(const std::string& s) {
   return out;
 }
 
-// Valid UTF-8 for JSON: a submission's stdout and stderr may hold any bytes. Anything that is
-// not well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF)
-// becomes U+FFFD.
-std::string utf8_safe(const std::string& s) {
+}  // namespace
+
+// What a submission wrote, made safe to show anywhere: valid UTF-8 (RFC 3629: no overlong
+// forms, no surrogates, nothing above U+10FFFF; anything else becomes U+FFFD), and no
+// terminal control sequence. C0 controls but tab and newline, DEL and the C1 controls
+// (U+0080-U+009F, CSI among them) are written out as \x1b or \u009b, so a submission's stderr
+// can't clear the screen, fake a score or write the reader's clipboard (OSC 52). A CR before
+// a newline is dropped; a lone CR, which overwrites its line, is escaped too.
+std::string printable(const std::string& s) {
   std::string out;
   const auto byte = [&](size_t i) { return i < s.size() ? static_cast<unsigned char>(s[i]) : 0u; };
   for (size_t i = 0; i < s.size();) {
@@ -197,13 +209,22 @@ std::string utf8_safe(const std::string& s) {
     bool ok = len > 0 && i + len <= s.size();
     if (ok && len > 1) ok = byte(i + 1) >= lo && byte(i + 1) <= hi;
     for (size_t k = 2; ok && k < len; ++k) ok = (byte(i + k) & 0xC0) == 0x80;
-    if (ok) out.append(s, i, len), i += len;
-    else out += "\xEF\xBF\xBD", ++i;  // U+FFFD
+    if (!ok) {
+      out += "\xEF\xBF\xBD";  // U+FFFD
+      ++i;
+    } else if (len == 1 && (c < 0x20 || c == 0x7F) && c != '\t' && c != '\n') {
+      if (!(c == '\r' && byte(i + 1) == '\n')) out += fmt::format("\\x{:02x}", c);
+      ++i;
+    } else if (len == 2 && c == 0xC2 && byte(i + 1) <= 0x9F) {
+      out += fmt::format("\\u{:04x}", byte(i + 1));
+      i += 2;
+    } else {
+      out.append(s, i, len);
+      i += len;
+    }
   }
   return out;
 }
-
-}  // namespace
 
 std::string format_gradescope(const GradeResult& r) {
   nlohmann::json doc;
@@ -211,14 +232,18 @@ std::string format_gradescope(const GradeResult& r) {
   doc["execution_time"] = static_cast<int64_t>(std::ceil(r.seconds));
   std::string output = "gradverify: " + summary_line(r) + " (rubric: " + r.rubric + ")\n";
   for (const auto& note : r.notes) output += "\n" + note + "\n";
-  doc["output"] = utf8_safe(output);
+  doc["output"] = printable(output);
+  // Staff see the grader's own stdout and stderr (the isolation in force, each case's
+  // progress, hidden ones included); students must not.
+  doc["stdout_visibility"] = "hidden";
+  if (!r.isolation.empty()) doc["extra_data"] = {{"isolation", r.isolation}};
   doc["tests"] = nlohmann::json::array();
   for (const auto& c : r.cases)
     doc["tests"].push_back({{"name", c.name},
                             {"score", c.score},
                             {"max_score", c.points},
                             {"status", c.passed ? "passed" : "failed"},
-                            {"output", utf8_safe(c.feedback)},
+                            {"output", printable(c.feedback)},
                             {"visibility", c.visibility}});
   return doc.dump(2) + "\n";
 }
@@ -232,15 +257,16 @@ std::string format_junit(const GradeResult& r) {
   x += fmt::format("  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" time=\"{:.3f}\">\n",
                    xml_escape(r.rubric), r.cases.size(), failures, r.seconds);
   x += fmt::format("    <properties><property name=\"score\" value=\"{:g}\"/><property name=\"max_score\" "
-                   "value=\"{:g}\"/></properties>\n", r.score, r.max_score);
+                   "value=\"{:g}\"/><property name=\"isolation\" value=\"{}\"/></properties>\n",
+                   r.score, r.max_score, xml_escape(r.isolation));
   for (const auto& c : r.cases) {
     x += fmt::format("    <testcase name=\"{}\" classname=\"gradverify.{}\" time=\"{:.3f}\">\n", xml_escape(c.name),
                      xml_escape(c.visibility), c.seconds);
     if (!c.passed)
       x += fmt::format("      <failure message=\"{}\">{}</failure>\n",
                        xml_escape(fmt::format("{:g} of {:g} points{}", c.score, c.points,
-                                              c.failure.empty() ? "" : ": " + c.failure)),
-                       xml_escape(utf8_safe(c.feedback)));
+                                              c.failure.empty() ? "" : ": " + printable(c.failure))),
+                       xml_escape(printable(c.feedback)));
     x += "    </testcase>\n";
   }
   x += "  </testsuite>\n</testsuites>\n";
@@ -249,13 +275,14 @@ std::string format_junit(const GradeResult& r) {
 
 std::string format_grade_json(const GradeResult& r) {
   nlohmann::json doc;
-  doc["submission"] = utf8_safe(r.submission);
+  doc["submission"] = printable(r.submission);
   doc["rubric"] = r.rubric;
   doc["score"] = r.score;
   doc["max_score"] = r.max_score;
   doc["seconds"] = r.seconds;
+  doc["isolation"] = r.isolation;
   doc["notes"] = nlohmann::json::array();
-  for (const auto& note : r.notes) doc["notes"].push_back(utf8_safe(note));
+  for (const auto& note : r.notes) doc["notes"].push_back(printable(note));
   doc["cases"] = nlohmann::json::array();
   for (const auto& c : r.cases) {
     nlohmann::json tensors = nlohmann::json::array();
@@ -266,7 +293,7 @@ std::string format_grade_json(const GradeResult& r) {
                          {"max_abs_diff", detail::number_to_json(t.max_abs_diff)},
                          {"max_rel_diff", detail::number_to_json(t.max_rel_diff)},
                          {"worst_index", t.worst_index},
-                         {"message", utf8_safe(t.message)},
+                         {"message", printable(t.message)},
                          {"hint", t.hint},
                          {"hint_kinds", t.hint_kinds}});
     doc["cases"].push_back({{"name", c.name},
@@ -275,22 +302,24 @@ std::string format_grade_json(const GradeResult& r) {
                             {"points", c.points},
                             {"score", c.score},
                             {"passed", c.passed},
-                            {"failure", utf8_safe(c.failure)},
+                            {"failure", printable(c.failure)},
                             {"tensors", tensors},
                             {"seconds", c.seconds},
-                            {"feedback", utf8_safe(c.feedback)}});
+                            {"feedback", printable(c.feedback)}});
   }
   return doc.dump(2) + "\n";
 }
 
 std::string format_grade_table(const GradeResult& r) {
-  std::string t = "gradverify grade: " + r.rubric + "\n  submission: " + r.submission + "\n\n";
+  std::string t = "gradverify grade: " + r.rubric + "\n  submission: " + printable(r.submission) + "\n";
+  if (!r.isolation.empty()) t += "  isolation: " + r.isolation + "\n";
+  t += "\n";
   for (const auto& c : r.cases)
     t += fmt::format("  {:<4} {:>5g}/{:<3g} {:<40} {}\n", c.passed ? "ok" : "FAIL", c.score, c.points, c.name,
                      c.visibility == "visible" ? "" : "(" + c.visibility + ")");
-  for (const auto& note : r.notes) t += "\n" + note + "\n";
+  for (const auto& note : r.notes) t += "\n" + printable(note) + "\n";
   for (const auto& c : r.cases)
-    if (!c.passed) t += "\n--- " + c.name + " ---\n" + c.feedback;
+    if (!c.passed) t += "\n--- " + c.name + " ---\n" + printable(c.feedback);
   t += "\n" + summary_line(r) + fmt::format(" in {:.1f} s\n", r.seconds);
   return t;
 }

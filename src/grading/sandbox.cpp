@@ -8,14 +8,16 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -23,47 +25,26 @@
 #include <thread>
 #include <vector>
 
+#include "grading/case_cgroup.h"
+#include "grading/case_directory.h"
+#include "grading/case_identity.h"
+#include "grading/namespaces.h"
+
 namespace gradverify {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr uid_t kNobody = 65534;
 
 // Cases running right now, across threads: their main processes are our children and are not
 // orphans. Forks happen under the same lock, so a scan never sees a child not yet listed.
 std::mutex running_mutex;
 std::set<pid_t> running_cases;
+std::atomic<bool> stopping{false};
 
 void close_fd(int& fd) {
   if (fd >= 0) close(fd);
   fd = -1;
 }
-
-// The case's own resources, released on every way out of run_sandboxed, the error paths
-// included (an exception after the fork, say): its process group, killed and reaped unless it
-// was; whichever pipe ends are still open; its temporary directory.
-struct CaseResources {
-  std::string temp_dir;
-  int fds[6] = {-1, -1, -1, -1, -1, -1};  // stdin's, stdout's and stderr's pipes: read end, write end
-  pid_t child = -1;                       // the case's main process, listed in running_cases
-  bool reaped = false;                    // its exit status was collected
-  CaseResources() = default;
-  CaseResources(const CaseResources&) = delete;
-  CaseResources& operator=(const CaseResources&) = delete;
-  ~CaseResources() {
-    if (child > 0) {
-      if (!reaped) {
-        kill(-child, SIGKILL);
-        waitpid(child, nullptr, 0);
-      }
-      std::lock_guard<std::mutex> lock(running_mutex);
-      running_cases.erase(child);
-    }
-    for (int& fd : fds) close_fd(fd);
-    std::error_code ignored;
-    if (!temp_dir.empty()) std::filesystem::remove_all(temp_dir, ignored);
-  }
-};
 
 void set_nonblocking(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
@@ -77,9 +58,27 @@ void become_subreaper() {
   });
 }
 
+// /proc/PID/stat's ppid. comm may hold spaces, parentheses and newlines, so the whole file is
+// read and parsed after its last ')'.
+long parent_of(const char* pid) {
+  const std::string path = std::string("/proc/") + pid + "/stat";
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  char buffer[1024];
+  const ssize_t n = read(fd, buffer, sizeof buffer - 1);
+  close(fd);
+  if (n <= 0) return -1;
+  const std::string stat(buffer, static_cast<size_t>(n));
+  const auto close_paren = stat.rfind(')');
+  char state = 0;
+  long ppid = -1;
+  if (close_paren == std::string::npos || std::sscanf(stat.c_str() + close_paren + 1, " %c %ld", &state, &ppid) != 2)
+    return -1;
+  return ppid;
+}
+
 // Kills and reaps our children that are not a running case: descendants of finished cases.
 bool kill_orphans() {
-  bool found = false;
   const pid_t self = getpid();
   std::vector<pid_t> orphans;
   {
@@ -90,53 +89,93 @@ bool kill_orphans() {
       char* end = nullptr;
       const long pid = std::strtol(entry->d_name, &end, 10);
       if (*end != '\0' || pid <= 0) continue;
-      std::ifstream stat("/proc/" + std::string(entry->d_name) + "/stat");
-      std::string line;
-      if (!std::getline(stat, line)) continue;
-      // pid (comm) state ppid ...: comm may hold spaces and parentheses, so parse after the last ')'.
-      const auto close_paren = line.rfind(')');
-      if (close_paren == std::string::npos) continue;
-      char state = 0;
-      long ppid = 0;
-      if (std::sscanf(line.c_str() + close_paren + 1, " %c %ld", &state, &ppid) != 2) continue;
-      if (ppid == self && !running_cases.count(static_cast<pid_t>(pid))) orphans.push_back(static_cast<pid_t>(pid));
+      if (parent_of(entry->d_name) == self && !running_cases.count(static_cast<pid_t>(pid)))
+        orphans.push_back(static_cast<pid_t>(pid));
     }
     closedir(proc);
   }
   for (pid_t pid : orphans) {
     kill(pid, SIGKILL);
     waitpid(pid, nullptr, 0);
-    found = true;
   }
-  return found;
+  return !orphans.empty();
 }
 
-// Kills what is left of a case's process group and of its escaped descendants.
-bool clean_up_after(pid_t group) {
+// Without namespaces: kills what is left of a case's process group and its escaped
+// descendants, for as long as new ones keep appearing (a chain of setsid forks), up to 5 s.
+bool clean_up_after(pid_t group, const detail::CaseIdentity* identity) {
   bool left = kill(-group, 0) == 0;
   kill(-group, SIGKILL);
-  for (int attempt = 0; attempt < 20; ++attempt) {
-    const bool orphans = kill_orphans();
-    left = left || orphans;
-    if (!orphans && kill(-group, 0) != 0) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  const auto give_up = Clock::now() + std::chrono::seconds(5);
+  while (Clock::now() < give_up) {
+    bool found = kill_orphans();
+    // As root the case has a uid of its own: every process of it is the case's.
+    if (identity != nullptr && detail::kill_every_process_of(identity->uid())) found = kill_orphans() || true;
+    left = left || found;
+    if (!found && kill(-group, 0) != 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   return left;
 }
+
+// Everything a case holds, released on every way out of run_case, the error paths included:
+// its processes (killed and reaped), its cgroup, its directory, its pipes, and last its uid.
+struct CaseResources {
+  std::unique_ptr<detail::CaseIdentity> identity;  // as root
+  std::unique_ptr<detail::CaseDirectory> directory;
+  std::unique_ptr<detail::CaseCgroup> cgroup;
+  int fds[8] = {-1, -1, -1, -1, -1, -1, -1, -1};  // stdin, stdout, stderr, report: read end, write end
+  pid_t child = -1;                               // the case's first process, listed in running_cases
+  bool reaped = false;                            // its exit status was collected
+  bool namespaces = false;
+  CaseResources() = default;
+  CaseResources(const CaseResources&) = delete;
+  CaseResources& operator=(const CaseResources&) = delete;
+  ~CaseResources() {
+    if (child > 0) {
+      if (!reaped) {
+        kill(-child, SIGKILL);
+        waitpid(child, nullptr, 0);
+      }
+      if (cgroup) cgroup->kill_all();
+      if (!namespaces) clean_up_after(child, identity.get());
+      std::lock_guard<std::mutex> lock(running_mutex);
+      running_cases.erase(child);
+    }
+    for (int& fd : fds) close_fd(fd);
+    cgroup.reset();
+    directory.reset();
+    identity.reset();
+  }
+};
 
 void set_limit(int resource, rlim_t value) {
   const rlimit limit{value, value};
   setrlimit(resource, &limit);
 }
 
-// In the child, between fork and exec: async-signal-safe calls only.
-[[noreturn]] void exec_child(int in_fd, int out_fd, int err_fd, const char* workdir, const SandboxLimits& limits,
-                             bool drop, char* const argv[], char* const envp[]) {
-  setpgid(0, 0);
-  prctl(PR_SET_PDEATHSIG, SIGKILL);  // if the grader dies, so does the case
-  dup2(in_fd, 0);
-  dup2(out_fd, 1);
-  dup2(err_fd, 2);
+void close_descriptors_from(unsigned first) {
+#ifdef SYS_close_range
+  if (syscall(SYS_close_range, first, ~0U, 0) == 0) return;
+#endif
+  for (int fd = static_cast<int>(first); fd < 65536; ++fd) close(fd);
+}
+
+// What the child needs, prepared before the fork: after it only async-signal-safe calls.
+struct ChildPlan {
+  int in_fd = -1, out_fd = -1, err_fd = -1, report_fd = -1;
+  const detail::CaseCgroup* cgroup = nullptr;
+  const SandboxLimits* limits = nullptr;
+  bool drop = false;
+  uid_t uid = 0;
+  pid_t grader = 0;
+  const char* workdir = nullptr;
+  const char* program = nullptr;
+  char* const* argv = nullptr;
+  char* const* envp = nullptr;
+};
+
+[[noreturn]] void exec_child(const ChildPlan& plan) {
   const auto fail = [](const char* what) {
     const char* reason = strerror(errno);
     (void)!write(2, "gradverify sandbox: ", 20);
@@ -146,98 +185,162 @@ void set_limit(int resource, rlim_t value) {
     (void)!write(2, "\n", 1);
     _exit(127);
   };
+  // The grader blocks its stop signals and ignores SIGPIPE; the submission gets neither.
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  signal(SIGPIPE, SIG_DFL);
+  setpgid(0, 0);
+  dup2(plan.in_fd, 0);
+  dup2(plan.out_fd, 1);
+  dup2(plan.err_fd, 2);
+  if (plan.cgroup != nullptr && plan.cgroup->active() && !plan.cgroup->join_from_child()) fail("cannot join the case's cgroup");
+  if (plan.report_fd >= 0) dup2(plan.report_fd, 3);
+  // Whatever started the grader may have left descriptors open: the case gets 0, 1, 2 only.
+  close_descriptors_from(plan.report_fd >= 0 ? 4 : 3);
+  const SandboxLimits& limits = *plan.limits;
   rlimit cpu{static_cast<rlim_t>(limits.cpu_seconds), static_cast<rlim_t>(limits.cpu_seconds + 1)};
   setrlimit(RLIMIT_CPU, &cpu);
   set_limit(RLIMIT_AS, static_cast<rlim_t>(limits.address_space_bytes));
   set_limit(RLIMIT_FSIZE, static_cast<rlim_t>(limits.file_size_bytes));
   set_limit(RLIMIT_NOFILE, static_cast<rlim_t>(limits.open_files));
   set_limit(RLIMIT_CORE, 0);
-  if (drop) {
+  if (plan.drop) {
     set_limit(RLIMIT_NPROC, static_cast<rlim_t>(limits.processes));
-    if (setgroups(0, nullptr) != 0 || setgid(kNobody) != 0 || setuid(kNobody) != 0) fail("cannot drop to nobody");
+    if (setgroups(0, nullptr) != 0 || setgid(plan.uid) != 0 || setuid(plan.uid) != 0) fail("cannot take the case's uid");
   }
-  // After dropping to nobody: the submission's directory must be open to the user it runs as.
-  if (chdir(workdir) != 0) fail("cannot enter the submission's directory");
-  execve("/bin/sh", argv, envp);
-  fail("cannot run /bin/sh");
+  // After the uid change, which would clear it: if the grader dies, so does the case.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != plan.grader) _exit(127);  // it died already
+  if (chdir(plan.workdir) != 0) fail("cannot enter the case's copy of the submission");
+  execve(plan.program, plan.argv, plan.envp);
+  fail("cannot start the case");
   _exit(127);
 }
 
+std::string absolute_directory(const std::string& path) {
+  std::error_code error;
+  const auto absolute = std::filesystem::absolute(path, error);
+  return (error ? std::filesystem::path(path) : absolute).lexically_normal().string();
+}
+
+SandboxResult run_case(const std::string& command, const std::string& input, const SandboxLimits& limits,
+                       bool namespaces);
+
 }  // namespace
 
-std::string describe_signal(int sig) {
-  switch (sig) {
-    case SIGSEGV: return "SIGSEGV (segmentation fault: a bad memory access)";
-    case SIGABRT: return "SIGABRT (abort: an assertion, std::terminate or a failed allocation)";
-    case SIGFPE: return "SIGFPE (arithmetic error, e.g. an integer division by zero)";
-    case SIGBUS: return "SIGBUS (bus error: a bad memory access)";
-    case SIGILL: return "SIGILL (illegal instruction)";
-    case SIGKILL: return "SIGKILL";
-    case SIGXCPU: return "SIGXCPU (CPU time limit reached)";
-    case SIGXFSZ: return "SIGXFSZ (file size limit reached)";
-    default: return std::string("signal ") + std::to_string(sig) + " (" + strsignal(sig) + ")";
+namespace detail {
+
+const NamespaceSupport& namespace_support(const SandboxLimits& limits) {
+  static std::mutex mutex;
+  static std::optional<NamespaceSupport> tried;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (tried) return *tried;
+  NamespaceSupport s;
+  const Bubblewrap& bwrap = find_bubblewrap();
+  if (bwrap.path.empty()) {
+    s.unavailable_because = "bwrap (Debian's and Ubuntu's bubblewrap package) is not installed";
+  } else {
+    std::string empty = limits.temp_root + "/gradverify-try-XXXXXX";
+    if (mkdtemp(empty.data()) == nullptr) {
+      s.unavailable_because = "cannot make a directory in " + limits.temp_root;
+    } else {
+      SandboxLimits trial = limits;
+      trial.working_directory = empty;
+      trial.wall_seconds = 10;
+      const SandboxResult r = run_case("exit 0", "", trial, true);
+      remove_tree(empty);
+      s.usable = r.exited_cleanly();
+      if (!s.usable) {
+        std::string reason = r.err.substr(0, r.err.find('\n'));
+        s.unavailable_because = bwrap.path + " failed here: " + (reason.empty() ? r.failure() : reason);
+      }
+    }
   }
+  tried = s;
+  return *tried;
 }
 
-std::string SandboxResult::failure() const {
-  if (!started) return "could not be started: " + start_error;
-  if (timed_out) return "timed out: stopped after " + std::to_string(static_cast<int>(seconds + 0.5)) + " s";
-  if (stdout_overflow) return "wrote too much to stdout: stopped after " + std::to_string(out.size() >> 20) + " MiB";
-  if (signal != 0) return "crashed: killed by " + describe_signal(signal);
-  // sh -c reports a command killed by signal N as exit status 128 + N.
-  if (exit_code > 128 && exit_code <= 128 + 64)
-    return "crashed: killed by " + describe_signal(exit_code - 128) + " (exit status " + std::to_string(exit_code) + ")";
-  // The sandbox's own set-up failed in the child (before exec): say what, and hint at nobody.
-  if (exit_code == 127 && err.rfind("gradverify sandbox: ", 0) == 0)
-    return err.substr(20, err.find('\n') - 20) + " (it runs as nobody when the grader is root: the directory must be "
-                                                  "readable by all)";
-  if (exit_code == 127 && err.find("not found") != std::string::npos) return "command not found (exit status 127)";
-  if (exit_code != 0) return "exited with status " + std::to_string(exit_code);
-  return "";
-}
+}  // namespace detail
 
-SandboxResult run_sandboxed(const std::string& command, const std::string& input, const SandboxLimits& limits) {
+namespace {
+
+SandboxResult run_case(const std::string& command, const std::string& input, const SandboxLimits& limits,
+                       bool namespaces) {
   become_subreaper();
   SandboxResult result;
-  const bool drop = limits.run_as_nobody && geteuid() == 0;
+  result.namespaces = namespaces;
+  if (stopping) {
+    result.start_error = "grading was stopped";
+    return result;
+  }
+  const bool drop = limits.drop_privileges && geteuid() == 0;
 
   CaseResources resources;
-  // A fresh HOME and TMPDIR for this case, removed afterwards.
-  std::string temp_template = limits.temp_root + "/gradverify-case-XXXXXX";
-  if (mkdtemp(temp_template.data()) == nullptr)
-    throw std::runtime_error("cannot create a temporary directory in " + limits.temp_root + ": " + strerror(errno));
-  const std::string temp_dir = resources.temp_dir = temp_template;
-  if (drop && chown(temp_dir.c_str(), kNobody, kNobody) != 0)
-    throw std::runtime_error("cannot hand " + temp_dir + " to nobody: " + strerror(errno));
+  resources.namespaces = namespaces;
+  // Pipes first: they are what a grader short of descriptors fails on, before anything else
+  // of the case exists.
+  int* const in_pipe = resources.fds;
+  int* const out_pipe = resources.fds + 2;
+  int* const err_pipe = resources.fds + 4;
+  int* const report_pipe = resources.fds + 6;
+  if (pipe2(in_pipe, O_CLOEXEC) != 0 || pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0 ||
+      (namespaces && pipe2(report_pipe, O_CLOEXEC) != 0))
+    throw std::runtime_error(std::string("cannot create pipes: ") + strerror(errno));
+  if (drop) resources.identity = std::make_unique<detail::CaseIdentity>();
+  const uid_t uid = drop ? resources.identity->uid() : geteuid();
+  const std::string inside = absolute_directory(limits.working_directory);
+  resources.directory = std::make_unique<detail::CaseDirectory>(limits.temp_root, inside, limits.copy_limit_bytes,
+                                                                uid, drop);
+  resources.cgroup = std::make_unique<detail::CaseCgroup>(limits.memory_bytes, limits.processes);
+  const detail::CaseDirectory& directory = *resources.directory;
 
-  std::vector<std::string> env_strings = {"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + temp_dir, "TMPDIR=" + temp_dir,
+  // In its own world the case's HOME and TMPDIR are its private /tmp; otherwise home/.
+  const std::string home = namespaces ? "/tmp" : directory.home();
+  std::vector<std::string> env_strings = {"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + home, "TMPDIR=" + home,
                                           "LANG=C.UTF-8"};
   std::vector<char*> envp;
   for (auto& e : env_strings) envp.push_back(e.data());
   envp.push_back(nullptr);
-  std::string sh = "sh", dash_c = "-c", cmd = command;
-  char* argv[] = {sh.data(), dash_c.data(), cmd.data(), nullptr};
+  std::vector<std::string> arg_strings =
+      namespaces ? detail::bubblewrap_command(detail::find_bubblewrap(), limits, directory.work(), inside, command)
+                 : std::vector<std::string>{"/bin/sh", "-c", command};
+  std::vector<char*> argv;
+  for (auto& a : arg_strings) argv.push_back(a.data());
+  argv.push_back(nullptr);
 
-  int* const in_pipe = resources.fds;
-  int* const out_pipe = resources.fds + 2;
-  int* const err_pipe = resources.fds + 4;
-  if (pipe2(in_pipe, O_CLOEXEC) != 0 || pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0)
-    throw std::runtime_error(std::string("cannot create pipes: ") + strerror(errno));
+  ChildPlan plan;
+  plan.in_fd = in_pipe[0];
+  plan.out_fd = out_pipe[1];
+  plan.err_fd = err_pipe[1];
+  plan.report_fd = namespaces ? report_pipe[1] : -1;
+  plan.cgroup = resources.cgroup.get();
+  plan.limits = &limits;
+  plan.drop = drop;
+  plan.uid = uid;
+  plan.grader = getpid();
+  plan.workdir = namespaces ? "/" : directory.work().c_str();
+  plan.program = arg_strings[0].c_str();
+  plan.argv = argv.data();
+  plan.envp = envp.data();
 
   const auto start = Clock::now();
   pid_t pid = -1;
   {
     std::lock_guard<std::mutex> lock(running_mutex);
+    if (stopping) {
+      result.start_error = "grading was stopped";
+      return result;
+    }
     pid = fork();
-    if (pid == 0)
-      exec_child(in_pipe[0], out_pipe[1], err_pipe[1], limits.working_directory.c_str(), limits, drop, argv,
-                 envp.data());
+    if (pid == 0) exec_child(plan);
     if (pid > 0) running_cases.insert(resources.child = pid);
   }
   const int fork_errno = errno;
   close_fd(in_pipe[0]);
   close_fd(out_pipe[1]);
   close_fd(err_pipe[1]);
+  close_fd(report_pipe[1]);
   // The parent's ends; each is closed, and set to -1, as soon as it is done with.
   int& to_child = in_pipe[1];
   int& from_stdout = out_pipe[0];
@@ -259,18 +362,22 @@ SandboxResult run_sandboxed(const std::string& command, const std::string& input
   bool exited = false;
   std::optional<Clock::time_point> drain_deadline;  // after the main process exits
   char buffer[65536];
+  const auto end_of_case = [&] {
+    // Whatever it left is killed now, so the pipes reach end-of-file.
+    if (resources.cgroup->kill_all()) result.left_processes = true;
+    if (!namespaces) result.left_processes = clean_up_after(pid, resources.identity.get()) || result.left_processes;
+  };
   while (from_stdout >= 0 || from_stderr >= 0 || !exited) {
     const auto now = Clock::now();
-    if (!exited && now >= deadline) {
-      result.timed_out = true;
+    if (!exited && (now >= deadline || stopping)) {
+      result.timed_out = !stopping;
       kill(-pid, SIGKILL);
       break;
     }
     if (drain_deadline && now >= *drain_deadline) break;
     if (!exited && waitpid(pid, &status, WNOHANG) == pid) {
       exited = resources.reaped = true;
-      // Whatever it left in its group is killed now, so the pipes reach end-of-file.
-      result.left_processes = clean_up_after(pid) || result.left_processes;
+      end_of_case();
       drain_deadline = Clock::now() + std::chrono::milliseconds(500);
     }
     pollfd fds[3];
@@ -317,13 +424,100 @@ SandboxResult run_sandboxed(const std::string& command, const std::string& input
   if (!exited) {
     waitpid(pid, &status, 0);  // it was sent SIGKILL above
     resources.reaped = true;
-    result.left_processes = clean_up_after(pid) || result.left_processes;
+    end_of_case();
   }
   result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  if (namespaces) {
+    // The count the wrapper wrote when the command ended: more than its own 2 means leftovers
+    // (the namespace's end has killed them since).
+    char count[32] = {0};
+    const ssize_t n = read(report_pipe[0], count, sizeof count - 1);
+    if (n > 0 && std::atoi(count) > 2) result.left_processes = true;
+  }
+  result.memory_exceeded = resources.cgroup->memory_exceeded();
   if (result.timed_out || result.stdout_overflow) result.left_processes = false;  // killed on purpose, not left
   if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
   if (WIFSIGNALED(status) && !result.timed_out && !result.stdout_overflow) result.signal = WTERMSIG(status);
-  return result;  // resources unlists the case, closes what is still open and removes temp_dir
+  if (stopping && !result.exited_cleanly()) {
+    result.started = false;
+    result.start_error = "grading was stopped";
+  }
+  return result;  // resources kill what is left, then remove the cgroup, the copy and the uid claim
 }
+
+}  // namespace
+
+std::string describe_signal(int sig) {
+  switch (sig) {
+    case SIGSEGV: return "SIGSEGV (segmentation fault: a bad memory access)";
+    case SIGABRT: return "SIGABRT (abort: an assertion, std::terminate or a failed allocation)";
+    case SIGFPE: return "SIGFPE (arithmetic error, e.g. an integer division by zero)";
+    case SIGBUS: return "SIGBUS (bus error: a bad memory access)";
+    case SIGILL: return "SIGILL (illegal instruction)";
+    case SIGKILL: return "SIGKILL";
+    case SIGXCPU: return "SIGXCPU (CPU time limit reached)";
+    case SIGXFSZ: return "SIGXFSZ (file size limit reached)";
+    default: return std::string("signal ") + std::to_string(sig) + " (" + strsignal(sig) + ")";
+  }
+}
+
+std::string SandboxResult::failure() const {
+  if (!started) return "could not be started: " + start_error;
+  if (timed_out) return "timed out: stopped after " + std::to_string(static_cast<int>(seconds + 0.5)) + " s";
+  if (stdout_overflow) return "wrote too much to stdout: stopped after " + std::to_string(out.size() >> 20) + " MiB";
+  if (memory_exceeded && (signal != 0 || exit_code != 0))
+    return "ran out of memory: its processes together reached the case's memory limit";
+  if (signal != 0) return "crashed: killed by " + describe_signal(signal);
+  // sh -c reports a command killed by signal N as exit status 128 + N.
+  if (exit_code > 128 && exit_code <= 128 + 64)
+    return "crashed: killed by " + describe_signal(exit_code - 128) + " (exit status " + std::to_string(exit_code) + ")";
+  // The sandbox's own set-up failed in the child (before exec).
+  if (exit_code == 127 && err.rfind("gradverify sandbox: ", 0) == 0) return err.substr(20, err.find('\n') - 20);
+  if (exit_code == 127 && err.find("not found") != std::string::npos)
+    return namespaces ? "command not found (exit status 127); a case sees only the system's directories and its "
+                        "copy of the submission's directory"
+                      : "command not found (exit status 127)";
+  if (exit_code != 0) return "exited with status " + std::to_string(exit_code);
+  return "";
+}
+
+SandboxResult run_sandboxed(const std::string& command, const std::string& input, const SandboxLimits& limits) {
+  bool namespaces = false;
+  if (limits.isolation != IsolationMode::basic) {
+    const detail::NamespaceSupport& support = detail::namespace_support(limits);
+    if (!support.usable && limits.isolation == IsolationMode::namespaces)
+      throw std::runtime_error("namespaces are required but unavailable: " + support.unavailable_because);
+    namespaces = support.usable;
+  }
+  return run_case(command, input, limits, namespaces);
+}
+
+void require_copyable_submission(const std::string& directory, const SandboxLimits& limits) {
+  struct stat st {};
+  if (stat(directory.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    throw std::invalid_argument("not a directory; expected the submission's directory");
+  const std::string absolute = absolute_directory(directory);
+  for (const char* system : {"/", "/usr", "/etc", "/opt", "/tmp", "/proc", "/dev"})
+    if (absolute == system)
+      throw std::invalid_argument("is a system directory; expected a directory that holds just the submission");
+  int64_t bytes = 0;
+  try {
+    bytes = detail::directory_bytes(directory, limits.copy_limit_bytes);
+  } catch (const std::exception& e) {
+    throw std::invalid_argument(std::string("cannot be read: ") + e.what());
+  }
+  if (bytes > limits.copy_limit_bytes)
+    throw std::invalid_argument("holds more than " + std::to_string(limits.copy_limit_bytes >> 20) +
+                                " MiB; each case runs in a fresh copy of it, so give the directory that holds "
+                                "just the submission");
+}
+
+void stop_all_cases() {
+  stopping = true;
+  std::lock_guard<std::mutex> lock(running_mutex);
+  for (pid_t pid : running_cases) kill(-pid, SIGKILL);
+}
+
+bool cases_stopped() { return stopping; }
 
 }  // namespace gradverify

@@ -22,9 +22,11 @@ using testing::run_shell;
 using testing::temp_path;
 
 const std::string kBin = GRADVERIFY_BIN, kData = GRADVERIFY_TEST_DATA;
-const std::string kSolution = STUDENT_RUNNER_SOLUTION;
+// The commands run in (a copy of) the test submission's directory, which holds them.
+const std::string kSubmissionDir = std::string(" --submission-dir ") + GRADVERIFY_TEST_SUBMISSION;
+const std::string kSolution = "./student_runner_solution";
 // A submission with a bug and stderr output, so the feedback has tables, hints and excerpts.
-const std::string kBuggyPython = "python3 " + kData + "/submissions/python_student.py relu_ge";
+const std::string kBuggyPython = "python3 python_student.py relu_ge";
 const std::string kRubric = " --rubric " + kData + "/determinism_rubric.json";
 
 const std::set<std::string> kTimeKeys = {"seconds", "execution_time"};
@@ -82,11 +84,11 @@ INSTANTIATE_TEST_SUITE_P(
         Report{"check_json", "check --layers 3,5,4,2 --loss bce_with_logits --data random:6 --seed 7", "json"},
         Report{"check_gradients_json", "check --problem " + kData + "/pytorch/relu_bce_float32_problem.json --gradients " +
                                            kData + "/pytorch/relu_bce_float32_gradients.json", "json"},
-        Report{"grade_solution_table", "grade -q --submission-cmd " + kSolution, "table"},
-        Report{"grade_buggy_json", "grade -q" + kRubric + " --submission-cmd '" + kBuggyPython + "'", "json"},
-        Report{"grade_buggy_gradescope", "grade -q" + kRubric + " --submission-cmd '" + kBuggyPython + "'", "gradescope"},
-        Report{"grade_buggy_junit", "grade -q" + kRubric + " --submission-cmd '" + kBuggyPython + "'", "junit"},
-        Report{"grade_buggy_table", "grade -q" + kRubric + " --submission-cmd '" + kBuggyPython + "'", "table"}),
+        Report{"grade_solution_table", "grade -q" + kSubmissionDir + " --submission-cmd " + kSolution, "table"},
+        Report{"grade_buggy_json", "grade -q" + kSubmissionDir + kRubric + " --submission-cmd '" + kBuggyPython + "'", "json"},
+        Report{"grade_buggy_gradescope", "grade -q" + kSubmissionDir + kRubric + " --submission-cmd '" + kBuggyPython + "'", "gradescope"},
+        Report{"grade_buggy_junit", "grade -q" + kSubmissionDir + kRubric + " --submission-cmd '" + kBuggyPython + "'", "junit"},
+        Report{"grade_buggy_table", "grade -q" + kSubmissionDir + kRubric + " --submission-cmd '" + kBuggyPython + "'", "table"}),
     [](const auto& test_info) { return test_info.param.name; });
 
 // The blanking is narrow: a report that differs anywhere else is still caught.

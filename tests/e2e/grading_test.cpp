@@ -27,17 +27,20 @@ using testing::write_temp;
 using nlohmann::json;
 
 const std::string kBin = GRADVERIFY_BIN;
-const std::string kSolution = STUDENT_RUNNER_SOLUTION;
-const std::string kSkeleton = STUDENT_RUNNER_SKELETON;
-const std::string kDbAveraged = STUDENT_RUNNER_DB_AVERAGED;
-const std::string kPython = std::string("python3 ") + GRADVERIFY_TEST_DATA + "/submissions/python_student.py";
+// The commands run in (a copy of) the test submission's directory, which holds them all.
+const std::string kSubmission = GRADVERIFY_TEST_SUBMISSION;
+const std::string kGrade = kBin + " grade --submission-dir " + kSubmission;
+const std::string kSolution = "./student_runner_solution";
+const std::string kSkeleton = "./student_runner_skeleton";
+const std::string kDbAveraged = "./student_runner_db_averaged";
+const std::string kPython = "python3 python_student.py";
 
 // Grades with the built-in rubric (or `extra` options) and returns the JSON report.
 json grade(const std::string& command, const std::string& extra = "") {
   // Named per process: ctest -j runs tests that grade the same command at the same time.
   const std::string out = temp_path("grade_" + std::to_string(getpid()) + "_" +
                                     std::to_string(std::hash<std::string>{}(command + extra)) + ".json");
-  const auto run = run_shell(kBin + " grade -q --format json --output " + out + " --submission-cmd '" + command + "' " + extra);
+  const auto run = run_shell(kGrade + " -q --format json --output " + out + " --submission-cmd '" + command + "' " + extra);
   EXPECT_EQ(run.exit_code, 0) << run.err;
   return json::parse(slurp(out));
 }
@@ -68,7 +71,7 @@ void expect_gradescope_contract(const json& r) {
 
 TEST(Grading, TheReferenceSolutionScoresFullMarksInAValidResultsJson) {
   const std::string out = temp_path("solution_results.json");
-  const auto run = run_shell(kBin + " grade -q --format gradescope --output " + out + " --submission-cmd " + kSolution);
+  const auto run = run_shell(kGrade + " -q --format gradescope --output " + out + " --submission-cmd " + kSolution);
   ASSERT_EQ(run.exit_code, 0) << run.err;
   const json r = json::parse(slurp(out));
   expect_gradescope_contract(r);
@@ -99,7 +102,7 @@ TEST(Grading, CorrectPythonScoresFullMarks) {
 std::vector<json> answers_of(const std::string& command, const Rubric& rubric) {
   std::vector<json> answers;
   SandboxLimits limits;
-  limits.working_directory = "/tmp";
+  limits.working_directory = kSubmission;
   for (const auto& c : rubric.cases) {
     const SandboxResult run = run_sandboxed(command, case_request_json(c), limits);
     EXPECT_TRUE(run.exited_cleanly()) << command << ": " << run.failure() << run.err;
@@ -229,7 +232,7 @@ TEST_P(HostileSubmission, GetsZeroWhileTheResultsFileStaysCompleteAndValid) {
   std::string command = GetParam().command;
   for (auto at = command.find("RESULTS"); at != std::string::npos; at = command.find("RESULTS"))
     command.replace(at, 7, results);
-  const auto run = run_shell(kBin + " grade -q --rubric " + small_rubric() + " --format gradescope --output " + results +
+  const auto run = run_shell(kGrade + " -q --rubric " + small_rubric() + " --format gradescope --output " + results +
                              " --submission-cmd \"" + command + "\"");
   ASSERT_EQ(run.exit_code, 0) << run.err;
   const json r = json::parse(slurp(results));
@@ -245,11 +248,11 @@ TEST_P(HostileSubmission, GetsZeroWhileTheResultsFileStaysCompleteAndValid) {
   }
   if (GetParam().name == "garbage_output" || GetParam().name == "invalid_utf8_json") {
     // Arbitrary bytes in what the feedback quotes must not break the other formats either.
-    const auto as_json = run_shell(kBin + " grade -q --rubric " + small_rubric() + " --format json --submission-cmd \"" +
+    const auto as_json = run_shell(kGrade + " -q --rubric " + small_rubric() + " --format json --submission-cmd \"" +
                                    command + "\"");
     ASSERT_EQ(as_json.exit_code, 0) << as_json.err;
     EXPECT_EQ(json::parse(as_json.out)["score"].get<double>(), 0);
-    EXPECT_EQ(run_shell(kBin + " grade -q --rubric " + small_rubric() + " --format junit --submission-cmd \"" + command +
+    EXPECT_EQ(run_shell(kGrade + " -q --rubric " + small_rubric() + " --format junit --submission-cmd \"" + command +
                         "\"").exit_code, 0);
   }
 }
@@ -277,7 +280,7 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(GradingRubric, AMistakeInARubricNamesTheFileAndTheField) {
   const std::string path = write_temp("bad_rubric.json", R"({"cases": [{"name": "a", "kind": "op", "op": "softmax"}]})");
-  const auto run = run_shell(kBin + " grade --rubric " + path + " --submission-cmd true");
+  const auto run = run_shell(kGrade + " --rubric " + path + " --submission-cmd true");
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_NE(run.err.find(path + ": cases[0].op: expected one of relu, sigmoid, tanh, identity, linear, mse, bce, "
                                 "bce_with_logits, got 'softmax'"),
@@ -285,29 +288,35 @@ TEST(GradingRubric, AMistakeInARubricNamesTheFileAndTheField) {
       << run.err;
 }
 
-TEST(GradingRubric, ADirectoryTheSubmissionCannotEnterIsRefusedBeforeGrading) {
-  if (geteuid() != 0) GTEST_SKIP() << "needs root: only then do submissions run as nobody";
-  const std::string dir = temp_path("private_submission");
-  std::filesystem::create_directories(dir);
-  std::filesystem::permissions(dir, std::filesystem::perms::owner_all);
-  const auto run = run_shell(kBin + " grade --submission-cmd " + kSolution + " --submission-dir " + dir);
-  EXPECT_EQ(run.exit_code, 2);
-  EXPECT_NE(run.err.find(dir + ": submissions can't run there: cannot enter the submission's directory"),
-            std::string::npos) << run.err;
-  EXPECT_EQ(run.err.find("computing"), std::string::npos) << "refused before LibTorch's references";
+// A clone under /root (0700) is where a root user's submission lives: the grader copies it
+// for each case and hands the copy to the case's uid, so it is graded like any other.
+TEST(GradingRubric, ASubmissionInADirectoryOnlyItsOwnerMayEnterIsGraded) {
+  namespace fs = std::filesystem;
+  const fs::path dir = temp_path("private_submission");
+  fs::remove_all(dir);
+  fs::create_directories(dir / "inner");
+  fs::copy_file(kSubmission + "/student_runner_solution", dir / "inner/runner");
+  fs::permissions(dir, fs::perms::owner_all);
+  fs::permissions(dir / "inner", fs::perms::owner_all);
+  const std::string out = temp_path("private_submission.json");
+  const auto run = run_shell(kBin + " grade -q --submission-cmd ./runner --format json --output " + out +
+                             " --submission-dir " + (dir / "inner").string());
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const json r = json::parse(slurp(out));
+  EXPECT_EQ(r["score"], r["max_score"]) << r.dump().substr(0, 2000);
 }
 
 TEST(GradingRubric, ACaseThatCannotTellRightFromSkeletonIsRefused) {
   // The lab notebook's seed-42 net: layer 2's ReLUs are dead, so dW1 is all zero.
   const std::string path = write_temp("dead_rubric.json", R"({"cases": [{"name": "dead net", "kind": "mlp",
     "layers": [2, 4, 3, 2, 1], "data": "xor", "seed": 42}]})");
-  const auto run = run_shell(kBin + " grade --rubric " + path + " --submission-cmd " + kSolution);
+  const auto run = run_shell(kGrade + " --rubric " + path + " --submission-cmd " + kSolution);
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_NE(run.err.find("case 'dead net': LibTorch's dW1 is all zero"), std::string::npos) << run.err;
 }
 
 TEST(GradingRubric, ThePrintedBuiltInRubricGradesTheSameAsTheBuiltIn) {
-  const auto printed = run_shell(kBin + " grade --print-rubric");
+  const auto printed = run_shell(kGrade + " --print-rubric");
   ASSERT_EQ(printed.exit_code, 0);
   const std::string path = write_temp("printed_rubric.json", printed.out);
   const json r = grade(kPython + " tanh_forgot", "--rubric " + path);
@@ -318,7 +327,7 @@ TEST(GradingRubric, ThePrintedBuiltInRubricGradesTheSameAsTheBuiltIn) {
 
 TEST(GradingOutputs, JunitHasOneTestcasePerCaseAndAFailureForEachLoss) {
   const std::string out = temp_path("junit.xml");
-  ASSERT_EQ(run_shell(kBin + " grade -q --format junit --output " + out + " --submission-cmd '" + kPython +
+  ASSERT_EQ(run_shell(kGrade + " -q --format junit --output " + out + " --submission-cmd '" + kPython +
                       " mse_no_two'").exit_code, 0);
   const std::string xml = slurp(out);
   const Rubric rubric = builtin_rubric();
@@ -385,18 +394,22 @@ TEST(GradingClass, EveryStudentGetsResultsAndTheSummaryAddsUp) {
   namespace fs = std::filesystem;
   const fs::path dir = temp_path("class");
   fs::remove_all(dir);
-  const std::map<std::string, std::string> students = {
-      {"alice", "exec " + kSolution}, {"bob", "exec " + kSkeleton}, {"carol", "exec " + kPython + " mlp_bias_mean"}};
-  for (const auto& [name, run] : students) {
+  // Each student's folder holds what they handed in: a runner, or the Python source.
+  const std::map<std::string, std::pair<std::string, std::string>> students = {
+      {"alice", {"student_runner_solution", "exec " + kSolution}},
+      {"bob", {"student_runner_skeleton", "exec " + kSkeleton}},
+      {"carol", {"python_student.py", "exec " + kPython + " mlp_bias_mean"}}};
+  for (const auto& [name, handed_in] : students) {
     fs::create_directories(dir / name);
-    std::ofstream(dir / name / "run") << "#!/bin/sh\n" << run << "\n";
+    fs::copy_file(kSubmission + "/" + handed_in.first, dir / name / handed_in.first);
+    std::ofstream(dir / name / "run") << "#!/bin/sh\n" << handed_in.second << "\n";
     fs::permissions(dir / name / "run", fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
                                             fs::perms::others_read | fs::perms::others_exec);
   }
   fs::permissions(dir, fs::perms::owner_all | fs::perms::others_read | fs::perms::others_exec);
   const fs::path out = temp_path("class_results");
   fs::remove_all(out);
-  const auto run = run_shell(kBin + " grade --submissions " + dir.string() + " --submission-cmd ./run --workers 2 "
+  const auto run = run_shell(kGrade + " --submissions " + dir.string() + " --submission-cmd ./run --workers 2 "
                              "--format gradescope --output " + out.string());
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_NE(run.out.find("graded 3 submissions"), std::string::npos) << run.out;

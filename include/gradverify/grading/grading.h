@@ -50,15 +50,22 @@ struct GradeResult {
   double score = 0, max_score = 0;
   double seconds = 0;      // the whole grading run
   std::vector<std::string> notes;  // for the whole submission, e.g. a build log
+  std::string isolation;   // the protections in force (IsolationStatus::summary), for staff
 };
 
 // Scores one case from what the submission did. Pure: no processes, so it is testable alone.
 CaseResult score_case(const PreparedCase& prepared, const SandboxResult& run);
 
-// Runs every case in turn. `on_case` sees each result as it is scored (for progress).
+// Runs every case in turn, until cases_stopped(). `on_case` sees each result as it is scored
+// (for progress).
 GradeResult grade_submission(const std::vector<PreparedCase>& cases, const std::string& command,
                              const SandboxLimits& limits,
                              const std::function<void(const CaseResult&, size_t index, size_t total)>& on_case = {});
+
+// What a submission wrote, made safe for a terminal, a browser or JSON: valid UTF-8, with
+// every terminal control character but tab and newline written out (ESC as \x1b). Every
+// format below applies it to everything a submission wrote.
+std::string printable(const std::string& text);
 
 // Gradescope's results.json: score, execution_time, output, tests[] with name, score,
 // max_score, status (passed or failed), output and visibility.

@@ -4,10 +4,14 @@
 #include "grade_command.h"
 
 #include <fmt/format.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -18,6 +22,7 @@
 
 #include "gradverify/errors.h"
 #include "gradverify/grading/grading.h"
+#include "gradverify/grading/isolation.h"
 #include "net_options.h"
 #include "output.h"
 #include "torch_backend.h"
@@ -33,12 +38,17 @@ docs/grading.md): an activation, linear or loss backward on given inputs, or a w
 gradients.json. Answers are compared with LibTorch's, computed here first, as `check`
 compares them; each case's feedback has the per-gradient table and the hints.
 
-Each case runs in its own process group with limits on CPU time, memory, file size, open
-files and processes, a wall-clock timeout that kills the group, stdout capped at 16 MiB,
-stderr kept for feedback, and only PATH, HOME, TMPDIR and LANG in its environment. Run as
-root (as on Gradescope), it runs as nobody. A crash, hang, flood or malformed answer costs
-that case only; nothing a submission prints or writes changes a score. The results file is
-written once, atomically, after every case's processes are gone.
+Each case runs in a fresh copy of the submission's directory, in a world of its own made by
+bubblewrap where the machine allows: its own PID, mount and network namespaces, the system
+read-only, private /tmp, and nothing of the grader, its rubric or other submissions in
+sight. Around that: a uid of its own (as root), a cgroup for memory and processes where one
+can be made, rlimits, a wall-clock timeout, stdout capped at 16 MiB, stderr kept for feedback
+(control characters escaped), and only PATH, HOME, TMPDIR and LANG in its environment.
+--check-isolation tries each protection with a hostile probe and prints what holds here.
+A crash, hang, flood or malformed answer costs that case only; nothing a submission prints
+or writes changes a score. The results file is written once, atomically, after every case's
+processes are gone. SIGINT, SIGTERM or SIGHUP kill every running case before the grader
+exits.
 
 Without --rubric, the lab's built-in rubric (--print-rubric shows it; edit a copy to make
 your own): op cases for every piece and whole-net cases, some hidden. Hidden cases are
@@ -49,13 +59,14 @@ student), N at a time, and writes DIR's results into --output (a directory): one
 file per student and summary.csv (student, total, points per case).
 
 Exit status: 0 graded (whatever the scores), 2 a bad rubric, option or folder,
-4 an internal error.
+4 an internal error, 128 + N stopped by signal N (130 for Ctrl-C).
 
 Examples:
   gradverify grade --submission-cmd "python3 solution.py"
   gradverify grade --submission-cmd ./runner --format gradescope --output results.json
   gradverify grade --submissions class/ --submission-cmd ./runner --output graded/
-  gradverify grade --print-rubric > rubric.json)");
+  gradverify grade --print-rubric > rubric.json
+  gradverify grade --check-isolation)");
   auto* one = grade->add_option("--submission-cmd", o.submission_cmd, "The command that answers the cases");
   grade->add_option("--submission-dir", o.submission_dir, "Where that command runs (one submission)")
       ->capture_default_str()
@@ -77,9 +88,66 @@ Examples:
       ->check(CLI::Range(int64_t{16}, int64_t{1} << 20));
   grade->add_option("--workers", o.workers, "A class's parallel workers [default: one per core]")->check(CLI::Range(1, 256));
   grade->add_flag("--quiet,-q", o.quiet, "No progress on stderr");
+  grade->add_option("--isolation", o.isolation,
+                    "auto (namespaces where bwrap works here), namespaces (refuse without them) or basic")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "namespaces", "basic"}));
+  grade->add_flag("--check-isolation", o.check_isolation,
+                  "Try each protection with a hostile probe, print what is contained here, and exit");
+  grade->add_option("--expose", o.exposed, "A directory cases may also read, read-only (e.g. a course's venv)")
+      ->check(CLI::ExistingDirectory);
+  grade->add_flag("--allow-readable-rubric", o.allow_readable_rubric,
+                  "As root, grade even though other users may read --rubric (its hidden cases' seeds)");
 }
 
 namespace {
+
+// SIGINT, SIGTERM and SIGHUP while grading: every running case is killed, the grader's clean-up
+// removes their files, and run_grade exits 128 + N. The signals are blocked in every thread
+// and waited for in one of their own, so the stop is ordinary code, not a signal handler.
+class StopSignals {
+ public:
+  StopSignals() {
+    sigemptyset(&set_);
+    for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&set_, s);
+    pthread_sigmask(SIG_BLOCK, &set_, &previous_);
+    watcher_ = std::thread([this] {
+      const timespec tick{0, 100 * 1000 * 1000};
+      while (!done_) {
+        const int s = sigtimedwait(&set_, nullptr, &tick);
+        if (s > 0) {
+          received_ = s;
+          stop_all_cases();
+          return;
+        }
+      }
+    });
+  }
+  ~StopSignals() {
+    done_ = true;
+    watcher_.join();
+    pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
+  }
+  int received() const { return received_; }
+
+ private:
+  sigset_t set_{}, previous_{};
+  std::atomic<bool> done_{false};
+  std::atomic<int> received_{0};
+  std::thread watcher_;
+};
+
+int stopped_by(int signal, const std::string& what) {
+  std::cerr << fmt::format("gradverify: stopped by {}: every running case was killed and its files removed; {}\n",
+                           signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "SIGHUP", what);
+  return 128 + signal;
+}
+
+IsolationMode isolation_mode(const std::string& name) {
+  if (name == "namespaces") return IsolationMode::namespaces;
+  if (name == "basic") return IsolationMode::basic;
+  return IsolationMode::automatic;
+}
 
 std::string read_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -136,7 +204,8 @@ std::vector<std::string> student_folders(const GradeOptions& o) {
 }
 
 int grade_class(const GradeOptions& o, const std::vector<std::string>& students, const Rubric& rubric,
-                const std::vector<PreparedCase>& cases, SandboxLimits limits, const std::vector<std::string>& notes) {
+                const std::vector<PreparedCase>& cases, SandboxLimits limits, const std::vector<std::string>& notes,
+                const IsolationStatus& isolation, const StopSignals& stop) {
   namespace fs = std::filesystem;
   std::error_code error;
   fs::create_directories(o.output_path, error);
@@ -151,13 +220,15 @@ int grade_class(const GradeOptions& o, const std::vector<std::string>& students,
   std::vector<std::thread> pool;
   for (unsigned w = 0; w < std::min<size_t>(workers, students.size()); ++w)
     pool.emplace_back([&] {
-      for (size_t i = next++; i < students.size(); i = next++) {
+      for (size_t i = next++; i < students.size() && !cases_stopped(); i = next++) {
         SandboxLimits mine = limits;
         mine.working_directory = (fs::path(o.submissions_dir) / students[i]).string();
         GradeResult r = grade_submission(cases, o.submission_cmd, mine);
+        if (cases_stopped()) return;  // this student's results are incomplete: none are written
         r.rubric = rubric.name;
         r.submission = students[i] + ": " + o.submission_cmd;
         r.notes = notes;
+        r.isolation = isolation.summary();
         write_file((fs::path(o.output_path) / (students[i] + "." + extension)).string(), formatted(r, o.format));
         results[i] = std::move(r);
         const size_t finished = ++done;
@@ -173,6 +244,9 @@ int grade_class(const GradeOptions& o, const std::vector<std::string>& students,
   for (auto& t : pool) t.join();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!o.quiet) std::cerr << "\n";
+  if (stop.received() != 0)
+    return stopped_by(stop.received(), fmt::format("the {} students graded before it are in {}; no summary.csv",
+                                                   done.load(), o.output_path));
 
   std::string csv = "student,total";
   for (const auto& c : cases) csv += "," + csv_field(c.spec.name);
@@ -191,11 +265,54 @@ int grade_class(const GradeOptions& o, const std::vector<std::string>& students,
   return kPass;
 }
 
+// The rubric holds the hidden cases' seeds. As root, cases run as other uids, so a rubric
+// others may read is refused where cases could see the file (no namespaces), unless
+// --allow-readable-rubric; with namespaces they can't, and a warning is enough.
+void require_private_rubric(const GradeOptions& o, const IsolationStatus& isolation) {
+  struct stat st {};
+  if (o.rubric_path.empty() || o.allow_readable_rubric || geteuid() != 0 || stat(o.rubric_path.c_str(), &st) != 0 ||
+      !S_ISREG(st.st_mode) || (st.st_mode & S_IROTH) == 0)
+    return;
+  const std::string mode = fmt::format("other users may read it (mode {:04o})", st.st_mode & 07777);
+  if (!isolation.namespaces)
+    throw InputError(o.rubric_path, "",
+                     mode + ", and so may a submission here (no namespaces); its hidden cases' seeds must stay "
+                            "private: chmod 600 it, or pass --allow-readable-rubric");
+  if (!o.quiet)
+    std::cerr << "grade: warning: " << o.rubric_path << ": " << mode
+              << "; cases can't see it here (namespaces), but chmod 600 keeps it private on any machine\n";
+}
+
+// What the sandbox gives here, found before any work: a machine that can't give the isolation
+// asked for (--isolation namespaces) is refused now, not in every case.
+IsolationStatus required_isolation(const SandboxLimits& limits) {
+  const IsolationStatus status = isolation_status(limits);
+  if (limits.isolation == IsolationMode::namespaces && !status.namespaces)
+    throw InputError("--isolation", "namespaces", "unavailable on this machine: " + status.bubblewrap);
+  return status;
+}
+
+void require_submission_directory(const std::string& dir, const SandboxLimits& limits) {
+  try {
+    require_copyable_submission(dir, limits);
+  } catch (const std::invalid_argument& e) {
+    throw InputError(dir, "", e.what());
+  }
+}
+
 }  // namespace
 
 int run_grade(const GradeOptions& o) {
   if (o.print_rubric) {
     std::cout << builtin_rubric_json();
+    return kPass;
+  }
+  SandboxLimits limits;
+  limits.isolation = isolation_mode(o.isolation);
+  limits.exposed_paths = o.exposed;
+  if (o.check_isolation) {
+    const IsolationStatus status = isolation_status(limits);
+    std::cout << format_isolation_report(status, probe_isolation(limits));
     return kPass;
   }
   if (o.submission_cmd.empty())
@@ -204,37 +321,42 @@ int run_grade(const GradeOptions& o) {
   // only after every case has run.
   if (o.submissions_dir.empty()) require_writable_file(o.output_path);
   else require_writable_directory(o.output_path, "results directory");
+  const IsolationStatus isolation = required_isolation(limits);
+  require_private_rubric(o, isolation);
   const Rubric rubric = o.rubric_path.empty() ? builtin_rubric() : load_rubric(o.rubric_path);
   const std::vector<std::string> students = o.submissions_dir.empty() ? std::vector<std::string>{} : student_folders(o);
   std::vector<std::string> notes;
   if (!o.note_file.empty()) notes.push_back(read_text(o.note_file));
 
-  SandboxLimits limits;
   limits.wall_seconds = o.timeout > 0 ? o.timeout : rubric.timeout_seconds;
   limits.cpu_seconds = static_cast<int>(std::ceil(limits.wall_seconds)) + 1;
-  limits.address_space_bytes = (o.memory_mb > 0 ? o.memory_mb : rubric.memory_mb) << 20;
+  limits.address_space_bytes = limits.memory_bytes = (o.memory_mb > 0 ? o.memory_mb : rubric.memory_mb) << 20;
   limits.working_directory = std::filesystem::absolute(o.submission_dir).string();
-  // A directory the submission can't enter (as nobody, under /root say) would cost every case
-  // its points for the grader's set-up, not the student's code: refuse it before any work.
-  const std::string first_dir = students.empty() ? limits.working_directory
-                                                 : (std::filesystem::path(o.submissions_dir) / students.front()).string();
-  SandboxLimits probe = limits;
-  probe.working_directory = std::filesystem::absolute(first_dir).string();
-  if (const std::string failure = run_sandboxed("exit 0", "", probe).failure(); !failure.empty())
-    throw InputError(first_dir, "", "submissions can't run there: " + failure);
-  if (!o.quiet) std::cerr << "grade: computing " << rubric.cases.size() << " references with LibTorch\n";
+  // What no case may see even where the system directories are visible.
+  for (const auto& path : {o.rubric_path, o.note_file, o.output_path})
+    if (!path.empty()) limits.hidden_paths.push_back(std::filesystem::absolute(path).string());
+  if (students.empty()) require_submission_directory(limits.working_directory, limits);
+  for (const auto& student : students)
+    require_submission_directory((std::filesystem::path(o.submissions_dir) / student).string(), limits);
+  if (!o.quiet) {
+    std::cerr << "grade: isolation: " << isolation.summary() << "\n";
+    std::cerr << "grade: computing " << rubric.cases.size() << " references with LibTorch\n";
+  }
   const std::vector<PreparedCase> cases = prepare(rubric);
 
-  if (!o.submissions_dir.empty()) return grade_class(o, students, rubric, cases, limits, notes);
+  const StopSignals stop;
+  if (!o.submissions_dir.empty()) return grade_class(o, students, rubric, cases, limits, notes, isolation, stop);
 
   const auto on_case = [&](const CaseResult& c, size_t i, size_t total) {
     if (!o.quiet)
       std::cerr << fmt::format("grade: [{}/{}] {:<40} {:g}/{:g}{}\n", i + 1, total, c.name, c.score, c.points,
-                               c.failure.empty() ? "" : "  (" + c.failure + ")");
+                               c.failure.empty() ? "" : "  (" + printable(c.failure) + ")");
   };
   GradeResult result = grade_submission(cases, o.submission_cmd, limits, on_case);
+  if (stop.received() != 0) return stopped_by(stop.received(), "no results written");
   result.rubric = rubric.name;
   result.notes = notes;
+  result.isolation = isolation.summary();
   const std::string text = formatted(result, o.format);
   // Written once, atomically, after every case's processes are gone.
   write_output(text, o.output_path,

@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 
 #include <string>
+#include <vector>
 
 namespace gradverify::cli {
 
@@ -19,11 +20,16 @@ struct GradeOptions {
   int64_t memory_mb = 0;        // per case; 0: the rubric's
   int workers = 0;              // a class's parallel workers; 0: one per core
   bool quiet = false;           // no progress on stderr
+  std::string isolation = "auto";  // auto, namespaces (required) or basic (sandbox.h's IsolationMode)
+  bool check_isolation = false;    // run the hostile probe, print what is contained, and exit
+  std::vector<std::string> exposed;  // more directories cases may read
+  bool allow_readable_rubric = false;  // grade as root with a rubric others may read
 };
 
 void add_grade_command(CLI::App& app, GradeOptions& options);
 
-// Grades and returns 0, whatever the scores; 2 on a bad rubric or option (InputError).
+// Grades and returns 0, whatever the scores; 2 on a bad rubric or option (InputError);
+// 128 + the signal when SIGINT, SIGTERM or SIGHUP stopped it (every case is killed first).
 int run_grade(const GradeOptions& options);
 
 }  // namespace gradverify::cli

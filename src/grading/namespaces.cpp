@@ -1,0 +1,124 @@
+#include "grading/namespaces.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <sstream>
+
+namespace gradverify::detail {
+namespace {
+
+std::string output_of(const std::string& command) {
+  std::string out;
+  if (FILE* pipe = popen(command.c_str(), "r")) {
+    char buffer[4096];
+    size_t n = 0;
+    while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) out.append(buffer, n);
+    pclose(pipe);
+  }
+  return out;
+}
+
+std::string on_path(const std::string& program) {
+  const char* path = getenv("PATH");
+  std::istringstream dirs(path != nullptr && *path != '\0' ? path : "/usr/bin:/bin");
+  std::string dir;
+  while (std::getline(dirs, dir, ':')) {
+    const std::string candidate = (dir.empty() ? "." : dir) + "/" + program;
+    if (access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return "";
+}
+
+std::string real_path(const std::string& path) {
+  char resolved[PATH_MAX];
+  return realpath(path.c_str(), resolved) != nullptr ? std::string(resolved) : "";
+}
+
+bool under(const std::string& path, const std::string& dir) {
+  return path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/';
+}
+
+// The machine's read-only system: what programs, interpreters and their libraries need.
+const char* const kSystemDirs[] = {"/usr", "/etc", "/opt"};
+const char* const kTopLevelLinks[] = {"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"};
+
+}  // namespace
+
+const Bubblewrap& find_bubblewrap() {
+  static const Bubblewrap found = [] {
+    Bubblewrap b;
+    b.path = on_path("bwrap");
+    if (b.path.empty()) return b;
+    std::string version = output_of("'" + b.path + "' --version 2>/dev/null");
+    if (!version.empty() && version.back() == '\n') version.pop_back();
+    b.version = version;
+    b.sizes_tmpfs = output_of("'" + b.path + "' --help 2>&1").find("--size") != std::string::npos;
+    return b;
+  }();
+  return found;
+}
+
+std::vector<std::string> bubblewrap_command(const Bubblewrap& bwrap, const SandboxLimits& limits,
+                                            const std::string& copy, const std::string& inside,
+                                            const std::string& command) {
+  std::vector<std::string> a = {bwrap.path, "--unshare-all", "--die-with-parent", "--new-session",
+                                "--hostname", "gradverify-case"};
+  std::vector<std::string> visible;  // real paths of what is bound, for hiding inside them
+  for (const char* dir : kSystemDirs) {
+    struct stat st {};
+    if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+    a.insert(a.end(), {"--ro-bind", dir, dir});
+    visible.push_back(dir);
+  }
+  for (const char* link : kTopLevelLinks) {
+    struct stat st {};
+    if (lstat(link, &st) != 0) continue;
+    if (S_ISLNK(st.st_mode)) {  // merged /usr: /bin -> usr/bin
+      char target[PATH_MAX];
+      const ssize_t n = readlink(link, target, sizeof target - 1);
+      if (n <= 0) continue;
+      a.insert(a.end(), {"--symlink", std::string(target, static_cast<size_t>(n)), link});
+    } else if (S_ISDIR(st.st_mode)) {
+      a.insert(a.end(), {"--ro-bind", link, link});
+      visible.push_back(link);
+    }
+  }
+  for (const auto& path : limits.exposed_paths) {
+    const std::string real = real_path(path);
+    if (real.empty()) continue;  // refused earlier, by whoever set it
+    a.insert(a.end(), {"--ro-bind", real, real});
+    visible.push_back(real);
+  }
+  a.insert(a.end(), {"--proc", "/proc", "--dev", "/dev"});
+  for (const char* tmp : {"/tmp", "/var/tmp", "/dev/shm"}) {
+    if (bwrap.sizes_tmpfs) a.insert(a.end(), {"--size", std::to_string(limits.tmpfs_bytes)});
+    a.insert(a.end(), {"--tmpfs", tmp});
+  }
+  // The grader's own binary, its plug-in and rubric, where a system directory would show them.
+  std::vector<std::string> hidden = limits.hidden_paths;
+  hidden.push_back("/proc/self/exe");
+  for (const auto& path : hidden) {
+    const std::string real = real_path(path);
+    bool shown = false;
+    for (const auto& dir : visible) shown = shown || under(real, dir);
+    if (!shown) continue;
+    struct stat st {};
+    if (stat(real.c_str(), &st) != 0) continue;
+    if (S_ISDIR(st.st_mode)) a.insert(a.end(), {"--tmpfs", real});
+    else a.insert(a.end(), {"--ro-bind", "/dev/null", real});
+  }
+  a.insert(a.end(), {"--bind", copy, inside, "--chdir", inside, "--"});
+  // The command, then a count of what it left: pid 1 (bwrap's reaper) and this shell are 2.
+  a.insert(a.end(), {"/bin/sh", "-c",
+                     "/bin/sh -c \"$1\" 3>&-; s=$?; n=0; for p in /proc/[0-9]*; do n=$((n+1)); done; "
+                     "echo \"$n\" >&3; exit \"$s\"",
+                     "gradverify-case", command});
+  return a;
+}
+
+}  // namespace gradverify::detail
