@@ -7,7 +7,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq build-essential cmake libtorch-dev libopenblas-dev nlohmann-json3-dev libcli11-dev \
-  libfmt-dev python3
+  libfmt-dev python3 bubblewrap
 # Only the grader: the test suite and the kit's runners are not needed here.
 cmake -S "$here/gradverify" -B "$here/gradverify/build" -DGRADVERIFY_BUILD_TESTS=OFF
 cmake --build "$here/gradverify/build" -j"$(nproc)" --target gradverify

@@ -363,8 +363,10 @@ SandboxResult run_case(const std::string& command, const std::string& input, con
   std::optional<Clock::time_point> drain_deadline;  // after the main process exits
   char buffer[65536];
   const auto end_of_case = [&] {
-    // Whatever it left is killed now, so the pipes reach end-of-file.
-    if (resources.cgroup->kill_all()) result.left_processes = true;
+    // Whatever it left is killed now, so the pipes reach end-of-file. With namespaces the
+    // cgroup may still list processes the namespace's end is killing: the wrapper's count says
+    // what was left.
+    if (resources.cgroup->kill_all() && !namespaces) result.left_processes = true;
     if (!namespaces) result.left_processes = clean_up_after(pid, resources.identity.get()) || result.left_processes;
   };
   while (from_stdout >= 0 || from_stderr >= 0 || !exited) {

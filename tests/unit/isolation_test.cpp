@@ -88,11 +88,12 @@ TEST_P(Isolation, AForkChainOfSessionsAndARenamedDaemonDieWithTheCase) {
 
 TEST_P(Isolation, HiddenInputsLeftInTmpDoNotReachALaterCase) {
   const std::string secret = "hidden-input-" + std::to_string(getpid());
-  run("for d in /tmp /var/tmp /dev/shm; do echo " + secret + " >> $d/gv-exfiltrate; done");
-  const SandboxResult later = run("cat /tmp/gv-exfiltrate /var/tmp/gv-exfiltrate /dev/shm/gv-exfiltrate 2>/dev/null");
+  const std::string file = "gv-exfiltrate-" + std::to_string(getpid());
+  run("for d in /tmp /var/tmp /dev/shm; do echo " + secret + " >> $d/" + file + "; done");
+  const SandboxResult later = run("cat /tmp/" + file + " /var/tmp/" + file + " /dev/shm/" + file + " 2>/dev/null");
   const bool leaked = later.out.find(secret) != std::string::npos;
   EXPECT_EQ(leaked, !status_.namespaces) << later.out;
-  for (const char* d : {"/tmp", "/var/tmp", "/dev/shm"}) std::filesystem::remove(std::string(d) + "/gv-exfiltrate");
+  for (const char* d : {"/tmp", "/var/tmp", "/dev/shm"}) std::filesystem::remove(std::string(d) + "/" + file);
 }
 
 TEST_P(Isolation, AClassmatesSubmissionAndTheGraderAreOutOfSight) {

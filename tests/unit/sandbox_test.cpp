@@ -65,6 +65,10 @@ std::string temp_dir(const std::string& name) {
   return path;
 }
 
+// A sleep length that no other test process uses at the same time ("97.1234"): ctest -j runs
+// this suite's modes side by side, and processes_with looks at the whole machine.
+std::string mark(const std::string& seconds) { return seconds + "." + std::to_string(getpid() % 10000); }
+
 // Processes whose command line contains `marker`, anywhere on the machine.
 int processes_with(const std::string& marker) {
   int count = 0;
@@ -118,19 +122,19 @@ TEST_P(Sandbox, AnInfiniteLoopIsKilledAtTheDeadline) {
 }
 
 TEST_P(Sandbox, ASleepingChildHoldingStdoutDoesNotHoldTheGrader) {
-  const SandboxResult r = run_sandboxed("sleep 97 & echo answer", "", quick());
+  const SandboxResult r = run_sandboxed("sleep " + mark("97") + " & echo answer", "", quick());
   EXPECT_EQ(r.out, "answer\n");
   EXPECT_TRUE(r.left_processes);
   EXPECT_LT(r.seconds, 2);
-  EXPECT_EQ(processes_with("sleep 97"), 0);
+  EXPECT_EQ(processes_with("sleep " + mark("97")), 0);
 }
 
 TEST_P(Sandbox, AProcessThatEscapesItsGroupIsStillKilled) {
   // setsid leaves the process group; the grader adopts it as subreaper and kills it.
-  const SandboxResult r = run_sandboxed("setsid sleep 98 >/dev/null 2>&1 & echo answer", "", quick());
+  const SandboxResult r = run_sandboxed("setsid sleep " + mark("98") + " >/dev/null 2>&1 & echo answer", "", quick());
   EXPECT_EQ(r.out, "answer\n");
   EXPECT_TRUE(r.left_processes);
-  EXPECT_EQ(processes_with("sleep 98"), 0);
+  EXPECT_EQ(processes_with("sleep " + mark("98")), 0);
 }
 
 TEST_P(Sandbox, UnboundedAllocationHitsTheAddressSpaceLimit) {
@@ -246,9 +250,9 @@ TEST_P(Sandbox, AsRootTheProcessLimitHolds) {
   SandboxLimits limits = quick(5);
   limits.processes = 8;
   // 30 background sleeps against a limit of 8: forks start failing, and none outlive the case.
-  const SandboxResult r = run_sandboxed("for i in $(seq 30); do sleep 99 & done; echo forked", "", limits);
+  const SandboxResult r = run_sandboxed("for i in $(seq 30); do sleep " + mark("99") + " & done; echo forked", "", limits);
   EXPECT_NE(r.err.find("fork"), std::string::npos) << r.err;
-  EXPECT_EQ(processes_with("sleep 99"), 0);
+  EXPECT_EQ(processes_with("sleep " + mark("99")), 0);
 }
 
 // Open descriptors of this process.

@@ -15,6 +15,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -30,7 +31,9 @@
 #include "gradverify/check/finite_differences.h"
 #include "gradverify/check/report.h"
 #include "gradverify/errors.h"
+#include "gradverify/grading/isolation.h"
 #include "gradverify/grading/rubric.h"
+#include "gradverify/grading/sandbox.h"
 #include "gradverify/net/gemm.h"
 #include "gradverify/net/mlp.h"
 #include "gradverify/problem/manual_mlp.h"
@@ -417,19 +420,41 @@ std::optional<BenchGrading> measure_grading(const BenchCheckLatency& latency, in
   const std::string runner = running_binary_directory() + "/student_runner_solution";
   if (process_runs <= 0 || access(runner.c_str(), X_OK) != 0) return std::nullopt;
   progress("grading the student kit's reference runner on the built-in rubric");
-  char out_template[] = "/tmp/gradverify-bench-XXXXXX";
-  const int fd = mkstemp(out_template);
-  if (fd < 0) throw std::runtime_error(std::string("bench: cannot create a file in /tmp: ") + std::strerror(errno));
-  close(fd);
-  // Removed however the timing ends, an exception included.
-  const std::unique_ptr<char, int (*)(const char*)> remove_output(out_template, &std::remove);
+  // The runner in a submission directory of its own, as a student hands it in: each case
+  // copies that directory. Removed however the timing ends, an exception included.
+  char dir_template[] = "/tmp/gradverify-bench-XXXXXX";
+  if (mkdtemp(dir_template) == nullptr)
+    throw std::runtime_error(std::string("bench: cannot create a directory in /tmp: ") + std::strerror(errno));
+  const std::string dir = dir_template;
+  const std::unique_ptr<const char, void (*)(const char*)> remove_dir(
+      dir_template, [](const char* path) { std::filesystem::remove_all(path); });
+  std::filesystem::copy_file(runner, dir + "/runner");
+  const std::string out = dir + "/results.json";
   BenchGrading grading;
   grading.cases_per_submission = builtin_rubric().cases.size();
-  grading.submission = time_processes({"grade", "-q", "--submission-cmd", runner, "--submission-dir", "/tmp", "--format",
-                                       "json", "--output", out_template}, std::min(process_runs, 3));
+  grading.submission = time_processes({"grade", "-q", "--submission-cmd", "./runner", "--submission-dir", dir,
+                                       "--format", "json", "--output", out}, std::min(process_runs, 3));
   const double startup = (latency.process ? latency.process->version.median : 0) + latency.libtorch_load_seconds;
   grading.cases_per_second_per_worker =
       static_cast<double>(grading.cases_per_submission) / std::max(grading.submission.median - startup, 1e-3);
+
+  // The sandbox's own cost per case, the two modes interleaved so that load hits both alike.
+  progress("one case's sandbox, basic and with namespaces");
+  SandboxLimits limits;
+  limits.working_directory = dir;
+  limits.isolation = IsolationMode::basic;
+  const IsolationStatus status = isolation_status(SandboxLimits{});
+  grading.isolation = status.summary();
+  std::vector<double> basic, namespaces;
+  for (int run = 0; run < 21; ++run) {
+    limits.isolation = IsolationMode::basic;
+    basic.push_back(seconds_of([&] { run_sandboxed("exit 0", "", limits); }));
+    if (!status.namespaces) continue;
+    limits.isolation = IsolationMode::namespaces;
+    namespaces.push_back(seconds_of([&] { run_sandboxed("exit 0", "", limits); }));
+  }
+  grading.case_basic = summarize(basic, 1);
+  if (!namespaces.empty()) grading.case_namespaces = summarize(namespaces, 1);
   return grading;
 }
 

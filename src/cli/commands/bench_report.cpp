@@ -76,6 +76,11 @@ std::string format_bench_table(const BenchReport& report) {
                          "after start-up, {:.0f} cases/s per worker ('grade --submissions' loads LibTorch once per "
                          "class)\n", grading->cases_per_submission, grading->submission.median * 1e3,
                          grading->cases_per_second_per_worker);
+    table += fmt::format("    one case's sandbox (exit 0): {:.1f} ms basic", grading->case_basic.median * 1e3);
+    if (const auto& ns = grading->case_namespaces)
+      table += fmt::format(", {:.1f} ms with namespaces: +{:.1f} ms per case for bubblewrap's world", ns->median * 1e3,
+                           (ns->median - grading->case_basic.median) * 1e3);
+    table += fmt::format(" (medians; {})\n", grading->isolation);
   } else {
     table += fmt::format("    grading: {:.0f} check cases/s of reference-and-compare work in one process (the kit's "
                          "runner was not found next to this binary, so no submission was graded)\n",
@@ -155,6 +160,12 @@ std::string format_bench_json(const BenchReport& report) {
     grading["submission"] = timing_json(g->submission);
     grading["cases_per_submission"] = g->cases_per_submission;
     grading["cases_per_second_per_worker"] = g->cases_per_second_per_worker;
+    grading["case_sandbox_basic"] = timing_json(g->case_basic);
+    if (g->case_namespaces) {
+      grading["case_sandbox_namespaces"] = timing_json(*g->case_namespaces);
+      grading["namespaces_added_seconds"] = g->case_namespaces->median - g->case_basic.median;
+    }
+    grading["isolation"] = g->isolation;
   }
   doc["grading"] = grading;
 

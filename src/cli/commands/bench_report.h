@@ -75,6 +75,10 @@ struct BenchGrading {
   BenchTiming submission;                  // `gradverify grade`, start to exit: seconds per run
   size_t cases_per_submission = 0;         // the built-in rubric's cases
   double cases_per_second_per_worker = 0;  // after start-up: a process without LibTorch, and the load
+  // One case's sandbox alone (`exit 0` in a copy of the runner's directory), interleaved runs:
+  BenchTiming case_basic;                   // --isolation basic: the copy, the cgroup, the uid, rlimits
+  std::optional<BenchTiming> case_namespaces;  // and bubblewrap's world, where it works here
+  std::string isolation;                    // IsolationStatus::summary()
 };
 
 // What the figures ran on.
