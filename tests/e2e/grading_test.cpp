@@ -11,6 +11,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "gradverify/check/compare.h"
 #include "gradverify/grading/rubric.h"
@@ -337,6 +338,57 @@ TEST(GradingOutputs, JunitHasOneTestcasePerCaseAndAFailureForEachLoss) {
   EXPECT_EQ(testcases, rubric.cases.size());
   EXPECT_EQ(failures, 4u);  // the two MSE op cases and the two MSE nets
   EXPECT_NE(xml.find("failures=\"4\""), std::string::npos);
+}
+
+// ---- isolation through the binary ------------------------------------------------------------
+
+// Ctrl-C, kill, a closed terminal: every running case is killed and its files removed, and the
+// grader exits 128 + the signal. With namespaces even SIGKILL takes the cases with it.
+TEST(GradingIsolation, AStoppedGraderLeavesNoCaseRunning) {
+  for (const auto& [signal, exit_code] : {std::pair{"TERM", 143}, std::pair{"INT", 130}, std::pair{"KILL", 137}}) {
+    SCOPED_TRACE(signal);
+    const std::string marker = "43." + std::to_string(getpid() % 10000) + std::to_string(exit_code);
+    if (std::string(signal) == "KILL" &&
+        run_shell(kBin + " grade --check-isolation | grep -q '^  yes  processes end with the grader'").exit_code != 0)
+      continue;  // without namespaces a SIGKILLed grader can't take a case's descendants with it
+    const auto run = run_shell("(" + kGrade + " -q --rubric " + small_rubric() + " --timeout 30 --submission-cmd 'sleep " +
+                               marker + "' & pid=$!; sleep 3; kill -" + signal + " $pid; wait $pid; echo \"exit $?\")");
+    EXPECT_NE(run.out.find("exit " + std::to_string(exit_code)), std::string::npos) << run.out;
+    if (std::string(signal) != "KILL") {
+      EXPECT_NE(run.err.find("every running case was killed"), std::string::npos) << run.err;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    EXPECT_EQ(processes_with(marker), 0) << "a case outlived the grader";
+  }
+}
+
+TEST(GradingIsolation, ARubricOthersMayReadIsRefusedWhereCasesCouldReadIt) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root: only then do cases run as other users";
+  const std::string rubric = small_rubric();
+  std::filesystem::permissions(rubric, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
+                                           std::filesystem::perms::others_read);
+  const auto refused = run_shell(kGrade + " --isolation basic --rubric " + rubric + " --submission-cmd " + kSolution);
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_NE(refused.err.find(rubric + ": other users may read it (mode 0604)"), std::string::npos) << refused.err;
+  EXPECT_EQ(run_shell(kGrade + " -q --isolation basic --allow-readable-rubric --rubric " + rubric +
+                      " --submission-cmd " + kSolution).exit_code, 0);
+  std::filesystem::permissions(rubric, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  EXPECT_EQ(run_shell(kGrade + " -q --isolation basic --rubric " + rubric + " --submission-cmd " + kSolution).exit_code, 0);
+}
+
+TEST(GradingIsolation, CheckIsolationReportsEveryProtectionAndContainsEveryProbeHere) {
+  const auto run = run_shell(kBin + " grade --check-isolation");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.out.find("processes end with their case"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("Hostile probes"), std::string::npos) << run.out;
+  const bool full = run.out.find("  NO  ") == std::string::npos;
+  if (full) {
+    EXPECT_EQ(run.out.find("NOT CONTAINED"), std::string::npos) << run.out;
+  }
+  // The negative control: without namespaces the same probes get through, and it says so.
+  const auto basic = run_shell(kBin + " grade --check-isolation --isolation basic");
+  ASSERT_EQ(basic.exit_code, 0) << basic.err;
+  EXPECT_NE(basic.out.find("NOT CONTAINED"), std::string::npos) << basic.out;
 }
 
 // ---- the Gradescope bundle, end to end ------------------------------------------------------

@@ -315,6 +315,8 @@ int run_grade(const GradeOptions& o) {
     std::cout << format_isolation_report(status, probe_isolation(limits));
     return kPass;
   }
+  // From here on a stop signal is handled: before the first case it just ends the run.
+  const StopSignals stop;
   if (o.submission_cmd.empty())
     throw InputError("--submission-cmd", "", "required: the command that answers the cases, e.g. \"python3 solution.py\"");
   // A class writes a directory of results, one submission a file; neither is found unwritable
@@ -343,8 +345,6 @@ int run_grade(const GradeOptions& o) {
     std::cerr << "grade: computing " << rubric.cases.size() << " references with LibTorch\n";
   }
   const std::vector<PreparedCase> cases = prepare(rubric);
-
-  const StopSignals stop;
   if (!o.submissions_dir.empty()) return grade_class(o, students, rubric, cases, limits, notes, isolation, stop);
 
   const auto on_case = [&](const CaseResult& c, size_t i, size_t total) {
