@@ -105,7 +105,11 @@ TEST_P(Isolation, AClassmatesSubmissionAndTheGraderAreOutOfSight) {
   ASSERT_GT(readlink("/proc/self/exe", exe, sizeof exe - 1), 0);
   const SandboxResult r = run("cat " + classmate + "/backprop.cpp 2>/dev/null; test -s " + exe + " && echo grader-seen");
   EXPECT_EQ(r.out.find("classmate's code") != std::string::npos, !status_.namespaces) << r.out;
-  EXPECT_EQ(r.out.find("grader-seen") != std::string::npos, !status_.namespaces) << r.out;
+  // Without namespaces the grader is seen where its file modes let the case's uid reach it
+  // (not in a clone under /root): only the namespaces' answer is certain.
+  if (status_.namespaces) {
+    EXPECT_EQ(r.out.find("grader-seen"), std::string::npos) << r.out;
+  }
   std::filesystem::remove_all(classmate);
 }
 
