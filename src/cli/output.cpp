@@ -78,7 +78,16 @@ void write_output(const std::string& text, const std::string& output_path, const
     std::cout << text;
     return;
   }
-  write_file(output_path, text);
+  try {
+    write_file(output_path, text);
+  } catch (const InputError& e) {
+    // Checked before the work began, and unwritable now (the disk filled, or a directory was
+    // planted at the path): the work is not thrown away, it goes to stdout, and the error
+    // says where it went.
+    std::cout << text << std::flush;
+    throw InputError(output_path, "", std::string(e.what()).substr(output_path.size() + 2) +
+                                          "; the report was written to stdout instead");
+  }
   std::cout << notice << "\n";
 }
 

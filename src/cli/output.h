@@ -33,6 +33,7 @@ void require_writable_directory(const std::string& path, const std::string& what
 
 // The command's output: `text` on stdout when output_path is empty; otherwise `text` into
 // that file (write_file), and `notice` (one line saying what was written where) on stdout.
+// If the file can't be written after all, `text` goes to stdout and the InputError says so.
 void write_output(const std::string& text, const std::string& output_path, const std::string& notice);
 
 }  // namespace gradverify::cli

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <dirent.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -203,9 +204,11 @@ TEST(Grading, HintsNameTheClassicMistakes) {
 
 // Two cases, three seconds each: enough to see every failure, with room for a loaded machine.
 std::string small_rubric() {
-  return write_temp("small_rubric_" + std::to_string(getpid()) + ".json", R"({"name": "small", "timeout_seconds": 3, "memory_mb": 256, "cases": [
+  const std::string path = write_temp("small_rubric_" + std::to_string(getpid()) + ".json", R"({"name": "small", "timeout_seconds": 3, "memory_mb": 256, "cases": [
     {"name": "relu", "points": 1, "kind": "op", "op": "relu", "seed": 1},
     {"name": "net", "points": 2, "kind": "mlp", "layers": [2, 3, 1], "data": "xor", "seed": 1}]})");
+  chmod(path.c_str(), 0600);  // private, as a rubric with hidden seeds is kept
+  return path;
 }
 
 int processes_with(const std::string& marker) {
@@ -389,6 +392,49 @@ TEST(GradingIsolation, CheckIsolationReportsEveryProtectionAndContainsEveryProbe
   const auto basic = run_shell(kBin + " grade --check-isolation --isolation basic");
   ASSERT_EQ(basic.exit_code, 0) << basic.err;
   EXPECT_NE(basic.out.find("NOT CONTAINED"), std::string::npos) << basic.out;
+}
+
+// A case plants a directory where the results go, in a world-writable folder. With namespaces
+// it can't reach the folder; without, the grader still loses nothing: the results go to
+// stdout and the error says so.
+TEST(GradingIsolation, ADirectoryPlantedAtTheResultsPathLosesNoResults) {
+  namespace fs = std::filesystem;
+  for (const std::string mode : {"namespaces", "basic"}) {
+    SCOPED_TRACE(mode);
+    const fs::path folder = "/tmp/gv-planted-" + std::to_string(getpid());
+    fs::remove_all(folder);
+    fs::create_directories(folder);
+    fs::permissions(folder, fs::perms::all | fs::perms::sticky_bit);
+    const std::string results = (folder / "results.json").string();
+    const auto run = run_shell(kGrade + " -q --isolation " + mode + " --rubric " + small_rubric() + " --format json " +
+                               "--output " + results + " --submission-cmd 'mkdir -p " + results + " 2>/dev/null; echo {}'");
+    if (mode == "namespaces" && run.err.find("unavailable on this machine") != std::string::npos) continue;
+    if (mode == "namespaces") {
+      EXPECT_EQ(run.exit_code, 0) << run.err;
+      ASSERT_TRUE(fs::is_regular_file(results)) << "a case reached the results' folder";
+      EXPECT_EQ(json::parse(slurp(results))["cases"].size(), 2u);
+    } else {
+      EXPECT_TRUE(fs::is_directory(results)) << "the plant worked: the basic sandbox can't stop it";
+      EXPECT_EQ(run.exit_code, 2);
+      EXPECT_NE(run.err.find(results + ": cannot write the file"), std::string::npos) << run.err;
+      EXPECT_NE(run.err.find("the report was written to stdout instead"), std::string::npos) << run.err;
+      EXPECT_EQ(json::parse(run.out)["cases"].size(), 2u) << "the results, on stdout";
+    }
+    fs::remove_all(folder);
+  }
+}
+
+// A whole-net case answered by running the grader itself: the grader is not in the case's world.
+TEST(GradingIsolation, ASubmissionCannotRunTheGrader) {
+  const std::string out = temp_path("calls_grader.json");
+  const auto run = run_shell(kGrade + " -q --isolation namespaces --rubric " + small_rubric() + " --format json --output " +
+                             out + " --submission-cmd '" + kBin + " --version >&2 && echo {}'");
+  if (run.err.find("unavailable on this machine") != std::string::npos) GTEST_SKIP() << run.err;
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const json r = json::parse(slurp(out));
+  EXPECT_EQ(r["score"], 0);
+  for (const auto& c : r["cases"])
+    EXPECT_NE(c["failure"].get<std::string>().find("command not found"), std::string::npos) << c["failure"];
 }
 
 // ---- the Gradescope bundle, end to end ------------------------------------------------------
