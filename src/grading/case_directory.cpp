@@ -58,7 +58,7 @@ CaseDirectory::CaseDirectory(const std::string& temp_root, const std::string& su
     throw std::runtime_error("cannot create a temporary directory in " + temp_root + ": " + std::strerror(errno));
   root_ = root;
   try {
-    // The case's uid must pass through; nobody else needs to list it.
+    // The case's uid must pass through; no one else needs to list it.
     if (chmod(root_.c_str(), 0711) != 0) throw std::runtime_error("cannot open " + root_ + ": " + std::strerror(errno));
     work_ = root_ + "/work";
     home_ = root_ + "/home";
