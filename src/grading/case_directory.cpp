@@ -83,6 +83,16 @@ CaseDirectory::CaseDirectory(const std::string& temp_root, const std::string& su
 
 CaseDirectory::~CaseDirectory() { remove_tree(root_); }
 
+void remove_files_of(uid_t uid) {
+  for (const char* shared : {"/tmp", "/var/tmp", "/dev/shm", "/run/lock"}) {
+    std::error_code error;
+    for (const auto& entry : fs::directory_iterator(shared, fs::directory_options::skip_permission_denied, error)) {
+      struct stat st {};
+      if (lstat(entry.path().c_str(), &st) == 0 && st.st_uid == uid) remove_tree(entry.path().string());
+    }
+  }
+}
+
 void remove_tree(const std::string& path) {
   if (path.empty()) return;
   std::error_code error;

@@ -31,6 +31,12 @@ class CaseDirectory {
 // past `limit`. Throws std::runtime_error when it can't be read.
 int64_t directory_bytes(const std::string& directory, int64_t limit);
 
+// Without namespaces, as root: removes what `uid` left at the top of the shared temporary
+// directories (/tmp, /var/tmp, /dev/shm, /run/lock), where a case could otherwise pass
+// hidden inputs to a later case of the same uid. Deeper, in other users' folders, is not
+// searched (it would cost a walk of /tmp per case).
+void remove_files_of(uid_t uid);
+
 // Removes a tree whatever a case did to it: any depth (deeper than PATH_MAX), directories
 // without permissions, symlinks (never followed). Best effort; never throws.
 void remove_tree(const std::string& path);

@@ -83,6 +83,7 @@ std::vector<Protection> IsolationStatus::protections() const {
                   : "death signal on the first process only; its descendants survive a SIGKILLed grader"},
       {"private /tmp, /var/tmp and /dev/shm", namespaces,
        namespaces ? (tmpfs_capped ? "fresh tmpfs per case, size-capped" : "fresh tmpfs per case (this bwrap can't cap their size)")
+       : own_uids ? "shared, but what the case's uid left at their top level is removed after it"
                   : "a fresh HOME and TMPDIR per case only; /tmp, /var/tmp and /dev/shm are shared"},
       {"grader, rubric and other submissions out of sight", namespaces,
        namespaces ? "mount namespace: only the system (read-only) and the case's copy"
@@ -217,7 +218,7 @@ std::string format_isolation_report(const IsolationStatus& status, const std::ve
     out += "\nHostile probes, each run as a case:\n";
     int contained = 0;
     for (const auto& p : probes) {
-      out += fmt::format("  {:<12} {:<70} {}\n", p.contained ? "contained" : "NOT CONTAINED", p.attack, p.observed);
+      out += fmt::format("  {:<13} {:<70} {}\n", p.contained ? "contained" : "NOT CONTAINED", p.attack, p.observed);
       contained += p.contained ? 1 : 0;
     }
     out += fmt::format("\n{} of {} attacks contained.\n", contained, probes.size());

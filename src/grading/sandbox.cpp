@@ -142,6 +142,8 @@ struct CaseResources {
       std::lock_guard<std::mutex> lock(running_mutex);
       running_cases.erase(child);
     }
+    // Its processes are gone: what its uid left in the shared temporary directories goes too.
+    if (!namespaces && identity) detail::remove_files_of(identity->uid());
     for (int& fd : fds) close_fd(fd);
     cgroup.reset();
     directory.reset();
