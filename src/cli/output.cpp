@@ -1,5 +1,6 @@
 #include "output.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,13 +24,21 @@ int exit_code(Verdict verdict) {
   return kMismatch;
 }
 
-void write_file(const std::string& path, const std::string& text) {
-  // A fresh temporary name (mkstemp, O_EXCL) in the same directory, then rename: readers see
-  // the old file or the whole new one, and nothing placed at a predictable name is followed.
-  std::string tmp = path + ".XXXXXX";
-  const int fd = mkstemp(tmp.data());
-  if (fd < 0) throw InputError(path, "", std::string("cannot write the file: ") + std::strerror(errno));
-  size_t written = 0;
+namespace {
+
+// A terminal, a pipe or a device such as /dev/null or /dev/stdout: written in place, since a
+// rename would replace it with a regular file (as root, /dev/null itself). Only a character
+// device or a FIFO, and through a symlink only under /dev: a link planted elsewhere is
+// replaced, never followed to a device.
+bool written_in_place(const std::string& path) {
+  struct stat link {}, target {};
+  if (lstat(path.c_str(), &link) != 0 || stat(path.c_str(), &target) != 0) return false;
+  if (!S_ISCHR(target.st_mode) && !S_ISFIFO(target.st_mode)) return false;
+  return !S_ISLNK(link.st_mode) || path.rfind("/dev/", 0) == 0;
+}
+
+void write_all(int fd, const std::string& text, size_t& written) {
+  written = 0;
   errno = 0;
   while (written < text.size()) {
     const ssize_t n = ::write(fd, text.data() + written, text.size() - written);
@@ -37,6 +46,28 @@ void write_file(const std::string& path, const std::string& text) {
     if (n <= 0) break;
     written += static_cast<size_t>(n);
   }
+}
+
+}  // namespace
+
+void write_file(const std::string& path, const std::string& text) {
+  if (written_in_place(path)) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+    if (fd < 0) throw InputError(path, "", std::string("cannot write to it: ") + std::strerror(errno));
+    size_t written = 0;
+    write_all(fd, text, written);
+    const int error = errno;
+    ::close(fd);
+    if (written != text.size()) throw InputError(path, "", std::string("cannot write to it: ") + std::strerror(error ? error : EIO));
+    return;
+  }
+  // A fresh temporary name (mkstemp, O_EXCL) in the same directory, then rename: readers see
+  // the old file or the whole new one, and nothing placed at a predictable name is followed.
+  std::string tmp = path + ".XXXXXX";
+  const int fd = mkstemp(tmp.data());
+  if (fd < 0) throw InputError(path, "", std::string("cannot write the file: ") + std::strerror(errno));
+  size_t written = 0;
+  write_all(fd, text, written);
   // The descriptor is closed whatever went wrong, and errno kept from the first failure.
   bool ok = written == text.size() && fchmod(fd, 0644) == 0;
   int error = ok ? 0 : errno;
@@ -54,6 +85,12 @@ void require_writable_file(const std::string& path) {
   struct stat st {};
   if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
     throw InputError(path, "", "is a directory; expected the path of a file to write");
+  if (written_in_place(path)) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);  // not truncated: nothing is written yet
+    if (fd < 0) throw InputError(path, "", std::string("cannot write to it: ") + std::strerror(errno));
+    ::close(fd);
+    return;
+  }
   // The very temporary file write_file will make, made and removed now.
   std::string probe = path + ".XXXXXX";
   const int fd = mkstemp(probe.data());

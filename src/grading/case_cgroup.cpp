@@ -1,5 +1,6 @@
 #include "grading/case_cgroup.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -8,6 +9,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -106,11 +108,32 @@ bool empty_cgroup(const std::string& dir) {
   return found;
 }
 
+// The case cgroups of graders that are gone (SIGKILLed): emptied and removed.
+void remove_stale_cgroups(const Layout& l) {
+  for (const std::string& base : {l.memory_base, l.pids_base}) {
+    DIR* dir = opendir(base.c_str());
+    if (dir == nullptr) continue;
+    std::vector<std::string> stale;
+    while (const dirent* entry = readdir(dir)) {
+      const std::string name = entry->d_name;
+      if (name.rfind("gradverify-", 0) != 0) continue;
+      const long pid = std::strtol(name.c_str() + 11, nullptr, 10);
+      if (pid > 0 && kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) stale.push_back(base + "/" + name);
+    }
+    closedir(dir);
+    for (const auto& path : stale) {
+      empty_cgroup(path);
+      remove_dir(path);
+    }
+  }
+}
+
 }  // namespace
 
 const CgroupSupport& cgroup_support() {
   static const CgroupSupport support = [] {
     CgroupSupport s;
+    remove_stale_cgroups(layout());
     try {
       CaseCgroup probe(int64_t{64} << 20, 8, CaseCgroup::Probe{});
       s.kind = layout().v2 ? "cgroup v2" : "cgroup v1 (memory, pids)";

@@ -1,11 +1,14 @@
 #include "grading/case_directory.h"
 
+#include <signal.h>
 #include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
@@ -24,9 +27,15 @@ void hand_over(const std::string& path, uid_t owner) {
 }
 
 // Regular files, directories and symlinks are copied (a symlink as a symlink, never
-// followed); sockets, fifos and devices are left out.
-void copy_tree(const fs::path& from, const fs::path& to, uid_t owner, bool change_owner) {
+// followed); sockets, fifos, devices and whatever is excluded are left out.
+void copy_tree(const fs::path& from, const fs::path& to, const std::vector<std::string>& excluded, uid_t owner,
+               bool change_owner) {
   for (auto it = fs::recursive_directory_iterator(from); it != fs::recursive_directory_iterator(); ++it) {
+    if (std::find(excluded.begin(), excluded.end(), fs::absolute(it->path()).lexically_normal().string()) !=
+        excluded.end()) {
+      it.disable_recursion_pending();
+      continue;
+    }
     const fs::path target = to / fs::relative(it->path(), from);
     const fs::file_status status = it->symlink_status();
     if (fs::is_symlink(status)) fs::copy_symlink(it->path(), target);
@@ -37,23 +46,47 @@ void copy_tree(const fs::path& from, const fs::path& to, uid_t owner, bool chang
   }
 }
 
+// "gradverify-case-<pid>-": the grader that made it.
+std::string case_prefix(pid_t pid) { return "gradverify-case-" + std::to_string(pid) + "-"; }
+
 }  // namespace
 
-int64_t directory_bytes(const std::string& directory, int64_t limit) {
-  int64_t total = 0;
+std::string why_not_copyable(const std::string& directory, const CopyLimits& limits) {
+  int64_t bytes = 0, files = 0;
   std::error_code error;
   for (auto it = fs::recursive_directory_iterator(directory, error); !error && it != fs::recursive_directory_iterator();
        it.increment(error)) {
-    if (fs::is_regular_file(it->symlink_status())) total += static_cast<int64_t>(it->file_size());
-    if (total > limit) break;
+    if (fs::is_regular_file(it->symlink_status())) bytes += static_cast<int64_t>(it->file_size());
+    if (bytes > limits.bytes)
+      return "holds more than " +
+             (limits.bytes >= (int64_t{1} << 20) ? std::to_string(limits.bytes >> 20) + " MiB"
+                                                 : std::to_string(limits.bytes) + " bytes") +
+             "; each case runs in a fresh copy of it, so give the directory that holds just the submission";
+    if (++files > limits.files)
+      return "holds more than " + std::to_string(limits.files) +
+             " files; each case runs in a fresh copy of it, so give the directory that holds just the submission";
   }
-  if (error) throw std::runtime_error("cannot read " + directory + ": " + error.message());
-  return total;
+  if (error) return "cannot be read: " + error.message();
+  return "";
 }
 
-CaseDirectory::CaseDirectory(const std::string& temp_root, const std::string& submission, int64_t copy_limit_bytes,
-                             uid_t owner, bool change_owner) {
-  std::string root = temp_root + "/gradverify-case-XXXXXX";
+void remove_stale_case_directories(const std::string& temp_root) {
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(temp_root, error)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("gradverify-case-", 0) != 0) continue;
+    const long pid = std::strtol(name.c_str() + 16, nullptr, 10);
+    if (pid <= 0 || pid == getpid() || name.rfind(case_prefix(static_cast<pid_t>(pid)), 0) != 0) continue;
+    struct stat st {};
+    // Only the grader's own user's (root's, or this user's), and only when that grader is gone.
+    if (lstat(entry.path().c_str(), &st) != 0 || st.st_uid != geteuid()) continue;
+    if (kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) remove_tree(entry.path().string());
+  }
+}
+
+CaseDirectory::CaseDirectory(const std::string& temp_root, const std::string& submission, const CopyLimits& limits,
+                             const std::vector<std::string>& excluded, uid_t owner, bool change_owner) {
+  std::string root = temp_root + "/" + case_prefix(getpid()) + "XXXXXX";
   if (mkdtemp(root.data()) == nullptr)
     throw std::runtime_error("cannot create a temporary directory in " + temp_root + ": " + std::strerror(errno));
   root_ = root;
@@ -62,12 +95,13 @@ CaseDirectory::CaseDirectory(const std::string& temp_root, const std::string& su
     if (chmod(root_.c_str(), 0711) != 0) throw std::runtime_error("cannot open " + root_ + ": " + std::strerror(errno));
     work_ = root_ + "/work";
     home_ = root_ + "/home";
-    if (directory_bytes(submission, copy_limit_bytes) > copy_limit_bytes)
-      throw std::runtime_error(submission + " holds more than " + std::to_string(copy_limit_bytes >> 20) +
-                               " MiB, too much to copy for each case");
-    fs::create_directory(work_, submission);
+    if (const std::string why = why_not_copyable(submission, limits); !why.empty())
+      throw std::runtime_error(submission + " " + why);
+    fs::create_directory(work_);
     fs::create_directory(home_);
-    copy_tree(submission, work_, owner, change_owner);
+    copy_tree(submission, work_, excluded, owner, change_owner);
+    if (chmod(work_.c_str(), 0700) != 0 || chmod(home_.c_str(), 0700) != 0)
+      throw std::runtime_error("cannot close " + root_ + " to other users: " + std::strerror(errno));
     if (change_owner) {
       hand_over(work_, owner);
       hand_over(home_, owner);

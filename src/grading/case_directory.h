@@ -2,20 +2,30 @@
 // A case's own directory, made by the grader under temp_root and removed with everything the
 // case put in it: `work`, a fresh copy of the submission's directory (so a case can't leave
 // anything for a later one, and the grader can read a submission the case's uid couldn't),
-// and `home`, its HOME and TMPDIR when it has no private /tmp.
+// and `home`, its HOME and TMPDIR when it has no private /tmp. Named after the grader's pid,
+// so a later grader removes what a SIGKILLed one left (remove_stale_case_directories).
 #include <sys/types.h>
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace gradverify::detail {
 
+// What may be copied for each case: more bytes or files than this is refused, with the reason.
+struct CopyLimits {
+  int64_t bytes = 0;
+  int64_t files = 0;
+};
+
 class CaseDirectory {
  public:
-  // Copies `submission` into work/ and, when `owner` is given (as root), hands work/ and
-  // home/ to it. Throws std::runtime_error, leaving nothing behind, when it can't.
-  CaseDirectory(const std::string& temp_root, const std::string& submission, int64_t copy_limit_bytes, uid_t owner,
-                bool change_owner);
+  // Copies `submission` into work/, leaving out `excluded` (absolute paths: a rubric kept
+  // beside the submission, say) and, when `change_owner` (as root), hands work/ and home/ to
+  // `owner`; work/ is 0700, so no other user reads the copy. Throws std::runtime_error,
+  // leaving nothing behind, when it can't.
+  CaseDirectory(const std::string& temp_root, const std::string& submission, const CopyLimits& limits,
+                const std::vector<std::string>& excluded, uid_t owner, bool change_owner);
   ~CaseDirectory();
   CaseDirectory(const CaseDirectory&) = delete;
   CaseDirectory& operator=(const CaseDirectory&) = delete;
@@ -27,9 +37,12 @@ class CaseDirectory {
   std::string root_, work_, home_;
 };
 
-// The bytes of the regular files under `directory`, not following symlinks; stops counting
-// past `limit`. Throws std::runtime_error when it can't be read.
-int64_t directory_bytes(const std::string& directory, int64_t limit);
+// Empty when `directory` can be copied within `limits`; otherwise why not ("holds more than
+// 256 MiB", "holds more than 10000 files", "cannot be read: ..."). Symlinks are not followed.
+std::string why_not_copyable(const std::string& directory, const CopyLimits& limits);
+
+// Removes the case directories under temp_root that graders no longer running left behind.
+void remove_stale_case_directories(const std::string& temp_root);
 
 // Without namespaces, as root: removes what `uid` left at the top of the shared temporary
 // directories (/tmp, /var/tmp, /dev/shm, /run/lock), where a case could otherwise pass

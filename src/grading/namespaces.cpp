@@ -88,16 +88,17 @@ std::vector<std::string> bubblewrap_command(const Bubblewrap& bwrap, const Sandb
       visible.push_back(link);
     }
   }
+  a.insert(a.end(), {"--proc", "/proc", "--dev", "/dev"});
+  for (const char* tmp : {"/tmp", "/var/tmp", "/dev/shm"}) {
+    if (bwrap.sizes_tmpfs) a.insert(a.end(), {"--size", std::to_string(limits.tmpfs_bytes)});
+    a.insert(a.end(), {"--tmpfs", tmp});
+  }
+  // After the tmpfs, so that a directory exposed under /tmp is not hidden by them.
   for (const auto& path : limits.exposed_paths) {
     const std::string real = real_path(path);
     if (real.empty()) continue;  // refused earlier, by whoever set it
     a.insert(a.end(), {"--ro-bind", real, real});
     visible.push_back(real);
-  }
-  a.insert(a.end(), {"--proc", "/proc", "--dev", "/dev"});
-  for (const char* tmp : {"/tmp", "/var/tmp", "/dev/shm"}) {
-    if (bwrap.sizes_tmpfs) a.insert(a.end(), {"--size", std::to_string(limits.tmpfs_bytes)});
-    a.insert(a.end(), {"--tmpfs", tmp});
   }
   // The grader's own binary, its plug-in and rubric, where a system directory would show them.
   std::vector<std::string> hidden = limits.hidden_paths;

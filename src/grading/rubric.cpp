@@ -221,6 +221,7 @@ GradingCase read_case(const nlohmann::json& doc, const std::string& source, cons
       std::error_code error;
       if (!std::filesystem::is_regular_file(path, error)) r.fail("problem_file", "no such file: " + path.string());
       g.problem = load_problem_file(path.string());
+      g.problem_path = std::filesystem::absolute(path).string();
       require_answerable(mlp_answer_numbers(g.problem.spec, g.problem.batch()));
       if (g.problem.params.empty()) {
         g.problem.params = init_params(g.problem.spec, *init, seed);

@@ -292,8 +292,16 @@ SandboxResult run_case(const std::string& command, const std::string& input, con
   if (drop) resources.identity = std::make_unique<detail::CaseIdentity>();
   const uid_t uid = drop ? resources.identity->uid() : geteuid();
   const std::string inside = absolute_directory(limits.working_directory);
-  resources.directory = std::make_unique<detail::CaseDirectory>(limits.temp_root, inside, limits.copy_limit_bytes,
-                                                                uid, drop);
+  {
+    // What SIGKILLed graders left here, once per process and temp root.
+    static std::mutex mutex;
+    static std::set<std::string> swept;
+    std::lock_guard<std::mutex> lock(mutex);
+    if (swept.insert(limits.temp_root).second) detail::remove_stale_case_directories(limits.temp_root);
+  }
+  resources.directory = std::make_unique<detail::CaseDirectory>(
+      limits.temp_root, inside, detail::CopyLimits{limits.copy_limit_bytes, limits.copy_limit_files},
+      limits.hidden_paths, uid, drop);
   resources.cgroup = std::make_unique<detail::CaseCgroup>(limits.memory_bytes, limits.processes);
   const detail::CaseDirectory& directory = *resources.directory;
 
@@ -504,16 +512,9 @@ void require_copyable_submission(const std::string& directory, const SandboxLimi
   for (const char* system : {"/", "/usr", "/etc", "/opt", "/tmp", "/proc", "/dev"})
     if (absolute == system)
       throw std::invalid_argument("is a system directory; expected a directory that holds just the submission");
-  int64_t bytes = 0;
-  try {
-    bytes = detail::directory_bytes(directory, limits.copy_limit_bytes);
-  } catch (const std::exception& e) {
-    throw std::invalid_argument(std::string("cannot be read: ") + e.what());
-  }
-  if (bytes > limits.copy_limit_bytes)
-    throw std::invalid_argument("holds more than " + std::to_string(limits.copy_limit_bytes >> 20) +
-                                " MiB; each case runs in a fresh copy of it, so give the directory that holds "
-                                "just the submission");
+  const std::string why =
+      detail::why_not_copyable(directory, detail::CopyLimits{limits.copy_limit_bytes, limits.copy_limit_files});
+  if (!why.empty()) throw std::invalid_argument(why);
 }
 
 void stop_all_cases() {

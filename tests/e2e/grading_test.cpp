@@ -531,5 +531,50 @@ TEST(GradingClass, EveryStudentGetsResultsAndTheSummaryAddsUp) {
   EXPECT_LT(totals["carol"], totals["alice"]);
 }
 
+// One student's folder that can't be copied (300 MB, sparse) costs that student's cases, with
+// the reason, and not the class; a classmate in a folder named with terminal codes is graded,
+// and the codes reach neither the progress line nor summary.csv.
+TEST(GradingClass, AFolderThatCannotBeCopiedCostsOnlyItsStudent) {
+  namespace fs = std::filesystem;
+  const fs::path dir = temp_path("class_one_bad");
+  fs::remove_all(dir);
+  const std::string odd = "odd\x1b[2J";
+  for (const std::string& name : std::vector<std::string>{"alice", "huge", odd}) {
+    fs::create_directories(dir / name);
+    fs::copy_file(kSubmission + "/student_runner_solution", dir / name / "runner");
+  }
+  std::ofstream(dir / "huge/sparse").close();
+  ASSERT_EQ(truncate((dir / "huge/sparse").c_str(), off_t{300} << 20), 0);
+  const fs::path out = temp_path("class_one_bad_results");
+  fs::remove_all(out);
+  const auto run = run_shell(kBin + " grade --rubric " + small_rubric() + " --submissions " + dir.string() +
+                             " --submission-cmd ./runner --format json --output " + out.string());
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(json::parse(slurp((out / "alice.json").string()))["score"], 3);
+  const json huge = json::parse(slurp((out / "huge.json").string()));
+  EXPECT_EQ(huge["score"], 0);
+  EXPECT_NE(huge["cases"][0]["failure"].get<std::string>().find("holds more than 256 MiB"), std::string::npos)
+      << huge["cases"][0]["failure"];
+  EXPECT_EQ(json::parse(slurp((out / (odd + ".json")).string()))["score"], 3);
+  const std::string csv = slurp((out / "summary.csv").string());
+  EXPECT_EQ(csv.find('\x1b'), std::string::npos) << csv;
+  EXPECT_NE(csv.find("odd\\x1b[2J,3"), std::string::npos) << csv;
+  EXPECT_EQ(run.err.find('\x1b'), std::string::npos) << "the progress line";
+}
+
+// As root, a rename onto /dev/null would replace the device with a regular file.
+TEST(GradingOutputs, ADeviceAsTheOutputIsWrittenInPlace) {
+  const auto run = run_shell(kGrade + " -q --rubric " + small_rubric() + " --format json --output /dev/null " +
+                             "--submission-cmd " + kSolution);
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  struct stat st {};
+  ASSERT_EQ(stat("/dev/null", &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode)) << "/dev/null is still a device";
+  const auto to_stdout = run_shell(kGrade + " -q --rubric " + small_rubric() + " --format json --output /dev/stdout " +
+                                   "--submission-cmd " + kSolution);
+  EXPECT_EQ(to_stdout.exit_code, 0) << to_stdout.err;
+  EXPECT_EQ(json::parse(to_stdout.out.substr(0, to_stdout.out.rfind("gradverify:")))["score"], 3);
+}
+
 }  // namespace
 }  // namespace gradverify

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -197,6 +198,37 @@ TEST_P(Sandbox, EachCaseStartsInAFreshCopyOfTheSubmission) {
   std::filesystem::remove(limits.working_directory + "/given.txt");
 }
 
+TEST_P(Sandbox, HiddenPathsAreLeftOutOfTheCopy) {
+  SandboxLimits limits = quick();
+  std::ofstream(limits.working_directory + "/rubric.json") << "{\"secret\": 1}\n";
+  limits.hidden_paths = {limits.working_directory + "/rubric.json"};
+  const SandboxResult r = run_sandboxed("ls; cat rubric.json 2>/dev/null", "", limits);
+  EXPECT_EQ(r.out.find("rubric"), std::string::npos) << "a rubric kept beside the submission stays there: " << r.out;
+  EXPECT_EQ(r.out.find("secret"), std::string::npos) << r.out;
+  std::filesystem::remove(limits.working_directory + "/rubric.json");
+}
+
+// A course installed under /opt, its problem files beside it: hidden inside a visible directory.
+TEST_P(Sandbox, AHiddenPathUnderTheSystemDirectoriesIsMasked) {
+  if (!namespaces()) GTEST_SKIP() << "without namespaces only file modes protect a file";
+  SandboxLimits limits = quick();
+  limits.hidden_paths = {"/etc/passwd", "/usr/share/doc"};
+  const SandboxResult r = run_sandboxed("cat /etc/passwd 2>/dev/null | wc -c; ls /usr/share/doc | wc -l", "", limits);
+  EXPECT_EQ(r.out, "0\n0\n") << r.err;
+}
+
+TEST_P(Sandbox, AnExposedDirectoryIsReadableEvenUnderTmp) {
+  if (!namespaces()) GTEST_SKIP() << "without namespaces every directory is where it is";
+  const std::string exposed = temp_dir("exposed");
+  std::ofstream(exposed + "/venv.txt") << "exposed\n";
+  SandboxLimits limits = quick();
+  limits.exposed_paths = {exposed};
+  const SandboxResult r = run_sandboxed("cat " + exposed + "/venv.txt; touch " + exposed + "/x 2>/dev/null || echo ro", "",
+                                        limits);
+  EXPECT_EQ(r.out, "exposed\nro\n") << r.err;
+  std::filesystem::remove_all(exposed);
+}
+
 TEST_P(Sandbox, DescriptorsTheGraderHoldsAreClosedInTheCase) {
   const int devnull = open("/dev/null", O_RDONLY);
   const int inherited = fcntl(devnull, F_DUPFD, 50);  // no FD_CLOEXEC, as a careless parent leaves it
@@ -313,12 +345,44 @@ TEST(SandboxErrors, ASubmissionTooLargeToCopyLeavesNothingBehind) {
     run_sandboxed("true", "", limits);
     ADD_FAILURE() << "a 5,000-byte submission was copied under a 1,000-byte limit";
   } catch (const std::runtime_error& e) {
-    EXPECT_NE(std::string(e.what()).find("too much to copy for each case"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("holds more than 1000 bytes; each case runs in a fresh copy of it"), std::string::npos) << e.what();
   }
   EXPECT_EQ(open_descriptors(), before);
   EXPECT_EQ(count_entries(limits.temp_root), 0);
   EXPECT_THROW(require_copyable_submission(limits.working_directory, limits), std::invalid_argument);
   std::filesystem::remove(limits.working_directory + "/big.bin");
+  std::filesystem::remove_all(limits.temp_root);
+}
+
+TEST(SandboxErrors, ASubmissionOfTooManyFilesIsRefusedBeforeItIsCopied) {
+  current_mode = IsolationMode::basic;
+  SandboxLimits limits = quick();
+  limits.working_directory = temp_dir("many_files");
+  limits.copy_limit_files = 5;
+  for (int i = 0; i < 10; ++i) std::ofstream(limits.working_directory + "/f" + std::to_string(i));
+  try {
+    run_sandboxed("true", "", limits);
+    ADD_FAILURE() << "10 files were copied under a limit of 5";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("holds more than 5 files"), std::string::npos) << e.what();
+  }
+  std::filesystem::remove_all(limits.working_directory);
+}
+
+TEST(SandboxErrors, WhatASIGKILLedGraderLeftIsRemovedByTheNextOne) {
+  current_mode = IsolationMode::basic;
+  SandboxLimits limits = quick();
+  limits.temp_root = temp_dir("stale");
+  const pid_t gone = fork();  // a pid that is certainly not running any more
+  if (gone == 0) _exit(0);
+  waitpid(gone, nullptr, 0);
+  const std::string stale = limits.temp_root + "/gradverify-case-" + std::to_string(gone) + "-AbCdEf";
+  std::filesystem::create_directories(stale + "/work");
+  std::ofstream(stale + "/work/backprop.cpp") << "a student's code\n";
+  const SandboxResult r = run_sandboxed("true", "", limits);
+  EXPECT_TRUE(r.exited_cleanly()) << r.failure();
+  EXPECT_FALSE(std::filesystem::exists(stale));
+  EXPECT_EQ(count_entries(limits.temp_root), 0);
   std::filesystem::remove_all(limits.temp_root);
 }
 

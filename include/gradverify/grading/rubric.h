@@ -32,6 +32,7 @@ struct GradingCase {
   CaseKind kind = CaseKind::op;
   Problem problem;  // mlp cases
   OpCase op;        // op cases
+  std::string problem_path;  // the problem_file it was read from, if any: kept out of every case's sight
 };
 
 struct Rubric {

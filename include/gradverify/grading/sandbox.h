@@ -42,6 +42,7 @@ struct SandboxLimits {
   // (which may read what the case's uid can't, such as a clone under /root), at the same path.
   std::string working_directory = ".";
   int64_t copy_limit_bytes = int64_t{256} << 20;  // a larger directory is refused, not copied
+  int64_t copy_limit_files = 10000;                // and so is one with more files (each case copies them all)
   std::string temp_root = "/tmp";            // where each case's copy (and HOME, without namespaces) is made
   IsolationMode isolation = IsolationMode::automatic;
   // As root (as on Gradescope), the case runs as its own uid and gid, so it can't write the
@@ -82,7 +83,8 @@ struct SandboxResult {
 SandboxResult run_sandboxed(const std::string& command, const std::string& input, const SandboxLimits& limits);
 
 // Refuses (std::invalid_argument, saying why) a submission directory that can't be copied
-// for each case: missing, not a directory, or larger than limits.copy_limit_bytes.
+// for each case: missing, not a directory, a system directory, or over limits.copy_limit_bytes
+// or copy_limit_files.
 void require_copyable_submission(const std::string& directory, const SandboxLimits& limits);
 
 // The grader is being stopped (SIGINT, SIGTERM, SIGHUP): kills every running case at once and

@@ -184,7 +184,11 @@ std::vector<PreparedCase> prepare(const Rubric& rubric) {
   return prepared;
 }
 
-std::string csv_field(const std::string& s) {
+// A CSV field, safe in a spreadsheet too: control characters escaped (printable), and a field
+// a spreadsheet would read as a formula (=, +, -, @ first) given a leading apostrophe.
+std::string csv_field(const std::string& raw) {
+  std::string s = printable(raw);
+  if (!s.empty() && std::string("=+-@").find(s[0]) != std::string::npos) s = "'" + s;
   if (s.find_first_of(",\"\n") == std::string::npos) return s;
   std::string q = "\"";
   for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
@@ -236,7 +240,7 @@ int grade_class(const GradeOptions& o, const std::vector<std::string>& students,
           std::lock_guard<std::mutex> lock(progress_mutex);
           const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
           std::cerr << fmt::format("\rgrade: {}/{} students, {:.1f} s, last: {} {:g}/{:g}   ", finished, students.size(),
-                                   elapsed, students[i], results[i].score, results[i].max_score)
+                                   elapsed, printable(students[i]), results[i].score, results[i].max_score)
                     << std::flush;
         }
       }
@@ -335,11 +339,15 @@ int run_grade(const GradeOptions& o) {
   limits.address_space_bytes = limits.memory_bytes = (o.memory_mb > 0 ? o.memory_mb : rubric.memory_mb) << 20;
   limits.working_directory = std::filesystem::absolute(o.submission_dir).string();
   // What no case may see even where the system directories are visible.
-  for (const auto& path : {o.rubric_path, o.note_file, o.output_path})
+  // The rubric and its problem files (the hidden cases' data), the class's folder (each case
+  // sees its own copy, at its own path, on top), the results and LibTorch's backend.
+  for (const auto& path : {o.rubric_path, o.note_file, o.output_path, o.submissions_dir, torch_backend_path()})
     if (!path.empty()) limits.hidden_paths.push_back(std::filesystem::absolute(path).string());
+  for (const auto& c : rubric.cases)
+    if (!c.problem_path.empty()) limits.hidden_paths.push_back(c.problem_path);
+  // One submission's directory is refused now; in a class, a student's folder that can't be
+  // copied costs that student's cases only (with the reason), not the class.
   if (students.empty()) require_submission_directory(limits.working_directory, limits);
-  for (const auto& student : students)
-    require_submission_directory((std::filesystem::path(o.submissions_dir) / student).string(), limits);
   if (!o.quiet) {
     std::cerr << "grade: isolation: " << isolation.summary() << "\n";
     std::cerr << "grade: computing " << rubric.cases.size() << " references with LibTorch\n";
