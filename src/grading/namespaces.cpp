@@ -43,6 +43,9 @@ bool under(const std::string& path, const std::string& dir) {
   return path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/';
 }
 
+// Where the grader's copy of the submission is seen, read-only, inside.
+constexpr const char* kStagedCopy = "/run/gradverify-submission";
+
 // The machine's read-only system: what programs, interpreters and their libraries need.
 const char* const kSystemDirs[] = {"/usr", "/etc", "/opt"};
 const char* const kTopLevelLinks[] = {"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"};
@@ -113,9 +116,16 @@ std::vector<std::string> bubblewrap_command(const Bubblewrap& bwrap, const Sandb
     if (S_ISDIR(st.st_mode)) a.insert(a.end(), {"--tmpfs", real});
     else a.insert(a.end(), {"--ro-bind", "/dev/null", real});
   }
-  a.insert(a.end(), {"--bind", copy, inside, "--chdir", inside, "--"});
-  // The command, then a count of what it left: pid 1 (bwrap's reaper) and this shell are 2.
+  // The grader's copy, read-only, is copied again inside onto a size-capped tmpfs at the
+  // submission's own path: what the case writes there is memory in its cgroup, never the
+  // machine's disk, which classmates' cases need.
+  a.insert(a.end(), {"--ro-bind", copy, kStagedCopy});
+  if (bwrap.sizes_tmpfs) a.insert(a.end(), {"--size", std::to_string(limits.copy_limit_bytes + limits.tmpfs_bytes)});
+  a.insert(a.end(), {"--tmpfs", inside, "--chdir", inside, "--"});
+  // The copy, the command, then a count of what it left: pid 1 (bwrap's reaper) and this
+  // shell are 2.
   a.insert(a.end(), {"/bin/sh", "-c",
+                     std::string("cp -a ") + kStagedCopy + "/. . || exit 126; "
                      "/bin/sh -c \"$1\" 3>&-; s=$?; n=0; for p in /proc/[0-9]*; do n=$((n+1)); done; "
                      "echo \"$n\" >&3; exit \"$s\"",
                      "gradverify-case", command});

@@ -3,8 +3,8 @@
 // UTS namespaces. Inside, the system directories are read-only, /tmp, /var/tmp and /dev/shm
 // are fresh size-capped tmpfs, /proc shows only the case, the network is loopback alone, and
 // the case's copy of the submission sits at the submission's own path, the only writable
-// place. Nothing else of the machine is there: not the grader's binary, its rubric or
-// plug-in, nor any other submission. When the case's first process dies, the kernel kills
+// place (a tmpfs too, so a case can't fill the machine's disk). Nothing else of the machine
+// is there: not the grader's binary, its rubric or plug-in, nor any other submission. When the case's first process dies, the kernel kills
 // every process left in its PID namespace, whatever it is named or however deep it forked.
 //
 // Why bwrap and not our own clone/unshare: it is the well-kept tool for exactly this
@@ -35,8 +35,9 @@ struct NamespaceSupport {
 const NamespaceSupport& namespace_support(const SandboxLimits& limits);
 
 // The bwrap command line for one case. `copy` is the case's copy of the submission, seen
-// inside at `inside` (the submission's own absolute path). The command runs under a small
-// shell that, once it ends, writes to fd 3 how many processes are still in the namespace.
+// inside at `inside` (the submission's own absolute path), copied there onto a size-capped
+// tmpfs. The command runs under a small shell that makes that copy and, once the command
+// ends, writes to fd 3 how many processes are still in the namespace.
 std::vector<std::string> bubblewrap_command(const Bubblewrap& bwrap, const SandboxLimits& limits,
                                             const std::string& copy, const std::string& inside,
                                             const std::string& command);

@@ -217,6 +217,17 @@ TEST_P(Sandbox, AHiddenPathUnderTheSystemDirectoriesIsMasked) {
   EXPECT_EQ(r.out, "0\n0\n") << r.err;
 }
 
+// With namespaces the case's copy is a size-capped tmpfs: a case can't fill the disk its
+// classmates' copies are on.
+TEST_P(Sandbox, WritingIntoTheCopyCannotFillTheDisk) {
+  if (!namespaces()) GTEST_SKIP() << "without namespaces the copy is on disk, each file capped by RLIMIT_FSIZE";
+  SandboxLimits limits = quick();
+  limits.copy_limit_bytes = 1 << 20;
+  limits.tmpfs_bytes = 1 << 20;
+  const SandboxResult r = run_sandboxed("head -c 4000000 /dev/zero > big 2>/dev/null || echo full", "", limits);
+  EXPECT_EQ(r.out, "full\n") << r.failure() << r.err;
+}
+
 TEST_P(Sandbox, AnExposedDirectoryIsReadableEvenUnderTmp) {
   if (!namespaces()) GTEST_SKIP() << "without namespaces every directory is where it is";
   const std::string exposed = temp_dir("exposed");
