@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <optional>
 
 #include "core/problem/json_tensor.h"
 #include "gradverify/check/check.h"
@@ -140,21 +141,34 @@ GradeResult grade_submission(const std::vector<PreparedCase>& cases, const std::
                              const SandboxLimits& limits,
                              const std::function<void(const CaseResult&, size_t, size_t)>& on_case) {
   const auto start = std::chrono::steady_clock::now();
-  GradeResult result;
-  result.submission = command;
-  for (size_t i = 0; i < cases.size() && !cases_stopped(); ++i) {
+  // Visible cases run first: a hidden case could otherwise signal its input to a later visible
+  // one through what no sandbox isolates, the clock (holding its answer until a chosen time).
+  std::vector<size_t> order;
+  for (size_t i = 0; i < cases.size(); ++i)
+    if (cases[i].spec.visibility == "visible") order.push_back(i);
+  for (size_t i = 0; i < cases.size(); ++i)
+    if (cases[i].spec.visibility != "visible") order.push_back(i);
+  std::vector<std::optional<CaseResult>> scored(cases.size());
+  for (size_t done = 0; done < order.size() && !cases_stopped(); ++done) {
+    const PreparedCase& c = cases[order[done]];
     SandboxResult run;
     try {
-      run = run_sandboxed(command, case_request_json(cases[i].spec), limits);
+      run = run_sandboxed(command, case_request_json(c.spec), limits);
     } catch (const std::runtime_error& e) {
       // The grader could not set the case up (its copy of the submission, say): the case scores
       // 0 with the reason, and the other cases, and other students, are still graded.
       run.start_error = std::string("the grader could not set it up: ") + e.what();
     }
-    result.cases.push_back(score_case(cases[i], run));
-    result.score += result.cases.back().score;
-    result.max_score += result.cases.back().points;
-    if (on_case) on_case(result.cases.back(), i, cases.size());
+    scored[order[done]] = score_case(c, run);
+    if (on_case) on_case(*scored[order[done]], done, cases.size());
+  }
+  GradeResult result;  // in the rubric's order
+  result.submission = command;
+  for (auto& c : scored) {
+    if (!c) continue;  // stopped before it ran
+    result.score += c->score;
+    result.max_score += c->points;
+    result.cases.push_back(std::move(*c));
   }
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;

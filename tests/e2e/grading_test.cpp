@@ -424,6 +424,27 @@ TEST(GradingIsolation, ADirectoryPlantedAtTheResultsPathLosesNoResults) {
   }
 }
 
+// Hidden cases run after every visible one, so none can signal its input to a visible case
+// through the clock; the results keep the rubric's order.
+TEST(GradingIsolation, HiddenCasesRunAfterEveryVisibleOne) {
+  const json r = grade("cat >/dev/null; date +%s%N >&2; echo {}");
+  double last_visible = 0, first_hidden = 1e30;
+  std::vector<std::string> names;
+  for (const auto& c : r["cases"]) {
+    names.push_back(c["name"]);
+    const std::string feedback = c["feedback"];
+    const auto at = feedback.find("stderr:\n");
+    ASSERT_NE(at, std::string::npos) << feedback;
+    const double started = std::stod(feedback.substr(at + 8));
+    if (c["visibility"] == "visible") last_visible = std::max(last_visible, started);
+    else first_hidden = std::min(first_hidden, started);
+  }
+  EXPECT_LT(last_visible, first_hidden);
+  std::vector<std::string> rubric_order;
+  for (const auto& c : builtin_rubric().cases) rubric_order.push_back(c.name);
+  EXPECT_EQ(names, rubric_order);
+}
+
 // A whole-net case answered by running the grader itself: the grader is not in the case's world.
 TEST(GradingIsolation, ASubmissionCannotRunTheGrader) {
   const std::string out = temp_path("calls_grader.json");

@@ -56,8 +56,8 @@ struct GradeResult {
 // Scores one case from what the submission did. Pure: no processes, so it is testable alone.
 CaseResult score_case(const PreparedCase& prepared, const SandboxResult& run);
 
-// Runs every case in turn, until cases_stopped(). `on_case` sees each result as it is scored
-// (for progress).
+// Runs every case, visible ones first, until cases_stopped(); the results keep the rubric's
+// order. `on_case` sees each result as it is scored (for progress), with its place in the run.
 GradeResult grade_submission(const std::vector<PreparedCase>& cases, const std::string& command,
                              const SandboxLimits& limits,
                              const std::function<void(const CaseResult&, size_t index, size_t total)>& on_case = {});
