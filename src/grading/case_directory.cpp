@@ -38,10 +38,18 @@ void copy_tree(const fs::path& from, const fs::path& to, const std::vector<std::
     }
     const fs::path target = to / fs::relative(it->path(), from);
     const fs::file_status status = it->symlink_status();
-    if (fs::is_symlink(status)) fs::copy_symlink(it->path(), target);
-    else if (fs::is_directory(status)) fs::create_directory(target, it->path());
-    else if (fs::is_regular_file(status)) fs::copy_file(it->path(), target);
-    else continue;
+    if (fs::is_symlink(status)) {
+      fs::copy_symlink(it->path(), target);
+    } else if (fs::is_directory(status)) {
+      fs::create_directory(target);
+      fs::permissions(target, fs::perms::owner_all);
+    } else if (fs::is_regular_file(status)) {
+      // Its permission bits, never setuid or setgid (a class unpacked with tar may carry them).
+      fs::copy_file(it->path(), target);
+      fs::permissions(target, status.permissions() & fs::perms::all);
+    } else {
+      continue;
+    }
     if (change_owner) hand_over(target.string(), owner);
   }
 }
@@ -97,11 +105,10 @@ CaseDirectory::CaseDirectory(const std::string& temp_root, const std::string& su
     home_ = root_ + "/home";
     if (const std::string why = why_not_copyable(submission, limits); !why.empty())
       throw std::runtime_error(submission + " " + why);
-    fs::create_directory(work_);
-    fs::create_directory(home_);
+    // 0700 from the start: nobody else may list or open the copy while it is made.
+    if (mkdir(work_.c_str(), 0700) != 0 || mkdir(home_.c_str(), 0700) != 0)
+      throw std::runtime_error("cannot create the case's directories in " + root_ + ": " + std::strerror(errno));
     copy_tree(submission, work_, excluded, owner, change_owner);
-    if (chmod(work_.c_str(), 0700) != 0 || chmod(home_.c_str(), 0700) != 0)
-      throw std::runtime_error("cannot close " + root_ + " to other users: " + std::strerror(errno));
     if (change_owner) {
       hand_over(work_, owner);
       hand_over(home_, owner);

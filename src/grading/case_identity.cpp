@@ -60,7 +60,7 @@ CaseIdentity::~CaseIdentity() {
 
 namespace {
 
-// Whether any process has `uid` as its real uid: /proc/PID/status says so even of a process
+// Whether any live process has `uid` as its real uid: /proc/PID/status says so even of a process
 // that made itself non-dumpable (its /proc directory then belongs to root).
 bool any_process_of(uid_t uid) {
   DIR* proc = opendir("/proc");
@@ -73,11 +73,14 @@ bool any_process_of(uid_t uid) {
     if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
     std::ifstream status(std::string("/proc/") + entry->d_name + "/status");
     std::string line;
-    while (std::getline(status, line))
+    bool zombie = false;  // State: comes before Uid:; a zombie is dead already, its parent reaps it
+    while (std::getline(status, line)) {
+      if (line.rfind("State:", 0) == 0) zombie = line.find('Z') != std::string::npos;
       if (line.rfind("Uid:", 0) == 0) {
-        found = line.rfind(wanted, 0) == 0;
+        found = !zombie && line.rfind(wanted, 0) == 0;
         break;
       }
+    }
   }
   closedir(proc);
   return found;

@@ -23,7 +23,7 @@ class CaseIdentity {
 // Kills every process of `uid` but the caller: a helper process takes the uid and sends
 // SIGKILL to all it may signal (kill(-1)), until there is none left. Whatever the processes
 // are named, however they forked or left their session. Root only; returns whether any was
-// found (zombies count: the caller reaps its own children first).
+// found alive (zombies don't count: they are dead already).
 bool kill_every_process_of(uid_t uid);
 
 }  // namespace gradverify::detail

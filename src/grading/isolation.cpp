@@ -11,6 +11,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -116,6 +117,9 @@ std::vector<ProbeResult> probe_isolation(const SandboxLimits& base) {
   // A submission of its own, and a classmate's beside it with a secret in it.
   std::string root = base.temp_root + "/gradverify-probe-XXXXXX";
   if (mkdtemp(root.data()) == nullptr) return {{"set up", false, "cannot make a directory in " + base.temp_root}};
+  // Removed however the probes end, an exception included.
+  const std::unique_ptr<const std::string, void (*)(const std::string*)> remove_root(
+      &root, [](const std::string* path) { detail::remove_tree(*path); });
   chmod(root.c_str(), 0755);
   const std::string mine = root + "/student", classmate = root + "/classmate";
   fs::create_directories(mine);
@@ -206,7 +210,6 @@ std::vector<ProbeResult> probe_isolation(const SandboxLimits& base) {
     results.push_back({"4 processes of 150 MB each under a 256 MB limit", held < 4,
                        fmt::format("{} of 4 held their memory{}", held, r.memory_exceeded ? " (the cgroup's OOM kill)" : "")});
   }
-  detail::remove_tree(root);
   return results;
 }
 

@@ -23,13 +23,19 @@ std::string output_of(const std::string& command) {
   return out;
 }
 
+// Only absolute PATH entries ("" and "." would run a planted bwrap), and as root only a
+// root-owned program that no one else may write.
 std::string on_path(const std::string& program) {
   const char* path = getenv("PATH");
   std::istringstream dirs(path != nullptr && *path != '\0' ? path : "/usr/bin:/bin");
   std::string dir;
   while (std::getline(dirs, dir, ':')) {
-    const std::string candidate = (dir.empty() ? "." : dir) + "/" + program;
-    if (access(candidate.c_str(), X_OK) == 0) return candidate;
+    if (dir.empty() || dir[0] != '/') continue;
+    const std::string candidate = dir + "/" + program;
+    struct stat st {};
+    if (access(candidate.c_str(), X_OK) != 0 || stat(candidate.c_str(), &st) != 0) continue;
+    if (geteuid() == 0 && (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0)) continue;
+    return candidate;
   }
   return "";
 }
@@ -119,15 +125,23 @@ std::vector<std::string> bubblewrap_command(const Bubblewrap& bwrap, const Sandb
   // The grader's copy, read-only, is copied again inside onto a size-capped tmpfs at the
   // submission's own path: what the case writes there is memory in its cgroup, never the
   // machine's disk, which classmates' cases need.
-  a.insert(a.end(), {"--ro-bind", copy, kStagedCopy});
-  if (bwrap.sizes_tmpfs) a.insert(a.end(), {"--size", std::to_string(limits.copy_limit_bytes + limits.tmpfs_bytes)});
-  a.insert(a.end(), {"--tmpfs", inside, "--chdir", inside, "--"});
-  // The copy, the command, then a count of what it left: pid 1 (bwrap's reaper) and this
+  // A bwrap too old to cap a tmpfs (before 0.7) gets the copy on disk, written in place.
+  std::string copy_step;
+  if (bwrap.sizes_tmpfs) {
+    a.insert(a.end(), {"--ro-bind", copy, kStagedCopy, "--size",
+                       std::to_string(limits.copy_limit_bytes + limits.tmpfs_bytes), "--tmpfs", inside});
+    copy_step = std::string("cp -a ") + kStagedCopy + "/. . || exit 126; ";
+  } else {
+    a.insert(a.end(), {"--bind", copy, inside});
+  }
+  a.insert(a.end(), {"--chdir", inside, "--"});
+  // The copy, the file size limit (after the copy, which may hold larger files; in 512-byte
+  // blocks), the command, then a count of what it left: pid 1 (bwrap's reaper) and this
   // shell are 2.
   a.insert(a.end(), {"/bin/sh", "-c",
-                     std::string("cp -a ") + kStagedCopy + "/. . || exit 126; "
-                     "/bin/sh -c \"$1\" 3>&-; s=$?; n=0; for p in /proc/[0-9]*; do n=$((n+1)); done; "
-                     "echo \"$n\" >&3; exit \"$s\"",
+                     copy_step + "ulimit -f " + std::to_string(limits.file_size_bytes / 512) +
+                         "; /bin/sh -c \"$1\" 3>&-; s=$?; n=0; for p in /proc/[0-9]*; do n=$((n+1)); done; "
+                         "echo \"$n\" >&3; exit \"$s\"",
                      "gradverify-case", command});
   return a;
 }

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -58,64 +59,135 @@ void become_subreaper() {
   });
 }
 
-// /proc/PID/stat's ppid. comm may hold spaces, parentheses and newlines, so the whole file is
-// read and parsed after its last ')'.
-long parent_of(const char* pid) {
+// /proc/PID/stat's state, ppid and process group. comm may hold spaces, parentheses and
+// newlines, so the whole file is read and parsed after its last ')'.
+struct ProcStat {
+  char state = 0;
+  long ppid = -1, pgrp = -1;
+};
+
+ProcStat stat_of(const char* pid) {
+  ProcStat st;
   const std::string path = std::string("/proc/") + pid + "/stat";
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
+  if (fd < 0) return st;
   char buffer[1024];
   const ssize_t n = read(fd, buffer, sizeof buffer - 1);
   close(fd);
-  if (n <= 0) return -1;
-  const std::string stat(buffer, static_cast<size_t>(n));
-  const auto close_paren = stat.rfind(')');
-  char state = 0;
-  long ppid = -1;
-  if (close_paren == std::string::npos || std::sscanf(stat.c_str() + close_paren + 1, " %c %ld", &state, &ppid) != 2)
-    return -1;
-  return ppid;
+  if (n <= 0) return st;
+  const std::string text(buffer, static_cast<size_t>(n));
+  const auto close_paren = text.rfind(')');
+  if (close_paren == std::string::npos ||
+      std::sscanf(text.c_str() + close_paren + 1, " %c %ld %ld", &st.state, &st.ppid, &st.pgrp) != 3)
+    return {};
+  return st;
 }
 
-// Kills and reaps our children that are not a running case: descendants of finished cases.
-bool kill_orphans() {
-  const pid_t self = getpid();
-  std::vector<pid_t> orphans;
-  {
-    std::lock_guard<std::mutex> lock(running_mutex);
-    DIR* proc = opendir("/proc");
-    if (proc == nullptr) return false;
-    while (dirent* entry = readdir(proc)) {
-      char* end = nullptr;
-      const long pid = std::strtol(entry->d_name, &end, 10);
-      if (*end != '\0' || pid <= 0) continue;
-      if (parent_of(entry->d_name) == self && !running_cases.count(static_cast<pid_t>(pid)))
-        orphans.push_back(static_cast<pid_t>(pid));
+long parent_of(const char* pid) { return stat_of(pid).ppid; }
+
+// Whether a process of the group lives, zombies aside (the case's first process is kept a
+// zombie while its case is cleaned up, so that its pid and group can't be reused).
+bool group_alive(pid_t group) {
+  DIR* proc = opendir("/proc");
+  if (proc == nullptr) return false;
+  bool alive = false;
+  while (const dirent* entry = readdir(proc)) {
+    if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
+    const ProcStat st = stat_of(entry->d_name);
+    if (st.pgrp == group && st.state != 'Z' && st.state != 'X') {
+      alive = true;
+      break;
     }
-    closedir(proc);
   }
+  closedir(proc);
+  return alive;
+}
+
+// Whose orphans a clean-up may kill: as root, only the case's own uid (other cases' processes
+// and the grader's helpers are other uids); with namespaces, only bwrap's reaper, which comes
+// back to the grader when the outer bwrap is killed; otherwise every orphan (cases then share
+// the grader's uid and can reach each other anyway).
+struct OrphanFilter {
+  const detail::CaseIdentity* identity = nullptr;
+  bool bwrap_only = false;
+};
+
+bool real_uid_is(const char* pid, uid_t uid) {
+  std::ifstream status(std::string("/proc/") + pid + "/status");
+  std::string line;
+  const std::string wanted = "Uid:\t" + std::to_string(uid) + "\t";
+  while (std::getline(status, line))
+    if (line.rfind("Uid:", 0) == 0) return line.rfind(wanted, 0) == 0;
+  return false;
+}
+
+bool named_bwrap(const char* pid) {
+  std::ifstream comm(std::string("/proc/") + pid + "/comm");
+  std::string name;
+  return std::getline(comm, name) && name == "bwrap";
+}
+
+// Kills and reaps our children that are not a running case and pass the filter: descendants
+// of a finished case. Under the lock, so no thread forks (and no pid is reused) meanwhile.
+bool kill_orphans(const OrphanFilter& filter) {
+  const pid_t self = getpid();
+  bool found = false;
+  std::lock_guard<std::mutex> lock(running_mutex);
+  DIR* proc = opendir("/proc");
+  if (proc == nullptr) return false;
+  std::vector<pid_t> orphans;
+  while (dirent* entry = readdir(proc)) {
+    char* end = nullptr;
+    const long pid = std::strtol(entry->d_name, &end, 10);
+    if (*end != '\0' || pid <= 0 || parent_of(entry->d_name) != self || running_cases.count(static_cast<pid_t>(pid)))
+      continue;
+    if (filter.identity != nullptr && !real_uid_is(entry->d_name, filter.identity->uid())) continue;
+    if (filter.bwrap_only && !named_bwrap(entry->d_name)) continue;
+    orphans.push_back(static_cast<pid_t>(pid));
+  }
+  closedir(proc);
   for (pid_t pid : orphans) {
     kill(pid, SIGKILL);
     waitpid(pid, nullptr, 0);
+    found = true;
   }
-  return !orphans.empty();
+  return found;
 }
 
 // Without namespaces: kills what is left of a case's process group and its escaped
 // descendants, for as long as new ones keep appearing (a chain of setsid forks), up to 5 s.
 bool clean_up_after(pid_t group, const detail::CaseIdentity* identity) {
-  bool left = kill(-group, 0) == 0;
+  bool left = group_alive(group);
   kill(-group, SIGKILL);
+  const OrphanFilter filter{identity, false};
   const auto give_up = Clock::now() + std::chrono::seconds(5);
   while (Clock::now() < give_up) {
-    bool found = kill_orphans();
+    bool found = kill_orphans(filter);
     // As root the case has a uid of its own: every process of it is the case's.
-    if (identity != nullptr && detail::kill_every_process_of(identity->uid())) found = kill_orphans() || true;
+    if (identity != nullptr && detail::kill_every_process_of(identity->uid())) found = kill_orphans(filter) || true;
     left = left || found;
-    if (!found && kill(-group, 0) != 0) break;
+    if (!found && !group_alive(group)) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   return left;
+}
+
+// Waits for the case's first process to exit (blocking or not) without reaping it: the zombie
+// keeps its pid and process group from being reused while the case is cleaned up.
+bool has_exited(pid_t pid, bool block) {
+  siginfo_t info{};
+  return waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT | (block ? 0 : WNOHANG)) == 0 &&
+         info.si_pid == pid;
+}
+
+// Reaps it and unlists it in one step under the lock, so no fork can be given its pid before
+// it is off the list.
+int reap(pid_t pid) {
+  int status = 0;
+  std::lock_guard<std::mutex> lock(running_mutex);
+  waitpid(pid, &status, 0);
+  running_cases.erase(pid);
+  return status;
 }
 
 // Everything a case holds, released on every way out of run_case, the error paths included:
@@ -132,16 +204,16 @@ struct CaseResources {
   CaseResources(const CaseResources&) = delete;
   CaseResources& operator=(const CaseResources&) = delete;
   ~CaseResources() {
-    if (child > 0) {
-      if (!reaped) {
-        kill(-child, SIGKILL);
-        waitpid(child, nullptr, 0);
-      }
+    // On an error path, or a stop: run_case has not cleaned up and reaped the case.
+    if (child > 0 && !reaped) {
+      kill(-child, SIGKILL);
+      kill(child, SIGKILL);
+      has_exited(child, true);
       if (cgroup) cgroup->kill_all();
       if (!namespaces) clean_up_after(child, identity.get());
-      std::lock_guard<std::mutex> lock(running_mutex);
-      running_cases.erase(child);
+      reap(child);
     }
+    if (namespaces) kill_orphans({nullptr, true});  // bwrap's reaper, when the outer bwrap was killed
     // Its processes are gone: what its uid left in the shared temporary directories goes too.
     if (!namespaces && identity) detail::remove_files_of(identity->uid());
     for (int& fd : fds) close_fd(fd);
@@ -160,7 +232,10 @@ void close_descriptors_from(unsigned first) {
 #ifdef SYS_close_range
   if (syscall(SYS_close_range, first, ~0U, 0) == 0) return;
 #endif
-  for (int fd = static_cast<int>(first); fd < 65536; ++fd) close(fd);
+  rlimit open{};
+  getrlimit(RLIMIT_NOFILE, &open);
+  const rlim_t last = open.rlim_cur == RLIM_INFINITY ? 1 << 20 : open.rlim_cur;
+  for (rlim_t fd = first; fd < last; ++fd) close(static_cast<int>(fd));
 }
 
 // What the child needs, prepared before the fork: after it only async-signal-safe calls.
@@ -179,11 +254,16 @@ struct ChildPlan {
 
 [[noreturn]] void exec_child(const ChildPlan& plan) {
   const auto fail = [](const char* what) {
-    const char* reason = strerror(errno);
+    // errno in decimal: strerror may lock or allocate, which is unsafe after a fork.
+    char digits[16];
+    int n = 0;
+    for (int e = errno > 0 ? errno : 0; n == 0 || e > 0; e /= 10) digits[n++] = static_cast<char>('0' + e % 10);
+    char text[16];
+    for (int i = 0; i < n; ++i) text[i] = digits[n - 1 - i];
     (void)!write(2, "gradverify sandbox: ", 20);
     (void)!write(2, what, strlen(what));
-    (void)!write(2, ": ", 2);
-    (void)!write(2, reason, strlen(reason));
+    (void)!write(2, ": errno ", 8);
+    (void)!write(2, text, static_cast<size_t>(n));
     (void)!write(2, "\n", 1);
     _exit(127);
   };
@@ -192,7 +272,10 @@ struct ChildPlan {
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
   signal(SIGPIPE, SIG_DFL);
-  setpgid(0, 0);
+  // A session of its own: no controlling terminal to inject keystrokes into (TIOCSTI) or to
+  // write raw escapes to; and no setuid program can give it privileges back.
+  setsid();
+  prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
   dup2(plan.in_fd, 0);
   dup2(plan.out_fd, 1);
   dup2(plan.err_fd, 2);
@@ -204,7 +287,8 @@ struct ChildPlan {
   rlimit cpu{static_cast<rlim_t>(limits.cpu_seconds), static_cast<rlim_t>(limits.cpu_seconds + 1)};
   setrlimit(RLIMIT_CPU, &cpu);
   set_limit(RLIMIT_AS, static_cast<rlim_t>(limits.address_space_bytes));
-  set_limit(RLIMIT_FSIZE, static_cast<rlim_t>(limits.file_size_bytes));
+  // With namespaces the wrapper sets it after copying the submission, which may hold larger files.
+  if (plan.report_fd < 0) set_limit(RLIMIT_FSIZE, static_cast<rlim_t>(limits.file_size_bytes));
   set_limit(RLIMIT_NOFILE, static_cast<rlim_t>(limits.open_files));
   set_limit(RLIMIT_CORE, 0);
   if (plan.drop) {
@@ -250,13 +334,17 @@ const NamespaceSupport& namespace_support(const SandboxLimits& limits) {
       SandboxLimits trial = limits;
       trial.working_directory = empty;
       trial.wall_seconds = 10;
-      const SandboxResult r = run_case("exit 0", "", trial, true);
-      remove_tree(empty);
-      s.usable = r.exited_cleanly();
-      if (!s.usable) {
-        std::string reason = r.err.substr(0, r.err.find('\n'));
-        s.unavailable_because = bwrap.path + " failed here: " + (reason.empty() ? r.failure() : reason);
+      try {
+        const SandboxResult r = run_case("exit 0", "", trial, true);
+        s.usable = r.exited_cleanly();
+        if (!s.usable) {
+          std::string reason = r.err.substr(0, r.err.find('\n'));
+          s.unavailable_because = bwrap.path + " failed here: " + (reason.empty() ? r.failure() : reason);
+        }
+      } catch (const std::exception& e) {
+        s.unavailable_because = std::string("the trial case could not be set up: ") + e.what();
       }
+      remove_tree(empty);
     }
   }
   tried = s;
@@ -359,7 +447,6 @@ SandboxResult run_case(const std::string& command, const std::string& input, con
     result.start_error = std::string("fork failed: ") + strerror(fork_errno);
     return result;
   }
-  setpgid(pid, pid);  // also here, so the group exists before we might signal it
   result.started = true;
   set_nonblocking(to_child);
   set_nonblocking(from_stdout);
@@ -384,12 +471,15 @@ SandboxResult run_case(const std::string& command, const std::string& input, con
     if (!exited && (now >= deadline || stopping)) {
       result.timed_out = !stopping;
       kill(-pid, SIGKILL);
+      kill(pid, SIGKILL);  // in case it had not made its session yet
       break;
     }
     if (drain_deadline && now >= *drain_deadline) break;
-    if (!exited && waitpid(pid, &status, WNOHANG) == pid) {
-      exited = resources.reaped = true;
-      end_of_case();
+    if (!exited && has_exited(pid, false)) {
+      exited = true;
+      end_of_case();  // while its zombie holds the pid and the group
+      status = reap(pid);
+      resources.reaped = true;
       drain_deadline = Clock::now() + std::chrono::milliseconds(500);
     }
     pollfd fds[3];
@@ -424,6 +514,7 @@ SandboxResult run_case(const std::string& command, const std::string& input, con
         if (static_cast<int64_t>(result.out.size()) > limits.stdout_bytes) {
           result.stdout_overflow = true;
           kill(-pid, SIGKILL);
+          kill(pid, SIGKILL);
         }
       } else {
         result.stderr_total += r;
@@ -434,15 +525,17 @@ SandboxResult run_case(const std::string& command, const std::string& input, con
     if (result.stdout_overflow) break;
   }
   if (!exited) {
-    waitpid(pid, &status, 0);  // it was sent SIGKILL above
-    resources.reaped = true;
+    has_exited(pid, true);  // it was sent SIGKILL above
     end_of_case();
+    status = reap(pid);
+    resources.reaped = true;
   }
   result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   if (namespaces) {
     // The count the wrapper wrote when the command ended: more than its own 2 means leftovers
     // (the namespace's end has killed them since).
     char count[32] = {0};
+    set_nonblocking(report_pipe[0]);
     const ssize_t n = read(report_pipe[0], count, sizeof count - 1);
     if (n > 0 && std::atoi(count) > 2) result.left_processes = true;
   }
@@ -520,7 +613,10 @@ void require_copyable_submission(const std::string& directory, const SandboxLimi
 void stop_all_cases() {
   stopping = true;
   std::lock_guard<std::mutex> lock(running_mutex);
-  for (pid_t pid : running_cases) kill(-pid, SIGKILL);
+  for (pid_t pid : running_cases) {
+    kill(-pid, SIGKILL);
+    kill(pid, SIGKILL);
+  }
 }
 
 bool cases_stopped() { return stopping; }

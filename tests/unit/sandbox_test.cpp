@@ -240,6 +240,14 @@ TEST_P(Sandbox, AnExposedDirectoryIsReadableEvenUnderTmp) {
   std::filesystem::remove_all(exposed);
 }
 
+// No controlling terminal to inject keystrokes into (TIOCSTI), and no setuid program that
+// could give a case its privileges back.
+TEST_P(Sandbox, TheCaseHasASessionOfItsOwnAndCannotGainPrivileges) {
+  const SandboxResult r = run_sandboxed("grep NoNewPrivs /proc/self/status; exec 3</dev/tty && echo has-a-tty", "", quick());
+  EXPECT_NE(r.out.find("NoNewPrivs:\t1"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("has-a-tty"), std::string::npos) << r.out;
+}
+
 TEST_P(Sandbox, DescriptorsTheGraderHoldsAreClosedInTheCase) {
   const int devnull = open("/dev/null", O_RDONLY);
   const int inherited = fcntl(devnull, F_DUPFD, 50);  // no FD_CLOEXEC, as a careless parent leaves it
