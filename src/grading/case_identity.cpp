@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <ctime>
 #include <fstream>
 #include <mutex>
@@ -19,6 +20,20 @@
 #include "gradverify/grading/sandbox.h"
 
 namespace gradverify::detail {
+std::optional<ProcessOwner> owner_of(const char* pid) {
+  std::ifstream status(std::string("/proc/") + pid + "/status");
+  std::string line;
+  ProcessOwner owner;
+  while (std::getline(status, line)) {  // State: comes before Uid:
+    if (line.rfind("State:", 0) == 0) owner.zombie = line.find('Z') != std::string::npos;
+    if (line.rfind("Uid:", 0) == 0) {
+      owner.real_uid = static_cast<uid_t>(std::strtoul(line.c_str() + 4, nullptr, 10));
+      return owner;
+    }
+  }
+  return std::nullopt;
+}
+
 namespace {
 
 std::string lock_directory() {
@@ -60,27 +75,17 @@ CaseIdentity::~CaseIdentity() {
 
 namespace {
 
-// Whether any live process has `uid` as its real uid: /proc/PID/status says so even of a process
-// that made itself non-dumpable (its /proc directory then belongs to root).
+// Whether any live process has `uid` as its real uid.
 bool any_process_of(uid_t uid) {
   DIR* proc = opendir("/proc");
   if (proc == nullptr) return false;
   bool found = false;
-  const std::string wanted = "Uid:\t" + std::to_string(uid) + "\t";
   while (!found) {
     const dirent* entry = readdir(proc);
     if (entry == nullptr) break;
     if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
-    std::ifstream status(std::string("/proc/") + entry->d_name + "/status");
-    std::string line;
-    bool zombie = false;  // State: comes before Uid:; a zombie is dead already, its parent reaps it
-    while (std::getline(status, line)) {
-      if (line.rfind("State:", 0) == 0) zombie = line.find('Z') != std::string::npos;
-      if (line.rfind("Uid:", 0) == 0) {
-        found = !zombie && line.rfind(wanted, 0) == 0;
-        break;
-      }
-    }
+    const auto owner = owner_of(entry->d_name);
+    found = owner && !owner->zombie && owner->real_uid == uid;
   }
   closedir(proc);
   return found;

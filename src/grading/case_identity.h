@@ -5,6 +5,8 @@
 // with its descriptors, and two graders (ctest -j, two staff) never share one.
 #include <sys/types.h>
 
+#include <optional>
+
 namespace gradverify::detail {
 
 class CaseIdentity {
@@ -19,6 +21,15 @@ class CaseIdentity {
   uid_t uid_ = 0;
   int lock_fd_ = -1;
 };
+
+// Whose process `pid` ("1234") is, and whether it is a zombie, from /proc/PID/status (which
+// says so even of a process that made itself non-dumpable, whose /proc directory then
+// belongs to root). Empty when it is gone.
+struct ProcessOwner {
+  uid_t real_uid = 0;
+  bool zombie = false;
+};
+std::optional<ProcessOwner> owner_of(const char* pid);
 
 // Kills every process of `uid` but the caller: a helper process takes the uid and sends
 // SIGKILL to all it may signal (kill(-1)), until there is none left. Whatever the processes

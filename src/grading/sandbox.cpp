@@ -112,15 +112,6 @@ struct OrphanFilter {
   bool bwrap_only = false;
 };
 
-bool real_uid_is(const char* pid, uid_t uid) {
-  std::ifstream status(std::string("/proc/") + pid + "/status");
-  std::string line;
-  const std::string wanted = "Uid:\t" + std::to_string(uid) + "\t";
-  while (std::getline(status, line))
-    if (line.rfind("Uid:", 0) == 0) return line.rfind(wanted, 0) == 0;
-  return false;
-}
-
 bool named_bwrap(const char* pid) {
   std::ifstream comm(std::string("/proc/") + pid + "/comm");
   std::string name;
@@ -141,7 +132,10 @@ bool kill_orphans(const OrphanFilter& filter) {
     const long pid = std::strtol(entry->d_name, &end, 10);
     if (*end != '\0' || pid <= 0 || parent_of(entry->d_name) != self || running_cases.count(static_cast<pid_t>(pid)))
       continue;
-    if (filter.identity != nullptr && !real_uid_is(entry->d_name, filter.identity->uid())) continue;
+    if (filter.identity != nullptr) {
+      const auto owner = detail::owner_of(entry->d_name);
+      if (!owner || owner->real_uid != filter.identity->uid()) continue;
+    }
     if (filter.bwrap_only && !named_bwrap(entry->d_name)) continue;
     orphans.push_back(static_cast<pid_t>(pid));
   }

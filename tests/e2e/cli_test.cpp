@@ -341,6 +341,9 @@ INSTANTIATE_TEST_SUITE_P(
                    "--output: grading a class needs --output DIR"},
         UsageError{"grade_bad_format", "grade --submission-cmd true --format csv", "--format"},
         UsageError{"grade_rubric_not_json", "grade --submission-cmd true --rubric /dev/null", "/dev/null: not valid JSON"},
+        // Each case copies the submission's directory: a system directory is refused, naming the option.
+        UsageError{"grade_system_directory", "grade --submission-cmd true --submission-dir /usr",
+                   "gradverify: error: --submission-dir: /usr: is a system directory"},
         UsageError{"bundle_rubric_not_json", "autograder-bundle --rubric /dev/null", "/dev/null: not valid JSON"},
         // An output that can't be written is found before any work: LibTorch is never loaded.
         UsageError{"check_output_unwritable", "check --output /nonexistent/r.json",

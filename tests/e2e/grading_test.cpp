@@ -22,6 +22,8 @@
 namespace gradverify {
 namespace {
 
+using testing::processes_with;
+
 using testing::run_shell;
 using testing::slurp;
 using testing::temp_path;
@@ -209,18 +211,6 @@ std::string small_rubric() {
     {"name": "net", "points": 2, "kind": "mlp", "layers": [2, 3, 1], "data": "xor", "seed": 1}]})");
   chmod(path.c_str(), 0600);  // private, as a rubric with hidden seeds is kept
   return path;
-}
-
-int processes_with(const std::string& marker) {
-  int count = 0;
-  DIR* proc = opendir("/proc");
-  while (dirent* entry = readdir(proc)) {
-    std::string cmdline = slurp("/proc/" + std::string(entry->d_name) + "/cmdline");
-    for (char& c : cmdline) c = c == '\0' ? ' ' : c;
-    if (cmdline.find(marker) != std::string::npos) ++count;
-  }
-  closedir(proc);
-  return count;
 }
 
 struct Hostile {

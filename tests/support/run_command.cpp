@@ -1,5 +1,6 @@
 #include "support/run_command.h"
 
+#include <dirent.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -37,6 +38,20 @@ CommandRun run_shell(const std::string& command_line) {
   run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   run.err = slurp(err_path);
   return run;
+}
+
+int processes_with(const std::string& marker) {
+  int count = 0;
+  DIR* proc = opendir("/proc");
+  if (proc == nullptr) return 0;
+  while (dirent* entry = readdir(proc)) {
+    if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
+    std::string cmdline = slurp("/proc/" + std::string(entry->d_name) + "/cmdline");
+    for (char& c : cmdline) c = c == '\0' ? ' ' : c;
+    if (cmdline.find(marker) != std::string::npos) ++count;
+  }
+  closedir(proc);
+  return count;
 }
 
 }  // namespace gradverify::testing

@@ -16,5 +16,8 @@ std::string slurp(const std::string& path);
 // A path in the test's temporary directory, prefixed so suites don't collide.
 std::string temp_path(const std::string& name);
 std::string write_temp(const std::string& name, const std::string& text);
+// Processes anywhere on the machine whose command line (arguments joined by spaces) holds
+// `marker`: what a hostile submission left running, if anything.
+int processes_with(const std::string& marker);
 
 }  // namespace gradverify::testing

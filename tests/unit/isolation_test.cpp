@@ -17,27 +17,18 @@
 #include "gradverify/grading/grading.h"
 #include "gradverify/grading/isolation.h"
 #include "gradverify/grading/sandbox.h"
+#include "support/run_command.h"
 
 namespace gradverify {
 namespace {
+
+using testing::processes_with;
 
 std::string fresh_dir(const std::string& name) {
   const std::string path = "/tmp/gradverify-isolation-test-" + name + "-" + std::to_string(getpid());
   std::filesystem::remove_all(path);
   std::filesystem::create_directories(path);
   return path;
-}
-
-int processes_with(const std::string& marker) {
-  int count = 0;
-  DIR* proc = opendir("/proc");
-  while (dirent* entry = readdir(proc)) {
-    std::ifstream in("/proc/" + std::string(entry->d_name) + "/cmdline");
-    const std::string cmdline((std::istreambuf_iterator<char>(in)), {});
-    if (cmdline.find(marker) != std::string::npos) ++count;
-  }
-  closedir(proc);
-  return count;
 }
 
 class Isolation : public ::testing::TestWithParam<IsolationMode> {

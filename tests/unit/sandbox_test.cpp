@@ -20,9 +20,12 @@
 
 #include "gradverify/grading/isolation.h"
 #include "gradverify/grading/sandbox.h"
+#include "support/run_command.h"
 
 namespace gradverify {
 namespace {
+
+using testing::processes_with;
 
 // The mode the current test runs in (the parameter of the Sandbox suite).
 IsolationMode current_mode = IsolationMode::basic;
@@ -69,20 +72,6 @@ std::string temp_dir(const std::string& name) {
 // A sleep length that no other test process uses at the same time ("97.1234"): ctest -j runs
 // this suite's modes side by side, and processes_with looks at the whole machine.
 std::string mark(const std::string& seconds) { return seconds + "." + std::to_string(getpid() % 10000); }
-
-// Processes whose command line contains `marker`, anywhere on the machine.
-int processes_with(const std::string& marker) {
-  int count = 0;
-  DIR* proc = opendir("/proc");
-  while (dirent* entry = readdir(proc)) {
-    std::ifstream in("/proc/" + std::string(entry->d_name) + "/cmdline");
-    std::string cmdline((std::istreambuf_iterator<char>(in)), {});
-    for (char& c : cmdline) c = c == '\0' ? ' ' : c;
-    if (cmdline.find(marker) != std::string::npos) ++count;
-  }
-  closedir(proc);
-  return count;
-}
 
 class Sandbox : public ::testing::TestWithParam<IsolationMode> {
  protected:

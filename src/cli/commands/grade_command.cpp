@@ -296,11 +296,15 @@ IsolationStatus required_isolation(const SandboxLimits& limits) {
   return status;
 }
 
+// "--submission-dir: /home/me: holds more than 256 MiB; ..." (the default is the current
+// directory, so the option is named: it is how to give a smaller one).
 void require_submission_directory(const std::string& dir, const SandboxLimits& limits) {
   try {
     require_copyable_submission(dir, limits);
   } catch (const std::invalid_argument& e) {
-    throw InputError(dir, "", e.what());
+    std::string shown = std::filesystem::path(dir).lexically_normal().string();
+    if (shown.size() > 1 && shown.back() == '/') shown.pop_back();  // "/home/me/." -> "/home/me"
+    throw InputError("--submission-dir", shown, e.what());
   }
 }
 
@@ -337,7 +341,7 @@ int run_grade(const GradeOptions& o) {
   limits.wall_seconds = o.timeout > 0 ? o.timeout : rubric.timeout_seconds;
   limits.cpu_seconds = static_cast<int>(std::ceil(limits.wall_seconds)) + 1;
   limits.address_space_bytes = limits.memory_bytes = (o.memory_mb > 0 ? o.memory_mb : rubric.memory_mb) << 20;
-  limits.working_directory = std::filesystem::absolute(o.submission_dir).string();
+  limits.working_directory = std::filesystem::absolute(o.submission_dir).lexically_normal().string();
   // What no case may see even where the system directories are visible.
   // The rubric and its problem files (the hidden cases' data), the class's folder (each case
   // sees its own copy, at its own path, on top), the results and LibTorch's backend.
