@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "core/problem/json_tensor.h"
+#include "gradverify/check/answer_reading.h"
 #include "gradverify/check/check.h"
 #include "gradverify/check/report.h"
 #include "gradverify/errors.h"
@@ -104,21 +105,28 @@ CaseResult score_case(const PreparedCase& p, const SandboxResult& run) {
 
   if (g.kind == CaseKind::op) {
     SubmittedGradients submitted;
-    for (const auto& name : op_answer_names(g.op.op)) {
+    const std::vector<std::string> names = op_answer_names(g.op.op);
+    std::vector<std::string> ignored;
+    for (const auto& [key, value] : answer.doc.items())
+      if (std::find(names.begin(), names.end(), key) == names.end()) ignored.push_back(key);
+    for (const auto& name : names) {
       if (!answer.doc.contains(name)) continue;  // check_op_gradients reports it missing
       try {
         submitted[name].tensor = detail::read_tensor(answer.doc[name], name, detail::NonFinite::from_strings);
       } catch (const detail::FieldError& e) {
         submitted[name].problem = e.field + ": " + e.what();
+        submitted[name].malformed = true;
       }
     }
     r.tensors = check_op_gradients(g.op, submitted, p.reference, g.tolerances);
-    feedback += format_comparison_table(r.tensors);
+    const std::string keys_note = unknown_keys_note(ignored, {names, {}}, submitted.empty(), "your answer");
+    feedback += format_comparison_table(r.tensors, "your answer",
+                                        keys_note.empty() ? std::vector<std::string>{} : std::vector{keys_note});
   } else {
     const GradientsFile file = parse_gradients_json(answer.doc.dump(), "the answer", g.problem.spec);
     GradientCheckOptions options;
     options.tolerances = g.tolerances;
-    const CheckReport report = check_gradients(g.problem, {file.gradients, "your submission", std::nullopt, {}},
+    const CheckReport report = check_gradients(g.problem, {file.gradients, "your answer", std::nullopt, file.ignored_keys},
                                                {p.reference_loss, p.reference, {}}, options);
     r.tensors = report.parameters;
     r.tensors.insert(r.tensors.end(), report.intermediates.begin(), report.intermediates.end());

@@ -27,15 +27,28 @@ const char* to_string(StudentBug bug) {
     case StudentBug::nan_entry: return "nan_entry";
     case StudentBug::missing_array: return "missing_array";
     case StudentBug::transposed_weight: return "transposed_weight";
+    case StudentBug::relu_mask_on_upstream: return "relu_mask_on_upstream";
+    case StudentBug::derivative_formula_on_z: return "derivative_formula_on_z";
+    case StudentBug::derivative_of_output_hidden_only: return "derivative_of_output_hidden_only";
+    case StudentBug::logits_extra_sigmoid_derivative: return "logits_extra_sigmoid_derivative";
+    case StudentBug::batch_mean_twice: return "batch_mean_twice";
+    case StudentBug::update_returned: return "update_returned";
+    case StudentBug::dh_untransposed: return "dh_untransposed";
+    case StudentBug::mse_half_summed: return "mse_half_summed";
   }
   return "?";
 }
 
 std::vector<StudentBug> all_student_bugs() {
   std::vector<StudentBug> bugs;
-  for (int b = static_cast<int>(StudentBug::none); b <= static_cast<int>(StudentBug::transposed_weight); ++b)
+  for (int b = static_cast<int>(StudentBug::none); b <= static_cast<int>(StudentBug::mse_half_summed); ++b)
     bugs.push_back(static_cast<StudentBug>(b));
   return bugs;
+}
+
+double update_learning_rate(int64_t batch) {
+  const double rates[] = {0.1, 0.05, 0.01, 0.5, 0.001};
+  return rates[batch % 5];
 }
 
 namespace {
@@ -78,18 +91,22 @@ T act(Activation a, T z) {
 // The derivative written in terms of z, as the lab does. With derivative_of_output the
 // student passes the layer's output h instead, and the helper applies the activation again.
 template <typename T>
-T act_grad(Activation a, T z, T h, StudentBug bug) {
+T act_grad(Activation a, T z, T h, T dh, StudentBug bug) {
   if (bug == StudentBug::activation_derivative_forgotten) return 1;
-  const bool of_output = bug == StudentBug::derivative_of_output ||
+  const bool of_output = bug == StudentBug::derivative_of_output || bug == StudentBug::derivative_of_output_hidden_only ||
                          (bug == StudentBug::sigmoid_derivative_of_output && a == Activation::sigmoid);
   const T at = of_output ? h : z;
   switch (a) {
-    case Activation::relu: return bug == StudentBug::relu_grad_one_at_zero ? T(z >= 0) : T(z > 0);
+    case Activation::relu:
+      if (bug == StudentBug::relu_mask_on_upstream) return T(dh > 0);
+      return bug == StudentBug::relu_grad_one_at_zero ? T(z >= 0) : T(z > 0);
     case Activation::sigmoid: {
+      if (bug == StudentBug::derivative_formula_on_z) return z * (1 - z);  // s(1 - s) with z for s
       const T s = act(a, at);
       return s * (1 - s);
     }
     case Activation::tanh: {
+      if (bug == StudentBug::derivative_formula_on_z) return 1 - z * z;  // 1 - h² with z for h
       const T t = std::tanh(at);
       return 1 - t * t;
     }
@@ -130,12 +147,14 @@ SubmittedGradients backward_as(const Problem& problem, StudentBug bug, int64_t l
   T mean = T(1) / (static_cast<T>(n) * D);
   if (bug == StudentBug::loss_summed_over_batch) mean = T(1) / D;
   if (bug == StudentBug::loss_summed_over_all) mean = T(1);
+  const bool half_summed = bug == StudentBug::mse_half_summed && s.loss == Loss::mse;
+  if (half_summed) mean = T(1);
   if (bug == StudentBug::loss_mean_over_batch_only) mean = T(1) / static_cast<T>(n);
   const T sign = bug == StudentBug::sign_flipped ? T(-1) : T(1);
   const bool mse_bug = s.loss == Loss::mse;
-  const T two = mse_bug && bug == StudentBug::mse_factor_two_missing   ? T(1)
-                : mse_bug && bug == StudentBug::mse_factor_two_doubled ? T(4)
-                                                                       : T(2);
+  const T two = (mse_bug && bug == StudentBug::mse_factor_two_missing) || half_summed ? T(1)
+                : mse_bug && bug == StudentBug::mse_factor_two_doubled              ? T(4)
+                                                                                    : T(2);
   Mat<T> dh = P;
   for (size_t r = 0; r < n; ++r)
     for (size_t o = 0; o < P[r].size(); ++o) {
@@ -144,7 +163,12 @@ SubmittedGradients backward_as(const Problem& problem, StudentBug bug, int64_t l
       switch (s.loss) {
         case Loss::mse: g = two * (p - y); break;
         case Loss::bce: g = (p - y) / std::max(p * (1 - p), T(1e-12)); break;
-        case Loss::bce_with_logits: g = act(Activation::sigmoid, p) - y; break;
+        case Loss::bce_with_logits: {
+          const T sp = act(Activation::sigmoid, p);
+          g = sp - y;
+          if (bug == StudentBug::logits_extra_sigmoid_derivative) g *= sp * (1 - sp);
+          break;
+        }
       }
       dh[r][o] = sign * g * mean;
     }
@@ -154,12 +178,12 @@ SubmittedGradients backward_as(const Problem& problem, StudentBug bug, int64_t l
     const int64_t k = static_cast<int64_t>(l) + 1;
     const Mat<T>& in = l == 0 ? X : h[l - 1];
     // A layer-specific bug acts in the planted layer only; the others run right.
-    const bool here = layer == 0 || layer == k;
+    const bool here = bug == StudentBug::derivative_of_output_hidden_only ? l + 1 < L : layer == 0 || layer == k;
     const StudentBug layer_bug = here ? bug : StudentBug::none;
     Mat<T> dz = dh;
     for (size_t r = 0; r < n; ++r)
       for (size_t o = 0; o < dz[r].size(); ++o)
-        dz[r][o] = dh[r][o] * act_grad(s.activations[l], z[l][r][o], h[l][r][o], layer_bug);
+        dz[r][o] = dh[r][o] * act_grad(s.activations[l], z[l][r][o], h[l][r][o], dh[r][o], layer_bug);
     if (bug == StudentBug::bce_extra_sigmoid_derivative && s.loss == Loss::bce && l == L - 1)
       for (size_t r = 0; r < n; ++r)  // the fused gradient, then sigma'(z) once more
         for (size_t o = 0; o < dz[r].size(); ++o) {
@@ -174,8 +198,17 @@ SubmittedGradients backward_as(const Problem& problem, StudentBug bug, int64_t l
         db[0][o] += dz[r][o];
       }
     if (layer_bug == StudentBug::bias_row_not_summed) db[0] = dz[0];
-    if (layer_bug == StudentBug::bias_averaged)
+    if (layer_bug == StudentBug::bias_averaged || layer_bug == StudentBug::batch_mean_twice)
       for (T& v : db[0]) v /= static_cast<T>(n);
+    if (layer_bug == StudentBug::batch_mean_twice)
+      for (auto& row : dW)
+        for (T& v : row) v /= static_cast<T>(n);
+    if (bug == StudentBug::update_returned) {
+      const T lr = static_cast<T>(update_learning_rate(static_cast<int64_t>(n)));
+      for (T& v : db[0]) v *= lr;
+      for (auto& row : dW)
+        for (T& v : row) v *= lr;
+    }
     const bool weight_bug_here = layer == k || (layer == 0 && k == 1);
     if (weight_bug_here && bug == StudentBug::gradient_left_zero)  // the loop that fills dW never ran
       for (auto& row : dW) std::fill(row.begin(), row.end(), T(0));
@@ -193,11 +226,12 @@ SubmittedGradients backward_as(const Problem& problem, StudentBug bug, int64_t l
     }
     out[preactivation_name(k)].tensor = to_tensor(dz, false);
     out[activation_name(k)].tensor = to_tensor(dh, false);
-    if (l > 0) {  // dh_{k-1} = dz_k @ W_k^T
+    if (l > 0) {  // dh_{k-1} = dz_k @ W_k^T; the bug takes W_k as it is, where it is square
+      const bool untransposed = layer_bug == StudentBug::dh_untransposed && W[l].size() == W[l][0].size();
       Mat<T> prev(n, std::vector<T>(W[l].size(), 0));
       for (size_t r = 0; r < n; ++r)
         for (size_t i = 0; i < W[l].size(); ++i)
-          for (size_t o = 0; o < dz[r].size(); ++o) prev[r][i] += dz[r][o] * W[l][i][o];
+          for (size_t o = 0; o < dz[r].size(); ++o) prev[r][i] += dz[r][o] * (untransposed ? W[l][o][i] : W[l][i][o]);
       dh = prev;
     }
   }

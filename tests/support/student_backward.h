@@ -31,15 +31,25 @@ enum class StudentBug {
   nan_entry,                  // dW_k[0][0] = NaN
   missing_array,              // dW2 never written
   transposed_weight,          // dW_k written as [fan_out, fan_in]
+  // Found in real student and tutorial code (Nielsen's network.py, nnfs, micrograd):
+  relu_mask_on_upstream,      // relu: dz = dh where dh > 0, the mask taken on dh instead of z
+  derivative_formula_on_z,    // tanh: 1 - z², sigmoid: z(1 - z), the output-form formula at z
+  derivative_of_output_hidden_only,  // σ'(σ(z)), tanh'(tanh(z)) in hidden layers; the output delta right
+  logits_extra_sigmoid_derivative,   // BCE with logits: (σ(p) - y)/n, times σ'(p) again
+  batch_mean_twice,           // dW_k and db_k divided by n once more, after the loss's mean
+  update_returned,            // lr·gradient returned for every parameter (lr from the batch size)
+  dh_untransposed,            // dh_{k-1} = dz_k W_k instead of dz_k W_kᵀ, in square layers
+  mse_half_summed,            // the cost ½‖a - y‖² per sample, summed over the batch: dL/dpred = p - y
 };
 const char* to_string(StudentBug bug);
+double update_learning_rate(int64_t batch);  // the learning rate update_returned scales by
 inline void PrintTo(StudentBug bug, std::ostream* os) { *os << to_string(bug); }
 std::vector<StudentBug> all_student_bugs();
 
 // Computes the gradients in the problem's dtype, as a student's program would print them.
-// `layer` plants a layer-specific bug (bias, activation, zero, NaN, transposed) in that layer
-// alone (1-based); 0 plants it in every layer it fits (the weight bugs then go in layer 1).
-// Loss bugs ignore it.
+// `layer` plants a layer-specific bug (bias, activation, zero, NaN, transposed, dh) in that
+// layer alone (1-based); 0 plants it in every layer it fits (the weight bugs then go in layer
+// 1). Loss bugs, the hidden-layers bug and update_returned ignore it.
 SubmittedGradients student_backward(const Problem& problem, StudentBug bug, int64_t layer = 0);
 
 }  // namespace gradverify::testing

@@ -1,14 +1,18 @@
 // The diagnosis over the student bug catalog, on random nets drawn here and nowhere else:
 // each bug that changes the gradients must fail on exactly the parameters it changes, carry
 // its own hint (a wrong hint is worse than none), and have its first divergence where it was
-// planted. A correct backward pass must never get a failure or a hint.
+// planted, naming the step its hint names. A correct backward pass, in every layout the
+// protocol accepts, must never get a failure or a hint; an answer missing, misnamed or
+// malformed must never get a diagnosis of its maths.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdio>
 #include <random>
+#include <regex>
 #include <set>
 
+#include "gradverify/check/answer_reading.h"
 #include "gradverify/check/compare.h"
 #include "gradverify/check/diagnosis.h"
 #include "gradverify/check/report.h"
@@ -74,6 +78,14 @@ std::string expected_kind(StudentBug bug, const Problem& p) {
     case StudentBug::gradient_left_zero: return "all_zero";
     case StudentBug::nan_entry: return "nonfinite";
     case StudentBug::transposed_weight: return "transposed";
+    case StudentBug::relu_mask_on_upstream: return "relu_mask_on_upstream";
+    case StudentBug::derivative_formula_on_z: return "derivative_formula_on_z";
+    case StudentBug::derivative_of_output_hidden_only: return "derivative_of_output";
+    case StudentBug::logits_extra_sigmoid_derivative: return "logits_extra_sigmoid_derivative";
+    case StudentBug::batch_mean_twice: return "batch_mean_twice";
+    case StudentBug::update_returned: return "update_returned";
+    case StudentBug::dh_untransposed: return "input_gradient_untransposed";
+    case StudentBug::mse_half_summed: return "mse_half_summed";
     case StudentBug::none:
     case StudentBug::missing_array: return "";
   }
@@ -84,11 +96,19 @@ bool is_loss_bug(StudentBug bug) {
   return bug == StudentBug::loss_summed_over_batch || bug == StudentBug::loss_summed_over_all ||
          bug == StudentBug::loss_mean_over_batch_only || bug == StudentBug::sign_flipped ||
          bug == StudentBug::mse_factor_two_missing || bug == StudentBug::mse_factor_two_doubled ||
-         bug == StudentBug::bce_extra_sigmoid_derivative;
+         bug == StudentBug::bce_extra_sigmoid_derivative || bug == StudentBug::logits_extra_sigmoid_derivative ||
+         bug == StudentBug::mse_half_summed;
 }
 bool is_activation_bug(StudentBug bug) {
   return bug == StudentBug::relu_grad_one_at_zero || bug == StudentBug::derivative_of_output ||
-         bug == StudentBug::sigmoid_derivative_of_output || bug == StudentBug::activation_derivative_forgotten;
+         bug == StudentBug::sigmoid_derivative_of_output || bug == StudentBug::activation_derivative_forgotten ||
+         bug == StudentBug::relu_mask_on_upstream || bug == StudentBug::derivative_formula_on_z ||
+         bug == StudentBug::derivative_of_output_hidden_only;
+}
+// Bugs that plant where they can whatever `layer` says: the first divergence is then in the
+// highest layer they changed.
+bool ignores_layer(StudentBug bug) {
+  return is_loss_bug(bug) || bug == StudentBug::derivative_of_output_hidden_only || bug == StudentBug::update_returned;
 }
 bool is_bias_bug(StudentBug bug) {
   return bug == StudentBug::bias_averaged || bug == StudentBug::bias_row_not_summed ||
@@ -115,9 +135,46 @@ std::set<std::string> failed_tensors(const CheckReport& report) {
   return failed;
 }
 
+// The words the first divergence uses for the step a replayed mistake sits in.
+bool step_fits(const std::string& suspect, const std::string& kind) {
+  static const std::regex activation_backward("layer [0-9]+'s (relu|sigmoid|tanh|identity) backward$");
+  if (kind == "bias_averaged" || kind == "bias_first_row") return suspect.find("bias gradient") != std::string::npos;
+  if (kind == "batch_mean_twice") return suspect.find("weight and bias gradients") != std::string::npos;
+  if (kind == "update_returned") return suspect == "the step that returns the parameter gradients";
+  if (kind == "input_gradient_untransposed") return suspect.find("backward to its input") != std::string::npos;
+  if (kind == "relu_grad_one_at_zero" || kind == "relu_mask_on_upstream" || kind == "derivative_of_output" ||
+      kind == "derivative_formula_on_z" || kind == "activation_derivative_forgotten" ||
+      kind == "bce_extra_sigmoid_derivative")
+    return std::regex_search(suspect, activation_backward);
+  return suspect.rfind("the loss backward", 0) == 0;  // the loss's mistakes
+}
+
+// Whether the localisation contradicts a replayed hint: it names a step no hinted mistake sits
+// in, or a layer other than the one the hint names.
+bool contradicts(const FirstDivergence& d, const TensorComparison& hinted) {
+  for (const auto& suspect : d.suspects) {
+    const bool fits = std::any_of(hinted.hint_kinds.begin(), hinted.hint_kinds.end(),
+                                  [&](const std::string& kind) { return step_fits(suspect, kind); });
+    if (!fits) return true;
+  }
+  static const std::regex named_layer(" in layer ([0-9]+) \\(");
+  std::smatch m;
+  if (hinted.hint_kinds.size() == 1 && std::regex_search(hinted.hint, m, named_layer)) {
+    const int64_t k = std::stoll(m[1]);
+    const int64_t seen_at = hinted.hint_kinds[0] == "input_gradient_untransposed" ? k - 1 : k;  // it changes dh_{k-1}
+    if (seen_at != d.layer) return true;
+  }
+  return false;
+}
+
+bool is_replay_kind(const std::string& kind) {
+  return kind != "nonfinite" && kind != "all_zero" && kind != "transposed" && kind != "bias_per_sample" &&
+         kind != "constant_factor";
+}
+
 struct Tally {
   int cases = 0, changed = 0, caught_exactly = 0, hinted = 0, wrong_hints = 0, divergence_right = 0,
-      divergence_checked = 0;
+      divergence_checked = 0, contradictions = 0;
 };
 
 class DiagnosisCatalog : public ::testing::TestWithParam<StudentBug> {};
@@ -162,6 +219,7 @@ TEST_P(DiagnosisCatalog, CaughtHintedAndLocalisedOnUnseenNets) {
         // The hint: its kind, on every failing tensor, or none at all.
         const std::string kind = expected_kind(bug, problem);
         bool hinted = true, wrong = false;
+        const TensorComparison* replay_hinted = nullptr;
         for (const auto* group : {&report.parameters, &report.intermediates})
           for (const auto& c : *group) {
             if (c.passed) {
@@ -171,18 +229,26 @@ TEST_P(DiagnosisCatalog, CaughtHintedAndLocalisedOnUnseenNets) {
             const bool names_it = std::find(c.hint_kinds.begin(), c.hint_kinds.end(), kind) != c.hint_kinds.end();
             hinted = hinted && names_it;
             wrong = wrong || (!c.hint_kinds.empty() && !names_it);
+            if (!c.hint_kinds.empty() && is_replay_kind(c.hint_kinds[0])) replay_hinted = &c;
           }
         if (!kind.empty()) t.hinted += hinted ? 1 : 0;
         t.wrong_hints += wrong ? 1 : 0;
         EXPECT_FALSE(wrong) << "a hint that names another mistake\n" << format_report_table(report);
 
+        if (bug == StudentBug::missing_array) {  // missing is not wrong maths: nothing to localise
+          EXPECT_FALSE(report.first_divergence.has_value()) << format_report_table(report);
+          continue;
+        }
         // The first divergence: at the planted layer, and with intermediates at the planted step.
         ASSERT_TRUE(report.first_divergence.has_value()) << format_report_table(report);
         const FirstDivergence& d = *report.first_divergence;
+        const bool contradiction = replay_hinted && contradicts(d, *replay_hinted);
+        t.contradictions += contradiction ? 1 : 0;
+        EXPECT_FALSE(contradiction) << d.message << "\n" << format_report_table(report);
         int64_t planted = is_loss_bug(bug) ? L : layer;
+        if (bug == StudentBug::dh_untransposed || (ignores_layer(bug) && !is_loss_bug(bug))) planted = 0;
         if (planted == 0)  // planted everywhere: it shows first in the highest layer it changed
           for (const auto& name : changed) planted = std::max<int64_t>(planted, std::stoll(name.substr(1)));
-        if (bug == StudentBug::missing_array) planted = 2;
         ++t.divergence_checked;
         bool right = d.layer == planted;
         if (with_intermediates) {
@@ -194,7 +260,11 @@ TEST_P(DiagnosisCatalog, CaughtHintedAndLocalisedOnUnseenNets) {
             right = right && first == "z" + k && d.last_match == "h" + k;
           else if (is_bias_bug(bug))
             right = right && d.mismatched == std::vector<std::string>{"b" + k} && d.last_match == "z" + k;
-          else  // the weight bugs: zeros, NaN, transposed, missing
+          else if (bug == StudentBug::batch_mean_twice || bug == StudentBug::update_returned)  // dW_k may be 0 and unchanged
+            right = right && !d.mismatched.empty() && d.mismatched.back() == "b" + k && d.last_match == "z" + k;
+          else if (bug == StudentBug::dh_untransposed)
+            right = right && first == "h" + k && d.last_match == "z" + std::to_string(planted + 1);
+          else  // the weight bugs: zeros, NaN, transposed
             right = right && d.mismatched == std::vector<std::string>{"W" + k} && d.last_match == "z" + k;
         }
         t.divergence_right += right ? 1 : 0;
@@ -206,18 +276,166 @@ TEST_P(DiagnosisCatalog, CaughtHintedAndLocalisedOnUnseenNets) {
   } else {
     EXPECT_GT(t.changed, 0) << "the bug changed nothing on any net: this control proves nothing";
     if (bug != StudentBug::missing_array) {
-      EXPECT_GE(t.hinted, 0.9 * t.changed);  // the issue's bar
+      EXPECT_GE(t.hinted, 0.95 * t.changed);  // the issue's bar
     }
   }
   EXPECT_EQ(t.wrong_hints, 0);
+  EXPECT_EQ(t.contradictions, 0);
   // One line per bug, for the rates table in the README.
-  std::printf("RATE %-32s changed %3d of %3d; caught exactly %3d; hinted %3d; wrong hints %d; divergence right %3d of %3d\n",
-              testing::to_string(bug), t.changed, t.cases, t.caught_exactly, t.hinted, t.wrong_hints,
+  std::printf("RATE %-34s changed %3d of %3d; caught exactly %3d; named %3d; misnamed %d; contradictions %d; "
+              "divergence right %3d of %3d\n",
+              testing::to_string(bug), t.changed, t.cases, t.caught_exactly, t.hinted, t.wrong_hints, t.contradictions,
               t.divergence_right, t.divergence_checked);
 }
 
 INSTANTIATE_TEST_SUITE_P(Catalog, DiagnosisCatalog, ::testing::ValuesIn(testing::all_student_bugs()),
                          [](const auto& test_info) { return std::string(testing::to_string(test_info.param)); });
+
+// ---- layouts that carry the same numbers -------------------------------------------------------
+
+enum class BiasLayout { vector, row, column };
+const char* to_string(BiasLayout b) { return b == BiasLayout::vector ? "[n]" : b == BiasLayout::row ? "[1,n]" : "[n,1]"; }
+
+// The correct answer as a student's code lays it out: biases as vectors, rows or columns, and
+// the intermediates per sample in rows (the protocol's), in columns (Nielsen's), or left out.
+SubmittedGradients laid_out(SubmittedGradients answer, const Problem& p, BiasLayout bias, int intermediates) {
+  for (int64_t k = 1; k <= p.spec.num_layers(); ++k) {
+    Tensor& b = *answer[bias_name(k)].tensor;
+    const int64_t n = b.shape[0];
+    if (bias == BiasLayout::row) b.shape = {1, n};
+    if (bias == BiasLayout::column) b.shape = {n, 1};
+    for (const auto& name : {preactivation_name(k), activation_name(k)}) {
+      if (intermediates == 2) {
+        answer.erase(name);
+        continue;
+      }
+      if (intermediates == 0) continue;
+      Tensor& t = *answer[name].tensor;
+      Tensor columns{{t.shape[1], t.shape[0]}, std::vector<double>(t.values.size())};
+      for (int64_t i = 0; i < t.shape[0]; ++i)
+        for (int64_t j = 0; j < t.shape[1]; ++j)
+          columns.values[static_cast<size_t>(j * t.shape[0] + i)] = t.values[static_cast<size_t>(i * t.shape[1] + j)];
+      t = columns;
+    }
+  }
+  return answer;
+}
+
+TEST(DiagnosisLayouts, EveryAcceptedLayoutOfACorrectAnswerPassesWithNoHint) {
+  int answers = 0, clean = 0;
+  for (const Dtype dtype : {Dtype::float64, Dtype::float32})
+    for (uint32_t seed = 0; seed < kNets; ++seed) {
+      const Problem problem = unseen_net(seed, dtype);
+      const ReferenceResult reference = compute_reference(problem);
+      const SubmittedGradients correct = testing::student_backward(problem, StudentBug::none);
+      for (const BiasLayout bias : {BiasLayout::vector, BiasLayout::row, BiasLayout::column})
+        for (const int intermediates : {0, 1, 2}) {
+          SCOPED_TRACE(::testing::Message() << to_string(dtype) << " net " << seed << " "
+                                            << layers_to_string(problem.spec.layers) << " bias " << to_string(bias)
+                                            << (intermediates == 0   ? " rows"
+                                                : intermediates == 1 ? " columns"
+                                                                     : " no intermediates"));
+          const CheckReport report = check_gradients(
+              problem, {laid_out(correct, problem, bias, intermediates), "student", std::nullopt, {}}, reference);
+          const std::string table = format_report_table(report);
+          bool ok = report.verdict() != Verdict::fail && !report.first_divergence &&
+                    table.find("FAIL") == std::string::npos && table.find("hint") == std::string::npos;
+          // Column-per-sample is said once, and only when a shape could tell.
+          const auto said = std::count_if(report.notes.begin(), report.notes.end(), [](const std::string& n) {
+            return n.find("column-per-sample") != std::string::npos;
+          });
+          ok = ok && said <= (intermediates == 1 ? 1 : 0);
+          ++answers;
+          clean += ok ? 1 : 0;
+          EXPECT_TRUE(ok) << table;
+        }
+    }
+  std::printf("LAYOUTS correct answers in every accepted layout: %d of %d pass with no hint\n", clean, answers);
+}
+
+TEST(DiagnosisLayouts, AColumnPerSampleAnswerWithABugIsStillDiagnosed) {
+  // Judged transposed back, the intermediates pin the step as rows would.
+  int checked = 0;
+  for (uint32_t seed = 0; seed < kNets; ++seed) {
+    const Problem problem = unseen_net(seed, Dtype::float64);
+    const SubmittedGradients buggy = testing::student_backward(problem, StudentBug::sign_flipped);
+    const CheckReport rows = check_gradients(problem, {buggy, "student", std::nullopt, {}}, compute_reference(problem));
+    const CheckReport columns = check_gradients(
+        problem, {laid_out(buggy, problem, BiasLayout::column, 1), "student", std::nullopt, {}}, compute_reference(problem));
+    if (rows.passed()) continue;
+    ++checked;
+    ASSERT_TRUE(columns.first_divergence.has_value()) << format_report_table(columns);
+    EXPECT_EQ(columns.first_divergence->message, rows.first_divergence->message);
+    EXPECT_EQ(columns.failed_count(), rows.failed_count());
+  }
+  EXPECT_GT(checked, kNets / 2);
+}
+
+// ---- missing, misnamed and malformed --------------------------------------------------------
+
+// Whether a report diagnoses any maths: a first divergence, or a hint, or dead units.
+bool diagnoses_maths(const CheckReport& r) {
+  if (r.first_divergence) return true;
+  for (const auto* group : {&r.parameters, &r.intermediates})
+    for (const auto& c : *group)
+      if (!c.hint.empty() || !c.hint_kinds.empty()) return true;
+  return false;
+}
+
+TEST(DiagnosisMissing, MissingMisnamedAndMalformedAnswersGetNoDiagnosisOfTheirMaths) {
+  for (const Dtype dtype : {Dtype::float64, Dtype::float32})
+    for (uint32_t seed = 0; seed < kNets; ++seed) {
+      const Problem problem = unseen_net(seed, dtype);
+      SCOPED_TRACE(::testing::Message() << to_string(dtype) << " net " << seed << " "
+                                        << layers_to_string(problem.spec.layers));
+      const ReferenceResult reference = compute_reference(problem);
+      const SubmittedGradients correct = testing::student_backward(problem, StudentBug::none);
+      const auto check = [&](const SubmittedGradients& answer, std::vector<std::string> ignored = {}) {
+        return check_gradients(problem, {answer, "your answer", std::nullopt, std::move(ignored)}, reference);
+      };
+
+      // Every key misnamed, as W1 for dW1: one line that says so, and nothing else.
+      std::vector<std::string> misnamed;
+      for (const auto& name : parameter_names(problem.spec)) misnamed.push_back(name);
+      const CheckReport none = check({}, misnamed);
+      EXPECT_FALSE(diagnoses_maths(none)) << format_report_table(none);
+      ASSERT_EQ(none.notes.size(), 1u);
+      EXPECT_EQ(none.notes[0].rfind("none of dW1, db1", 0), 0u) << none.notes[0];
+      EXPECT_NE(none.notes[0].find("did you mean dW1, db1"), std::string::npos) << none.notes[0];
+      const std::string none_table = format_report_table(none);
+      EXPECT_EQ(none_table.find("dead ReLU"), std::string::npos) << none_table;
+      EXPECT_NE(none_table.find("FAIL (missing)"), std::string::npos);
+
+      // One parameter left out, one not numbers: named as such, and nothing else.
+      const std::string lost = parameter_names(problem.spec)[seed % parameter_names(problem.spec).size()];
+      SubmittedGradients partial = correct;
+      partial.erase(lost);
+      const CheckReport missing = check(partial);
+      EXPECT_FALSE(diagnoses_maths(missing)) << format_report_table(missing);
+      EXPECT_NE(format_report_table(missing).find("FAIL: " + lost + " is not in your answer"), std::string::npos)
+          << format_report_table(missing);
+      SubmittedGradients broken = correct;
+      broken[lost] = SubmittedGradient{std::nullopt, "d" + lost + "[0]: expected a number, got null", true};
+      const CheckReport malformed = check(broken);
+      EXPECT_FALSE(diagnoses_maths(malformed)) << format_report_table(malformed);
+      EXPECT_NE(format_report_table(malformed).find("FAIL (malformed)"), std::string::npos);
+
+      // A real mistake beside a missing tensor is still named, on the tensors that are there.
+      SubmittedGradients buggy = testing::student_backward(problem, StudentBug::sign_flipped);
+      buggy.erase(lost);
+      const CheckReport mixed = check(buggy);
+      for (const auto& c : mixed.parameters) {
+        if (c.name == lost) {
+          EXPECT_TRUE(c.hint.empty()) << c.hint;
+        } else if (!c.passed) {
+          EXPECT_EQ(c.hint_kinds, std::vector<std::string>{"loss_sign_flipped"}) << c.name;
+        }
+      }
+      if (mixed.first_divergence) {
+        for (const auto& name : mixed.first_divergence->mismatched) EXPECT_NE(name, lost);
+      }
+    }
+}
 
 }  // namespace
 }  // namespace gradverify

@@ -108,9 +108,12 @@ TEST(CompareTensor, WrongShapeFailsAndSaysWhichShapeWasExpected) {
   EXPECT_EQ(c.message, "shape [4,2], expected [2,4] (transposed?)");
 }
 
-TEST(CompareTensor, BiasWithKeepdimsShapeIsTheSameShape) {
+TEST(CompareTensor, ABiasAsARowOrAColumnIsTheSameShape) {
+  // The same n numbers in the same order: numpy's keepdims row, and Nielsen's (n, 1) column.
   EXPECT_TRUE(compare_tensor("b1", submitted({{1, 3}, {1, 2, 3}}), Tensor{{3}, {1, 2, 3}}, kTol).passed);
-  EXPECT_FALSE(compare_tensor("b1", submitted({{3, 1}, {1, 2, 3}}), Tensor{{3}, {1, 2, 3}}, kTol).passed);
+  EXPECT_TRUE(compare_tensor("b1", submitted({{3, 1}, {1, 2, 3}}), Tensor{{3}, {1, 2, 3}}, kTol).passed);
+  EXPECT_FALSE(compare_tensor("b1", submitted({{3, 1}, {1, 2, 4}}), Tensor{{3}, {1, 2, 3}}, kTol).passed);
+  EXPECT_TRUE(compare_tensor("b1", submitted({{3, 2}, {1, 2, 3, 1, 2, 3}}), Tensor{{3}, {1, 2, 3}}, kTol).shape_mismatch);
   EXPECT_TRUE(compare_tensor("b4", submitted({{}, {0.5}}), Tensor{{1}, {0.5}}, kTol).passed) << "float(db4)";
   EXPECT_FALSE(compare_tensor("b4", submitted({{}, {-0.5}}), Tensor{{1}, {0.5}}, kTol).passed);
   EXPECT_TRUE(compare_tensor("b1", submitted({{}, {0.5}}), Tensor{{2}, {0.5, 0.5}}, kTol).shape_mismatch);

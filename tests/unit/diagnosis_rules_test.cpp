@@ -106,7 +106,8 @@ TEST(DiagnosisRules, FirstDivergenceInWords) {
   EXPECT_EQ(d.suspects, std::vector<std::string>{"layer 2's relu backward"});
   EXPECT_EQ(d.message, "dL/dh2 matches, dL/dz2 does not: layer 2's relu backward is wrong");
 
-  // The same, parameters only: matching dW3 and db3 vouch for dL/dz3, two steps remain.
+  // The same, parameters only: matching dW3 and db3 vouch for dL/dz3, and the walk alone
+  // leaves two steps; the replay that matches names one, in the same voice as the hint.
   SubmittedGradients params_only = testing::student_backward(p, StudentBug::activation_derivative_forgotten, 2);
   for (const auto& name : intermediate_names(p.spec)) params_only.erase(name);
   const CheckReport q = diagnosed(p, params_only);
@@ -114,6 +115,17 @@ TEST(DiagnosisRules, FirstDivergenceInWords) {
   EXPECT_EQ(q.first_divergence->last_match, "z3");
   EXPECT_EQ(q.first_divergence->mismatched, (std::vector<std::string>{"W2", "b2"}));
   EXPECT_EQ(q.first_divergence->message,
+            "dW3 and db3 match (so dL/dz3 is right), dW2 and db2 do not: layer 2's relu backward is wrong");
+  EXPECT_EQ(q.parameters[2].hint_kinds, std::vector<std::string>{"activation_derivative_forgotten"});
+
+  // Noise in dW2 and db2 matches no replay: the walk's two steps stand.
+  SubmittedGradients noisy = as_submitted(run_manual_mlp(p).gradients);
+  for (const auto& name : intermediate_names(p.spec)) noisy.erase(name);
+  for (const auto* name : {"W2", "b2"})
+    for (double& v : noisy[name].tensor->values) v = v * 1.3 + 0.01;
+  const CheckReport n = diagnosed(p, noisy);
+  ASSERT_TRUE(n.first_divergence.has_value());
+  EXPECT_EQ(n.first_divergence->message,
             "dW3 and db3 match (so dL/dz3 is right), dW2 and db2 do not: the mistake is in layer 3's backward to "
             "its input (dz3·W3ᵀ) or layer 2's relu backward");
 }

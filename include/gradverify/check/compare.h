@@ -45,6 +45,7 @@ struct TensorComparison {
   bool passed = false;         // the pass condition holds for every element
   bool vacuous = false;        // passed, but proves nothing (see above)
   bool missing = false;        // the actual gradient was absent or malformed
+  bool malformed = false;      // of those, there but not readable as numbers
   bool shape_mismatch = false;  // the actual gradient has another shape
   int64_t elements = 0;        // elements compared (0 when missing or mis-shaped)
   int64_t mismatched = 0;      // elements failing the pass condition, non-finite ones included
@@ -70,8 +71,8 @@ struct TensorComparison {
 };
 
 // Compares one submitted gradient with its reference. For a 1-D reference of n entries
-// (a bias), a [1, n] submission is accepted as the same shape, and a bare number stands for
-// any one-element tensor.
+// (a bias), a [1, n] row or an [n, 1] column is accepted as the same shape, and a bare number
+// stands for any one-element tensor.
 TensorComparison compare_tensor(const std::string& name, const SubmittedGradient& actual, const Tensor& reference,
                                 const Tolerances& tol);
 

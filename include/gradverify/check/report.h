@@ -12,8 +12,11 @@ namespace gradverify {
 std::string format_report_table(const CheckReport& report);
 
 // The same table for tensors checked on their own (an op's answer, check_op_gradients): the
-// header, a row per tensor, each failure's message and the hints.
-std::string format_comparison_table(const std::vector<TensorComparison>& tensors);
+// header, a row per tensor, each failure's message, the hints and, when something fails, what
+// failed and how, with `source` named for what is missing ("your answer"). `notes` go above that
+// last line, as a report's do.
+std::string format_comparison_table(const std::vector<TensorComparison>& tensors,
+                                    const std::string& source = "your answer", const std::vector<std::string>& notes = {});
 
 // {"passed": bool, "verdict": "pass"|"fail"|"vacuous", "parameters": [{"name", "shape",
 //  "passed", "max_abs_diff", "max_rel_diff", "worst_index", "vacuous", "message", ...}], ...}

@@ -13,7 +13,8 @@ namespace gradverify {
 // malformed entry is a failed parameter, never an input error.
 struct SubmittedGradient {
   std::optional<Tensor> tensor;  // empty when missing or malformed
-  std::string problem;           // why tensor is empty: "missing", "dW1[0][1] is null; ..."
+  std::string problem;           // why tensor is empty: "not in your answer", "dW1[0][1]: expected a number..."
+  bool malformed = false;        // there, but not readable as numbers
 };
 using SubmittedGradients = std::map<std::string, SubmittedGradient>;  // keyed W1, b1, z1, ...
 

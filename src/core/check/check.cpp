@@ -2,14 +2,17 @@
 
 #include <cmath>
 
+#include "gradverify/check/answer_reading.h"
 #include "gradverify/check/diagnosis.h"
 #include "gradverify/problem/manual_mlp.h"
 
 namespace gradverify {
 namespace {
 
-std::string ignored_key_note(const std::string& key, const std::string& source) {
-  return "ignored '" + key + "' in " + source + ": it names no gradient of this net (expected dW1, db1, ..., dz1, dh1, ...)";
+std::vector<std::string> keys_of(const std::vector<std::string>& names) {
+  std::vector<std::string> keys;
+  for (const auto& name : names) keys.push_back("d" + name);
+  return keys;
 }
 
 }  // namespace
@@ -31,7 +34,7 @@ CheckReport build_report(const Problem& problem, const TensorMap& reference_grad
   if (actual_loss) {
     r.loss_passed = tol.element_passes(*actual_loss, reference_loss, tol.atol_for_scale(std::fabs(reference_loss)));
   }
-  const SubmittedGradient absent{};
+  const SubmittedGradient absent{std::nullopt, "not in " + actual_source, false};
   for (const auto& name : parameter_names(problem.spec)) {
     const auto it = actual.find(name);
     r.parameters.push_back(compare_tensor(name, it == actual.end() ? absent : it->second, reference_gradients.at(name), tol));
@@ -85,13 +88,22 @@ CheckReport check_gradients(const Problem& problem, const GradientsUnderTest& un
   const FiniteDifferenceMode fd_mode =
       resolve_finite_difference_mode(problem, options.finite_differences, options.force_finite_differences);
 
-  CheckReport report = build_report(problem, reference.gradients, reference.loss, under_test.gradients,
-                                    under_test.loss, under_test.source, tol);
-  diagnose(report, problem, under_test.gradients, reference.gradients);
-  for (const auto& key : under_test.ignored_keys) report.notes.push_back(ignored_key_note(key, under_test.source));
+  const AnswerReading answer =
+      read_answer_layouts(under_test.gradients, problem.spec, problem.batch(), reference.gradients, tol);
+  CheckReport report = build_report(problem, reference.gradients, reference.loss, answer.gradients, under_test.loss,
+                                    under_test.source, tol);
+  diagnose(report, problem, answer.gradients, reference.gradients);
+  report.notes.insert(report.notes.end(), answer.notes.begin(), answer.notes.end());
+  bool none_present = true;
+  for (const auto& name : parameter_names(problem.spec)) none_present = none_present && !answer.gradients.count(name);
+  const std::string keys_note =
+      unknown_keys_note(under_test.ignored_keys,
+                        {keys_of(parameter_names(problem.spec)), keys_of(intermediate_names(problem.spec))},
+                        none_present, under_test.source);
+  if (!keys_note.empty()) report.notes.push_back(keys_note);
   report.reference_prediction = reference.prediction;
   if (fd_mode != FiniteDifferenceMode::off) {
-    const TensorMap actual = present_tensors(under_test.gradients);
+    const TensorMap actual = present_tensors(answer.gradients);
     report.finite_differences = run_finite_differences(problem, reference.gradients, &actual, tol, fd_mode,
                                                        options.seed, options.force_finite_differences);
   }
@@ -104,7 +116,7 @@ std::vector<TensorComparison> check_op_gradients(const OpCase& op_case, const Su
   for (const auto& name : op_answer_names(op_case.op)) {
     const auto it = answer.find(name);
     const SubmittedGradient submitted =
-        it != answer.end() ? it->second : SubmittedGradient{std::nullopt, "missing: the answer has no \"" + name + "\""};
+        it != answer.end() ? it->second : SubmittedGradient{std::nullopt, "not in your answer", false};
     tensors.push_back(compare_tensor(name, submitted, reference.at(name), tolerances));
   }
   diagnose_op(tensors, op_case, answer, reference, tolerances);

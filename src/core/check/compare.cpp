@@ -19,8 +19,10 @@ bool same_shape(const Shape& actual, const Shape& reference) {
   if (actual == reference) return true;
   // A bare number for a one-element tensor (Python's float(db4)) is unambiguous.
   if (actual.empty()) return shape_numel(reference) == 1;
-  // A bias may come as [1, n] (numpy's keepdims=True) for a reference of [n].
-  return reference.size() == 1 && actual.size() == 2 && actual[0] == 1 && actual[1] == reference[0];
+  // A bias may come as [1, n] (numpy's keepdims=True) or as an [n, 1] column for a reference
+  // of [n]: the same numbers in the same order (answer_reading.h).
+  return reference.size() == 1 && actual.size() == 2 &&
+         ((actual[0] == 1 && actual[1] == reference[0]) || (actual[0] == reference[0] && actual[1] == 1));
 }
 
 std::string fmt_number(double v) {
@@ -42,6 +44,7 @@ TensorComparison compare_tensor(const std::string& name, const SubmittedGradient
 
   if (!actual.tensor) {
     c.missing = true;
+    c.malformed = actual.malformed;
     c.max_abs_diff = c.max_rel_diff = kInf;
     c.message = actual.problem.empty() ? "missing" : actual.problem;
     return c;

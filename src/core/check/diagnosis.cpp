@@ -52,52 +52,74 @@ std::string cause_of(const std::vector<std::string>& suspects) {
   return suspects.size() == 1 ? suspects[0] + " is wrong" : "the mistake is in " + join_alternatives(suspects);
 }
 
-FirstDivergence divergence(int64_t layer, const std::string& last_match, const std::string& last_match_text,
-                           std::vector<std::string> mismatched, std::vector<std::string> suspects) {
-  FirstDivergence d{layer, last_match, std::move(mismatched), std::move(suspects), ""};
-  const bool plural = d.mismatched.size() > 1;
-  if (last_match.empty())
-    d.message = fmt::format("{} {} already wrong at the first step back from the loss: {}", join_labels(d.mismatched),
-                            plural ? "are" : "is", cause_of(d.suspects));
-  else
-    d.message = fmt::format("{}, {} {}: {}", last_match_text, join_labels(d.mismatched), plural ? "do not" : "does not",
-                            cause_of(d.suspects));
-  return d;
+// The backward walk's finding, before it is put in words.
+struct Walk {
+  int64_t layer = 0;
+  std::string last_match, last_match_text;  // the last gradient known right, and how it is known
+  std::vector<std::string> mismatched;
+  std::vector<std::string> suspects;
+  std::string step_of_failing;  // one of dW_k and db_k failing, the other right, no dz_k: its own step
+  std::string other;            // and the one that matches
+};
+
+std::string in_words(const Walk& w) {
+  const bool plural = w.mismatched.size() > 1;
+  if (!w.step_of_failing.empty()) {
+    // The likeliest first: the failing parameter's own step, else a dz wrong only where the
+    // other parameter can't see it (a sample whose inputs are 0, say).
+    const std::vector<std::string> rest(w.suspects.begin() + 1, w.suspects.end());
+    return fmt::format("{}{} does not while {} does: most likely {} is wrong; otherwise dL/dz{} is wrong only where "
+                       "{} can't see it, in {}",
+                       w.last_match.empty() ? "" : w.last_match_text + ", ", join_labels(w.mismatched), w.other,
+                       w.step_of_failing, w.layer, w.other, join_alternatives(rest));
+  }
+  if (w.last_match.empty())
+    return fmt::format("{} {} already wrong at the first step back from the loss: {}", join_labels(w.mismatched),
+                       plural ? "are" : "is", cause_of(w.suspects));
+  return fmt::format("{}, {} {}: {}", w.last_match_text, join_labels(w.mismatched), plural ? "do not" : "does not",
+                     cause_of(w.suspects));
 }
 
-}  // namespace
+FirstDivergence to_divergence(const Walk& w) { return {w.layer, w.last_match, w.mismatched, w.suspects, in_words(w)}; }
 
-std::optional<FirstDivergence> find_first_divergence(const CheckReport& report) {
+std::optional<Walk> walk_backward(const CheckReport& report) {
   if (report.failed_count() == 0) return std::nullopt;
   std::map<std::string, const TensorComparison*> by_name;
   for (const auto* group : {&report.parameters, &report.intermediates})
     for (const auto& c : *group) by_name[c.name] = &c;
+  // A gradient missing or malformed says nothing of the maths: the walk treats it as not given.
   const auto find = [&](const std::string& name) -> const TensorComparison* {
     const auto it = by_name.find(name);
-    return it == by_name.end() ? nullptr : it->second;
+    return it == by_name.end() || it->second->missing ? nullptr : it->second;
   };
   const MlpSpec& spec = report.spec;
   const int64_t L = spec.num_layers();
 
   // Walk the backward pass, keeping the last gradient known right and the steps since.
-  std::string last_match, last_match_text;
+  Walk w;
   std::vector<std::string> steps;
   const auto matched = [&](const std::string& name, const std::string& text) {
-    last_match = name;
-    last_match_text = text;
+    w.last_match = name;
+    w.last_match_text = text;
     steps.clear();
+  };
+  const auto diverged = [&](int64_t k, std::vector<std::string> mismatched, std::vector<std::string> suspects) {
+    w.layer = k;
+    w.mismatched = std::move(mismatched);
+    w.suspects = std::move(suspects);
+    return w;
   };
   for (int64_t k = L; k >= 1; --k) {
     steps.push_back(k == L ? loss_step(spec) : input_step(k + 1));
     const std::string h = activation_name(k), z = preactivation_name(k);
     if (const auto* c = find(h)) {
-      if (!c->passed) return divergence(k, last_match, last_match_text, {h}, steps);
+      if (!c->passed) return diverged(k, {h}, steps);
       matched(h, gradient_label(h) + " matches");
     }
     steps.push_back(activation_step(spec, k));
     const auto* cz = find(z);
     if (cz) {
-      if (!cz->passed) return divergence(k, last_match, last_match_text, {z}, steps);
+      if (!cz->passed) return diverged(k, {z}, steps);
       matched(z, gradient_label(z) + " matches");
     }
     const auto* cw = find(weight_name(k));
@@ -114,17 +136,17 @@ std::optional<FirstDivergence> find_first_divergence(const CheckReport& report) 
     if (!failing.empty()) {
       // With dL/dz_k verified, only the parameter's own step is left. Without it, both
       // failing point at dL/dz_k; one failing may be its own step or a dz_k that is wrong
-      // only where the other can't see it (a sample whose inputs are 0, say).
-      if (cz) return divergence(k, last_match, last_match_text, failing, failing_steps);
-      if (failing.size() == 2) return divergence(k, last_match, last_match_text, failing, steps);
+      // only where the other can't see it.
+      if (cz) return diverged(k, failing, failing_steps);
+      if (failing.size() == 2) return diverged(k, failing, steps);
       std::vector<std::string> suspects = failing_steps;  // the likeliest first
       suspects.insert(suspects.end(), steps.begin(), steps.end());
-      FirstDivergence d = divergence(k, last_match, last_match_text, failing, suspects);
-      const std::string other = gradient_label(failing[0] == cw->name ? cb->name : cw->name);
-      d.message = fmt::format("{}{} does not while {} does: most likely {} is wrong; otherwise dL/d{} is wrong only "
-                              "where {} can't see it, in {}",
-                              last_match.empty() ? "" : last_match_text + ", ", gradient_label(failing[0]), other,
-                              failing_steps[0], z, other, join_alternatives(steps));
+      Walk d = diverged(k, failing, suspects);
+      const auto* other = failing[0] == weight_name(k) ? cb : cw;
+      if (other) {  // there and right; a missing one shows nothing
+        d.step_of_failing = failing_steps[0];
+        d.other = gradient_label(other->name);
+      }
       return d;
     }
     // Both right and not vacuous: dL/dz_k is right too, as far as a check can tell.
@@ -133,6 +155,14 @@ std::optional<FirstDivergence> find_first_divergence(const CheckReport& report) 
   }
   // Only the loss, or tensors outside the walk, failed.
   return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<FirstDivergence> find_first_divergence(const CheckReport& report) {
+  const auto w = walk_backward(report);
+  if (!w) return std::nullopt;
+  return to_divergence(*w);
 }
 
 namespace {
@@ -212,7 +242,8 @@ Hint tensor_hint(const TensorComparison& c, const SubmittedGradient& actual, con
   bool all_zero = true;
   for (double v : a.values) all_zero = all_zero && v == 0.0;
   if (all_zero)
-    return {fmt::format("every entry of {} is 0 while LibTorch's are not: the gradient was never written", label),
+    return {fmt::format("every entry of {} is 0 although LibTorch's are not: a gradient never written, or one "
+                        "overwritten (= for +=) by a contribution of 0", label),
             "all_zero"};
   if (c.signature->transposed)
     return {fmt::format("{} is LibTorch's transposed: its rows and columns are swapped", label), "transposed"};
@@ -227,26 +258,6 @@ Hint tensor_hint(const TensorComparison& c, const SubmittedGradient& actual, con
                         c.signature->scale),
             "constant_factor"};
   return {};
-}
-
-// Whether a replayed mistake explains a submission: it matches the replay on every tensor it
-// was checked on, and on each failing one the replay is either exactly zero (then it gives the
-// submission's numbers exactly: one sample's row of a dead layer, say) or stands clear of
-// zero. A replay merely within tolerance of zero (a bias averaged down to the size of atol)
-// is matched by an untouched buffer too, and would name a mistake where the certain fact is
-// "never written".
-bool replay_explains(const std::vector<TensorComparison>& checked, const SubmittedGradients& actual,
-                     const TensorMap& replay, const Tolerances& tol) {
-  for (const auto& c : checked) {
-    const auto it = actual.find(c.name);
-    const Tensor& r = replay.at(c.name);
-    if (it == actual.end() || !compare_tensor(c.name, it->second, r, tol).passed) return false;
-    if (c.passed) continue;
-    const bool exactly_zero = std::all_of(r.values.begin(), r.values.end(), [](double v) { return v == 0; });
-    const SubmittedGradient zeros{Tensor{r.shape, std::vector<double>(r.values.size(), 0.0)}, ""};
-    if (!exactly_zero && compare_tensor(c.name, zeros, r, tol).passed) return false;
-  }
-  return true;
 }
 
 // Each failing tensor's signature, when its numbers can be read as a whole: present, finite,
@@ -298,26 +309,104 @@ TensorHintContext op_hint_context(const std::string& name, const Tensor& referen
   return context;
 }
 
+// Whether a replayed mistake explains a submission: it matches the replay on every tensor it
+// was checked on, and on each failing one the replay is either exactly zero (then it gives the
+// submission's numbers exactly: one sample's row of a dead layer, say) or stands clear of
+// zero. A replay merely within tolerance of zero (a bias averaged down to the size of atol)
+// is matched by an untouched buffer too, and would name a mistake where the numbers only say
+// "all zero". A missing or malformed tensor is no evidence either way.
+bool replay_explains(const std::vector<TensorComparison>& checked, const SubmittedGradients& actual,
+                     const TensorMap& replay, const Tolerances& tol) {
+  for (const auto& c : checked) {
+    if (c.missing) continue;
+    const auto it = actual.find(c.name);
+    const Tensor& r = replay.at(c.name);
+    if (it == actual.end() || !compare_tensor(c.name, it->second, r, tol).passed) return false;
+    if (c.passed) continue;
+    const bool exactly_zero = std::all_of(r.values.begin(), r.values.end(), [](double v) { return v == 0; });
+    const SubmittedGradient zeros{Tensor{r.shape, std::vector<double>(r.values.size(), 0.0)}, ""};
+    if (!exactly_zero && compare_tensor(c.name, zeros, r, tol).passed) return false;
+  }
+  return true;
+}
+
+// Whether some failing tensor has numbers to read. When every failure is a missing or
+// malformed tensor, there is no maths to diagnose, and none is.
+bool has_evidence(const std::vector<const std::vector<TensorComparison>*>& groups) {
+  for (const auto* group : groups)
+    for (const auto& c : *group)
+      if (!c.passed && !c.missing) return true;
+  return false;
+}
+
+// The replays' one hint: the matching mistake's line, or, when several mistakes give exactly
+// these numbers on this problem, all of them with that said.
+std::string replay_hint(std::vector<std::string> lines) {
+  lines.erase(std::unique(lines.begin(), lines.end()), lines.end());
+  if (lines.size() == 1) return lines[0];
+  std::string s = fmt::format("{} mistakes give exactly these numbers on this problem, so the check can't tell "
+                              "which it is: ", lines.size() == 2 ? std::string("two") : std::to_string(lines.size()));
+  for (size_t i = 0; i < lines.size(); ++i) s += (i == 0 ? "" : "; or ") + lines[i];
+  return s;
+}
+
+void add_hint(TensorComparison& c, const std::string& text, const std::vector<std::string>& kinds) {
+  c.hint = text;
+  c.hint_kinds = kinds;
+}
+
+// The step of the backward pass a replayed mistake sits in, where the walk first sees it
+// (layer k of the first divergence).
+std::string mistake_step(const MlpSpec& spec, Mistake m, int64_t k) {
+  switch (m) {
+    case Mistake::bias_averaged:
+    case Mistake::bias_first_row: return bias_step(k);
+    case Mistake::batch_mean_twice: return fmt::format("layer {}'s weight and bias gradients' step (dW{}, db{})", k, k, k);
+    case Mistake::update_returned: return "the step that returns the parameter gradients";
+    case Mistake::relu_grad_one_at_zero:
+    case Mistake::relu_mask_on_upstream:
+    case Mistake::derivative_of_output:
+    case Mistake::derivative_formula_on_z:
+    case Mistake::activation_derivative_forgotten: return activation_step(spec, k);
+    case Mistake::bce_extra_sigmoid_derivative: return activation_step(spec, spec.num_layers());
+    case Mistake::input_gradient_untransposed: return input_step(k + 1);  // it changes dh_k
+    default: return loss_step(spec);
+  }
+}
+
+// One voice: when replays name the mistake, the first divergence names its step and no other.
+void explain_by_replays(Walk& w, const MlpSpec& spec, const std::vector<MistakeSite>& sites) {
+  std::vector<std::string> suspects;
+  for (const MistakeSite& site : sites) {
+    const std::string step = mistake_step(spec, site.mistake, w.layer);
+    if (std::find(suspects.begin(), suspects.end(), step) == suspects.end()) suspects.push_back(step);
+  }
+  w.suspects = suspects;
+  w.step_of_failing.clear();
+}
+
 }  // namespace
 
 void diagnose(CheckReport& report, const Problem& problem, const SubmittedGradients& actual,
               const TensorMap& reference) {
-  if (report.failed_count() == 0) return;
-  report.first_divergence = find_first_divergence(report);
-  const SubmittedGradient absent{};
-  const auto submitted = [&](const std::string& name) -> const SubmittedGradient& {
-    const auto it = actual.find(name);
-    return it == actual.end() ? absent : it->second;
-  };
-
+  if (report.failed_count() == 0 || !has_evidence({&report.parameters, &report.intermediates})) return;
+  std::optional<Walk> walk = walk_backward(report);
   for (auto* group : {&report.parameters, &report.intermediates})
     fill_signatures(*group, actual, reference, report.tolerances);
 
   // Replays: which classic mistake, planted in the manual MLP, gives exactly these numbers.
+  std::vector<MistakeSite> sites = applicable_sites(problem.spec, problem.batch());
+  for (const auto& c : report.parameters) {  // the update returned: its learning rate, read off
+    if (c.passed || !c.signature) continue;
+    const MistakeSite update{Mistake::update_returned, 0, std::nullopt, false,
+                             learning_rate_near(c.signature->scale).value_or(0)};
+    if (mistake_applies(problem.spec, problem.batch(), update)) sites.push_back(update);
+    break;
+  }
   std::vector<MistakeSite> matched;
   const double work = static_cast<double>(problem.batch()) * static_cast<double>(problem.spec.parameter_count());
   if (work <= kMaxReplayWork) {
-    for (const MistakeSite& site : applicable_sites(problem.spec, problem.batch())) {
+    for (const MistakeSite& site : sites) {
       const TensorMap replay = replay_mistake(problem, site);
       if (replay_explains(report.parameters, actual, replay, report.tolerances) &&
           replay_explains(report.intermediates, actual, replay, report.tolerances))
@@ -326,68 +415,65 @@ void diagnose(CheckReport& report, const Problem& problem, const SubmittedGradie
   } else {
     report.notes.push_back("hints from replayed mistakes were skipped: the net is too large to replay quickly");
   }
-  // A mistake that matches in one layer says more than the same one "in every layer".
-  std::string replay_hint;
-  std::vector<std::string> replay_kinds;
   // The same mistake may match at several sites (in layer 3, and "in every layer" when the
-  // others show no effect): the most specific says most, so only it is kept.
-  const auto specificity = [](const MistakeSite& s) { return s.layer > 0 ? 2 : s.activation ? 1 : 0; };
+  // others show no effect): the one planted in the fewest layers says most, so only it is kept.
+  const auto planted = [&](const MistakeSite& s) { return planted_layers(problem.spec, problem.batch(), s).size(); };
+  std::vector<MistakeSite> kept;
+  std::vector<std::string> lines, kinds;
   for (const MistakeSite& site : matched) {
-    const bool has_specific = std::any_of(matched.begin(), matched.end(), [&](const MistakeSite& other) {
-      return other.mistake == site.mistake && specificity(other) > specificity(site);
+    const bool more_specific_matched = std::any_of(matched.begin(), matched.end(), [&](const MistakeSite& other) {
+      return other.mistake == site.mistake && planted(other) < planted(site);
     });
-    if (has_specific) continue;
-    replay_hint += (replay_hint.empty() ? "" : "; or ") + mistake_hint(problem.spec, problem.batch(), site);
-    if (std::find(replay_kinds.begin(), replay_kinds.end(), to_string(site.mistake)) == replay_kinds.end())
-      replay_kinds.emplace_back(to_string(site.mistake));
+    if (more_specific_matched) continue;
+    kept.push_back(site);
+    lines.push_back(mistake_hint(problem.spec, problem.batch(), site));
+    if (std::find(kinds.begin(), kinds.end(), to_string(site.mistake)) == kinds.end())
+      kinds.emplace_back(to_string(site.mistake));
   }
 
+  if (walk && !kept.empty()) explain_by_replays(*walk, problem.spec, kept);
+  if (walk) report.first_divergence = to_divergence(*walk);
+  const std::string hint = kept.empty() ? "" : replay_hint(lines);
   for (auto* group : {&report.parameters, &report.intermediates})
     for (auto& c : *group) {
-      if (c.passed) continue;
-      if (!replay_hint.empty()) {
-        c.hint = replay_hint;
-        c.hint_kinds = replay_kinds;
+      if (c.passed || c.missing) continue;
+      if (!hint.empty()) {
+        add_hint(c, hint, kinds);
         continue;
       }
       const Tensor& b = reference.at(c.name);
-      Hint h = tensor_hint(c, submitted(c.name), b, net_hint_context(c.name, b, reference, problem.batch()),
-                           report.tolerances);
-      c.hint = std::move(h.text);
-      if (!h.kind.empty()) c.hint_kinds = {h.kind};
+      const auto it = actual.find(c.name);
+      Hint h = tensor_hint(c, it->second, b, net_hint_context(c.name, b, reference, problem.batch()), report.tolerances);
+      add_hint(c, h.text, h.kind.empty() ? std::vector<std::string>{} : std::vector<std::string>{h.kind});
     }
 }
 
 void diagnose_op(std::vector<TensorComparison>& tensors, const OpCase& op_case, const SubmittedGradients& answer,
                  const TensorMap& reference, const Tolerances& tol) {
-  if (std::all_of(tensors.begin(), tensors.end(), [](const TensorComparison& c) { return c.passed; })) return;
+  if (!has_evidence({&tensors})) return;
   fill_signatures(tensors, answer, reference, tol);
   // Replays, as for a net: a mistake is named only when the whole answer is that mistake's,
   // and only on two numbers at least: one number is a multiple of any other.
   int64_t evidence = 0;
   for (const auto& c : tensors)
-    if (!c.passed)
+    if (!c.passed && !c.missing)
       for (double v : reference.at(c.name).values) evidence += v != 0 ? 1 : 0;
-  std::string replay_hint;
-  std::vector<std::string> replay_kinds;
+  std::vector<std::string> lines, kinds;
   for (const Mistake mistake : evidence >= 2 ? op_mistakes(op_case) : std::vector<Mistake>{}) {
     if (!replay_explains(tensors, answer, replay_op_mistake(op_case, mistake), tol)) continue;
-    replay_hint += (replay_hint.empty() ? "" : "; or ") + op_mistake_hint(op_case, mistake);
-    replay_kinds.emplace_back(to_string(mistake));
+    lines.push_back(op_mistake_hint(op_case, mistake));
+    kinds.emplace_back(to_string(mistake));
   }
-  const SubmittedGradient absent{};
+  const std::string hint = lines.empty() ? "" : replay_hint(lines);
   for (auto& c : tensors) {
-    if (c.passed) continue;
-    if (!replay_hint.empty()) {
-      c.hint = replay_hint;
-      c.hint_kinds = replay_kinds;
+    if (c.passed || c.missing) continue;
+    if (!hint.empty()) {
+      add_hint(c, hint, kinds);
       continue;
     }
-    const auto it = answer.find(c.name);
     const Tensor& b = reference.at(c.name);
-    Hint h = tensor_hint(c, it == answer.end() ? absent : it->second, b, op_hint_context(c.name, b, op_case), tol);
-    c.hint = std::move(h.text);
-    if (!h.kind.empty()) c.hint_kinds = {h.kind};
+    Hint h = tensor_hint(c, answer.at(c.name), b, op_hint_context(c.name, b, op_case), tol);
+    add_hint(c, h.text, h.kind.empty() ? std::vector<std::string>{} : std::vector<std::string>{h.kind});
   }
 }
 

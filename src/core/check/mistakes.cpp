@@ -19,12 +19,19 @@ const char* to_string(Mistake mistake) {
     case Mistake::loss_sign_flipped: return "loss_sign_flipped";
     case Mistake::mse_factor_two_missing: return "mse_factor_two_missing";
     case Mistake::mse_factor_two_doubled: return "mse_factor_two_doubled";
+    case Mistake::mse_half_summed: return "mse_half_summed";
+    case Mistake::bce_extra_sigmoid_derivative: return "bce_extra_sigmoid_derivative";
+    case Mistake::logits_extra_sigmoid_derivative: return "logits_extra_sigmoid_derivative";
     case Mistake::bias_averaged: return "bias_averaged";
     case Mistake::bias_first_row: return "bias_first_row";
+    case Mistake::batch_mean_twice: return "batch_mean_twice";
+    case Mistake::update_returned: return "update_returned";
     case Mistake::relu_grad_one_at_zero: return "relu_grad_one_at_zero";
+    case Mistake::relu_mask_on_upstream: return "relu_mask_on_upstream";
     case Mistake::derivative_of_output: return "derivative_of_output";
+    case Mistake::derivative_formula_on_z: return "derivative_formula_on_z";
     case Mistake::activation_derivative_forgotten: return "activation_derivative_forgotten";
-    case Mistake::bce_extra_sigmoid_derivative: return "bce_extra_sigmoid_derivative";
+    case Mistake::input_gradient_untransposed: return "input_gradient_untransposed";
   }
   return "?";
 }
@@ -32,9 +39,18 @@ const char* to_string(Mistake mistake) {
 namespace {
 
 bool is_loss_mistake(Mistake m) {
-  return m == Mistake::loss_summed || m == Mistake::loss_summed_over_all || m == Mistake::loss_mean_over_batch_only ||
-         m == Mistake::loss_sign_flipped || m == Mistake::mse_factor_two_missing ||
-         m == Mistake::mse_factor_two_doubled || m == Mistake::bce_extra_sigmoid_derivative;
+  switch (m) {
+    case Mistake::loss_summed:
+    case Mistake::loss_summed_over_all:
+    case Mistake::loss_mean_over_batch_only:
+    case Mistake::loss_sign_flipped:
+    case Mistake::mse_factor_two_missing:
+    case Mistake::mse_factor_two_doubled:
+    case Mistake::mse_half_summed:
+    case Mistake::bce_extra_sigmoid_derivative:
+    case Mistake::logits_extra_sigmoid_derivative: return true;
+    default: return false;
+  }
 }
 
 // Whether a layer-specific mistake can be made in layer k.
@@ -42,16 +58,20 @@ bool applies_to_layer(const MlpSpec& spec, int64_t batch, Mistake m, int64_t k) 
   const Activation act = spec.activation(k);
   switch (m) {
     case Mistake::bias_averaged:
-    case Mistake::bias_first_row: return batch > 1;  // with one sample, mean = sum = row 0
-    case Mistake::relu_grad_one_at_zero: return act == Activation::relu;
-    case Mistake::derivative_of_output: return act == Activation::sigmoid || act == Activation::tanh;
+    case Mistake::bias_first_row:
+    case Mistake::batch_mean_twice: return batch > 1;  // with one sample, mean = sum = row 0
+    case Mistake::relu_grad_one_at_zero:
+    case Mistake::relu_mask_on_upstream: return act == Activation::relu;
+    case Mistake::derivative_of_output:
+    case Mistake::derivative_formula_on_z: return act == Activation::sigmoid || act == Activation::tanh;
     case Mistake::activation_derivative_forgotten: return act != Activation::identity;
+    // dh_{k-1} exists from layer 2 on; a 1x1 W is its own transpose.
+    case Mistake::input_gradient_untransposed: return k >= 2 && spec.fan_in(k) == spec.fan_out(k) && spec.fan_in(k) > 1;
     default: return false;
   }
 }
 
-// The factor a loss mistake multiplies dL/dpred by.
-// N is the batch, D the outputs per sample.
+// The factor a loss mistake multiplies dL/dŷ by, in a batch of N with D outputs per sample.
 double loss_factor(int64_t batch, int64_t outputs, Mistake m) {
   const auto N = static_cast<double>(batch), D = static_cast<double>(outputs);
   switch (m) {
@@ -61,6 +81,7 @@ double loss_factor(int64_t batch, int64_t outputs, Mistake m) {
     case Mistake::loss_sign_flipped: return -1;
     case Mistake::mse_factor_two_missing: return 0.5;
     case Mistake::mse_factor_two_doubled: return 2;
+    case Mistake::mse_half_summed: return N * D / 2;
     default: return 1;
   }
 }
@@ -68,6 +89,7 @@ double loss_factor(int64_t batch, int64_t outputs, Mistake m) {
 // " in layer 3 (relu)": where a net's mistake sits, with its leading space.
 std::string where(const MlpSpec& spec, const MistakeSite& site) {
   if (site.layer == 0 && site.activation) return fmt::format(" in every {} layer", to_string(*site.activation));
+  if (site.layer == 0 && site.hidden_only) return " in every hidden layer (the output layer is right)";
   if (site.layer == 0) return " in every layer";
   return fmt::format(" in layer {} ({})", site.layer, to_string(spec.activation(site.layer)));
 }
@@ -77,21 +99,38 @@ std::string factor_text(double f) {
   return fmt::format("{:g}", f);
 }
 
-// The hint for a mistake, in a batch of N with D outputs; `site_text` says where it sits, with
-// a leading space (empty for an op), and `activation` is the one it concerns, when one does.
-std::string mistake_text(Mistake mistake, int64_t N, int64_t D, const std::string& site_text,
-                         std::optional<Activation> activation) {
-  const std::string times = factor_text(loss_factor(N, D, mistake));
+// What a hint needs to know of where a mistake was made.
+struct MistakeContext {
+  int64_t N = 1, D = 1;                  // the batch, and the outputs per sample
+  std::string site_text;                 // where it sits, with a leading space; empty for an op
+  std::optional<Activation> activation;  // the one it concerns, when one does
+  std::string layer;                     // the layer's number for "dz3·W3ᵀ"; empty for an op
+  double learning_rate = 0;              // update_returned's
+  bool has_intermediates = true;         // whether dz and dh are part of the answer (ops: none)
+};
+
+// The formula a derivative hint names: the layer's own activation's, or both when "every
+// layer" mixes sigmoid and tanh.
+std::string formula_for(std::optional<Activation> activation, const char* tanh_text, const char* sigmoid_text) {
+  if (activation == Activation::tanh) return tanh_text;
+  if (activation == Activation::sigmoid) return sigmoid_text;
+  return std::string(sigmoid_text) + "; " + tanh_text;
+}
+
+// The hint for a mistake, one line a student can act on.
+std::string mistake_text(Mistake mistake, const MistakeContext& c) {
+  const std::string times = factor_text(loss_factor(c.N, c.D, mistake));
+  const std::string& at = c.site_text;
   switch (mistake) {
     case Mistake::loss_summed:
       return fmt::format("the loss was summed over the batch, not averaged: every gradient is N = {} times "
-                         "LibTorch's (dL/dŷ needs the 1/N of the mean)", N);
+                         "LibTorch's (dL/dŷ needs the 1/N of the mean)", c.N);
     case Mistake::loss_summed_over_all:
       return fmt::format("the loss was summed over all N·D = {} elements, not averaged: every gradient is {} times "
-                         "LibTorch's (the mean is over all N·D elements)", N * D, times);
+                         "LibTorch's (the mean is over all N·D elements)", c.N * c.D, times);
     case Mistake::loss_mean_over_batch_only:
       return fmt::format("the loss was averaged over the batch but not over the D = {} outputs: every gradient is {} "
-                         "times LibTorch's (the mean is over all N·D elements)", D, times);
+                         "times LibTorch's (the mean is over all N·D elements)", c.D, times);
     case Mistake::loss_sign_flipped:
       return "a sign is flipped: every gradient is -1 times LibTorch's (dL/dŷ goes with ŷ - y, not y - ŷ)";
     case Mistake::mse_factor_two_missing:
@@ -99,31 +138,51 @@ std::string mistake_text(Mistake mistake, int64_t N, int64_t D, const std::strin
              "LibTorch's";
     case Mistake::mse_factor_two_doubled:
       return "the factor 2 of the squared error is counted twice: every gradient is 2 times LibTorch's";
+    case Mistake::mse_half_summed:
+      return fmt::format("the cost was ½‖ŷ - y‖² per sample, summed over the batch, so dL/dŷ = ŷ - y: every gradient "
+                         "is N·D/2 = {} times LibTorch's, whose MSE is the mean of (ŷ - y)² over all N·D elements",
+                         times);
     case Mistake::bce_extra_sigmoid_derivative:
       return "an extra σ'(z) on top of the fused gradient: for BCE after a sigmoid, dL/dz = (ŷ - y)/n already "
              "includes σ'(z), so don't multiply by s(1 - s) again";
+    case Mistake::logits_extra_sigmoid_derivative:
+      return "an extra σ'(ŷ) on top of BCE with logits: dL/dŷ = (σ(ŷ) - y)/n is already the gradient with respect "
+             "to the logits, so don't multiply by σ(ŷ)(1 - σ(ŷ)) again";
     case Mistake::bias_averaged:
       return fmt::format("the bias gradient{} was averaged over the batch: it must be summed, dz.sum(axis=0) "
-                         "(the 1/N is already in dL/dŷ)", site_text);
+                         "(the 1/N is already in dL/dŷ)", at);
     case Mistake::bias_first_row:
       return fmt::format("the bias gradient{} is one sample's row of dL/dz: it must be summed over the batch, "
-                         "dz.sum(axis=0)", site_text);
+                         "dz.sum(axis=0)", at);
+    case Mistake::batch_mean_twice:
+      return fmt::format("the weight and bias gradients{} are divided by N = {} once more: the 1/N of the mean is "
+                         "already in dL/dŷ, so dW = hᵀ·dz and db = dz.sum(axis=0) take no second 1/N", at, c.N);
+    case Mistake::update_returned:
+      return fmt::format("every parameter gradient is {:g} times LibTorch's{}: this is the update lr·gradient "
+                         "(lr = {:g}), returned instead of the gradient itself", c.learning_rate,
+                         c.has_intermediates ? " while dL/dz and dL/dh are right" : "", c.learning_rate);
     case Mistake::relu_grad_one_at_zero:
       return fmt::format("ReLU'(0) must be 0, as in torch: the gradients differ only where a pre-activation is "
-                         "exactly 0{} (use z > 0, not z >= 0)", site_text);
-    case Mistake::derivative_of_output: {
-      // Name the formula of the layer's own activation; "every layer" may mix both.
-      const bool tanh_only = activation == Activation::tanh;
-      const bool sigmoid_only = activation == Activation::sigmoid;
-      const std::string formula = tanh_only      ? "tanh'(z) = 1 - h² with h the output itself, so don't apply tanh to h again"
-                                  : sigmoid_only ? "σ'(z) = h(1 - h) with h = σ(z) the output itself, so don't apply σ to h again"
-                                                 : "σ'(z) = h(1 - h) and tanh'(z) = 1 - h² use the output h itself, so "
-                                                   "don't apply the activation to h again";
-      return fmt::format("the activation derivative was taken of the layer's output h instead of z{}: {}", site_text,
-                         formula);
-    }
+                         "exactly 0{} (use z > 0, not z >= 0)", at);
+    case Mistake::relu_mask_on_upstream:
+      return fmt::format("ReLU's mask was taken on the upstream gradient{}: dL/dz = dL/dh where z > 0, else 0; "
+                         "the test is z > 0, not dh > 0", at);
+    case Mistake::derivative_of_output:
+      return fmt::format("the activation derivative was taken of the layer's output h instead of z{}: {}", at,
+                         formula_for(c.activation,
+                                     "tanh'(z) = 1 - h² with h the output itself, so don't apply tanh to h again",
+                                     "σ'(z) = h(1 - h) with h = σ(z) the output itself, so don't apply σ to h again"));
+    case Mistake::derivative_formula_on_z:
+      return fmt::format("the derivative's formula in terms of the output was used with z{}: {}", at,
+                         formula_for(c.activation, "tanh'(z) = 1 - h² with h = tanh(z), not 1 - z²",
+                                     "σ'(z) = s(1 - s) with s = σ(z), not z(1 - z)"));
     case Mistake::activation_derivative_forgotten:
-      return fmt::format("the activation derivative is missing{}: dL/dz = dL/dh ⊙ act'(z), not dL/dh", site_text);
+      return fmt::format("the activation derivative is missing{}: dL/dz = dL/dh ⊙ act'(z), not dL/dh", at);
+    case Mistake::input_gradient_untransposed:
+      if (c.layer.empty())
+        return "dx was computed as dz·W instead of dz·Wᵀ: W is square, so the shapes fit but the numbers don't";
+      return fmt::format("the gradient to the layer's input was computed as dz{0}·W{0} instead of dz{0}·W{0}ᵀ{1}: "
+                         "W{0} is square, so the shapes fit but the numbers don't", c.layer, at);
   }
   return "";
 }
@@ -139,16 +198,21 @@ TensorMap replay_as(const Problem& problem, const MistakeSite& site) {
   const int64_t N = cache.X.rows;
   const int64_t L = spec.num_layers();
   const Mistake m = site.mistake;
-  const auto planted_in = [&](int64_t k) {
-    return !is_loss_mistake(m) && (site.layer == 0 || site.layer == k) &&
-           (!site.activation || spec.activation(k) == *site.activation) && applies_to_layer(spec, N, m, k);
-  };
+  const std::vector<int64_t> layers = planted_layers(spec, N, site);
+  const auto planted_in = [&](int64_t k) { return std::find(layers.begin(), layers.end(), k) != layers.end(); };
+  const auto sigmoid = [](T v) { return T(1) / (T(1) + std::exp(-v)); };
 
   const BackwardHook<T> plant = [&](BackwardStep step, int64_t k, MlpGradients<T>& grads) {
     const auto i = static_cast<size_t>(k - 1);
     if (step == BackwardStep::loss) {
+      Matrix<T>& dh = grads.dh[static_cast<size_t>(L - 1)];
       const T factor = static_cast<T>(loss_factor(N, spec.layers.back(), m));
-      for (T& v : grads.dh[static_cast<size_t>(L - 1)].data) v *= factor;
+      for (T& v : dh.data) v *= factor;
+      if (m == Mistake::logits_extra_sigmoid_derivative)
+        for (int64_t e = 0; e < dh.size(); ++e) {
+          const T s = sigmoid(cache.h[static_cast<size_t>(L - 1)].data[static_cast<size_t>(e)]);
+          dh.data[static_cast<size_t>(e)] *= s * (T(1) - s);
+        }
     } else if (step == BackwardStep::activation) {
       const Activation act = spec.activation(k);
       Matrix<T>& dz = grads.dz[i];
@@ -160,14 +224,20 @@ TensorMap replay_as(const Problem& problem, const MistakeSite& site) {
           const auto j = static_cast<size_t>(e);
           if (m == Mistake::relu_grad_one_at_zero) {
             dz.data[j] = z.data[j] >= T(0) ? dh.data[j] : T(0);
+          } else if (m == Mistake::relu_mask_on_upstream) {
+            dz.data[j] = dh.data[j] > T(0) ? dh.data[j] : T(0);
           } else if (m == Mistake::activation_derivative_forgotten) {
             dz.data[j] = dh.data[j];
           } else if (m == Mistake::derivative_of_output && act == Activation::sigmoid) {
-            const T s = T(1) / (T(1) + std::exp(-h.data[j]));  // sigma applied to the output again
+            const T s = sigmoid(h.data[j]);  // sigma applied to the output again
             dz.data[j] = dh.data[j] * s * (T(1) - s);
           } else if (m == Mistake::derivative_of_output) {
             const T t = std::tanh(h.data[j]);
             dz.data[j] = dh.data[j] * (T(1) - t * t);
+          } else if (m == Mistake::derivative_formula_on_z && act == Activation::sigmoid) {
+            dz.data[j] = dh.data[j] * z.data[j] * (T(1) - z.data[j]);
+          } else if (m == Mistake::derivative_formula_on_z) {
+            dz.data[j] = dh.data[j] * (T(1) - z.data[j] * z.data[j]);
           }
         }
       }
@@ -179,12 +249,31 @@ TensorMap replay_as(const Problem& problem, const MistakeSite& site) {
           dz.data[j] = (h.data[j] - cache.y.data[j]) * inv_n * h.data[j] * (T(1) - h.data[j]);
         }
       }
-    } else if (planted_in(k)) {
+    } else {
+      Matrix<T>& dW = grads.params.W[i];
       Matrix<T>& db = grads.params.b[i];
-      if (m == Mistake::bias_averaged)
+      if (m == Mistake::update_returned) {
+        for (T& v : dW.data) v *= static_cast<T>(site.learning_rate);
+        for (T& v : db.data) v *= static_cast<T>(site.learning_rate);
+      }
+      if (!planted_in(k)) return;
+      if (m == Mistake::bias_averaged || m == Mistake::batch_mean_twice)
         for (T& v : db.data) v /= static_cast<T>(N);
+      if (m == Mistake::batch_mean_twice)
+        for (T& v : dW.data) v /= static_cast<T>(N);
       if (m == Mistake::bias_first_row)
         for (int64_t o = 0; o < spec.fan_out(k); ++o) db(0, o) = grads.dz[i](0, o);
+      if (m == Mistake::input_gradient_untransposed) {  // dh_{k-1} = dz_k W_k, W_k square
+        const Matrix<T>& W = params.W[i];
+        const Matrix<T>& dz = grads.dz[i];
+        Matrix<T>& dh = grads.dh[i - 1];
+        for (int64_t r = 0; r < N; ++r)
+          for (int64_t a = 0; a < W.rows; ++a) {
+            T sum = 0;
+            for (int64_t o = 0; o < W.cols; ++o) sum += dz(r, o) * W(o, a);
+            dh(r, a) = sum;
+          }
+      }
     }
   };
   MlpGradients<T> grads;
@@ -199,7 +288,7 @@ bool mistake_applies(const MlpSpec& spec, int64_t batch, const MistakeSite& site
   const int64_t L = spec.num_layers();
   const int64_t D = spec.layers.back();
   if (site.layer < 0 || site.layer > L) return false;
-  if (site.activation && (site.layer != 0 || is_loss_mistake(m))) return false;
+  if ((site.activation || site.hidden_only) && (site.layer != 0 || is_loss_mistake(m))) return false;
   switch (m) {
     case Mistake::loss_summed: return site.layer == 0 && batch > 1;
     case Mistake::loss_summed_over_all:
@@ -207,41 +296,71 @@ bool mistake_applies(const MlpSpec& spec, int64_t batch, const MistakeSite& site
     case Mistake::loss_sign_flipped: return site.layer == 0;
     case Mistake::mse_factor_two_missing:
     case Mistake::mse_factor_two_doubled: return site.layer == 0 && spec.loss == Loss::mse;
+    case Mistake::mse_half_summed:  // x N·D/2 is no mistake when N·D = 2
+      return site.layer == 0 && spec.loss == Loss::mse && batch * D != 2;
     case Mistake::bce_extra_sigmoid_derivative:
       return site.layer == 0 && spec.loss == Loss::bce && spec.activation(L) == Activation::sigmoid;
+    case Mistake::logits_extra_sigmoid_derivative: return site.layer == 0 && spec.loss == Loss::bce_with_logits;
+    case Mistake::update_returned:
+      return site.layer == 0 && !site.activation && !site.hidden_only && site.learning_rate > 0 &&
+             site.learning_rate < 1;
     default: break;
   }
-  if (site.layer > 0) return applies_to_layer(spec, batch, m, site.layer);
-  for (int64_t k = 1; k <= L; ++k)
-    if (applies_to_layer(spec, batch, m, k) && (!site.activation || spec.activation(k) == *site.activation)) return true;
-  return false;
+  return !planted_layers(spec, batch, site).empty();
+}
+
+std::vector<int64_t> planted_layers(const MlpSpec& spec, int64_t batch, const MistakeSite& site) {
+  std::vector<int64_t> layers;
+  if (is_loss_mistake(site.mistake) || site.mistake == Mistake::update_returned) return layers;
+  const int64_t L = spec.num_layers();
+  for (int64_t k = 1; k <= L; ++k) {
+    if (site.layer != 0 && site.layer != k) continue;
+    if (site.activation && spec.activation(k) != *site.activation) continue;
+    if (site.hidden_only && k == L) continue;
+    if (applies_to_layer(spec, batch, site.mistake, k)) layers.push_back(k);
+  }
+  return layers;
 }
 
 std::vector<MistakeSite> applicable_sites(const MlpSpec& spec, int64_t batch) {
   std::vector<MistakeSite> sites;
-  for (const Mistake m : {Mistake::loss_summed, Mistake::loss_summed_over_all, Mistake::loss_mean_over_batch_only,
-                          Mistake::loss_sign_flipped, Mistake::mse_factor_two_missing, Mistake::mse_factor_two_doubled,
-                          Mistake::bce_extra_sigmoid_derivative, Mistake::bias_averaged, Mistake::bias_first_row,
-                          Mistake::relu_grad_one_at_zero, Mistake::derivative_of_output,
-                          Mistake::activation_derivative_forgotten}) {
+  for (const Mistake m :
+       {Mistake::loss_summed, Mistake::loss_summed_over_all, Mistake::loss_mean_over_batch_only,
+        Mistake::loss_sign_flipped, Mistake::mse_factor_two_missing, Mistake::mse_factor_two_doubled,
+        Mistake::mse_half_summed, Mistake::bce_extra_sigmoid_derivative, Mistake::logits_extra_sigmoid_derivative,
+        Mistake::bias_averaged, Mistake::bias_first_row, Mistake::batch_mean_twice, Mistake::relu_grad_one_at_zero,
+        Mistake::relu_mask_on_upstream, Mistake::derivative_of_output, Mistake::derivative_formula_on_z,
+        Mistake::activation_derivative_forgotten, Mistake::input_gradient_untransposed}) {
     if (is_loss_mistake(m)) {
-      if (mistake_applies(spec, batch, {m, 0, std::nullopt})) sites.push_back({m, 0, std::nullopt});
+      const MistakeSite site{m, 0, std::nullopt, false, 0};
+      if (mistake_applies(spec, batch, site)) sites.push_back(site);
       continue;
     }
-    std::vector<MistakeSite> layers;
-    for (int64_t k = 1; k <= spec.num_layers(); ++k)
-      if (mistake_applies(spec, batch, {m, k, std::nullopt})) layers.push_back({m, k, std::nullopt});
-    // "Every layer" is a distinct replay only when the mistake fits more than one layer, and
-    // "every layer of one activation" only when that is more than one but not all of them.
-    if (layers.size() > 1) sites.push_back({m, 0, std::nullopt});
-    for (const Activation act : {Activation::relu, Activation::sigmoid, Activation::tanh, Activation::identity}) {
-      const auto count = std::count_if(layers.begin(), layers.end(),
-                                       [&](const MistakeSite& s) { return spec.activation(s.layer) == act; });
-      if (count > 1 && static_cast<size_t>(count) < layers.size()) sites.push_back({m, 0, act});
+    // Each set of layers once: "every layer", "every layer of one activation" and "the hidden
+    // layers" are distinct replays only when they plant in distinct sets of more than one.
+    std::vector<MistakeSite> candidates = {{m, 0, std::nullopt, false, 0}, {m, 0, std::nullopt, true, 0}};
+    for (const Activation act : {Activation::relu, Activation::sigmoid, Activation::tanh, Activation::identity})
+      candidates.push_back({m, 0, act, false, 0});
+    for (int64_t k = 1; k <= spec.num_layers(); ++k) candidates.push_back({m, k, std::nullopt, false, 0});
+    std::vector<std::vector<int64_t>> seen;
+    for (const MistakeSite& site : candidates) {
+      const std::vector<int64_t> layers = planted_layers(spec, batch, site);
+      if (layers.empty() || (site.layer == 0 && layers.size() == 1)) continue;
+      if (std::find(seen.begin(), seen.end(), layers) != seen.end()) continue;
+      seen.push_back(layers);
+      sites.push_back(site);
     }
-    sites.insert(sites.end(), layers.begin(), layers.end());
   }
   return sites;
+}
+
+std::optional<double> learning_rate_near(double scale) {
+  for (double power = 0.1; power > 1e-7; power /= 10)
+    for (const double m : {5.0, 3.0, 2.5, 2.0, 1.0}) {
+      const double lr = m * power;
+      if (std::fabs(scale - lr) <= 1e-3 * lr) return lr;
+    }
+  return std::nullopt;
 }
 
 TensorMap replay_mistake(const Problem& problem, const MistakeSite& site) {
@@ -251,9 +370,23 @@ TensorMap replay_mistake(const Problem& problem, const MistakeSite& site) {
 }
 
 std::string mistake_hint(const MlpSpec& spec, int64_t batch, const MistakeSite& site) {
-  const std::optional<Activation> activation =
-      site.layer > 0 ? std::optional(spec.activation(site.layer)) : site.activation;
-  return mistake_text(site.mistake, batch, spec.layers.back(), where(spec, site), activation);
+  MistakeContext context;
+  context.N = batch;
+  context.D = spec.layers.back();
+  context.site_text = where(spec, site);
+  context.activation = site.layer > 0 ? std::optional(spec.activation(site.layer)) : site.activation;
+  if (!context.activation) {  // one activation in every layer planted: its formula alone
+    std::optional<Activation> only;
+    bool mixed = false;
+    for (const int64_t k : planted_layers(spec, batch, site)) {
+      if (only && *only != spec.activation(k)) mixed = true;
+      only = spec.activation(k);
+    }
+    if (!mixed) context.activation = only;
+  }
+  context.layer = site.layer > 0 ? std::to_string(site.layer) : "";
+  context.learning_rate = site.learning_rate;
+  return mistake_text(site.mistake, context);
 }
 
 // ---- one op --------------------------------------------------------------------------------
@@ -277,19 +410,26 @@ std::vector<Mistake> op_mistakes(const OpCase& c) {
   if (const auto act = op_activation(c.op)) {
     if (*act == Activation::identity) return {};
     std::vector<Mistake> m = {Mistake::activation_derivative_forgotten};
-    if (*act == Activation::relu) m.push_back(Mistake::relu_grad_one_at_zero);
-    else m.push_back(Mistake::derivative_of_output);
+    if (*act == Activation::relu) m.push_back(Mistake::relu_grad_one_at_zero), m.push_back(Mistake::relu_mask_on_upstream);
+    else m.push_back(Mistake::derivative_of_output), m.push_back(Mistake::derivative_formula_on_z);
     return m;
   }
   if (c.op == Op::linear) {
-    if (N == 1) return {};  // mean = sum = row 0
-    return {Mistake::bias_averaged, Mistake::bias_first_row};
+    std::vector<Mistake> m;
+    if (N > 1) m = {Mistake::bias_averaged, Mistake::bias_first_row, Mistake::batch_mean_twice};  // mean = sum = row 0
+    const Shape& W = c.inputs.at("W").shape;
+    if (W.size() == 2 && W[0] == W[1] && W[0] > 1) m.push_back(Mistake::input_gradient_untransposed);
+    return m;
   }
   const int64_t D = op_outputs(c);
   std::vector<Mistake> m = {Mistake::loss_sign_flipped};
   if (N > 1) m.push_back(Mistake::loss_summed);
   if (D > 1) m.push_back(Mistake::loss_summed_over_all), m.push_back(Mistake::loss_mean_over_batch_only);
-  if (c.op == Op::mse) m.push_back(Mistake::mse_factor_two_missing), m.push_back(Mistake::mse_factor_two_doubled);
+  if (c.op == Op::mse) {
+    m.push_back(Mistake::mse_factor_two_missing), m.push_back(Mistake::mse_factor_two_doubled);
+    if (N * D != 2) m.push_back(Mistake::mse_half_summed);
+  }
+  if (c.op == Op::bce_with_logits) m.push_back(Mistake::logits_extra_sigmoid_derivative);
   return m;
 }
 
@@ -303,6 +443,7 @@ TensorMap replay_op_mistake(const OpCase& c, Mistake mistake) {
   const auto round = [&](Tensor& t) {
     for (double& v : t.values) v = round_to(c.dtype, v);
   };
+  const auto sigmoid = [](double v) { return 1 / (1 + std::exp(-v)); };
   if (const auto act = op_activation(c.op)) {
     const auto &z = c.inputs.at("z").values, &dh = c.inputs.at("dh").values;
     auto& dz = out.at("dz").values;
@@ -311,8 +452,12 @@ TensorMap replay_op_mistake(const OpCase& c, Mistake mistake) {
         dz[i] = dh[i];
       } else if (mistake == Mistake::relu_grad_one_at_zero) {
         dz[i] = z[i] >= 0 ? dh[i] : 0.0;
+      } else if (mistake == Mistake::relu_mask_on_upstream) {
+        dz[i] = dh[i] > 0 ? dh[i] : 0.0;
+      } else if (mistake == Mistake::derivative_formula_on_z) {
+        dz[i] = dh[i] * (*act == Activation::sigmoid ? z[i] * (1 - z[i]) : 1 - z[i] * z[i]);
       } else if (*act == Activation::sigmoid) {  // derivative_of_output: σ applied to σ(z) again
-        const double s = 1 / (1 + std::exp(-1 / (1 + std::exp(-z[i]))));
+        const double s = sigmoid(sigmoid(z[i]));
         dz[i] = dh[i] * s * (1 - s);
       } else {
         const double t = std::tanh(std::tanh(z[i]));
@@ -321,22 +466,47 @@ TensorMap replay_op_mistake(const OpCase& c, Mistake mistake) {
     }
     round(out.at("dz"));
   } else if (c.op == Op::linear) {
-    Tensor& db = out.at("db");
-    const Tensor& dz = c.inputs.at("dz");
-    const int64_t N = op_batch(c);
-    for (size_t o = 0; o < db.values.size(); ++o)
-      db.values[o] = mistake == Mistake::bias_averaged ? db.values[o] / static_cast<double>(N) : dz.values[o];
-    round(db);
+    Tensor &dW = out.at("dW"), &db = out.at("db"), &dx = out.at("dx");
+    const Tensor &dz = c.inputs.at("dz"), &W = c.inputs.at("W");
+    const auto N = static_cast<size_t>(op_batch(c));
+    if (mistake == Mistake::input_gradient_untransposed) {  // dx = dz W, W square
+      const auto n = static_cast<size_t>(W.shape[0]);
+      for (size_t r = 0; r < N; ++r)
+        for (size_t a = 0; a < n; ++a) {
+          double sum = 0;
+          for (size_t o = 0; o < n; ++o) sum += dz.values[r * n + o] * W.values[o * n + a];
+          dx.values[r * n + a] = sum;
+        }
+      round(dx);
+    } else {
+      for (size_t o = 0; o < db.values.size(); ++o)
+        db.values[o] = mistake == Mistake::bias_first_row ? dz.values[o] : db.values[o] / static_cast<double>(N);
+      if (mistake == Mistake::batch_mean_twice)
+        for (double& v : dW.values) v /= static_cast<double>(N);
+      round(db), round(dW);
+    }
   } else {
+    Tensor& dpred = out.at("dpred");
     const double factor = loss_factor(op_batch(c), op_outputs(c), mistake);
-    for (double& v : out.at("dpred").values) v *= factor;
-    round(out.at("dpred"));
+    for (size_t i = 0; i < dpred.values.size(); ++i) {
+      dpred.values[i] *= factor;
+      if (mistake == Mistake::logits_extra_sigmoid_derivative) {
+        const double s = sigmoid(c.inputs.at("pred").values[i]);
+        dpred.values[i] *= s * (1 - s);
+      }
+    }
+    round(dpred);
   }
   return out;
 }
 
 std::string op_mistake_hint(const OpCase& c, Mistake mistake) {
-  return mistake_text(mistake, op_batch(c), op_loss(c.op) ? op_outputs(c) : 1, "", op_activation(c.op));
+  MistakeContext context;
+  context.N = op_batch(c);
+  context.D = op_loss(c.op) ? op_outputs(c) : 1;
+  context.activation = op_activation(c.op);
+  context.has_intermediates = false;
+  return mistake_text(mistake, context);
 }
 
 }  // namespace gradverify

@@ -23,7 +23,7 @@ std::string value(double v) {
 }
 
 std::string verdict_label(const TensorComparison& c) {
-  if (!c.passed) return c.missing ? "FAIL (missing)" : c.shape_mismatch ? "FAIL (shape)" : "FAIL";
+  if (!c.passed) return c.malformed ? "FAIL (malformed)" : c.missing ? "FAIL (missing)" : c.shape_mismatch ? "FAIL (shape)" : "FAIL";
   return c.vacuous ? "VACUOUS" : "ok";
 }
 
@@ -43,12 +43,46 @@ void append_rows(std::string& out, const std::vector<TensorComparison>& rows) {
   }
 }
 
+using Groups = std::vector<const std::vector<TensorComparison>*>;
+
+std::string and_list(const std::vector<std::string>& items) {
+  std::string s;
+  for (size_t i = 0; i < items.size(); ++i) s += (i == 0 ? "" : i + 1 == items.size() ? " and " : ", ") + items[i];
+  return s;
+}
+
+// What failed, by how: "1 of 16 gradients differ from LibTorch: W1 (4 of 8 elements); W3 is not
+// in your answer". Missing and malformed ones are named as such, never counted as wrong maths.
+std::string failures(const Groups& groups, const std::string& source) {
+  int64_t total = 0;
+  std::vector<std::string> differ, absent, malformed;
+  for (const auto* group : groups)
+    for (const auto& c : *group) {
+      ++total;
+      if (c.passed) continue;
+      if (c.malformed) malformed.push_back(c.name);
+      else if (c.missing) absent.push_back(c.name);
+      else if (c.shape_mismatch) differ.push_back(c.name + " (shape)");
+      else differ.push_back(fmt::format("{} ({} of {} elements)", c.name, c.mismatched, c.elements));
+    }
+  std::vector<std::string> parts;
+  if (!differ.empty()) {
+    std::string names;
+    for (const auto& n : differ) names += (names.empty() ? "" : ", ") + n;
+    parts.push_back(fmt::format("{} of {} gradients {} from LibTorch: {}", differ.size(), total,
+                                differ.size() == 1 ? "differs" : "differ", names));
+  }
+  if (!absent.empty())
+    parts.push_back(fmt::format("{} {} not in {}", and_list(absent), absent.size() == 1 ? "is" : "are", source));
+  if (!malformed.empty())
+    parts.push_back(fmt::format("{} {} not numbers", and_list(malformed), malformed.size() == 1 ? "is" : "are"));
+  std::string s;
+  for (const auto& p : parts) s += (s.empty() ? "" : "; ") + p;
+  return s;
+}
+
 std::string overall_line(const CheckReport& r) {
   const int64_t total = static_cast<int64_t>(r.parameters.size() + r.intermediates.size());
-  std::vector<std::string> failed;
-  for (const auto* group : {&r.parameters, &r.intermediates})
-    for (const auto& c : *group)
-      if (!c.passed) failed.push_back(c.name);
   switch (r.verdict()) {
     case Verdict::pass:
       return fmt::format("PASS: all {} gradients match LibTorch", total);
@@ -66,14 +100,10 @@ std::string overall_line(const CheckReport& r) {
     case Verdict::fail:
       break;
   }
-  std::string names;
-  for (const auto& n : failed) names += (names.empty() ? "" : ", ") + n;
-  if (!r.loss_passed) names += std::string(names.empty() ? "" : ", ") + "the loss";
-  return fmt::format("FAIL: {} of {} gradients differ from LibTorch{}: {}", failed.size(), total,
-                     r.loss_passed ? "" : " and so does the loss", names);
+  std::string what = failures({&r.parameters, &r.intermediates}, r.actual_source);
+  if (!r.loss_passed) what += std::string(what.empty() ? "" : "; ") + "the loss differs from LibTorch's";
+  return "FAIL: " + what;
 }
-
-using Groups = std::vector<const std::vector<TensorComparison>*>;
 
 const std::string kTableHeader = fmt::format("  {:<6} {:<10} {:>13} {:>13}  {:<9} {:>17} {:>17}  {}\n", "grad", "shape",
                                              "max abs diff", "max rel diff", "worst at", "under test", "LibTorch",
@@ -157,11 +187,16 @@ std::string finite_difference_summary(const CheckReport& r) {
 
 }  // namespace
 
-std::string format_comparison_table(const std::vector<TensorComparison>& tensors) {
+std::string format_comparison_table(const std::vector<TensorComparison>& tensors, const std::string& source,
+                                    const std::vector<std::string>& notes) {
   std::string out = kTableHeader;
   append_rows(out, tensors);
   const Groups groups = {&tensors};
-  return out + messages(groups) + what_this_looks_like(groups, std::nullopt);
+  out += messages(groups) + what_this_looks_like(groups, std::nullopt);
+  for (const auto& note : notes) out += fmt::format("  note: {}\n", note);
+  const bool passed = std::all_of(tensors.begin(), tensors.end(), [](const TensorComparison& c) { return c.passed; });
+  if (!passed) out += "\nFAIL: " + failures(groups, source) + "\n";
+  return out;
 }
 
 std::string format_report_table(const CheckReport& r) {
@@ -195,7 +230,10 @@ std::string format_report_table(const CheckReport& r) {
   const Groups groups = {&r.parameters, &r.intermediates};
   out += messages(groups);
 
-  if (!r.dead_relu_units.empty()) {
+  // Dead units explain a wrong gradient; with no gradient given at all there is none to explain.
+  const bool any_given = std::any_of(r.parameters.begin(), r.parameters.end(), [](const auto& c) { return !c.missing; }) ||
+                         !r.intermediates.empty();
+  if (!r.dead_relu_units.empty() && any_given) {
     std::string dead;
     for (const auto& d : r.dead_relu_units)
       dead += fmt::format("{}layer {}: {} of {}", dead.empty() ? "" : ", ", d.layer, d.dead, d.units);
@@ -258,6 +296,7 @@ std::string format_report_json(const CheckReport& r) {
     j["passed"] = c.passed;
     j["vacuous"] = c.vacuous;
     j["missing"] = c.missing;
+    j["malformed"] = c.malformed;
     j["shape_mismatch"] = c.shape_mismatch;
     j["elements"] = c.elements;
     j["mismatched"] = c.mismatched;

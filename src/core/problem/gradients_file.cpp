@@ -30,6 +30,7 @@ GradientsFile parse_gradients_json(const std::string& text, const std::string& s
       entry.tensor = detail::read_tensor(value, key, detail::NonFinite::from_strings);
     } catch (const detail::FieldError& e) {
       entry.problem = e.field + ": " + e.what();  // costs this parameter only
+      entry.malformed = true;
     }
   }
   return file;
