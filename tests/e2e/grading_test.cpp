@@ -202,6 +202,37 @@ TEST(Grading, HintsNameTheClassicMistakes) {
   }
 }
 
+TEST(Grading, RightAnswersInColumnLayoutsScoreFullMarksWithNoFailLineOrHint) {
+  // Nielsen's layout: biases as (n, 1) columns, dz and dh column-per-sample.
+  const json r = grade(kPython + " column_layout");
+  EXPECT_EQ(r["score"], r["max_score"]);
+  bool said_columns = false;
+  for (const auto& c : r["cases"]) {
+    const std::string feedback = c["feedback"];
+    EXPECT_EQ(feedback.find("FAIL"), std::string::npos) << feedback;
+    EXPECT_EQ(feedback.find("hint"), std::string::npos) << feedback;
+    said_columns = said_columns || feedback.find("column-per-sample") != std::string::npos;
+  }
+  EXPECT_TRUE(said_columns) << "the transposed intermediates are said once per case";
+}
+
+TEST(Grading, MisnamedKeysAreNamedWithWhatTheyMeantAndGetNoDiagnosis) {
+  const json r = grade(kPython + " misnamed");
+  EXPECT_EQ(r["score"].get<double>(), 0);
+  for (const auto& c : r["cases"]) {
+    const std::string feedback = c["feedback"];
+    SCOPED_TRACE(c["name"].get<std::string>());
+    EXPECT_NE(feedback.find("is in your answer; it has"), std::string::npos) << feedback;
+    EXPECT_NE(feedback.find("did you mean d"), std::string::npos) << feedback;
+    for (const char* diagnosis : {"first divergence", "hint", "dead ReLU"})
+      EXPECT_EQ(feedback.find(diagnosis), std::string::npos) << diagnosis << "\n" << feedback;
+    for (const auto& t : c["tensors"]) {
+      EXPECT_FALSE(t["passed"].get<bool>());
+      EXPECT_TRUE(t["hint_kinds"].empty());
+    }
+  }
+}
+
 // ---- hostile submissions ----------------------------------------------------------------------
 
 // Two cases, three seconds each: enough to see every failure, with room for a loaded machine.

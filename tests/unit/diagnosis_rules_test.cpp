@@ -130,6 +130,53 @@ TEST(DiagnosisRules, FirstDivergenceInWords) {
             "its input (dz3·W3ᵀ) or layer 2's relu backward");
 }
 
+TEST(DiagnosisRules, ALocalisationNeverNamesAStepOtherThanTheHintsMistake) {
+  // ReLU'(0) = 1 in layer 2, parameters only, with z2[:, 0] exactly 0. The walk alone leaves
+  // layer 3's backward to its input and layer 2's relu backward; the replay that matches
+  // names the relu backward, and the localisation names it and nothing else.
+  Problem p = testing::make_problem({3, 4, 3, 1}, {A::tanh, A::relu, A::identity}, Loss::mse, Dtype::float64,
+                                    "random:6", 5);
+  for (int64_t i = 0; i < 4; ++i) p.params.at("W2").values[static_cast<size_t>(i * 3)] = 0;  // z2[:, 0] = b2[0]
+  for (double& v : p.params.at("b2").values) v = 0;
+  SubmittedGradients g = testing::student_backward(p, StudentBug::relu_grad_one_at_zero, 2);
+  for (const auto& name : intermediate_names(p.spec)) g.erase(name);
+  const CheckReport r = diagnosed(p, g);
+  ASSERT_FALSE(r.passed()) << format_report_table(r);
+  ASSERT_TRUE(r.first_divergence.has_value());
+  EXPECT_EQ(r.first_divergence->suspects, std::vector<std::string>{"layer 2's relu backward"})
+      << r.first_divergence->message;
+  for (const auto& c : r.parameters) {
+    if (!c.passed) {
+      EXPECT_EQ(c.hint_kinds, std::vector<std::string>{"relu_grad_one_at_zero"}) << c.name;
+    }
+  }
+}
+
+TEST(DiagnosisRules, MistakesThatGiveTheSameNumbersAreSaidToBeIndistinguishable) {
+  // N = D = 3: the loss summed over the batch and averaged over the batch only are both x3.
+  const Problem p = testing::make_problem({2, 4, 3}, {A::tanh, A::identity}, Loss::bce_with_logits, Dtype::float64,
+                                          "random:3", 2);
+  const CheckReport r = diagnosed(p, testing::student_backward(p, StudentBug::loss_summed_over_batch));
+  ASSERT_FALSE(r.passed());
+  const TensorComparison& w1 = r.parameters[0];
+  EXPECT_EQ(w1.hint_kinds, (std::vector<std::string>{"loss_summed", "loss_mean_over_batch_only"}));
+  EXPECT_EQ(w1.hint.rfind("two mistakes give exactly these numbers on this problem, so the check can't tell", 0), 0u)
+      << w1.hint;
+  ASSERT_TRUE(r.first_divergence.has_value());
+  EXPECT_EQ(r.first_divergence->suspects, std::vector<std::string>{"the loss backward (bce_with_logits)"});
+}
+
+TEST(DiagnosisRules, AnAllZeroGradientIsNotSaidToBeNeverWritten) {
+  // micrograd's = for += can leave a 0 that was written: the numbers can't tell the two apart.
+  const Problem p = tanh_net();
+  SubmittedGradients g = as_submitted(run_manual_mlp(p).gradients);
+  for (double& v : g["W1"].tensor->values) v = 0;
+  const CheckReport r = diagnosed(p, g);
+  ASSERT_EQ(r.parameters[0].hint_kinds, std::vector<std::string>{"all_zero"});
+  EXPECT_EQ(r.parameters[0].hint.find("the gradient was never written"), std::string::npos) << r.parameters[0].hint;
+  EXPECT_NE(r.parameters[0].hint.find("every entry of dW1 is 0 although LibTorch's are not"), std::string::npos);
+}
+
 TEST(DiagnosisRules, ReportsCarryTheDiagnosis) {
   const Problem p = tanh_net();
   const CheckReport r = diagnosed(p, testing::student_backward(p, StudentBug::sign_flipped));
@@ -315,6 +362,45 @@ TEST(OpHintRules, AnUntouchedBufferIsNotCalledAMistakeWhoseReplayIsTooSmallToTel
   const auto u = check_op_gradients(d, as_submitted(replay_op_mistake(d, Mistake::bias_averaged)),
                                     manual_op_gradients(d), default_tolerances(Dtype::float32));
   EXPECT_EQ(u[1].hint_kinds, std::vector<std::string>{"bias_averaged"}) << u[1].hint;
+}
+
+TEST(OpHintRules, OpFeedbackCountsTheDifferingElementsAndNamesWhatIsMissing) {
+  const OpCase c = generate_op_case(Op::linear, 4, 3, 2, Dtype::float64, 6);
+  const TensorMap reference = manual_op_gradients(c);
+  SubmittedGradients answer = as_submitted(reference);
+  answer.erase("dx");
+  answer["dW"].tensor->values[1] += 1;
+  const std::string table = format_comparison_table(check_op_gradients(c, answer, reference, default_tolerances(Dtype::float64)));
+  EXPECT_NE(table.find("FAIL: 1 of 3 gradients differs from LibTorch: dW (1 of 6 elements); dx is not in your answer"),
+            std::string::npos)
+      << table;
+}
+
+TEST(OpHintRules, TheNewCatalogueMistakesAreNamedOnOps) {
+  // Each where the op can show it: the mask on dh for ReLU, the z formula for tanh and
+  // sigmoid, the extra σ' for BCE with logits, dz·W for a square linear, ½‖ŷ - y‖² summed.
+  const std::vector<std::pair<OpCase, Mistake>> cases = {
+      {generate_op_case(Op::relu, 4, 3, 3, Dtype::float64, 2), Mistake::relu_mask_on_upstream},
+      {generate_op_case(Op::tanh, 4, 3, 3, Dtype::float64, 2), Mistake::derivative_formula_on_z},
+      {generate_op_case(Op::sigmoid, 4, 3, 3, Dtype::float32, 2), Mistake::derivative_formula_on_z},
+      {generate_op_case(Op::bce_with_logits, 4, 3, 3, Dtype::float64, 2), Mistake::logits_extra_sigmoid_derivative},
+      {generate_op_case(Op::linear, 4, 3, 3, Dtype::float64, 2), Mistake::input_gradient_untransposed},
+      {generate_op_case(Op::linear, 4, 3, 2, Dtype::float64, 2), Mistake::batch_mean_twice},
+      {generate_op_case(Op::mse, 4, 3, 3, Dtype::float64, 2), Mistake::mse_half_summed},
+  };
+  for (const auto& [c, m] : cases) {
+    SCOPED_TRACE(std::string(to_string(c.op)) + ": " + to_string(m));
+    const TensorMap reference = manual_op_gradients(c);
+    const auto tensors =
+        check_op_gradients(c, as_submitted(replay_op_mistake(c, m)), reference, default_tolerances(c.dtype));
+    int failing = 0;
+    for (const auto& t : tensors) {
+      if (t.passed) continue;
+      ++failing;
+      EXPECT_TRUE(names(t, m)) << t.name << ": " << t.hint;
+    }
+    EXPECT_GT(failing, 0);
+  }
 }
 
 TEST(OpHintRules, OneNumberNamesNoMistake) {

@@ -110,12 +110,12 @@ const std::string kTableHeader = fmt::format("  {:<6} {:<10} {:>13} {:>13}  {:<9
                                              "verdict");
 
 // Under the table: each failure's message one per line; identical messages (vacuous ones,
-// typically) once with all names.
+// typically) once with all names. A gradient simply absent is said in the last line instead.
 std::string messages(const Groups& groups) {
   std::vector<std::pair<std::string, std::string>> details;  // message, names
   for (const auto* group : groups)
     for (const auto& c : *group) {
-      if (c.message.empty()) continue;
+      if (c.message.empty() || (c.missing && !c.malformed)) continue;
       auto same = std::find_if(details.begin(), details.end(), [&](const auto& d) { return d.first == c.message; });
       if (same == details.end() || !c.passed) details.emplace_back(c.message, c.name);
       else same->second += ", " + c.name;

@@ -10,6 +10,9 @@ that the grader's tests can check that exactly the cases it touches lose points:
   mse_no_two      MSE gradient without its 2        bce_sum            BCE summed, not averaged
   linear_db_mean  db averaged over the batch        dx_untransposed    (linear only) dx wrong
   mlp_bias_mean   the MLP's db averaged             tanh_forgot        tanh' left out
+Two more are right answers in another form, as real student code writes them:
+  column_layout   biases as (n, 1) columns and dz, dh column-per-sample (Nielsen's layout)
+  misnamed        every key without its d: W1 for dW1, dz for dz... (grad_dz for an op)
 """
 import json
 import math
@@ -95,6 +98,9 @@ def mlp(req):
         answer["dW%d" % (k + 1)], answer["db%d" % (k + 1)] = dW, db
         answer["dz%d" % (k + 1)], answer["dh%d" % (k + 1)] = dz, dh
         dh = dx
+    if BUG == "column_layout":
+        answer = {k: transpose(v) if k[:2] in ("dz", "dh") else [[x] for x in v] if k[:2] == "db" else v
+                  for k, v in answer.items()}
     return answer
 
 
@@ -110,6 +116,14 @@ def op(req):
     return {"dz": act_backward(name, req["z"], req["dh"])}
 
 
+def laid_out(answer, kind):
+    if BUG == "column_layout" and kind == "op" and "db" in answer:
+        answer["db"] = [[x] for x in answer["db"]]
+    if BUG == "misnamed":
+        answer = {(k[1:] if kind == "mlp" else "grad_" + k[1:]): v for k, v in answer.items()}
+    return answer
+
+
 request = json.load(sys.stdin)
 print("grading request:", request["kind"], file=sys.stderr)  # debugging goes to stderr
-json.dump(mlp(request) if request["kind"] == "mlp" else op(request), sys.stdout)
+json.dump(laid_out(mlp(request) if request["kind"] == "mlp" else op(request), request["kind"]), sys.stdout)
