@@ -5,7 +5,10 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <fstream>
 #include <random>
+#include <set>
+#include <sstream>
 
 #include "gradverify/check/check.h"
 #include "gradverify/check/mistakes.h"
@@ -256,6 +259,90 @@ TEST(DiagnosisRules, NetsTooLargeToReplaySayWhyThereIsNoMistakeHint) {
   ASSERT_EQ(r.notes.size(), 1u);
   EXPECT_NE(r.notes[0].find("too large to replay"), std::string::npos);
   EXPECT_EQ(r.parameters[0].hint_kinds, std::vector<std::string>{"constant_factor"});  // still said per tensor
+}
+
+// ---- the catalogue as the docs print it -----------------------------------------------------------
+
+// One example of each mistake's hint, made by planting it in a student's backward pass: the
+// line README.md and docs/grading.md print for it, so what they show is what a student reads.
+struct CatalogueExample {
+  std::string kind;
+  StudentBug bug;
+  int64_t layer;
+  Problem problem;
+};
+
+std::vector<CatalogueExample> catalogue_examples() {
+  // N = 6 and D = 3 make every loss factor distinct: xN = 6, xD = 3, xN·D = 18, xN·D/2 = 9.
+  const auto mse = [](A second) {
+    return testing::make_problem({3, 5, 4, 3}, {A::tanh, second, A::identity}, Loss::mse, Dtype::float64, "random:6", 1);
+  };
+  Problem zeros = mse(A::relu);  // inputs of 0 with zero biases: z exactly 0 where ReLU'(0) matters
+  for (int64_t i = 0; i < 3; ++i) zeros.X.values[static_cast<size_t>(i)] = 0;
+  const Problem bce = testing::make_problem({3, 5, 1}, {A::tanh, A::sigmoid}, Loss::bce, Dtype::float64, "random:6", 1);
+  const Problem logits =
+      testing::make_problem({3, 5, 1}, {A::tanh, A::identity}, Loss::bce_with_logits, Dtype::float64, "random:6", 1);
+  const Problem sigmoids =
+      testing::make_problem({3, 5, 4, 1}, {A::sigmoid, A::sigmoid, A::sigmoid}, Loss::bce, Dtype::float64, "random:6", 1);
+  const Problem square =
+      testing::make_problem({3, 4, 4, 3}, {A::tanh, A::relu, A::identity}, Loss::mse, Dtype::float64, "random:6", 1);
+  return {
+      {"loss_summed", StudentBug::loss_summed_over_batch, 0, mse(A::relu)},
+      {"loss_summed_over_all", StudentBug::loss_summed_over_all, 0, mse(A::relu)},
+      {"loss_mean_over_batch_only", StudentBug::loss_mean_over_batch_only, 0, mse(A::relu)},
+      {"loss_sign_flipped", StudentBug::sign_flipped, 0, mse(A::relu)},
+      {"mse_factor_two_missing", StudentBug::mse_factor_two_missing, 0, mse(A::relu)},
+      {"mse_factor_two_doubled", StudentBug::mse_factor_two_doubled, 0, mse(A::relu)},
+      {"mse_half_summed", StudentBug::mse_half_summed, 0, mse(A::relu)},
+      {"bce_extra_sigmoid_derivative", StudentBug::bce_extra_sigmoid_derivative, 0, bce},
+      {"logits_extra_sigmoid_derivative", StudentBug::logits_extra_sigmoid_derivative, 0, logits},
+      {"bias_averaged", StudentBug::bias_averaged, 2, mse(A::relu)},
+      {"bias_first_row", StudentBug::bias_row_not_summed, 2, mse(A::relu)},
+      {"bias_per_sample", StudentBug::bias_full_batch, 2, mse(A::relu)},
+      {"batch_mean_twice", StudentBug::batch_mean_twice, 0, mse(A::relu)},
+      {"update_returned", StudentBug::update_returned, 0, mse(A::relu)},
+      {"relu_grad_one_at_zero", StudentBug::relu_grad_one_at_zero, 2, zeros},
+      {"relu_mask_on_upstream", StudentBug::relu_mask_on_upstream, 2, mse(A::relu)},
+      {"derivative_of_output", StudentBug::derivative_of_output, 2, mse(A::sigmoid)},
+      {"derivative_of_output", StudentBug::derivative_of_output_hidden_only, 0, sigmoids},
+      {"derivative_formula_on_z", StudentBug::derivative_formula_on_z, 1, mse(A::relu)},
+      {"activation_derivative_forgotten", StudentBug::activation_derivative_forgotten, 2, mse(A::relu)},
+      {"input_gradient_untransposed", StudentBug::dh_untransposed, 2, square},
+      {"all_zero", StudentBug::gradient_left_zero, 1, mse(A::relu)},
+      {"nonfinite", StudentBug::nan_entry, 1, mse(A::relu)},
+      {"transposed", StudentBug::transposed_weight, 1, mse(A::relu)},
+  };
+}
+
+std::string read_source(const std::string& path) {
+  std::ifstream in(std::string(GRADVERIFY_SOURCE_DIR) + "/" + path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+TEST(DiagnosisCatalogue, EachMistakesExampleLineIsTheOneTheDocsPrint) {
+  const std::string readme = read_source("README.md"), grading = read_source("docs/grading.md");
+  ASSERT_FALSE(readme.empty());
+  ASSERT_FALSE(grading.empty());
+  std::set<std::string> kinds;
+  for (const auto& example : catalogue_examples()) {
+    SCOPED_TRACE(example.kind + " from " + testing::to_string(example.bug));
+    const CheckReport r = diagnosed(example.problem, testing::student_backward(example.problem, example.bug, example.layer));
+    const TensorComparison* failing = nullptr;
+    for (const auto* group : {&r.parameters, &r.intermediates})
+      for (const auto& c : *group)
+        if (!c.passed && !failing) failing = &c;
+    ASSERT_NE(failing, nullptr) << "the bug changed nothing here";
+    EXPECT_EQ(failing->hint_kinds, std::vector<std::string>{example.kind}) << failing->hint;
+    kinds.insert(example.kind);
+    const std::string line = "`" + example.kind + "` | " + failing->hint + " |";
+    EXPECT_NE(readme.find(line), std::string::npos) << "README.md lacks\n" << line;
+    EXPECT_NE(grading.find(line), std::string::npos) << "docs/grading.md lacks\n" << line;
+  }
+  // Every mistake of the catalogue has its example.
+  for (int m = 0; m <= static_cast<int>(Mistake::input_gradient_untransposed); ++m)
+    EXPECT_TRUE(kinds.count(to_string(static_cast<Mistake>(m)))) << to_string(static_cast<Mistake>(m));
 }
 
 // ---- single ops: the same engine ------------------------------------------------------------

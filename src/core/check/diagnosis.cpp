@@ -361,7 +361,7 @@ std::string mistake_step(const MlpSpec& spec, Mistake m, int64_t k) {
   switch (m) {
     case Mistake::bias_averaged:
     case Mistake::bias_first_row: return bias_step(k);
-    case Mistake::batch_mean_twice: return fmt::format("layer {}'s weight and bias gradients' step (dW{}, db{})", k, k, k);
+    case Mistake::batch_mean_twice: return fmt::format("layer {0}'s step from dz{0} to dW{0} and db{0}", k);
     case Mistake::update_returned: return "the step that returns the parameter gradients";
     case Mistake::relu_grad_one_at_zero:
     case Mistake::relu_mask_on_upstream:
