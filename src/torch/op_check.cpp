@@ -382,9 +382,12 @@ std::string OpCheckReport::table() const {
   const auto line = [&](const TensorComparison& c) {
     const std::string worst = shape_to_string(c.worst_index);
     if (c.missing || c.shape_mismatch) return fmt::format("  {:<22} FAIL: {}\n", c.name, c.message);
+    // A failure counts its differing elements, as a net's report does.
+    const std::string verdict = !c.passed  ? fmt::format("FAIL ({} of {} differ)", c.mismatched, c.elements)
+                                : c.vacuous ? "VACUOUS"
+                                            : "ok";
     return fmt::format("  {:<22} {:>12.3e}  {:>12.3e}  {:<10} {:>17.10g}  {:>17.10g}  {}\n", c.name, c.max_abs_diff,
-                       c.max_rel_diff, worst, c.worst_actual, c.worst_reference,
-                       !c.passed ? "FAIL" : c.vacuous ? "VACUOUS" : "ok");
+                       c.max_rel_diff, worst, c.worst_actual, c.worst_reference, verdict);
   };
   if (has_libtorch) {
     t += "  forward, against LibTorch's:\n";

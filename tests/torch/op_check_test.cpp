@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <regex>
 #include <tuple>
 
 #include "gradverify/errors.h"
@@ -244,6 +245,8 @@ TEST(HandWrittenFloat32Op, ComputedInFloatPassesAndItsMistakeFails) {
     const OpCheckReport wrong = check_op(tanh_in_float(true), seed);
     EXPECT_FALSE(wrong.passed()) << wrong.table();
     EXPECT_FALSE(wrong.finite_differences_agree()) << wrong.table();
+    // A failing row counts its differing elements, as a net's report does.
+    EXPECT_TRUE(std::regex_search(wrong.table(), std::regex("FAIL \\([0-9]+ of [0-9]+ differ\\)"))) << wrong.table();
   }
 }
 

@@ -180,6 +180,24 @@ TEST(DiagnosisRules, AnAllZeroGradientIsNotSaidToBeNeverWritten) {
   EXPECT_NE(r.parameters[0].hint.find("every entry of dW1 is 0 although LibTorch's are not"), std::string::npos);
 }
 
+TEST(DiagnosisRules, ATransposedIntermediateIsToldItsOwnShapeNotDWs) {
+  // z2 alone column-per-sample while the others are rows: judged as given, and its hint
+  // speaks of dz's layout, one row per sample.
+  const Problem p = tanh_net();  // batch 6, widths 5, 4, 2
+  SubmittedGradients g = as_submitted(run_manual_mlp(p).gradients);
+  const Tensor z2 = *g["z2"].tensor;
+  Tensor columns{{z2.shape[1], z2.shape[0]}, std::vector<double>(z2.values.size())};
+  for (int64_t i = 0; i < z2.shape[0]; ++i)
+    for (int64_t j = 0; j < z2.shape[1]; ++j)
+      columns.values[static_cast<size_t>(j * z2.shape[0] + i)] = z2.values[static_cast<size_t>(i * z2.shape[1] + j)];
+  g["z2"].tensor = columns;
+  const CheckReport r = diagnosed(p, g);
+  const auto z = std::find_if(r.intermediates.begin(), r.intermediates.end(), [](const auto& c) { return c.name == "z2"; });
+  ASSERT_NE(z, r.intermediates.end());
+  EXPECT_EQ(z->hint_kinds, std::vector<std::string>{"transposed"});
+  EXPECT_EQ(z->hint, "dL/dz2 is LibTorch's transposed: dL/dz2 has one row per sample, [batch, width] = [6,4]");
+}
+
 TEST(DiagnosisRules, ReportsCarryTheDiagnosis) {
   const Problem p = tanh_net();
   const CheckReport r = diagnosed(p, testing::student_backward(p, StudentBug::sign_flipped));

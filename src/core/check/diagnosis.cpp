@@ -277,15 +277,20 @@ void fill_signatures(std::vector<TensorComparison>& tensors, const SubmittedGrad
   }
 }
 
-// A net's tensor as a hint names it: W_k's shape, and a bias's per-sample dz_k.
+// A net's tensor as a hint names it: W_k's shape (or an intermediate's), and a bias's
+// per-sample dz_k.
 TensorHintContext net_hint_context(const std::string& name, const Tensor& reference, const TensorMap& reference_all,
                                    int64_t batch) {
   const int64_t k = layer_of(name);
   TensorHintContext context;
   context.label = gradient_label(name);
-  context.transposed_shape = fmt::format("dW{} = {}ᵀ·dz{} has shape [fan_in, fan_out] = {}", k,
-                                         k == 1 ? std::string("X") : "h" + std::to_string(k - 1), k,
-                                         shape_to_string(reference.shape));
+  if (name[0] == 'W')
+    context.transposed_shape = fmt::format("dW{} = {}ᵀ·dz{} has shape [fan_in, fan_out] = {}", k,
+                                           k == 1 ? std::string("X") : "h" + std::to_string(k - 1), k,
+                                           shape_to_string(reference.shape));
+  else
+    context.transposed_shape = fmt::format("{} has one row per sample, [batch, width] = {}", context.label,
+                                           shape_to_string(reference.shape));
   const auto dz = reference_all.find(preactivation_name(k));
   if (name[0] == 'b' && dz != reference_all.end()) context.per_sample = &dz->second;
   context.per_sample_label = "dL/dz" + std::to_string(k);
