@@ -14,9 +14,10 @@
 #include "gradverify/errors.h"
 #include "gradverify/version.h"
 #include "output.h"
+#include "usage.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"gradverify: checks hand-written backward passes against LibTorch autograd"};
+  CLI::App app{"gradverify: checks hand-written backward passes against LibTorch autograd", "gradverify"};
   app.set_version_flag("--version", std::string("gradverify ") + gradverify::kVersion);
   app.require_subcommand(1);
   app.footer("Run 'gradverify <command> --help' for a command's options.");
@@ -36,20 +37,34 @@ int main(int argc, char** argv) {
   gradverify::cli::BenchOptions bench_options;
   gradverify::cli::add_bench_command(app, bench_options);
 
-  // CLI11 would call a mistyped command "a missing subcommand"; name it instead.
+  const auto usage_error = [](const std::string& message) {
+    std::cerr << "gradverify: error: " << message << "\n";
+    return gradverify::cli::kInputError;
+  };
   const auto is_command = [&](const std::string& name) {
     for (const CLI::App* sub : app.get_subcommands({}))
       if (sub->check_name(name)) return true;
     return false;
   };
-  if (argc > 1 && argv[1][0] != '-' && !is_command(argv[1])) {
-    std::string commands;
-    for (const CLI::App* sub : app.get_subcommands({})) commands += (commands.empty() ? "" : ", ") + sub->get_name();
-    std::cerr << "gradverify: unknown command '" << argv[1] << "'; the commands are: " << commands << "\n"
-              << "Run 'gradverify --help' for more information.\n";
-    return gradverify::cli::kInputError;
+  // `gradverify` alone and `gradverify help [command]` print the help.
+  if (argc == 1) {
+    std::cout << app.help();
+    return gradverify::cli::kPass;
   }
+  if (std::string(argv[1]) == "help") {
+    if (argc == 2) {
+      std::cout << app.help();
+      return gradverify::cli::kPass;
+    }
+    if (argc > 3) return usage_error("help takes one command, e.g. 'gradverify help check'");
+    if (!is_command(argv[2])) return usage_error(gradverify::cli::unknown_command_message(app, argv[2]));
+    std::cout << app.get_subcommand(argv[2])->help(app.get_name());
+    return gradverify::cli::kPass;
+  }
+  // CLI11 would call a mistyped command "a missing subcommand"; name it instead.
+  if (argv[1][0] != '-' && !is_command(argv[1])) return usage_error(gradverify::cli::unknown_command_message(app, argv[1]));
 
+  gradverify::cli::collect_unknown_arguments(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -59,9 +74,9 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    app.exit(e);  // prints the message and "Run with --help for more information."
-    return gradverify::cli::kInputError;
+    return usage_error(gradverify::cli::usage_message(app, e));
   }
+  if (const auto unknown = gradverify::cli::unknown_arguments(app)) return usage_error(*unknown);
 
   try {
     if (app.got_subcommand("check")) return gradverify::cli::run_check(check_options);

@@ -7,11 +7,12 @@
 #include "gradverify/problem/data.h"
 #include "gradverify/problem/init.h"
 #include "gradverify/problem/problem_file.h"
+#include "usage.h"
 
 namespace gradverify::cli {
 
 void add_net_options(CLI::App* command, NetOptions& o, const std::string& problem_help) {
-  auto* problem = command->add_option("--problem", o.problem_path, problem_help)->check(CLI::ExistingFile);
+  auto* problem = command->add_option("--problem", o.problem_path, problem_help)->check(existing_file());
   const auto net_option = [&](const char* name, std::string& target, const char* help) {
     return command->add_option(name, target, help)->capture_default_str()->excludes(problem);
   };
@@ -27,14 +28,14 @@ void add_net_options(CLI::App* command, NetOptions& o, const std::string& proble
                       "Seed for the weights (as numpy's np.random.seed) and random data, when the problem "
                       "has none of its own, and for check's finite-difference directions")
       ->capture_default_str()
-      ->check(CLI::Range(int64_t{0}, int64_t{4294967295}));
+      ->check(whole_number_from(int64_t{0}, int64_t{4294967295}));
   command->add_option("--init", o.init,
                       "he: randn * sqrt(2/fan_in), numpy's stream, as the lab does; numpy: the same, by the "
                       "lab's name; xavier: randn * sqrt(2/(fan_in+fan_out)). Biases start at 0. Not with a "
                       "--problem that has params")
       ->capture_default_str()
       ->each([&o](const std::string&) { o.init_given = true; })
-      ->check(CLI::IsMember({"he", "numpy", "xavier"}));
+      ->check(one_of({"he", "numpy", "xavier"}));
 }
 
 std::vector<std::string> split_list(const std::string& list) {

@@ -110,6 +110,10 @@ void require_writable_directory(const std::string& path, const std::string& what
     throw InputError(path, "", "cannot write into the " + what + ": " + std::strerror(errno));
 }
 
+std::string written_to(const std::string& outcome, const std::string& output_path) {
+  return "gradverify: " + outcome + "; report written to " + output_path;
+}
+
 void write_output(const std::string& text, const std::string& output_path, const std::string& notice) {
   if (output_path.empty()) {
     std::cout << text;

@@ -35,5 +35,7 @@ void require_writable_directory(const std::string& path, const std::string& what
 // that file (write_file), and `notice` (one line saying what was written where) on stdout.
 // If the file can't be written after all, `text` goes to stdout and the InputError says so.
 void write_output(const std::string& text, const std::string& output_path, const std::string& notice);
+// That notice, the same for every command: "gradverify: pass; report written to out.json".
+std::string written_to(const std::string& outcome, const std::string& output_path);
 
 }  // namespace gradverify::cli

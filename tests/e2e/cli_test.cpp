@@ -302,15 +302,35 @@ TEST_P(CliUsageError, ExitsTwoWithOneClearLine) {
   const CliRun r = gradverify_without_torch(GetParam().args);
   EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
   EXPECT_NE(r.err.find(GetParam().message), std::string::npos) << r.err;
+  // One voice: one line, with the prefix, whoever found the mistake (CLI11 or gradverify).
+  EXPECT_EQ(r.err.rfind("gradverify: error: ", 0), 0u) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   EXPECT_EQ(r.out, "") << "errors go to stderr";
 }
 
 INSTANTIATE_TEST_SUITE_P(
     All, CliUsageError,
     ::testing::Values(
-        UsageError{"no_command", "", "A subcommand is required"},
-        UsageError{"unknown_command", "chekc", "gradverify: unknown command 'chekc'; the commands are: check, train, neuron, bce"},
-        UsageError{"unknown_option", "check --frobnicate", "--frobnicate"},
+        UsageError{"unknown_command", "chekc",
+                   "gradverify: error: unknown command 'chekc' (did you mean check?); the commands are check, train, "
+                   "neuron, bce, grade, autograder-bundle, bench\n"},
+        UsageError{"help_unknown_command", "help grde", "gradverify: error: unknown command 'grde' (did you mean grade?)"},
+        UsageError{"unknown_option", "check --frobnicate", "gradverify: error: check: unknown option --frobnicate\n"},
+        UsageError{"near_miss_option", "check --layer 2,1", "gradverify: error: check: unknown option --layer; did you mean --layers?\n"},
+        UsageError{"positional_argument", "train extra",
+                   "gradverify: error: train: unexpected argument 'extra': train takes options only (see --help)\n"},
+        UsageError{"value_missing", "check --layers", "gradverify: error: check: --layers: expected a value after it\n"},
+        UsageError{"negative_tolerance", "check --rtol -1", "gradverify: error: check: --rtol: expected a number ≥ 0, got '-1'\n"},
+        UsageError{"tolerance_not_a_number", "check --rtol abc",
+                   "gradverify: error: check: --rtol: expected a number ≥ 0, got 'abc'\n"},
+        UsageError{"seed_not_whole", "check --seed 1.5",
+                   "gradverify: error: check: --seed: expected a whole number from 0 to 4294967295, got '1.5'\n"},
+        UsageError{"timeout_out_of_range", "grade --submission-cmd true --timeout 0",
+                   "gradverify: error: grade: --timeout: expected a number from 0.1 to 3600, got '0'\n"},
+        UsageError{"near_miss_choice", "check --format jsn",
+                   "gradverify: error: check: --format: expected one of table, json, got 'jsn'; did you mean json?\n"},
+        UsageError{"directory_for_a_file", "check --problem /tmp",
+                   "gradverify: error: check: --problem: expected a file, got the directory '/tmp'\n"},
         UsageError{"too_many_parameters", "check --layers 2,60000,60000,1",
                    "command line: layers: 2-60000-60000-1 has 3600300001 parameters; at most 67108864 are accepted"},
         UsageError{"batch_too_large", "check --layers 100,60000,1 --data random:1200",
@@ -321,9 +341,11 @@ INSTANTIATE_TEST_SUITE_P(
         UsageError{"wrong_activation_count", "check --activations relu,sigmoid", "activations: expected 4"},
         UsageError{"random_zero", "check --data random:0", "--data: expected random:N with N from 1"},
         UsageError{"negative_seed", "check --seed -1", "--seed"},
-        UsageError{"missing_problem", "check --problem /nonexistent.json", "File does not exist: /nonexistent.json"},
+        UsageError{"missing_problem", "check --problem /nonexistent.json",
+                   "gradverify: error: check: --problem: no such file: '/nonexistent.json'\n"},
         UsageError{"missing_csv", "check --data /nonexistent.csv", "/nonexistent.csv: cannot open the file for reading"},
-        UsageError{"problem_with_layers", "check --problem /dev/null --layers 2,1", "excludes"},
+        UsageError{"problem_with_layers", "check --problem /dev/null --layers 2,1",
+                   "gradverify: error: check: --problem and --layers can't be given together\n"},
         UsageError{"bad_format", "check --format xml", "--format"},
         UsageError{"bad_finite_differences", "check --finite-differences sometimes", "--finite-differences"},
         UsageError{"neuron_nan", "neuron --x nan", "command line: X[0][0]: expected a finite number, got nan"},
@@ -361,10 +383,35 @@ INSTANTIATE_TEST_SUITE_P(
     [](const auto& test_info) { return test_info.param.name; });
 
 TEST(CliStartup, HelpAndVersionNeverLoadLibTorch) {
-  for (const char* args : {"--help", "--version", "check --help", "train --help", "neuron --help", "bce --help"}) {
+  for (const char* args : {"--help", "--version", "check --help", "train --help", "neuron --help", "bce --help", "",
+                           "help", "help grade"}) {
     const CliRun r = gradverify_without_torch(args);
     EXPECT_EQ(r.exit_code, 0) << args << "\n" << r.err;
     EXPECT_EQ(r.err, "") << args;
+  }
+}
+
+TEST(CliStartup, GradverifyAloneAndHelpPrintTheHelp) {
+  const std::string help = gradverify_without_torch("--help").out;
+  EXPECT_NE(help.find("Subcommands:"), std::string::npos) << help;
+  EXPECT_EQ(gradverify_without_torch("").out, help);
+  EXPECT_EQ(gradverify_without_torch("help").out, help);
+  EXPECT_EQ(gradverify_without_torch("help grade").out, gradverify_without_torch("grade --help").out);
+}
+
+TEST(CliOutput, EveryCommandThatWritesAReportTakesDashO) {
+  // neuron and bce are quick and need LibTorch; the others' -o is refused before any work.
+  for (const std::string command : {"neuron", "bce"}) {
+    const std::string out = temp_path(command + "_report.txt");
+    const CliRun r = gradverify(command + " -o " + out);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "gradverify: pass; report written to " + out + "\n");
+    EXPECT_NE(slurp(out).find("PASS"), std::string::npos);
+  }
+  for (const std::string command : {"check", "train", "neuron", "bce", "bench", "grade --submission-cmd true"}) {
+    const CliRun r = gradverify_without_torch(command + " -o /nonexistent/r.json");
+    EXPECT_EQ(r.exit_code, 2) << command;
+    EXPECT_NE(r.err.find("/nonexistent/r.json: cannot write the file"), std::string::npos) << command << ": " << r.err;
   }
 }
 

@@ -40,6 +40,7 @@
 #include "net_options.h"
 #include "output.h"
 #include "torch_backend.h"
+#include "usage.h"
 
 extern char** environ;
 
@@ -80,16 +81,16 @@ Examples:
   bench->add_option("--dtypes", o.dtypes, "Comma-separated: float64, float32")->capture_default_str();
   bench->add_option("--rounds", o.rounds, "Timed rounds per side (medians are over these)")
       ->capture_default_str()
-      ->check(CLI::Range(1, 1000));
+      ->check(whole_number_from(1, 1000));
   bench->add_option("--round-ms", o.round_ms, "Target length of one round, in milliseconds")
       ->capture_default_str()
-      ->check(CLI::Range(1.0, 60000.0));
+      ->check(number_from(1.0, 60000.0));
   bench->add_option("--process-runs", o.process_runs,
                     "Start-to-exit runs of 'gradverify check' and '--version' (0: skip)")
       ->capture_default_str()
-      ->check(CLI::Range(0, 100));
+      ->check(whole_number_from(0, 100));
   bench->add_flag("!--no-scale", o.scale, "Skip the finite-difference check on a 10^6-parameter net");
-  bench->add_option("--format", o.format, "table or json")->capture_default_str()->check(CLI::IsMember({"table", "json"}));
+  bench->add_option("--format", o.format, "table or json")->capture_default_str()->check(one_of({"table", "json"}));
   bench->add_option("--output,-o", o.output_path, "Write the report to this file instead of stdout");
 }
 

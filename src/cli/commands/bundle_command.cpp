@@ -18,6 +18,7 @@
 #include "net_options.h"
 #include "output.h"
 #include "torch_backend.h"
+#include "usage.h"
 
 extern char** environ;
 
@@ -46,10 +47,10 @@ LibTorch (about 350 MB resident) before grading.
 Examples:
   gradverify autograder-bundle --output autograder.zip
   gradverify autograder-bundle --rubric my_rubric.json --output autograder.zip)");
-  bundle->add_option("--rubric", o.rubric_path, "The rubric [default: the lab's built-in rubric]")->check(CLI::ExistingFile);
+  bundle->add_option("--rubric", o.rubric_path, "The rubric [default: the lab's built-in rubric]")->check(existing_file());
   bundle->add_option("--output,-o", o.output_path, "The zip to write")->capture_default_str();
   bundle->add_option("--source", o.source_dir, "gradverify's source tree [default: the one this binary was built from]")
-      ->check(CLI::ExistingDirectory);
+      ->check(existing_directory());
 }
 
 namespace {

@@ -9,6 +9,7 @@
 #include "net_options.h"
 #include "output.h"
 #include "torch_backend.h"
+#include "usage.h"
 
 namespace gradverify::cli {
 
@@ -54,21 +55,21 @@ Examples:
   add_net_options(check, o.net, "Check this problem.json instead of a built-in net");
   check->add_option("--gradients", o.gradients_path,
                     "Check these gradients (gradients.json) instead of the manual MLP's")
-      ->check(CLI::ExistingFile);
-  check->add_option("--rtol", o.rtol, "Relative tolerance [default: by dtype]")->check(CLI::NonNegativeNumber);
+      ->check(existing_file());
+  check->add_option("--rtol", o.rtol, "Relative tolerance [default: by dtype]")->check(non_negative_number());
   check->add_option("--atol", o.atol, "Absolute tolerance floor, atol_abs [default: by dtype]")
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative_number());
   check->add_option("--atol-scale", o.atol_scale, "Absolute tolerance per unit of the tensor's max|b| [default: by dtype]")
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative_number());
   check->add_option("--finite-differences", o.finite_differences,
                     "Second opinion without autograd: elements (every parameter element), direction (one "
                     "random direction; for big nets), auto (elements when that takes under a second) or off")
       ->capture_default_str()
-      ->check(CLI::IsMember({"auto", "elements", "direction", "off"}));
+      ->check(one_of({"auto", "elements", "direction", "off"}));
   check->add_flag("--force-finite-differences", o.force_finite_differences,
                   "Run per-element finite differences even when they would take over a minute");
-  check->add_option("--format", o.format, "table or json")->capture_default_str()->check(CLI::IsMember({"table", "json"}));
-  check->add_option("--output", o.output_path, "Write the report to this file instead of stdout");
+  check->add_option("--format", o.format, "table or json")->capture_default_str()->check(one_of({"table", "json"}));
+  check->add_option("--output,-o", o.output_path, "Write the report to this file instead of stdout");
   check->add_option("--save-problem", o.save_problem_path, "Also write the problem (weights and data) as JSON");
   check->add_option("--save-gradients", o.save_gradients_path, "Also write the manual MLP's gradients as JSON")
       ->excludes("--gradients");
@@ -105,7 +106,7 @@ int run_check(const CheckOptions& o) {
   if (!o.save_problem_path.empty()) write_file(o.save_problem_path, problem_to_json(problem));
 
   write_output(o.format == "json" ? format_report_json(report) : format_report_table(report), o.output_path,
-               std::string("gradverify: ") + to_string(report.verdict()) + "; report written to " + o.output_path);
+               written_to(to_string(report.verdict()), o.output_path));
   return exit_code(report.verdict());
 }
 

@@ -26,6 +26,7 @@
 #include "net_options.h"
 #include "output.h"
 #include "torch_backend.h"
+#include "usage.h"
 
 namespace gradverify::cli {
 
@@ -70,32 +71,32 @@ Examples:
   auto* one = grade->add_option("--submission-cmd", o.submission_cmd, "The command that answers the cases");
   grade->add_option("--submission-dir", o.submission_dir, "Where that command runs (one submission)")
       ->capture_default_str()
-      ->check(CLI::ExistingDirectory);
+      ->check(existing_directory());
   grade->add_option("--submissions", o.submissions_dir, "A class: one folder per student, the command run in each")
-      ->check(CLI::ExistingDirectory);
+      ->check(existing_directory());
   grade->add_option("--rubric", o.rubric_path, "A rubric file [default: the lab's built-in rubric]")
-      ->check(CLI::ExistingFile);
+      ->check(existing_file());
   grade->add_flag("--print-rubric", o.print_rubric, "Print the built-in rubric as JSON and exit")->excludes(one);
   grade->add_option("--format", o.format, "table, json, gradescope (results.json) or junit")
       ->capture_default_str()
-      ->check(CLI::IsMember({"table", "json", "gradescope", "junit"}));
+      ->check(one_of({"table", "json", "gradescope", "junit"}));
   grade->add_option("--output,-o", o.output_path,
                     "The results file (one submission) or directory (a class) [default: stdout]");
   grade->add_option("--note-file", o.note_file, "Text to add to the results' top-level output, e.g. a build log")
-      ->check(CLI::ExistingFile);
-  grade->add_option("--timeout", o.timeout, "Seconds per case [default: the rubric's, 10]")->check(CLI::Range(0.1, 3600.0));
+      ->check(existing_file());
+  grade->add_option("--timeout", o.timeout, "Seconds per case [default: the rubric's, 10]")->check(number_from(0.1, 3600.0));
   grade->add_option("--memory-mb", o.memory_mb, "Address space per case [default: the rubric's, 1024]")
-      ->check(CLI::Range(int64_t{16}, int64_t{1} << 20));
-  grade->add_option("--workers", o.workers, "A class's parallel workers [default: one per core]")->check(CLI::Range(1, 256));
+      ->check(whole_number_from(int64_t{16}, int64_t{1} << 20));
+  grade->add_option("--workers", o.workers, "A class's parallel workers [default: one per core]")->check(whole_number_from(1, 256));
   grade->add_flag("--quiet,-q", o.quiet, "No progress on stderr");
   grade->add_option("--isolation", o.isolation,
                     "auto (namespaces where bwrap works here), namespaces (refuse without them) or basic")
       ->capture_default_str()
-      ->check(CLI::IsMember({"auto", "namespaces", "basic"}));
+      ->check(one_of({"auto", "namespaces", "basic"}));
   grade->add_flag("--check-isolation", o.check_isolation,
                   "Try each protection with a hostile probe, print what is contained here, and exit");
   grade->add_option("--expose", o.exposed, "A directory cases may also read, read-only (e.g. a course's venv)")
-      ->check(CLI::ExistingDirectory);
+      ->check(existing_directory());
   grade->add_flag("--allow-readable-rubric", o.allow_readable_rubric,
                   "As root, grade even though other users may read --rubric (its hidden cases' seeds)");
 }

@@ -14,6 +14,7 @@
 #include "net_options.h"
 #include "output.h"
 #include "torch_backend.h"
+#include "usage.h"
 
 namespace gradverify::cli {
 
@@ -42,11 +43,12 @@ Examples:
   cmd->add_option("--b", o.b, "Bias")->capture_default_str();
   cmd->add_option("--activation", o.activation, "relu, sigmoid, tanh or identity")
       ->capture_default_str()
-      ->check(CLI::IsMember({"relu", "sigmoid", "tanh", "identity"}));
+      ->check(one_of({"relu", "sigmoid", "tanh", "identity"}));
   cmd->add_option("--dtype", o.dtype, "float64 or float32, for both sides")
       ->capture_default_str()
-      ->check(CLI::IsMember({"float64", "float32"}));
-  cmd->add_option("--format", o.format, "table or json")->capture_default_str()->check(CLI::IsMember({"table", "json"}));
+      ->check(one_of({"float64", "float32"}));
+  cmd->add_option("--format", o.format, "table or json")->capture_default_str()->check(one_of({"table", "json"}));
+  cmd->add_option("--output,-o", o.output_path, "Write the report to this file instead of stdout");
 }
 
 namespace {
@@ -96,6 +98,7 @@ std::string verdict_word(const TensorComparison& c) { return !c.passed ? "FAIL" 
 }  // namespace
 
 int run_neuron(const NeuronOptions& o) {
+  require_writable_file(o.output_path);
   const Activation act = *parse_activation(o.activation);
   const Dtype dtype = *parse_dtype(o.dtype);
   const Problem p = scalar_problem(act, Loss::mse, dtype, Tensor{{1, 1}, {o.x}}, Tensor{{1, 1}, {o.y}}, o.w, o.b);
@@ -116,7 +119,7 @@ int run_neuron(const NeuronOptions& o) {
                                         {"dL_dw", reference.gradients.at("W1").values[0]},
                                         {"dL_db", reference.gradients.at("b1").values[0]}}},
                           {"verdict", to_string(verdict)}};
-    std::cout << doc.dump(1) << "\n";
+    write_output(doc.dump(1) + "\n", o.output_path, written_to(to_string(verdict), o.output_path));
     return exit_code(verdict);
   }
   const std::string a = o.activation;
@@ -150,7 +153,7 @@ int run_neuron(const NeuronOptions& o) {
              "proves nothing\n";
       break;
   }
-  std::cout << out;
+  write_output(out, o.output_path, written_to(to_string(verdict), o.output_path));
   return exit_code(verdict);
 }
 
@@ -176,8 +179,9 @@ Examples:
   cmd->add_option("--logits", o.logits, "Logits z, comma-separated, one per label")->capture_default_str();
   cmd->add_option("--dtype", o.dtype, "float64 or float32, for both sides")
       ->capture_default_str()
-      ->check(CLI::IsMember({"float64", "float32"}));
-  cmd->add_option("--format", o.format, "table or json")->capture_default_str()->check(CLI::IsMember({"table", "json"}));
+      ->check(one_of({"float64", "float32"}));
+  cmd->add_option("--format", o.format, "table or json")->capture_default_str()->check(one_of({"table", "json"}));
+  cmd->add_option("--output,-o", o.output_path, "Write the report to this file instead of stdout");
 }
 
 namespace {
@@ -233,6 +237,7 @@ std::string rounded_list(const std::vector<double>& values) {  // as numpy print
 }  // namespace
 
 int run_bce(const BceOptions& o) {
+  require_writable_file(o.output_path);
   const std::vector<double> labels = parse_numbers(o.labels, "--labels");
   const std::vector<double> logits = parse_numbers(o.logits, "--logits");
   if (labels.size() != logits.size())
@@ -281,7 +286,7 @@ int run_bce(const BceOptions& o) {
     for (const auto* c : checks)
       doc["checks"].push_back({{"name", c->name}, {"passed", c->passed}, {"max_abs_diff", c->max_abs_diff}});
     doc["checks"].push_back({{"name", "mean BCE vs LibTorch"}, {"passed", means_agree}});
-    std::cout << doc.dump(1) << "\n";
+    write_output(doc.dump(1) + "\n", o.output_path, written_to(all_agree ? "pass" : "fail", o.output_path));
     return all_agree ? 0 : 1;
   }
   std::string out = fmt::format("gradverify bce: binary cross-entropy after a sigmoid, {}\n\n", o.dtype);
@@ -316,7 +321,7 @@ int run_bce(const BceOptions& o) {
            "        its loss is off too. binary_cross_entropy_with_logits stays exact: compute BCE from logits.\n\n";
   out += all_agree ? "PASS: BCE is the Bernoulli NLL, ∂BCE/∂z = ŷ - y, and LibTorch agrees\n"
                    : "FAIL: something above differs\n";
-  std::cout << out;
+  write_output(out, o.output_path, written_to(all_agree ? "pass" : "fail", o.output_path));
   return all_agree ? 0 : 1;
 }
 

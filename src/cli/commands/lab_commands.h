@@ -13,6 +13,7 @@ struct NeuronOptions {
   std::string activation = "relu";
   std::string dtype = "float64";
   std::string format = "table";
+  std::string output_path;
 };
 
 struct BceOptions {
@@ -20,6 +21,7 @@ struct BceOptions {
   std::string logits = "2,-1.5,1,0.5,-2";
   std::string dtype = "float64";
   std::string format = "table";
+  std::string output_path;
 };
 
 void add_neuron_command(CLI::App& app, NeuronOptions& options);

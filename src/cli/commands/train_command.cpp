@@ -15,6 +15,7 @@
 #include "output.h"
 #include "plots.h"
 #include "train_report.h"
+#include "usage.h"
 
 namespace gradverify::cli {
 
@@ -50,7 +51,7 @@ Examples:
   add_net_options(train, o.net, "Train on this problem.json instead of a built-in net");
   train->add_option("--optimizer", o.optimizer, "sgd (with momentum) or adam")
       ->capture_default_str()
-      ->check(CLI::IsMember({"sgd", "adam"}));
+      ->check(one_of({"sgd", "adam"}));
   train->add_option("--lr", o.lr, "Learning rate [default: 0.5 for sgd, 0.05 for adam]");
   train->add_option("--momentum", o.momentum, "SGD momentum (0 for plain SGD)")->capture_default_str();
   train->add_option("--beta1", o.beta1, "Adam's beta1")->capture_default_str();
@@ -58,14 +59,14 @@ Examples:
   train->add_option("--eps", o.eps, "Adam's eps")->capture_default_str();
   train->add_option("--steps", o.steps, "Optimizer steps (full batch)")
       ->capture_default_str()
-      ->check(CLI::Range(int64_t{1}, int64_t{1000000}));
+      ->check(whole_number_from(int64_t{1}, int64_t{1000000}));
   train->add_option("--target-loss", o.target_loss, "Report whether the loss got below this")->capture_default_str();
-  train->add_option("--format", o.format, "table or json")->capture_default_str()->check(CLI::IsMember({"table", "json"}));
-  train->add_option("--output", o.output_path, "Write the report to this file instead of stdout");
+  train->add_option("--format", o.format, "table or json")->capture_default_str()->check(one_of({"table", "json"}));
+  train->add_option("--output,-o", o.output_path, "Write the report to this file instead of stdout");
   train->add_option("--plots", o.plots_dir, "Write the training curve and loss landscape (PNG, CSV, gnuplot) here");
   train->add_option("--landscape-resolution", o.landscape_resolution, "Grid points per side of the landscape (0: none)")
       ->capture_default_str()
-      ->check(CLI::Range(int64_t{0}, int64_t{201}));
+      ->check(whole_number_from(int64_t{0}, int64_t{201}));
 }
 
 namespace {
@@ -226,8 +227,7 @@ int run_train(const TrainOptions& o) {
   const OptimizerConfig config = optimizer_from_options(o);
   const TrainReport report = train_in_lockstep(o, problem, config);
   write_output(o.format == "json" ? format_train_json(report) : format_train_table(report), o.output_path,
-               std::string("gradverify: ") + (report.in_lockstep ? "lockstep" : "drifted apart") +
-                   "; report written to " + o.output_path);
+               written_to(report.in_lockstep ? "lockstep" : "drifted apart", o.output_path));
   return report.in_lockstep ? kPass : kMismatch;
 }
 
