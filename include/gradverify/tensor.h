@@ -25,6 +25,7 @@ using TensorMap = std::map<std::string, Tensor>;
 int64_t shape_numel(const Shape& shape);
 std::string shape_to_string(const Shape& shape);                     // "[2,4]"
 std::vector<int64_t> unravel_index(const Shape& shape, int64_t flat_index);
+Tensor transposed(const Tensor& matrix);  // a 2-D tensor's rows and columns swapped
 
 template <typename T>
 struct Matrix {

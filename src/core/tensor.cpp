@@ -27,6 +27,14 @@ std::vector<int64_t> unravel_index(const Shape& shape, int64_t flat_index) {
   return index;
 }
 
+Tensor transposed(const Tensor& a) {
+  Tensor t{{a.shape[1], a.shape[0]}, std::vector<double>(a.values.size())};
+  for (int64_t i = 0; i < a.shape[0]; ++i)
+    for (int64_t j = 0; j < a.shape[1]; ++j)
+      t.values[static_cast<size_t>(j * a.shape[0] + i)] = a.values[static_cast<size_t>(i * a.shape[1] + j)];
+  return t;
+}
+
 template <typename T>
 Matrix<T> to_matrix(const Tensor& tensor) {
   if (tensor.shape.size() > 2 || static_cast<int64_t>(tensor.values.size()) != tensor.numel())

@@ -67,13 +67,13 @@ void require_informative_reference(const PreparedCase& p, const std::string& rub
       // A reference that overflowed (a problem file with huge values) grades nothing either.
       if (!std::isfinite(v))
         throw InputError(rubric_source, "case '" + g.name + "'",
-                         "LibTorch's " + (g.kind == CaseKind::op ? name : "d" + name) +
+                         "LibTorch's " + (g.kind == CaseKind::op ? name : gradient_key(name)) +
                              " has NaN or Inf entries, so no answer could match it; use smaller values");
       max_abs = std::max(max_abs, std::fabs(v));
     }
     if (!(max_abs > g.tolerances.atol_abs))
       throw InputError(rubric_source, "case '" + g.name + "'",
-                       "LibTorch's " + (g.kind == CaseKind::op ? name : "d" + name) +
+                       "LibTorch's " + (g.kind == CaseKind::op ? name : gradient_key(name)) +
                            " is all zero, so this case can't tell a right answer from an untouched skeleton "
                            "(a dead ReLU layer?); choose another seed");
   }
@@ -119,7 +119,9 @@ CaseResult score_case(const PreparedCase& p, const SandboxResult& run) {
       }
     }
     r.tensors = check_op_gradients(g.op, submitted, p.reference, g.tolerances);
-    const std::string keys_note = unknown_keys_note(ignored, {names, {}}, submitted.empty(), "your answer");
+    std::vector<std::string> present;
+    for (const auto& [name, gradient] : submitted) present.push_back(name);
+    const std::string keys_note = unknown_keys_note(ignored, {names, {}}, present, "your answer");
     feedback += format_comparison_table(r.tensors, "your answer",
                                         keys_note.empty() ? std::vector<std::string>{} : std::vector{keys_note});
   } else {

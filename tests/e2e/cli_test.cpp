@@ -532,15 +532,6 @@ TensorMap pytorch_gradients(const std::string& name, const MlpSpec& spec) {
   return grads;
 }
 
-Tensor transposed(const Tensor& t) {
-  const int64_t rows = t.shape[0], cols = t.shape[1];
-  Tensor out{{cols, rows}, std::vector<double>(t.values.size())};
-  for (int64_t i = 0; i < rows; ++i)
-    for (int64_t j = 0; j < cols; ++j)
-      out.values[static_cast<size_t>(j * rows + i)] = t.values[static_cast<size_t>(i * cols + j)];
-  return out;
-}
-
 TEST(CliFiles, PytorchsGradientsPassWithTheirIntermediates) {
   for (const std::string name : kPytorchFixtures) {
     const CliRun r = gradverify("check --problem " + fixture(name, "problem") + " --gradients " + fixture(name, "gradients"));

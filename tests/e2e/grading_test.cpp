@@ -213,7 +213,7 @@ TEST(Grading, RightAnswersInColumnLayoutsScoreFullMarksWithNoFailLineOrHint) {
     EXPECT_EQ(feedback.find("hint"), std::string::npos) << feedback;
     said_columns = said_columns || feedback.find("column-per-sample") != std::string::npos;
   }
-  EXPECT_TRUE(said_columns) << "the transposed intermediates are said once per case";
+  EXPECT_TRUE(said_columns) << "a net case says its intermediates were read transposed";
 }
 
 TEST(Grading, MisnamedKeysAreNamedWithWhatTheyMeantAndGetNoDiagnosis) {

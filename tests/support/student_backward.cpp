@@ -217,12 +217,7 @@ SubmittedGradients backward_as(const Problem& problem, StudentBug bug, int64_t l
     if (weight_bug_here && bug == StudentBug::nan_entry) out[weight_name(k)].tensor->values[0] = std::nan("");
     if (weight_bug_here && bug == StudentBug::transposed_weight) {
       Tensor& t = *out[weight_name(k)].tensor;
-      const int64_t rows = t.shape[0], cols = t.shape[1];
-      Tensor transposed{{cols, rows}, std::vector<double>(t.values.size())};
-      for (int64_t i = 0; i < rows; ++i)
-        for (int64_t j = 0; j < cols; ++j)
-          transposed.values[static_cast<size_t>(j * rows + i)] = t.values[static_cast<size_t>(i * cols + j)];
-      t = transposed;
+      t = transposed(t);
     }
     out[preactivation_name(k)].tensor = to_tensor(dz, false);
     out[activation_name(k)].tensor = to_tensor(dh, false);

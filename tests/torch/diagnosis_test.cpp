@@ -172,9 +172,36 @@ bool is_replay_kind(const std::string& kind) {
          kind != "constant_factor";
 }
 
+enum class BiasLayout { vector, row, column };
+const char* to_string(BiasLayout b) { return b == BiasLayout::vector ? "[n]" : b == BiasLayout::row ? "[1,n]" : "[n,1]"; }
+
+// The correct answer as a student's code lays it out: biases as vectors, rows or columns, and
+// the intermediates per sample in rows (the protocol's), in columns (Nielsen's), or left out.
+SubmittedGradients laid_out(SubmittedGradients answer, const Problem& p, BiasLayout bias, int intermediates) {
+  for (int64_t k = 1; k <= p.spec.num_layers(); ++k) {
+    auto bias_it = answer.find(bias_name(k));
+    if (bias_it != answer.end() && bias_it->second.tensor && bias_it->second.tensor->shape.size() == 1) {
+      Tensor& b = *bias_it->second.tensor;
+      const int64_t n = b.shape[0];
+      if (bias == BiasLayout::row) b.shape = {1, n};
+      if (bias == BiasLayout::column) b.shape = {n, 1};
+    }
+    for (const auto& name : {preactivation_name(k), activation_name(k)}) {
+      if (intermediates == 2) {
+        answer.erase(name);
+        continue;
+      }
+      if (intermediates == 0 || !answer.count(name) || !answer[name].tensor) continue;
+      Tensor& t = *answer[name].tensor;
+      t = transposed(t);
+    }
+  }
+  return answer;
+}
+
 struct Tally {
   int cases = 0, changed = 0, caught_exactly = 0, hinted = 0, wrong_hints = 0, divergence_right = 0,
-      divergence_checked = 0, contradictions = 0;
+      divergence_checked = 0, contradictions = 0, layout_differences = 0;
 };
 
 class DiagnosisCatalog : public ::testing::TestWithParam<StudentBug> {};
@@ -201,6 +228,19 @@ TEST_P(DiagnosisCatalog, CaughtHintedAndLocalisedOnUnseenNets) {
                                           << layers_to_string(problem.spec.layers) << " layer " << layer
                                           << (with_intermediates ? " with intermediates" : " parameters only"));
         const CheckReport report = check_gradients(problem, {buggy, "student", std::nullopt, {}}, reference);
+        if (with_intermediates) {
+          // Laid out as Nielsen's code would (column biases, column-per-sample dz and dh), the
+          // same mistake gets the same verdicts, hints and localisation, square nets included.
+          const CheckReport columns = check_gradients(
+              problem, {laid_out(buggy, problem, BiasLayout::column, 1), "student", std::nullopt, {}}, reference);
+          bool same = failed_tensors(columns) == failed_tensors(report) &&
+                      columns.first_divergence.has_value() == report.first_divergence.has_value() &&
+                      (!report.first_divergence || columns.first_divergence->message == report.first_divergence->message);
+          for (size_t i = 0; i < report.parameters.size(); ++i)
+            same = same && columns.parameters[i].hint_kinds == report.parameters[i].hint_kinds;
+          t.layout_differences += same ? 0 : 1;
+          EXPECT_TRUE(same) << "in rows:\n" << format_report_table(report) << "in columns:\n" << format_report_table(columns);
+        }
         std::set<std::string> changed = changed_tensors(buggy, correct, tol);
         if (!with_intermediates)
           for (const auto& name : intermediate_names(problem.spec)) changed.erase(name);
@@ -249,6 +289,19 @@ TEST_P(DiagnosisCatalog, CaughtHintedAndLocalisedOnUnseenNets) {
         if (bug == StudentBug::dh_untransposed || (ignores_layer(bug) && !is_loss_bug(bug))) planted = 0;
         if (planted == 0)  // planted everywhere: it shows first in the highest layer it changed
           for (const auto& name : changed) planted = std::max<int64_t>(planted, std::stoll(name.substr(1)));
+        // The step a replay names is in the layer the mistake was planted in (dz·W in layer k
+        // changes dh_{k-1}, so it shows a layer below its own step).
+        if (replay_hinted) {
+          static const std::regex named_layer("layer ([0-9]+)'s");
+          for (const auto& suspect : d.suspects) {
+            std::smatch m;
+            if (!std::regex_search(suspect, m, named_layer)) continue;
+            const int64_t expected = bug == StudentBug::dh_untransposed ? planted + 1 : planted;
+            const bool off = std::stoll(m[1]) != expected;
+            t.contradictions += off ? 1 : 0;
+            EXPECT_FALSE(off) << suspect << " for a mistake planted in layer " << expected;
+          }
+        }
         ++t.divergence_checked;
         bool right = d.layer == planted;
         if (with_intermediates) {
@@ -281,45 +334,18 @@ TEST_P(DiagnosisCatalog, CaughtHintedAndLocalisedOnUnseenNets) {
   }
   EXPECT_EQ(t.wrong_hints, 0);
   EXPECT_EQ(t.contradictions, 0);
+  EXPECT_EQ(t.layout_differences, 0);
   // One line per bug, for the rates table in the README.
   std::printf("RATE %-34s changed %3d of %3d; caught exactly %3d; named %3d; misnamed %d; contradictions %d; "
-              "divergence right %3d of %3d\n",
+              "divergence right %3d of %3d; columns differ %d\n",
               testing::to_string(bug), t.changed, t.cases, t.caught_exactly, t.hinted, t.wrong_hints, t.contradictions,
-              t.divergence_right, t.divergence_checked);
+              t.divergence_right, t.divergence_checked, t.layout_differences);
 }
 
 INSTANTIATE_TEST_SUITE_P(Catalog, DiagnosisCatalog, ::testing::ValuesIn(testing::all_student_bugs()),
                          [](const auto& test_info) { return std::string(testing::to_string(test_info.param)); });
 
 // ---- layouts that carry the same numbers -------------------------------------------------------
-
-enum class BiasLayout { vector, row, column };
-const char* to_string(BiasLayout b) { return b == BiasLayout::vector ? "[n]" : b == BiasLayout::row ? "[1,n]" : "[n,1]"; }
-
-// The correct answer as a student's code lays it out: biases as vectors, rows or columns, and
-// the intermediates per sample in rows (the protocol's), in columns (Nielsen's), or left out.
-SubmittedGradients laid_out(SubmittedGradients answer, const Problem& p, BiasLayout bias, int intermediates) {
-  for (int64_t k = 1; k <= p.spec.num_layers(); ++k) {
-    Tensor& b = *answer[bias_name(k)].tensor;
-    const int64_t n = b.shape[0];
-    if (bias == BiasLayout::row) b.shape = {1, n};
-    if (bias == BiasLayout::column) b.shape = {n, 1};
-    for (const auto& name : {preactivation_name(k), activation_name(k)}) {
-      if (intermediates == 2) {
-        answer.erase(name);
-        continue;
-      }
-      if (intermediates == 0) continue;
-      Tensor& t = *answer[name].tensor;
-      Tensor columns{{t.shape[1], t.shape[0]}, std::vector<double>(t.values.size())};
-      for (int64_t i = 0; i < t.shape[0]; ++i)
-        for (int64_t j = 0; j < t.shape[1]; ++j)
-          columns.values[static_cast<size_t>(j * t.shape[0] + i)] = t.values[static_cast<size_t>(i * t.shape[1] + j)];
-      t = columns;
-    }
-  }
-  return answer;
-}
 
 TEST(DiagnosisLayouts, EveryAcceptedLayoutOfACorrectAnswerPassesWithNoHint) {
   int answers = 0, clean = 0;
@@ -344,7 +370,10 @@ TEST(DiagnosisLayouts, EveryAcceptedLayoutOfACorrectAnswerPassesWithNoHint) {
           const auto said = std::count_if(report.notes.begin(), report.notes.end(), [](const std::string& n) {
             return n.find("column-per-sample") != std::string::npos;
           });
-          ok = ok && said <= (intermediates == 1 ? 1 : 0);
+          bool some_shape_tells = false;
+          for (int64_t k = 1; k <= problem.spec.num_layers(); ++k)
+            some_shape_tells = some_shape_tells || problem.spec.fan_out(k) != problem.batch();
+          ok = ok && said == (intermediates == 1 && some_shape_tells ? 1 : intermediates == 1 ? said : 0);
           ++answers;
           clean += ok ? 1 : 0;
           EXPECT_TRUE(ok) << table;
@@ -412,7 +441,7 @@ TEST(DiagnosisMissing, MissingMisnamedAndMalformedAnswersGetNoDiagnosisOfTheirMa
       partial.erase(lost);
       const CheckReport missing = check(partial);
       EXPECT_FALSE(diagnoses_maths(missing)) << format_report_table(missing);
-      EXPECT_NE(format_report_table(missing).find("FAIL: " + lost + " is not in your answer"), std::string::npos)
+      EXPECT_NE(format_report_table(missing).find("FAIL: d" + lost + " is not in your answer"), std::string::npos)
           << format_report_table(missing);
       SubmittedGradients broken = correct;
       broken[lost] = SubmittedGradient{std::nullopt, "d" + lost + "[0]: expected a number, got null", true};
@@ -431,7 +460,8 @@ TEST(DiagnosisMissing, MissingMisnamedAndMalformedAnswersGetNoDiagnosisOfTheirMa
           EXPECT_EQ(c.hint_kinds, std::vector<std::string>{"loss_sign_flipped"}) << c.name;
         }
       }
-      if (mixed.first_divergence) {
+      if (!mixed.passed()) {
+        ASSERT_TRUE(mixed.first_divergence.has_value()) << format_report_table(mixed);
         for (const auto& name : mixed.first_divergence->mismatched) EXPECT_NE(name, lost);
       }
     }

@@ -185,17 +185,72 @@ TEST(DiagnosisRules, ATransposedIntermediateIsToldItsOwnShapeNotDWs) {
   // speaks of dz's layout, one row per sample.
   const Problem p = tanh_net();  // batch 6, widths 5, 4, 2
   SubmittedGradients g = as_submitted(run_manual_mlp(p).gradients);
-  const Tensor z2 = *g["z2"].tensor;
-  Tensor columns{{z2.shape[1], z2.shape[0]}, std::vector<double>(z2.values.size())};
-  for (int64_t i = 0; i < z2.shape[0]; ++i)
-    for (int64_t j = 0; j < z2.shape[1]; ++j)
-      columns.values[static_cast<size_t>(j * z2.shape[0] + i)] = z2.values[static_cast<size_t>(i * z2.shape[1] + j)];
-  g["z2"].tensor = columns;
+  g["z2"].tensor = transposed(*g["z2"].tensor);
   const CheckReport r = diagnosed(p, g);
   const auto z = std::find_if(r.intermediates.begin(), r.intermediates.end(), [](const auto& c) { return c.name == "z2"; });
   ASSERT_NE(z, r.intermediates.end());
   EXPECT_EQ(z->hint_kinds, std::vector<std::string>{"transposed"});
   EXPECT_EQ(z->hint, "dL/dz2 is LibTorch's transposed: dL/dz2 has one row per sample, [batch, width] = [6,4]");
+}
+
+TEST(DiagnosisRules, TheUpdateHintVouchesForIntermediatesOnlyWhenTheyWereGiven) {
+  // Nielsen's η = 3 and nnfs's step -lr·dweights are named too, not only lr < 1.
+  const Problem p = tanh_net();
+  for (const double lr : {0.05, 3.0, -0.05}) {
+    SCOPED_TRACE(lr);
+    SubmittedGradients g = as_submitted(run_manual_mlp(p).gradients);
+    for (const auto& name : parameter_names(p.spec))
+      for (double& v : g[name].tensor->values) v *= lr;
+    const CheckReport with = diagnosed(p, g);
+    ASSERT_FALSE(with.passed());
+    EXPECT_EQ(with.parameters[0].hint_kinds, std::vector<std::string>{"update_returned"}) << with.parameters[0].hint;
+    EXPECT_NE(with.parameters[0].hint.find("while dL/dz and dL/dh are right"), std::string::npos);
+    for (const auto& name : intermediate_names(p.spec)) g.erase(name);
+    const CheckReport without = diagnosed(p, g);
+    const auto& kinds = without.parameters[0].hint_kinds;
+    EXPECT_NE(std::find(kinds.begin(), kinds.end(), "update_returned"), kinds.end()) << without.parameters[0].hint;
+    EXPECT_EQ(without.parameters[0].hint.find("dL/dz and dL/dh are right"), std::string::npos)
+        << "nothing vouched for them: " << without.parameters[0].hint;
+  }
+}
+
+TEST(DiagnosisRules, PerExampleIntermediatesBesideRightParametersAreAConventionNotAMistake) {
+  // Andrew Ng's dZ = A - Y: every dz and dh N times LibTorch's, every dW and db right.
+  const Problem p = tanh_net();
+  SubmittedGradients g = as_submitted(run_manual_mlp(p).gradients);
+  for (const auto& name : intermediate_names(p.spec))
+    for (double& v : g[name].tensor->values) v *= static_cast<double>(p.batch());
+  const CheckReport r = diagnosed(p, g);
+  EXPECT_TRUE(r.passed()) << format_report_table(r);
+  ASSERT_EQ(r.notes.size(), 1u);
+  EXPECT_NE(r.notes[0].find("dz and dh came per example, N = 6 times LibTorch's"), std::string::npos) << r.notes[0];
+  // The control: with a dW wrong too it is no convention, and the intermediates fail.
+  g["W1"].tensor->values[0] += 1;
+  const CheckReport q = diagnosed(p, g);
+  EXPECT_EQ(q.failed_count(), 1 + static_cast<int64_t>(intermediate_names(p.spec).size()));
+}
+
+TEST(DiagnosisRules, AMistakeInEveryReluLayerIsSaidToBeInEveryReluLayer) {
+  // The XOR net's relu, relu, relu, sigmoid: "every layer" would include the sigmoid.
+  const Problem p = testing::lab_problem(3);
+  const CheckReport r = diagnosed(p, testing::student_backward(p, StudentBug::relu_mask_on_upstream, 0));
+  ASSERT_FALSE(r.passed());
+  for (const auto& c : r.parameters) {
+    if (!c.passed) {
+      EXPECT_NE(c.hint.find("in every relu layer"), std::string::npos) << c.name << ": " << c.hint;
+    }
+  }
+}
+
+TEST(DiagnosisRules, AnAnswerOfIntermediatesOnlyIsToldWhatIsMissing) {
+  const Problem p = tanh_net();
+  SubmittedGradients g = as_submitted(run_manual_mlp(p).gradients);
+  for (const auto& name : parameter_names(p.spec)) g.erase(name);
+  const CheckReport r = diagnosed(p, g);
+  ASSERT_EQ(r.notes.size(), 1u);
+  EXPECT_EQ(r.notes[0].rfind("none of dW1, db1, dW2, db2, dW3, db3 is in test; it has only dh1, ", 0), 0u) << r.notes[0];
+  EXPECT_EQ(diagnosed(p, {}).notes, std::vector<std::string>{"test is empty: expected dW1, db1, dW2, db2, dW3, db3, and "
+                                                              "optionally dz1, dh1, dz2, dh2, ... (6 in all)"});
 }
 
 TEST(DiagnosisRules, ReportsCarryTheDiagnosis) {
@@ -435,11 +490,7 @@ TEST(OpHintRules, ABiasLeftPerSampleAndATransposedWeightAreNamedForLinear) {
   const TensorMap reference = manual_op_gradients(c);
   SubmittedGradients answer = as_submitted(reference);
   answer["db"].tensor = c.inputs.at("dz");  // [4, 2]: not summed over the batch
-  Tensor dW = reference.at("dW");           // [3, 2] -> [2, 3]
-  Tensor dWt{{2, 3}, std::vector<double>(6)};
-  for (int64_t i = 0; i < 3; ++i)
-    for (int64_t j = 0; j < 2; ++j) dWt.values[static_cast<size_t>(j * 3 + i)] = dW.values[static_cast<size_t>(i * 2 + j)];
-  answer["dW"].tensor = dWt;
+  answer["dW"].tensor = transposed(reference.at("dW"));  // [3, 2] -> [2, 3]
   const auto t = check_op_gradients(c, answer, reference, default_tolerances(Dtype::float64));
   EXPECT_EQ(t[0].hint_kinds, std::vector<std::string>{"transposed"}) << t[0].hint;
   EXPECT_NE(t[0].hint.find("dW = xᵀ·dz has shape [in, out] = [3,2]"), std::string::npos) << t[0].hint;
@@ -481,9 +532,49 @@ TEST(OpHintRules, OpFeedbackCountsTheDifferingElementsAndNamesWhatIsMissing) {
       << table;
 }
 
+// A student's op answer with one mistake, written here from the op's inputs alone, apart from
+// the replays (mistakes.cpp) that must recognise it.
+TensorMap planted_in_op(const OpCase& c, Mistake m) {
+  TensorMap out = manual_op_gradients(c);
+  const auto& in = c.inputs;
+  const auto sigmoid = [](double v) { return 1 / (1 + std::exp(-v)); };
+  for (size_t i = 0; out.count("dz") && i < out.at("dz").values.size(); ++i) {
+    const double z = in.at("z").values[i], dh = in.at("dh").values[i];
+    double& dz = out.at("dz").values[i];
+    if (m == Mistake::relu_mask_on_upstream) dz = dh > 0 ? dh : 0;
+    if (m == Mistake::derivative_formula_on_z) dz = c.op == Op::tanh ? dh * (1 - z * z) : dh * z * (1 - z);
+  }
+  if (c.op == Op::linear) {
+    const Tensor &dz = in.at("dz"), &W = in.at("W");
+    const int64_t N = dz.shape[0], n = W.shape[0], o = W.shape[1];
+    if (m == Mistake::input_gradient_untransposed)  // dx = dz·W, W square
+      for (int64_t r = 0; r < N; ++r)
+        for (int64_t a = 0; a < n; ++a) {
+          double sum = 0;
+          for (int64_t j = 0; j < o; ++j) sum += dz.values[static_cast<size_t>(r * o + j)] * W.values[static_cast<size_t>(j * n + a)];
+          out.at("dx").values[static_cast<size_t>(r * n + a)] = sum;
+        }
+    if (m == Mistake::batch_mean_twice)
+      for (const char* name : {"dW", "db"})
+        for (double& v : out.at(name).values) v /= static_cast<double>(N);
+  }
+  if (out.count("dpred")) {
+    const Tensor &pred = in.at("pred"), &y = in.at("y");
+    for (size_t i = 0; i < pred.values.size(); ++i) {
+      double& d = out.at("dpred").values[i];
+      if (m == Mistake::logits_extra_sigmoid_derivative) d *= sigmoid(pred.values[i]) * (1 - sigmoid(pred.values[i]));
+      if (m == Mistake::mse_half_summed) d = pred.values[i] - y.values[i];  // d/dŷ of ½‖ŷ - y‖², summed
+    }
+  }
+  for (auto& [name, t] : out)
+    for (double& v : t.values) v = round_to(c.dtype, v);
+  return out;
+}
+
 TEST(OpHintRules, TheNewCatalogueMistakesAreNamedOnOps) {
   // Each where the op can show it: the mask on dh for ReLU, the z formula for tanh and
-  // sigmoid, the extra σ' for BCE with logits, dz·W for a square linear, ½‖ŷ - y‖² summed.
+  // sigmoid, the extra σ' for BCE with logits, dz·W for a square linear, the batch mean twice,
+  // ½‖ŷ - y‖² summed.
   const std::vector<std::pair<OpCase, Mistake>> cases = {
       {generate_op_case(Op::relu, 4, 3, 3, Dtype::float64, 2), Mistake::relu_mask_on_upstream},
       {generate_op_case(Op::tanh, 4, 3, 3, Dtype::float64, 2), Mistake::derivative_formula_on_z},
@@ -496,8 +587,7 @@ TEST(OpHintRules, TheNewCatalogueMistakesAreNamedOnOps) {
   for (const auto& [c, m] : cases) {
     SCOPED_TRACE(std::string(to_string(c.op)) + ": " + to_string(m));
     const TensorMap reference = manual_op_gradients(c);
-    const auto tensors =
-        check_op_gradients(c, as_submitted(replay_op_mistake(c, m)), reference, default_tolerances(c.dtype));
+    const auto tensors = check_op_gradients(c, as_submitted(planted_in_op(c, m)), reference, default_tolerances(c.dtype));
     int failing = 0;
     for (const auto& t : tensors) {
       if (t.passed) continue;

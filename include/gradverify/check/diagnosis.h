@@ -11,20 +11,24 @@
 // matching dW_k and db_k stand for a right dL/dz_k.
 //
 // Hints. A hint is given only when the failing numbers carry the mistake's signature:
-//  - a whole-submission mistake (mistakes.h) is replayed on the problem; the hint fires when
-//    every submitted gradient matches the replay within the check's own tolerance, and the
-//    replay of each failing one is not itself within tolerance of zero;
+//  - a mistake (mistakes.h) is replayed on the problem; the hint fires when every submitted
+//    gradient matches the replay within the check's own tolerance, and the replay of each
+//    failing one is not itself within tolerance of zero. When several match, the hint names
+//    them all and says the numbers can't tell them apart;
 //  - otherwise, per tensor: NaN or Inf, all zeros, LibTorch's transposed, a bias with one
 //    row per sample, or an exact constant multiple of LibTorch's.
 // Each failing tensor also gets its signature: best-fit scale, cosine, transposed.
+//
+// One voice: when a replay names the mistake, the first divergence names that mistake's step
+// (or steps, for several) instead of every step the walk leaves open.
+//
+// Missing is not wrong: a gradient absent or malformed is left out of the walk and the
+// replays and gets no hint; when every failure is such, there is no diagnosis at all.
 #include "gradverify/check/check.h"
 #include "gradverify/net/op.h"
 #include "gradverify/problem/problem.h"
 
 namespace gradverify {
-
-// The first divergence of a report, or nothing when every gradient matches.
-std::optional<FirstDivergence> find_first_divergence(const CheckReport& report);
 
 // Fills in report.first_divergence and, for each failing tensor, its signature and hint.
 // `reference` holds LibTorch's gradients including intermediates (z_k, h_k). Does nothing

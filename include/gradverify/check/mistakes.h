@@ -51,7 +51,7 @@ struct MistakeSite {
   int64_t layer = 0;
   std::optional<Activation> activation;  // only with layer 0
   bool hidden_only = false;              // only with layer 0
-  double learning_rate = 0;              // update_returned only: in (0, 1)
+  double learning_rate = 0;              // update_returned only: learning_rate_near's
 };
 
 const char* to_string(Mistake mistake);
@@ -70,7 +70,8 @@ std::vector<int64_t> planted_layers(const MlpSpec& spec, int64_t batch, const Mi
 std::vector<MistakeSite> applicable_sites(const MlpSpec& spec, int64_t batch);
 
 // The learning rate a student would have used, when `scale` (a failing gradient's best fit)
-// is within 1e-3 of one: 1, 2, 2.5, 3 or 5 times a power of ten below 1.
+// is within a relative 1e-3 of one: 1, 2, 2.5, 3 or 5 times a power of ten from 1e-6 to 10, or minus
+// one of those (the step -lr·gradient); never ±1, which is the gradient or its sign flipped.
 std::optional<double> learning_rate_near(double scale);
 
 // The gradients (W1, b1, ..., z1, h1, ...) the backward pass with this mistake produces,
@@ -78,8 +79,9 @@ std::optional<double> learning_rate_near(double scale);
 TensorMap replay_mistake(const Problem& problem, const MistakeSite& site);
 
 // One line a student can act on, e.g. "the loss was summed over the batch, not averaged:
-// every gradient is N = 4 times LibTorch's". Names the layer for a layer-specific site.
-std::string mistake_hint(const MlpSpec& spec, int64_t batch, const MistakeSite& site);
+// every gradient is N = 4 times LibTorch's". Names the layer for a layer-specific site;
+// `intermediates_given` says whether the answer had dz and dh to vouch for.
+std::string mistake_hint(const MlpSpec& spec, int64_t batch, const MistakeSite& site, bool intermediates_given = true);
 
 // The same mistakes in one op of the grading protocol (op.h): those an op's backward can make
 // on this case (its activation's; the bias's, the batch mean twice and, for a square W, the

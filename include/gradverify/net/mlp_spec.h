@@ -68,6 +68,10 @@ std::string weight_name(int64_t k);
 std::string bias_name(int64_t k);
 std::string preactivation_name(int64_t k);  // z_k = h_{k-1} @ W_k + b_k
 std::string activation_name(int64_t k);     // h_k = act_k(z_k); h_L is the prediction
+// The key an answer gives a variable's gradient: dW1 for W1, dz1 for z1 (gradients.json, the
+// grading protocol); the variable a key names, or "" when it names none.
+std::string gradient_key(const std::string& variable);
+std::string variable_of_key(const std::string& key);
 // W1, b1, W2, b2, ... in layer order.
 std::vector<std::string> parameter_names(const MlpSpec& spec);
 // z1, h1, z2, h2, ... in layer order.

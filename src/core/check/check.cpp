@@ -11,7 +11,7 @@ namespace {
 
 std::vector<std::string> keys_of(const std::vector<std::string>& names) {
   std::vector<std::string> keys;
-  for (const auto& name : names) keys.push_back("d" + name);
+  for (const auto& name : names) keys.push_back(gradient_key(name));
   return keys;
 }
 
@@ -89,17 +89,17 @@ CheckReport check_gradients(const Problem& problem, const GradientsUnderTest& un
       resolve_finite_difference_mode(problem, options.finite_differences, options.force_finite_differences);
 
   const AnswerReading answer =
-      read_answer_layouts(under_test.gradients, problem.spec, problem.batch(), reference.gradients, tol);
+      read_answer_layouts(under_test.gradients, problem, reference.gradients, tol);
   CheckReport report = build_report(problem, reference.gradients, reference.loss, answer.gradients, under_test.loss,
                                     under_test.source, tol);
   diagnose(report, problem, answer.gradients, reference.gradients);
   report.notes.insert(report.notes.end(), answer.notes.begin(), answer.notes.end());
-  bool none_present = true;
-  for (const auto& name : parameter_names(problem.spec)) none_present = none_present && !answer.gradients.count(name);
+  std::vector<std::string> present;
+  for (const auto& [name, gradient] : answer.gradients) present.push_back(gradient_key(name));
   const std::string keys_note =
       unknown_keys_note(under_test.ignored_keys,
-                        {keys_of(parameter_names(problem.spec)), keys_of(intermediate_names(problem.spec))},
-                        none_present, under_test.source);
+                        {keys_of(parameter_names(problem.spec)), keys_of(intermediate_names(problem.spec))}, present,
+                        under_test.source);
   if (!keys_note.empty()) report.notes.push_back(keys_note);
   report.reference_prediction = reference.prediction;
   if (fd_mode != FiniteDifferenceMode::off) {

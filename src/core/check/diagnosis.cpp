@@ -18,7 +18,7 @@ constexpr double kMaxReplayWork = 1e8;
 
 // "dW3", "db3", "dL/dz3", "dL/dh3": a gradient as a student names it.
 std::string gradient_label(const std::string& name) {
-  if (name[0] == 'W' || name[0] == 'b') return "d" + name;
+  if (name[0] == 'W' || name[0] == 'b') return gradient_key(name);
   return "dL/d" + name;
 }
 
@@ -159,30 +159,16 @@ std::optional<Walk> walk_backward(const CheckReport& report) {
 
 }  // namespace
 
-std::optional<FirstDivergence> find_first_divergence(const CheckReport& report) {
-  const auto w = walk_backward(report);
-  if (!w) return std::nullopt;
-  return to_divergence(*w);
-}
-
 namespace {
-
-Tensor transpose(const Tensor& a) {
-  Tensor t{{a.shape[1], a.shape[0]}, std::vector<double>(a.values.size())};
-  for (int64_t i = 0; i < a.shape[0]; ++i)
-    for (int64_t j = 0; j < a.shape[1]; ++j)
-      t.values[static_cast<size_t>(j * a.shape[0] + i)] = a.values[static_cast<size_t>(i * a.shape[1] + j)];
-  return t;
-}
 
 // a and b hold the same number of values; a may be b's shape or its transpose.
 GradientSignature signature_of(const Tensor& a, const Tensor& b, bool same_shape, const Tolerances& tol) {
   GradientSignature s;
   const bool two_d = a.shape.size() == 2 && b.shape.size() == 2;
   if (two_d && a.shape[0] == b.shape[1] && a.shape[1] == b.shape[0])
-    s.transposed = compare_tensor("", SubmittedGradient{transpose(a), ""}, b, tol).passed;
+    s.transposed = compare_tensor("", SubmittedGradient{transposed(a), "", false}, b, tol).passed;
   // Scale and cosine compare like with like: a transposed to b's layout when it came swapped.
-  const Tensor aligned = same_shape ? a : transpose(a);
+  const Tensor aligned = same_shape ? a : transposed(a);
   double ab = 0, aa = 0, bb = 0;
   for (size_t i = 0; i < b.values.size(); ++i) {
     ab += aligned.values[i] * b.values[i];
@@ -230,12 +216,18 @@ Hint tensor_hint(const TensorComparison& c, const SubmittedGradient& actual, con
   if (c.shape_mismatch) {
     if (c.signature && c.signature->transposed)
       return {fmt::format("{} is LibTorch's transposed: {}", label, context.transposed_shape), "transposed"};
-    // A bias with one row per sample: dz itself, not yet summed over the batch.
-    if (context.per_sample && a.shape.size() == 2 && a.shape[0] == batch && batch > 1 &&
-        compare_tensor("", actual, *context.per_sample, tol).passed)
-      return {fmt::format("{} has one row per sample: it is {}, which must still be summed over the batch, "
-                          "dz.sum(axis=0)", label, context.per_sample_label),
-              "bias_per_sample"};
+    // A bias with one row per sample: dz itself, not yet summed over the batch. Or one column
+    // per sample, as code that keeps samples in columns leaves it (np.sum(dZ, axis=1) missing).
+    if (context.per_sample && a.shape.size() == 2 && batch > 1) {
+      if (a.shape[0] == batch && compare_tensor("", actual, *context.per_sample, tol).passed)
+        return {fmt::format("{} has one row per sample: it is {}, which must still be summed over the batch, "
+                            "dz.sum(axis=0)", label, context.per_sample_label),
+                "bias_per_sample"};
+      if (a.shape[1] == batch && compare_tensor("", SubmittedGradient{transposed(a), "", false}, *context.per_sample, tol).passed)
+        return {fmt::format("{} has one column per sample: it is {} column-per-sample, which must still be summed "
+                            "over the batch, np.sum(dZ, axis=1, keepdims=True)", label, context.per_sample_label),
+                "bias_per_sample"};
+    }
     return {};
   }
   if (!c.signature || c.reference_max_abs <= tol.atol_abs) return {};
@@ -288,7 +280,7 @@ TensorHintContext net_hint_context(const std::string& name, const Tensor& refere
     context.transposed_shape = fmt::format("dW{} = {}ᵀ·dz{} has shape [fan_in, fan_out] = {}", k,
                                            k == 1 ? std::string("X") : "h" + std::to_string(k - 1), k,
                                            shape_to_string(reference.shape));
-  else
+  else if (name[0] == 'z' || name[0] == 'h')
     context.transposed_shape = fmt::format("{} has one row per sample, [batch, width] = {}", context.label,
                                            shape_to_string(reference.shape));
   const auto dz = reference_all.find(preactivation_name(k));
@@ -431,7 +423,7 @@ void diagnose(CheckReport& report, const Problem& problem, const SubmittedGradie
     });
     if (more_specific_matched) continue;
     kept.push_back(site);
-    lines.push_back(mistake_hint(problem.spec, problem.batch(), site));
+    lines.push_back(mistake_hint(problem.spec, problem.batch(), site, !report.intermediates.empty()));
     if (std::find(kinds.begin(), kinds.end(), to_string(site.mistake)) == kinds.end())
       kinds.emplace_back(to_string(site.mistake));
   }

@@ -158,9 +158,10 @@ std::string mistake_text(Mistake mistake, const MistakeContext& c) {
       return fmt::format("the weight and bias gradients{} are divided by N = {} once more: the 1/N of the mean is "
                          "already in dL/dŷ, so dW = hᵀ·dz and db = dz.sum(axis=0) take no second 1/N", at, c.N);
     case Mistake::update_returned:
-      return fmt::format("every parameter gradient is {:g} times LibTorch's{}: this is the update lr·gradient "
-                         "(lr = {:g}), returned instead of the gradient itself", c.learning_rate,
-                         c.has_intermediates ? " while dL/dz and dL/dh are right" : "", c.learning_rate);
+      return fmt::format("every parameter gradient is {:g} times LibTorch's{}: this is the {} (lr = {:g}), returned "
+                         "instead of the gradient itself", c.learning_rate,
+                         c.has_intermediates ? " while dL/dz and dL/dh are right" : "",
+                         c.learning_rate < 0 ? "step -lr·gradient" : "update lr·gradient", std::fabs(c.learning_rate));
     case Mistake::relu_grad_one_at_zero:
       return fmt::format("ReLU'(0) must be 0, as in torch: the gradients differ only where a pre-activation is "
                          "exactly 0{} (use z > 0, not z >= 0)", at);
@@ -179,8 +180,11 @@ std::string mistake_text(Mistake mistake, const MistakeContext& c) {
     case Mistake::activation_derivative_forgotten:
       return fmt::format("the activation derivative is missing{}: dL/dz = dL/dh ⊙ act'(z), not dL/dh", at);
     case Mistake::input_gradient_untransposed:
-      if (c.layer.empty())
+      if (c.site_text.empty())  // an op
         return "dx was computed as dz·W instead of dz·Wᵀ: W is square, so the shapes fit but the numbers don't";
+      if (c.layer.empty())
+        return fmt::format("the gradient to each layer's input was computed as dz·W instead of dz·Wᵀ{}: those W are "
+                           "square, so the shapes fit but the numbers don't", at);
       return fmt::format("the gradient to the layer's input was computed as dz{0}·W{0} instead of dz{0}·W{0}ᵀ{1}: "
                          "W{0} is square, so the shapes fit but the numbers don't", c.layer, at);
   }
@@ -302,8 +306,8 @@ bool mistake_applies(const MlpSpec& spec, int64_t batch, const MistakeSite& site
       return site.layer == 0 && spec.loss == Loss::bce && spec.activation(L) == Activation::sigmoid;
     case Mistake::logits_extra_sigmoid_derivative: return site.layer == 0 && spec.loss == Loss::bce_with_logits;
     case Mistake::update_returned:
-      return site.layer == 0 && !site.activation && !site.hidden_only && site.learning_rate > 0 &&
-             site.learning_rate < 1;
+      return site.layer == 0 && !site.activation && !site.hidden_only &&
+             learning_rate_near(site.learning_rate) == site.learning_rate;
     default: break;
   }
   return !planted_layers(spec, batch, site).empty();
@@ -338,9 +342,13 @@ std::vector<MistakeSite> applicable_sites(const MlpSpec& spec, int64_t batch) {
     }
     // Each set of layers once: "every layer", "every layer of one activation" and "the hidden
     // layers" are distinct replays only when they plant in distinct sets of more than one.
-    std::vector<MistakeSite> candidates = {{m, 0, std::nullopt, false, 0}, {m, 0, std::nullopt, true, 0}};
+    // An activation's own layers come first, so a set they share with "every layer" is worded
+    // for the activation ("every relu layer" when the output layer is a sigmoid).
+    std::vector<MistakeSite> candidates;
     for (const Activation act : {Activation::relu, Activation::sigmoid, Activation::tanh, Activation::identity})
       candidates.push_back({m, 0, act, false, 0});
+    candidates.push_back({m, 0, std::nullopt, false, 0});
+    candidates.push_back({m, 0, std::nullopt, true, 0});
     for (int64_t k = 1; k <= spec.num_layers(); ++k) candidates.push_back({m, k, std::nullopt, false, 0});
     std::vector<std::vector<int64_t>> seen;
     for (const MistakeSite& site : candidates) {
@@ -355,10 +363,11 @@ std::vector<MistakeSite> applicable_sites(const MlpSpec& spec, int64_t batch) {
 }
 
 std::optional<double> learning_rate_near(double scale) {
-  for (double power = 0.1; power > 1e-7; power /= 10)
+  for (double power = 10; power > 1e-7; power /= 10)
     for (const double m : {5.0, 3.0, 2.5, 2.0, 1.0}) {
       const double lr = m * power;
-      if (std::fabs(scale - lr) <= 1e-3 * lr) return lr;
+      if (lr == 1 || lr > 10) continue;
+      if (std::fabs(std::fabs(scale) - lr) <= 1e-3 * lr) return scale < 0 ? -lr : lr;
     }
   return std::nullopt;
 }
@@ -369,7 +378,7 @@ TensorMap replay_mistake(const Problem& problem, const MistakeSite& site) {
   return problem.spec.dtype == Dtype::float32 ? replay_as<float>(problem, site) : replay_as<double>(problem, site);
 }
 
-std::string mistake_hint(const MlpSpec& spec, int64_t batch, const MistakeSite& site) {
+std::string mistake_hint(const MlpSpec& spec, int64_t batch, const MistakeSite& site, bool intermediates_given) {
   MistakeContext context;
   context.N = batch;
   context.D = spec.layers.back();
@@ -386,6 +395,7 @@ std::string mistake_hint(const MlpSpec& spec, int64_t batch, const MistakeSite& 
   }
   context.layer = site.layer > 0 ? std::to_string(site.layer) : "";
   context.learning_rate = site.learning_rate;
+  context.has_intermediates = intermediates_given;
   return mistake_text(site.mistake, context);
 }
 

@@ -51,8 +51,11 @@ std::string and_list(const std::vector<std::string>& items) {
   return s;
 }
 
-// What failed, by how: "1 of 16 gradients differ from LibTorch: W1 (4 of 8 elements); W3 is not
-// in your answer". Missing and malformed ones are named as such, never counted as wrong maths.
+// A gradient by the key an answer gives it: dW1 for W1, dz1 for z1; an op's dW as it is.
+std::string key_of(const std::string& name) { return name[0] == 'd' ? name : gradient_key(name); }
+
+// What failed, by how: "1 of 16 gradients differ from LibTorch: dW1 (4 of 8 elements); dW3 is
+// not in your answer". Missing and malformed ones are named as such, never counted as wrong maths.
 std::string failures(const Groups& groups, const std::string& source) {
   int64_t total = 0;
   std::vector<std::string> differ, absent, malformed;
@@ -60,10 +63,11 @@ std::string failures(const Groups& groups, const std::string& source) {
     for (const auto& c : *group) {
       ++total;
       if (c.passed) continue;
-      if (c.malformed) malformed.push_back(c.name);
-      else if (c.missing) absent.push_back(c.name);
-      else if (c.shape_mismatch) differ.push_back(c.name + " (shape)");
-      else differ.push_back(fmt::format("{} ({} of {} elements)", c.name, c.mismatched, c.elements));
+      const std::string key = key_of(c.name);
+      if (c.malformed) malformed.push_back(key);
+      else if (c.missing) absent.push_back(key);
+      else if (c.shape_mismatch) differ.push_back(key + " (shape)");
+      else differ.push_back(fmt::format("{} ({} of {} elements)", key, c.mismatched, c.elements));
     }
   std::vector<std::string> parts;
   if (!differ.empty()) {

@@ -113,6 +113,9 @@ std::string bias_name(int64_t k) { return "b" + std::to_string(k); }
 std::string preactivation_name(int64_t k) { return "z" + std::to_string(k); }
 std::string activation_name(int64_t k) { return "h" + std::to_string(k); }
 
+std::string gradient_key(const std::string& variable) { return "d" + variable; }
+std::string variable_of_key(const std::string& key) { return key.size() > 1 && key[0] == 'd' ? key.substr(1) : ""; }
+
 std::vector<std::string> parameter_names(const MlpSpec& spec) {
   std::vector<std::string> names;
   for (int64_t k = 1; k <= spec.num_layers(); ++k) {

@@ -20,7 +20,7 @@ GradientsFile parse_gradients_json(const std::string& text, const std::string& s
 
   GradientsFile file;
   for (const auto& [key, value] : doc.items()) {
-    const std::string name = key.size() > 1 && key[0] == 'd' ? key.substr(1) : "";
+    const std::string name = variable_of_key(key);
     if (std::find(names.begin(), names.end(), name) == names.end()) {
       file.ignored_keys.push_back(key);
       continue;
@@ -42,7 +42,7 @@ GradientsFile load_gradients_file(const std::string& path, const MlpSpec& spec) 
 
 std::string gradients_to_json(const TensorMap& gradients) {
   nlohmann::json doc = nlohmann::json::object();
-  for (const auto& [name, tensor] : gradients) doc["d" + name] = detail::tensor_to_json(tensor);
+  for (const auto& [name, tensor] : gradients) doc[gradient_key(name)] = detail::tensor_to_json(tensor);
   return doc.dump(1) + "\n";
 }
 
