@@ -576,6 +576,9 @@ std::string SandboxResult::failure() const {
     return namespaces ? "command not found (exit status 127); a case sees only the system's directories and its "
                         "copy of the submission's directory"
                       : "command not found (exit status 127)";
+  if (exit_code == 126 && err.find("ermission denied") != std::string::npos)
+    return "command not executable (exit status 126): make it executable (chmod +x), or run it through its "
+           "interpreter (python3 FILE)";
   if (exit_code != 0) return "exited with status " + std::to_string(exit_code);
   return "";
 }

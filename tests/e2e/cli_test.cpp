@@ -367,6 +367,11 @@ INSTANTIATE_TEST_SUITE_P(
         UsageError{"grade_system_directory", "grade --submission-cmd true --submission-dir /usr",
                    "gradverify: error: --submission-dir: /usr: is a system directory"},
         UsageError{"bundle_rubric_not_json", "autograder-bundle --rubric /dev/null", "/dev/null: not valid JSON"},
+        // The bundle's target is checked before the rubric's references are computed.
+        UsageError{"bundle_output_directory", "autograder-bundle -o /tmp",
+                   "gradverify: error: /tmp: is a directory; expected the path of a file to write\n"},
+        UsageError{"bundle_output_unwritable", "autograder-bundle -o /nonexistent/a.zip",
+                   "gradverify: error: /nonexistent/a.zip: cannot write the file: No such file or directory\n"},
         // An output that can't be written is found before any work: LibTorch is never loaded.
         UsageError{"check_output_unwritable", "check --output /nonexistent/r.json",
                    "gradverify: error: /nonexistent/r.json: cannot write the file: No such file or directory"},

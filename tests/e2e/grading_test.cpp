@@ -298,7 +298,9 @@ INSTANTIATE_TEST_SUITE_P(
                 "echo '{\\\"score\\\": 100, \\\"tests\\\": []}' > RESULTS; echo '{\\\"score\\\": 100}'", "missing", ""},
         Hostile{"child_left_running", "sleep 31 & echo '{}'", "left processes running", "sleep 31"},
         Hostile{"escaped_child", "setsid sleep 32 >/dev/null 2>&1 & echo '{}'", "left processes running", "sleep 32"},
-        Hostile{"stdout_flood", "yes", "too much to stdout", ""}),
+        Hostile{"stdout_flood", "yes", "too much to stdout", ""},
+        Hostile{"never_built", "./runner_never_built", "command not found", ""},
+        Hostile{"not_executable", "./python_student.py", "command not executable", ""}),
     [](const auto& test_info) { return test_info.param.name; });
 
 // ---- rubrics ----------------------------------------------------------------------------------
@@ -479,7 +481,31 @@ TEST(GradingIsolation, ASubmissionCannotRunTheGrader) {
     EXPECT_NE(c["failure"].get<std::string>().find("command not found"), std::string::npos) << c["failure"];
 }
 
+TEST(Grading, ACommandThatIsNotThereIsWarnedAboutOnceEvenWhenQuiet) {
+  const auto run = run_shell(kGrade + " -q --rubric " + small_rubric() + " --submission-cmd ./runner_never_built");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.err, "grade: warning: --submission-cmd ./runner_never_built: not found; it runs in (a copy of) "
+                     "--submission-dir " + kSubmission + "\n");
+}
+
 // ---- the Gradescope bundle, end to end ------------------------------------------------------
+
+TEST(GradingBundle, TheBundleReplacesWhatWasAtItsPathWholeUnderTheNameGiven) {
+  // No .zip added, nothing stale kept: a file that was there is replaced, not updated.
+  namespace fs = std::filesystem;
+  const fs::path bundle = temp_path("bundle_without_extension_" + std::to_string(getpid()));
+  { std::ofstream(bundle) << "not a zip, and stale"; }
+  const auto run = run_shell(kBin + " autograder-bundle -o " + bundle.string());
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out.rfind("gradverify: wrote " + bundle.string() + " (15 cases, 54 points)", 0), 0u) << run.out;
+  EXPECT_FALSE(fs::exists(bundle.string() + ".zip"));
+  const auto listing = run_shell("unzip -l " + bundle.string());
+  EXPECT_EQ(listing.exit_code, 0) << listing.err;
+  EXPECT_NE(listing.out.find("rubric.json"), std::string::npos);
+  for (const auto& entry : fs::directory_iterator(bundle.parent_path()))
+    EXPECT_EQ(entry.path().filename().string().rfind(".gradverify-bundle-", 0), std::string::npos) << entry.path();
+  fs::remove(bundle);
+}
 
 TEST(GradingBundle, GradesKitSubmissionsEndToEndTheWayGradescopeDoes) {
   namespace fs = std::filesystem;

@@ -9,9 +9,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "gradverify/errors.h"
 #include "gradverify/grading/grading.h"
@@ -75,9 +77,21 @@ int spawn_and_wait(const std::vector<std::string>& args, const std::string& cwd)
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+// Whether a program is on PATH, as posix_spawnp would find it.
+bool on_path(const std::string& program) {
+  const char* path = std::getenv("PATH");
+  std::stringstream dirs(path ? path : "");
+  for (std::string dir; std::getline(dirs, dir, ':');)
+    if (!dir.empty() && access((fs::path(dir) / program).c_str(), X_OK) == 0) return true;
+  return false;
+}
+
 }  // namespace
 
 int run_bundle(const BundleOptions& o) {
+  // Everything that could stop the bundle at the end is checked before the work.
+  require_writable_file(o.output_path);
+  if (!on_path("zip")) throw InputError("zip", "", "the bundle is a zip, and zip is not installed: apt-get install zip");
   const fs::path source = o.source_dir.empty() ? fs::path(GRADVERIFY_SOURCE_DIR) : fs::path(o.source_dir);
   for (const char* needed : {"CMakeLists.txt", "src/autograder/run_autograder", "src/student_kit/backprop.h"})
     if (!fs::exists(source / needed))
@@ -118,10 +132,18 @@ int run_bundle(const BundleOptions& o) {
           c["problem_file"] = bundled;
         }
     std::ofstream(staging / "rubric.json") << rubric_doc.dump(2) << "\n";
+    // Zipped beside the output, then renamed onto it: a stale bundle is replaced whole, never
+    // updated in place, and a failed zip leaves the old one as it was. The name ends in .zip,
+    // since zip adds it otherwise; the output keeps the name it was given.
     const fs::path output = fs::absolute(o.output_path);
-    fs::remove(output);
-    if (spawn_and_wait({"zip", "-q", "-r", output.string(), "."}, staging.string()) != 0)
-      throw InputError(o.output_path, "", "zip failed (is it installed? apt-get install zip)");
+    const fs::path partial = output.parent_path() / (".gradverify-bundle-" + std::to_string(getpid()) + ".zip");
+    fs::remove(partial);
+    const int zip_status = spawn_and_wait({"zip", "-q", "-r", partial.string(), "."}, staging.string());
+    if (zip_status != 0) {
+      fs::remove(partial);
+      throw InputError(o.output_path, "", "zip failed with exit status " + std::to_string(zip_status));
+    }
+    fs::rename(partial, output);
     fs::remove_all(staging);
     std::cout << fmt::format("gradverify: wrote {} ({} cases, {:g} points); upload it as the autograder, with at least "
                              "2 GB of memory\n",

@@ -364,6 +364,14 @@ int run_grade(const GradeOptions& o) {
     if (!o.quiet)
       std::cerr << fmt::format("grade: [{}/{}] {:<40} {:g}/{:g}{}\n", i + 1, total, c.name, c.score, c.points,
                                c.failure.empty() ? "" : "  (" + printable(c.failure) + ")");
+    // A command that isn't there scores 0 everywhere; say so once, even with -q, as likely a
+    // setup mistake (a runner not built, a path relative to another directory).
+    if (i == 0 && (c.failure.find("command not found") != std::string::npos ||
+                   c.failure.find("command not executable") != std::string::npos))
+      std::cerr << fmt::format("grade: warning: --submission-cmd {}: {}; it runs in (a copy of) --submission-dir {}\n",
+                               printable(o.submission_cmd),
+                               c.failure.find("not found") != std::string::npos ? "not found" : "not executable",
+                               limits.working_directory);
   };
   GradeResult result = grade_submission(cases, o.submission_cmd, limits, on_case);
   if (stop.received() != 0) return stopped_by(stop.received(), "no results written");
