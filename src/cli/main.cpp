@@ -21,6 +21,13 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("gradverify ") + gradverify::kVersion);
   app.require_subcommand(1);
   app.footer("Run 'gradverify <command> --help' for a command's options.");
+  // Before or after the command: gradverify --color never check, gradverify check --color never.
+  std::string color = "auto";
+  app.add_option("--color", color, "Colour the verdicts: auto (on a terminal, unless NO_COLOR or TERM=dumb), always "
+                                   "or never")
+      ->capture_default_str()
+      ->check(gradverify::cli::one_of({"auto", "always", "never"}));
+  app.fallthrough();
 
   gradverify::cli::CheckOptions check_options;
   gradverify::cli::add_check_command(app, check_options);
@@ -77,6 +84,9 @@ int main(int argc, char** argv) {
     return usage_error(gradverify::cli::usage_message(app, e));
   }
   if (const auto unknown = gradverify::cli::unknown_arguments(app)) return usage_error(*unknown);
+  gradverify::cli::set_color_mode(color == "always"  ? gradverify::cli::ColorMode::always
+                                  : color == "never" ? gradverify::cli::ColorMode::never
+                                                     : gradverify::cli::ColorMode::automatic);
 
   try {
     if (app.got_subcommand("check")) return gradverify::cli::run_check(check_options);

@@ -6,9 +6,11 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <regex>
 
 #include "gradverify/check/check.h"
 #include "gradverify/errors.h"
@@ -114,9 +116,38 @@ std::string written_to(const std::string& outcome, const std::string& output_pat
   return "gradverify: " + outcome + "; report written to " + output_path;
 }
 
-void write_output(const std::string& text, const std::string& output_path, const std::string& notice) {
+namespace {
+ColorMode color_mode = ColorMode::automatic;
+}  // namespace
+
+void set_color_mode(ColorMode mode) { color_mode = mode; }
+
+bool colour_enabled() {
+  if (color_mode != ColorMode::automatic) return color_mode == ColorMode::always;
+  const char* no_color = std::getenv("NO_COLOR");
+  const char* term = std::getenv("TERM");
+  return isatty(STDOUT_FILENO) && !(no_color && *no_color) && term && std::string(term) != "dumb";
+}
+
+std::string with_colour(const std::string& text) {
+  if (!colour_enabled()) return text;
+  static const std::regex verdict(R"(\b(FAIL|VACUOUS|PASS|LOCKSTEP|DISAGREES)\b)");
+  std::string out;
+  std::sregex_iterator it(text.begin(), text.end(), verdict), end;
+  size_t at = 0;
+  for (; it != end; ++it) {
+    const std::string word = (*it)[1];
+    const char* code = word == "FAIL" || word == "DISAGREES" ? "\033[1;31m" : word == "VACUOUS" ? "\033[1;33m" : "\033[1;32m";
+    out += text.substr(at, static_cast<size_t>(it->position()) - at) + code + word + "\033[0m";
+    at = static_cast<size_t>(it->position() + it->length());
+  }
+  return out + text.substr(at);
+}
+
+void write_output(const std::string& text, const std::string& output_path, const std::string& notice,
+                  Audience audience) {
   if (output_path.empty()) {
-    std::cout << text;
+    std::cout << (audience == Audience::people ? with_colour(text) : text);
     return;
   }
   try {

@@ -31,10 +31,23 @@ void require_writable_file(const std::string& path);
 // created if missing (with its parents), and writable.
 void require_writable_directory(const std::string& path, const std::string& what);
 
+// Colour for the verdicts (FAIL red, VACUOUS yellow, PASS green) in tables printed to a
+// terminal. automatic: when stdout is a TTY, NO_COLOR is unset or empty, and TERM is set and
+// not "dumb" (no-color.org); --color always and never override all three.
+enum class ColorMode { automatic, always, never };
+void set_color_mode(ColorMode mode);
+bool colour_enabled();
+std::string with_colour(const std::string& text);  // the verdict words coloured, when enabled
+
+// Whether the output is a table for people (coloured on a terminal) or data for programs
+// (JSON, XML: never touched).
+enum class Audience { people, programs };
+
 // The command's output: `text` on stdout when output_path is empty; otherwise `text` into
 // that file (write_file), and `notice` (one line saying what was written where) on stdout.
 // If the file can't be written after all, `text` goes to stdout and the InputError says so.
-void write_output(const std::string& text, const std::string& output_path, const std::string& notice);
+void write_output(const std::string& text, const std::string& output_path, const std::string& notice,
+                  Audience audience = Audience::programs);
 // That notice, the same for every command: "gradverify: pass; report written to out.json".
 std::string written_to(const std::string& outcome, const std::string& output_path);
 

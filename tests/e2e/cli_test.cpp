@@ -404,6 +404,27 @@ TEST(CliStartup, GradverifyAloneAndHelpPrintTheHelp) {
   EXPECT_EQ(gradverify_without_torch("help grade").out, gradverify_without_torch("grade --help").out);
 }
 
+// `script` gives the command a terminal, as a user's shell does; the rest of the suite pipes.
+CliRun on_a_terminal(const std::string& env, const std::string& args) {
+  return run_shell("script -qec '" + env + " " + std::string(GRADVERIFY_BIN) + " " + args + "' /dev/null");
+}
+
+bool coloured(const std::string& text) { return text.find("\033[") != std::string::npos; }
+
+TEST(CliOutput, VerdictsAreColouredOnATerminalOnlyAndNoColorIsHonoured) {
+  const CliRun terminal = on_a_terminal("TERM=xterm", "neuron");
+  ASSERT_EQ(terminal.exit_code, 0) << terminal.out << terminal.err;
+  EXPECT_NE(terminal.out.find("\033[1;32mPASS\033[0m: ∂L/∂w and ∂L/∂b match LibTorch"), std::string::npos) << terminal.out;
+  EXPECT_FALSE(coloured(on_a_terminal("TERM=xterm NO_COLOR=1", "neuron").out));
+  EXPECT_FALSE(coloured(on_a_terminal("TERM=dumb", "neuron").out));
+  EXPECT_FALSE(coloured(on_a_terminal("TERM=xterm", "neuron --color never").out));
+  EXPECT_FALSE(coloured(gradverify("neuron").out)) << "a pipe gets plain text";
+  EXPECT_TRUE(coloured(gradverify("--color always neuron").out));
+  EXPECT_TRUE(coloured(run_shell("NO_COLOR=1 " + std::string(GRADVERIFY_BIN) + " neuron --color always").out))
+      << "the flag overrides NO_COLOR";
+  EXPECT_FALSE(coloured(on_a_terminal("TERM=xterm", "neuron --format json").out)) << "JSON is never coloured";
+}
+
 TEST(CliOutput, EveryCommandThatWritesAReportTakesDashO) {
   // neuron and bce are quick and need LibTorch; the others' -o is refused before any work.
   for (const std::string command : {"neuron", "bce"}) {

@@ -524,7 +524,7 @@ int run_bench(const BenchOptions& o) {
   const BenchReport report = measure_bench(o, case_names, dtype_names);
   write_output(o.format == "json" ? format_bench_json(report) : format_bench_table(report), o.output_path,
                "gradverify: benchmark written to " + o.output_path +
-                   (report.all_targets_met ? "" : " (some targets missed)"));
+                   (report.all_targets_met ? "" : " (some targets missed)"), o.format == "table" ? Audience::people : Audience::programs);
   return kPass;
 }
 

@@ -106,7 +106,7 @@ int run_check(const CheckOptions& o) {
   if (!o.save_problem_path.empty()) write_file(o.save_problem_path, problem_to_json(problem));
 
   write_output(o.format == "json" ? format_report_json(report) : format_report_table(report), o.output_path,
-               written_to(to_string(report.verdict()), o.output_path));
+               written_to(to_string(report.verdict()), o.output_path), o.format == "table" ? Audience::people : Audience::programs);
   return exit_code(report.verdict());
 }
 

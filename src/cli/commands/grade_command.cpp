@@ -382,7 +382,8 @@ int run_grade(const GradeOptions& o) {
   // Written once, atomically, after every case's processes are gone.
   write_output(text, o.output_path,
                fmt::format("gradverify: {:g} / {:g} points; results written to {}", result.score, result.max_score,
-                           o.output_path));
+                           o.output_path),
+               o.format == "table" ? Audience::people : Audience::programs);
   return kPass;
 }
 

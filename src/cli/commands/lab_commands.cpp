@@ -153,7 +153,7 @@ int run_neuron(const NeuronOptions& o) {
              "proves nothing\n";
       break;
   }
-  write_output(out, o.output_path, written_to(to_string(verdict), o.output_path));
+  write_output(out, o.output_path, written_to(to_string(verdict), o.output_path), Audience::people);
   return exit_code(verdict);
 }
 
@@ -321,7 +321,7 @@ int run_bce(const BceOptions& o) {
            "        its loss is off too. binary_cross_entropy_with_logits stays exact: compute BCE from logits.\n\n";
   out += all_agree ? "PASS: BCE is the Bernoulli NLL, ∂BCE/∂z = ŷ - y, and LibTorch agrees\n"
                    : "FAIL: something above differs\n";
-  write_output(out, o.output_path, written_to(all_agree ? "pass" : "fail", o.output_path));
+  write_output(out, o.output_path, written_to(all_agree ? "pass" : "fail", o.output_path), Audience::people);
   return all_agree ? 0 : 1;
 }
 

@@ -227,7 +227,7 @@ int run_train(const TrainOptions& o) {
   const OptimizerConfig config = optimizer_from_options(o);
   const TrainReport report = train_in_lockstep(o, problem, config);
   write_output(o.format == "json" ? format_train_json(report) : format_train_table(report), o.output_path,
-               written_to(report.in_lockstep ? "lockstep" : "drifted apart", o.output_path));
+               written_to(report.in_lockstep ? "lockstep" : "drifted apart", o.output_path), o.format == "table" ? Audience::people : Audience::programs);
   return report.in_lockstep ? kPass : kMismatch;
 }
 
