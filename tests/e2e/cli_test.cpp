@@ -138,6 +138,19 @@ TEST(CliTrain, LearnsXorInLockstepWithBothOptimizers) {
 
 bool is_png(const std::string& path) { return slurp(path).rfind("\x89PNG\r\n\x1a\n", 0) == 0; }
 
+TEST(CliTrain, TheHeadlineClaimsLockstepButNotLearningWhenTheLossMissedItsTarget) {
+  const CliRun slow = gradverify("train --lr 0.001 --steps 20");
+  EXPECT_EQ(slow.exit_code, 0) << slow.err;
+  EXPECT_NE(slow.out.find("PASS: the manual MLP and LibTorch trained in lockstep for 20 steps, but the loss did not "
+                          "reach the target 0.01: try another --lr or more --steps\n"),
+            std::string::npos)
+      << slow.out;
+  // Diverging: no "drift at most nan", which would read as a measurement.
+  const CliRun wild = gradverify("train --layers 2,8,1 --activations identity --lr 1000 --steps 200");
+  EXPECT_EQ(wild.out.find("at most nan"), std::string::npos) << wild.out;
+  EXPECT_NE(wild.out.find("FAIL: the loss became NaN or Inf at step"), std::string::npos) << wild.out;
+}
+
 TEST(CliTrain, WritesBothPlotsAsPngWithTheirDataAndScripts) {
   const std::string dir = temp_path("plots_" + std::to_string(getpid()));
   const CliRun r = gradverify("train --steps 300 --plots " + dir);

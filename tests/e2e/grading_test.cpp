@@ -580,6 +580,9 @@ TEST(GradingClass, EveryStudentGetsResultsAndTheSummaryAddsUp) {
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_NE(run.out.find("graded 3 submissions"), std::string::npos) << run.out;
   EXPECT_NE(run.err.find("3/3 students"), std::string::npos) << "a progress line";
+  // Into a log (stderr is a pipe here): a line per student, no carriage returns.
+  EXPECT_EQ(run.err.find('\r'), std::string::npos) << run.err;
+  for (const char* n : {"1/3 students", "2/3 students"}) EXPECT_NE(run.err.find(n), std::string::npos) << run.err;
   const std::string csv = slurp((out / "summary.csv").string());
   std::map<std::string, double> totals;
   std::istringstream lines(csv);

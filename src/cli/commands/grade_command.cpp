@@ -221,6 +221,7 @@ int grade_class(const GradeOptions& o, const std::vector<std::string>& students,
   std::vector<GradeResult> results(students.size());
   std::atomic<size_t> next{0}, done{0};
   std::mutex progress_mutex;
+  const bool progress_on_a_terminal = isatty(STDERR_FILENO);
   const auto start = std::chrono::steady_clock::now();
   std::vector<std::thread> pool;
   for (unsigned w = 0; w < std::min<size_t>(workers, students.size()); ++w)
@@ -238,17 +239,19 @@ int grade_class(const GradeOptions& o, const std::vector<std::string>& students,
         results[i] = std::move(r);
         const size_t finished = ++done;
         if (!o.quiet) {
+          // One line rewritten in place on a terminal; into a log, a line per student.
           std::lock_guard<std::mutex> lock(progress_mutex);
           const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-          std::cerr << fmt::format("\rgrade: {}/{} students, {:.1f} s, last: {} {:g}/{:g}   ", finished, students.size(),
-                                   elapsed, printable(students[i]), results[i].score, results[i].max_score)
-                    << std::flush;
+          const std::string line = fmt::format("grade: {}/{} students, {:.1f} s, last: {} {:g}/{:g}", finished,
+                                               students.size(), elapsed, printable(students[i]), results[i].score,
+                                               results[i].max_score);
+          std::cerr << (progress_on_a_terminal ? "\r" + line + "   " : line + "\n") << std::flush;
         }
       }
     });
   for (auto& t : pool) t.join();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (!o.quiet) std::cerr << "\n";
+  if (!o.quiet && progress_on_a_terminal) std::cerr << "\n";
   if (stop.received() != 0)
     return stopped_by(stop.received(), fmt::format("the {} students graded before it are in {}; no summary.csv",
                                                    done.load(), o.output_path));

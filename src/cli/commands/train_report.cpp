@@ -4,10 +4,19 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cmath>
 
 #include "gradverify/tensor.h"
 
 namespace gradverify::cli {
+namespace {
+
+// A number as the table shows it: "nan" for any NaN (printf's "-nan" reads as a sign).
+std::string shown(double v, int precision) {
+  return std::isnan(v) ? "nan" : fmt::format("{:.{}e}", v, precision);
+}
+
+}  // namespace
 
 namespace {
 
@@ -40,17 +49,21 @@ std::string format_train_table(const TrainReport& report) {
   const int64_t report_every = std::max<int64_t>(1, report.steps_asked / 20);
   for (const auto& s : report.curve)
     if (s.step % report_every == 0 || s.step == 1 || s.step == report.steps_asked)
-      text += fmt::format("  {:>7}  {:>16.9e}  {:>16.9e}  {:>10.3e}\n", s.step, s.manual_loss, s.reference_loss,
-                          s.drift);
+      text += fmt::format("  {:>7}  {:>16}  {:>16}  {:>10}\n", s.step, shown(s.manual_loss, 9), shown(s.reference_loss, 9),
+                          shown(s.drift, 3));
 
   text += "\n";
-  text += fmt::format("  final loss  manual {:.6e}, LibTorch {:.6e}: {} the target {:g}\n", report.final_manual_loss,
-                      report.final_reference_loss, report.final_manual_loss < report.target_loss ? "below" : "NOT below",
+  text += fmt::format("  final loss  manual {}, LibTorch {}: {} the target {:g}\n", shown(report.final_manual_loss, 6),
+                      shown(report.final_reference_loss, 6), report.final_manual_loss < report.target_loss ? "below" : "NOT below",
                       report.target_loss);
   const ParameterGap& largest = report.largest;
-  text += fmt::format("  drift       at most {:.3e}{}\n", largest.value,
-                      largest.parameter.empty() ? ""
-                                                : fmt::format(" ({}{})", largest.parameter, shape_to_string(largest.index)));
+  if (std::isfinite(largest.value))
+    text += fmt::format("  drift       at most {:.3e}{}\n", largest.value,
+                        largest.parameter.empty() ? ""
+                                                  : fmt::format(" ({}{})", largest.parameter, shape_to_string(largest.index)));
+  else  // a NaN drift measures nothing: say where it stops meaning anything
+    text += fmt::format("  drift       nan: the weights became NaN or Inf{}\n",
+                        report.diverged_at ? fmt::format(" by step {}", *report.diverged_at) : "");
   for (const auto& p : report.plots) text += "  plot        " + p.message + "\n";
   if (report.diverged_at)
     text += fmt::format("\nFAIL: the loss became NaN or Inf at step {}; try a smaller --lr\n", *report.diverged_at);
@@ -58,8 +71,12 @@ std::string format_train_table(const TrainReport& report) {
     text += fmt::format("\nFAIL: the two left rounding level at step {}, in {}{}: manual {:.17g}, LibTorch {:.17g}\n",
                         *report.departure_step, report.departure.parameter, shape_to_string(report.departure.index),
                         report.departure.manual, report.departure.reference);
-  else
+  else if (report.final_manual_loss < report.target_loss)
     text += fmt::format("\nPASS: the manual MLP and LibTorch trained in lockstep for {} steps\n", report.curve.size());
+  else  // lockstep is what was verified; the headline claims no more than that
+    text += fmt::format("\nPASS: the manual MLP and LibTorch trained in lockstep for {} steps, but the loss did not reach "
+                        "the target {:g}: try another --lr or more --steps\n",
+                        report.curve.size(), report.target_loss);
   return text;
 }
 
