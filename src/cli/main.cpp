@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   CLI::App app{"gradverify: checks hand-written backward passes against LibTorch autograd", "gradverify"};
   app.set_version_flag("--version", std::string("gradverify ") + gradverify::kVersion);
   app.require_subcommand(1);
+  app.formatter(gradverify::cli::plain_help_formatter());
   app.footer("Run 'gradverify <command> --help' for a command's options.");
   // Before or after the command: gradverify --color never check, gradverify check --color never.
   std::string color = "auto";

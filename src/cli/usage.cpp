@@ -190,6 +190,32 @@ std::string usage_message(const CLI::App& app, const CLI::ParseError& error) {
   return command_prefix(app) + what;
 }
 
+namespace {
+
+class PlainHelpFormatter : public CLI::Formatter {
+ public:
+  std::string make_option_name(const CLI::Option* option, bool is_positional) const override {
+    if (is_positional) return option->get_name(true, false);
+    std::string names;  // "-o,--output", without a flag's "{false}"
+    for (const auto& name : option->get_snames()) names += (names.empty() ? "-" : ",-") + name;
+    for (const auto& name : option->get_lnames()) names += (names.empty() ? "--" : ",--") + name;
+    return names;
+  }
+  std::string make_option_opts(const CLI::Option* option) const override {
+    std::string out;
+    if (option->get_type_size() == 0) return out;  // a flag
+    if (!option->get_type_name().empty()) out += " " + get_label(option->get_type_name());
+    if (!option->get_default_str().empty()) out += "=" + option->get_default_str();
+    if (option->get_expected_max() == CLI::detail::expected_max_vector_size) out += " ...";
+    if (option->get_required()) out += " " + get_label("REQUIRED");
+    return out;
+  }
+};
+
+}  // namespace
+
+std::shared_ptr<CLI::Formatter> plain_help_formatter() { return std::make_shared<PlainHelpFormatter>(); }
+
 std::string unknown_command_message(const CLI::App& app, const std::string& name) {
   std::vector<std::string> commands;
   for (const CLI::App* sub : app.get_subcommands({})) commands.push_back(sub->get_name());

@@ -33,7 +33,12 @@ std::optional<std::string> unknown_arguments(const CLI::App& app);
 // A CLI11 parse error, as one message without the "gradverify: error: " prefix.
 std::string usage_message(const CLI::App& app, const CLI::ParseError& error);
 
-// "unknown command 'chek'; did you mean check? The commands are: check, train, ..."
+// "unknown command 'chek' (did you mean check?); the commands are check, train, ..."
 std::string unknown_command_message(const CLI::App& app, const std::string& name);
+
+// Help without CLI11's artefacts: no "Excludes: ..." lists and no "{false}" after a flag's
+// name; an option shows its name, its value's type and its default. Set on the app before its
+// commands are added, which inherit it.
+std::shared_ptr<CLI::Formatter> plain_help_formatter();
 
 }  // namespace gradverify::cli

@@ -409,6 +409,16 @@ TEST(CliStartup, HelpAndVersionNeverLoadLibTorch) {
   }
 }
 
+TEST(CliStartup, EveryCommandsHelpGivesItsExitStatusWithoutCli11Artefacts) {
+  for (const std::string command : {"check", "train", "neuron", "bce", "grade", "autograder-bundle", "bench"}) {
+    const std::string help = gradverify_without_torch(command + " --help").out;
+    SCOPED_TRACE(command);
+    EXPECT_NE(help.find("Exit status"), std::string::npos) << help;
+    for (const char* artefact : {"Excludes:", "{false}", "{true}", ":NONNEGATIVE", ":FILE", ":DIR", "INT in [", ":{"})
+      EXPECT_EQ(help.find(artefact), std::string::npos) << artefact << "\n" << help;
+  }
+}
+
 TEST(CliStartup, GradverifyAloneAndHelpPrintTheHelp) {
   const std::string help = gradverify_without_torch("--help").out;
   EXPECT_NE(help.find("Subcommands:"), std::string::npos) << help;

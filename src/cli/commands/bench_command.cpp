@@ -73,6 +73,8 @@ start to exit (run --process-runs times), with where the time goes.
 Nothing here is a test: the machine is shared and noisy, so compare ratios from one run.
 Progress goes to stderr.
 
+Exit status: 0 measured (whatever the figures), 2 a bad option, 4 an internal error.
+
 Examples:
   gradverify bench
   gradverify bench --format json --output bench.json

@@ -46,6 +46,11 @@ Memory: give the autograder at least 2 GB (Gradescope's default is 768 MB). Buil
 gradverify in setup.sh takes about 1.1 GB for its LibTorch file, and the grader loads
 LibTorch (about 350 MB resident) before grading.
 
+The zip is written beside --output and renamed onto it, so a bundle already there is replaced
+whole. --output is checked, and zip found, before the rubric's references are computed.
+
+Exit status: 0 written, 2 a bad rubric, option or output path (or no zip), 4 an internal error.
+
 Examples:
   gradverify autograder-bundle --output autograder.zip
   gradverify autograder-bundle --rubric my_rubric.json --output autograder.zip)");
