@@ -147,9 +147,26 @@ CaseResult score_case(const PreparedCase& p, const SandboxResult& run) {
   return r;
 }
 
+namespace {
+
+// A case that never ran: 0 points, and why, in the case's own feedback.
+CaseResult not_run(const PreparedCase& p, const std::string& why) {
+  CaseResult r;
+  r.name = p.spec.name;
+  r.description = p.spec.description;
+  r.visibility = p.spec.visibility;
+  r.points = p.spec.points;
+  r.failure = why;
+  r.feedback = p.spec.description + "\n0 points: " + why + "\n";
+  return r;
+}
+
+}  // namespace
+
 GradeResult grade_submission(const std::vector<PreparedCase>& cases, const std::string& command,
                              const SandboxLimits& limits,
-                             const std::function<void(const CaseResult&, size_t, size_t)>& on_case) {
+                             const std::function<void(const CaseResult&, size_t, size_t)>& on_case,
+                             double budget_seconds) {
   const auto start = std::chrono::steady_clock::now();
   // Visible cases run first: a hidden case could otherwise signal its input to a later visible
   // one through what no sandbox isolates, the clock (holding its answer until a chosen time).
@@ -161,9 +178,20 @@ GradeResult grade_submission(const std::vector<PreparedCase>& cases, const std::
   std::vector<std::optional<CaseResult>> scored(cases.size());
   for (size_t done = 0; done < order.size() && !cases_stopped(); ++done) {
     const PreparedCase& c = cases[order[done]];
+    SandboxLimits case_limits = limits;
+    if (budget_seconds > 0) {
+      const double left = budget_seconds - std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (left <= 0) {
+        scored[order[done]] = not_run(c, fmt::format("not run: this submission's time budget of {:g} s "
+                                                     "(--student-timeout) ran out before it", budget_seconds));
+        if (on_case) on_case(*scored[order[done]], done, cases.size());
+        continue;
+      }
+      case_limits.wall_seconds = std::min(case_limits.wall_seconds, left);
+    }
     SandboxResult run;
     try {
-      run = run_sandboxed(command, case_request_json(c.spec), limits);
+      run = run_sandboxed(command, case_request_json(c.spec), case_limits);
     } catch (const std::runtime_error& e) {
       // The grader could not set the case up (its copy of the submission, say): the case scores
       // 0 with the reason, and the other cases, and other students, are still graded.

@@ -556,6 +556,41 @@ TEST(GradingBundle, GradesKitSubmissionsEndToEndTheWayGradescopeDoes) {
 
 // ---- a whole class ----------------------------------------------------------------------------
 
+TEST(GradingClass, AStudentWhoseCasesHangCannotHoldTheClass) {
+  // dave hangs on every case: within his budget of 2 s his cases time out, after it they are
+  // not run, each with its reason; erin, graded beside him, gets her full marks.
+  namespace fs = std::filesystem;
+  const fs::path dir = temp_path("hanging_class_" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  for (const auto& [name, script] : std::map<std::string, std::string>{{"dave", "sleep 30"}, {"erin", "exec " + kSolution}}) {
+    fs::create_directories(dir / name);
+    if (name == "erin") fs::copy_file(kSubmission + "/student_runner_solution", dir / name / "student_runner_solution");
+    std::ofstream(dir / name / "run") << "#!/bin/sh\n" << script << "\n";
+    fs::permissions(dir / name / "run", fs::perms::owner_all | fs::perms::others_read | fs::perms::others_exec);
+  }
+  fs::permissions(dir, fs::perms::owner_all | fs::perms::others_read | fs::perms::others_exec);
+  const fs::path out = temp_path("hanging_results_" + std::to_string(getpid()));
+  fs::remove_all(out);
+  const auto run = run_shell(kGrade + " -q --submissions " + dir.string() + " --submission-cmd ./run --workers 2 "
+                             "--timeout 1 --student-timeout 2 --format json --output " + out.string());
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const json dave = json::parse(slurp((out / "dave.json").string()));
+  EXPECT_EQ(dave["score"].get<double>(), 0);
+  int not_run = 0;
+  for (const auto& c : dave["cases"]) {
+    const std::string failure = c["failure"];
+    EXPECT_TRUE(failure.find("timed out") != std::string::npos ||
+                failure == "not run: this submission's time budget of 2 s (--student-timeout) ran out before it")
+        << failure;
+    not_run += failure.rfind("not run", 0) == 0 ? 1 : 0;
+  }
+  EXPECT_GE(not_run, 12) << "at most three cases fit in 2 s of 1 s timeouts";
+  const json erin = json::parse(slurp((out / "erin.json").string()));
+  EXPECT_EQ(erin["score"], erin["max_score"]);
+  fs::remove_all(dir);
+  fs::remove_all(out);
+}
+
 TEST(GradingClass, EveryStudentGetsResultsAndTheSummaryAddsUp) {
   namespace fs = std::filesystem;
   const fs::path dir = temp_path("class");

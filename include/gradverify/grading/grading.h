@@ -58,9 +58,12 @@ CaseResult score_case(const PreparedCase& prepared, const SandboxResult& run);
 
 // Runs every case, visible ones first, until cases_stopped(); the results keep the rubric's
 // order. `on_case` sees each result as it is scored (for progress), with its place in the run.
+// A `budget_seconds` above 0 bounds the whole submission: no case runs past it (each one's
+// wall clock is cut to what is left), and the cases it leaves score 0 with that reason.
 GradeResult grade_submission(const std::vector<PreparedCase>& cases, const std::string& command,
                              const SandboxLimits& limits,
-                             const std::function<void(const CaseResult&, size_t index, size_t total)>& on_case = {});
+                             const std::function<void(const CaseResult&, size_t index, size_t total)>& on_case = {},
+                             double budget_seconds = 0);
 
 // What a submission wrote, made safe for a terminal, a browser or JSON: valid UTF-8, with
 // every terminal control character but tab and newline written out (ESC as \x1b). Every

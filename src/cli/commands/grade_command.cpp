@@ -85,6 +85,9 @@ Examples:
   grade->add_option("--note-file", o.note_file, "Text to add to the results' top-level output, e.g. a build log")
       ->check(existing_file());
   grade->add_option("--timeout", o.timeout, "Seconds per case [default: the rubric's, 10]")->check(number_from(0.1, 3600.0));
+  grade->add_option("--student-timeout", o.student_timeout,
+                    "A class's seconds per student, all cases together; the cases left score 0 [default: 3 x --timeout]")
+      ->check(number_from(1, 86400));
   grade->add_option("--memory-mb", o.memory_mb, "Address space per case [default: the rubric's, 1024]")
       ->check(whole_number_from(int64_t{16}, int64_t{1} << 20));
   grade->add_option("--workers", o.workers, "A class's parallel workers [default: one per core]")->check(whole_number_from(1, 256));
@@ -222,6 +225,8 @@ int grade_class(const GradeOptions& o, const std::vector<std::string>& students,
   std::atomic<size_t> next{0}, done{0};
   std::mutex progress_mutex;
   const bool progress_on_a_terminal = isatty(STDERR_FILENO);
+  // A student whose cases hang can't hold the class: each gets a budget for all their cases.
+  const double student_budget = o.student_timeout > 0 ? o.student_timeout : 3 * limits.wall_seconds;
   const auto start = std::chrono::steady_clock::now();
   std::vector<std::thread> pool;
   for (unsigned w = 0; w < std::min<size_t>(workers, students.size()); ++w)
@@ -229,7 +234,7 @@ int grade_class(const GradeOptions& o, const std::vector<std::string>& students,
       for (size_t i = next++; i < students.size() && !cases_stopped(); i = next++) {
         SandboxLimits mine = limits;
         mine.working_directory = (fs::path(o.submissions_dir) / students[i]).string();
-        GradeResult r = grade_submission(cases, o.submission_cmd, mine);
+        GradeResult r = grade_submission(cases, o.submission_cmd, mine, {}, student_budget);
         if (cases_stopped()) return;  // this student's results are incomplete: none are written
         r.rubric = rubric.name;
         r.submission = students[i] + ": " + o.submission_cmd;

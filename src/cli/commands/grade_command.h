@@ -17,6 +17,7 @@ struct GradeOptions {
   std::string output_path;      // a file (one submission) or a directory (a class)
   std::string note_file;        // text for the top-level output, e.g. a build log
   double timeout = 0;           // per case; 0: the rubric's
+  double student_timeout = 0;   // per student of a class; 0: three times the per-case timeout
   int64_t memory_mb = 0;        // per case; 0: the rubric's
   int workers = 0;              // a class's parallel workers; 0: one per core
   bool quiet = false;           // no progress on stderr
