@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -110,6 +111,29 @@ void require_writable_directory(const std::string& path, const std::string& what
                                      : "is not a directory; expected the " + what);
   if (access(path.c_str(), W_OK | X_OK) != 0)
     throw InputError(path, "", "cannot write into the " + what + ": " + std::strerror(errno));
+}
+
+Progress::Progress(bool quiet) : quiet_(quiet), terminal_(isatty(STDERR_FILENO) != 0) {}
+
+void Progress::finish() {
+  if (line_open_) std::cerr << "\n";
+  line_open_ = false;
+}
+
+void Progress::update(const std::string& line, size_t done, size_t total) {
+  if (quiet_) return;
+  if (terminal_) {
+    const double now = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    if (done < total && now - last_shown_ < 0.1) return;
+    last_shown_ = now;
+    std::cerr << "\r" << line << "\033[K" << std::flush;  // \033[K: clear what a longer line left
+    line_open_ = true;
+    return;
+  }
+  const size_t tenth = total == 0 ? 10 : 10 * done / total;
+  if (tenth == last_tenth_ && done < total) return;
+  last_tenth_ = tenth;
+  std::cerr << line << "\n" << std::flush;
 }
 
 std::string written_to(const std::string& outcome, const std::string& output_path) {

@@ -39,6 +39,23 @@ void set_color_mode(ColorMode mode);
 bool colour_enabled();
 std::string with_colour(const std::string& text);  // the verdict words coloured, when enabled
 
+// Progress on stderr while a command works: one line rewritten in place on a terminal (at most
+// ten times a second), and into a log a plain line at each tenth of the way, so a log gets
+// about ten lines whatever the length of the run. Nothing when quiet.
+class Progress {
+ public:
+  explicit Progress(bool quiet);
+  ~Progress() { finish(); }
+  void update(const std::string& line, size_t done, size_t total);
+  void finish();  // ends an in-place line, before anything else is printed
+
+ private:
+  bool quiet_, terminal_;
+  bool line_open_ = false;
+  size_t last_tenth_ = 0;
+  double last_shown_ = -1;
+};
+
 // Whether the output is a table for people (coloured on a terminal) or data for programs
 // (JSON, XML: never touched).
 enum class Audience { people, programs };

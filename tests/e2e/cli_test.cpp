@@ -41,6 +41,14 @@ CliRun gradverify_without_torch(const std::string& args) {
                    GRADVERIFY_BIN + " " + args);
 }
 
+// `script` gives the command a terminal, as a user's shell does; the rest of the suite pipes.
+CliRun on_a_terminal(const std::string& env, const std::string& args) {
+  return run_shell("script -qec '" + env + " " + std::string(GRADVERIFY_BIN) + " " + args + "' /dev/null");
+}
+
+bool coloured(const std::string& text) { return text.find("\033[") != std::string::npos; }
+
+
 
 std::set<std::string> failed_in_json(const std::string& report) {
   std::set<std::string> failed;
@@ -149,6 +157,18 @@ TEST(CliTrain, TheHeadlineClaimsLockstepButNotLearningWhenTheLossMissedItsTarget
   const CliRun wild = gradverify("train --layers 2,8,1 --activations identity --lr 1000 --steps 200");
   EXPECT_EQ(wild.out.find("at most nan"), std::string::npos) << wild.out;
   EXPECT_NE(wild.out.find("FAIL: the loss became NaN or Inf at step"), std::string::npos) << wild.out;
+}
+
+TEST(CliTrain, ShowsProgressWhileItWorksAsPlainLinesIntoALog) {
+  const CliRun r = gradverify("train --steps 500 --format json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find('\r'), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 10) << r.err;
+  EXPECT_EQ(r.err.rfind("train: step 50/500, loss ", 0), 0u) << r.err;
+  EXPECT_NE(r.err.find("train: step 500/500, loss "), std::string::npos) << r.err;
+  EXPECT_EQ(gradverify("train --steps 50 -q").err, "");
+  const CliRun terminal = on_a_terminal("TERM=xterm", "train --steps 300 -o /dev/null");
+  EXPECT_NE(terminal.out.find("\rtrain: step 300/300"), std::string::npos) << terminal.out;
 }
 
 TEST(CliTrain, WritesBothPlotsAsPngWithTheirDataAndScripts) {
@@ -426,13 +446,6 @@ TEST(CliStartup, GradverifyAloneAndHelpPrintTheHelp) {
   EXPECT_EQ(gradverify_without_torch("help").out, help);
   EXPECT_EQ(gradverify_without_torch("help grade").out, gradverify_without_torch("grade --help").out);
 }
-
-// `script` gives the command a terminal, as a user's shell does; the rest of the suite pipes.
-CliRun on_a_terminal(const std::string& env, const std::string& args) {
-  return run_shell("script -qec '" + env + " " + std::string(GRADVERIFY_BIN) + " " + args + "' /dev/null");
-}
-
-bool coloured(const std::string& text) { return text.find("\033[") != std::string::npos; }
 
 TEST(CliOutput, VerdictsAreColouredOnATerminalOnlyAndNoColorIsHonoured) {
   const CliRun terminal = on_a_terminal("TERM=xterm", "neuron");

@@ -224,7 +224,7 @@ int grade_class(const GradeOptions& o, const std::vector<std::string>& students,
   std::vector<GradeResult> results(students.size());
   std::atomic<size_t> next{0}, done{0};
   std::mutex progress_mutex;
-  const bool progress_on_a_terminal = isatty(STDERR_FILENO);
+  Progress progress(o.quiet);
   // A student whose cases hang can't hold the class: each gets a budget for all their cases.
   const double student_budget = o.student_timeout > 0 ? o.student_timeout : 3 * limits.wall_seconds;
   const auto start = std::chrono::steady_clock::now();
@@ -243,20 +243,16 @@ int grade_class(const GradeOptions& o, const std::vector<std::string>& students,
         write_file((fs::path(o.output_path) / (students[i] + "." + extension)).string(), formatted(r, o.format));
         results[i] = std::move(r);
         const size_t finished = ++done;
-        if (!o.quiet) {
-          // One line rewritten in place on a terminal; into a log, a line per student.
-          std::lock_guard<std::mutex> lock(progress_mutex);
-          const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-          const std::string line = fmt::format("grade: {}/{} students, {:.1f} s, last: {} {:g}/{:g}", finished,
-                                               students.size(), elapsed, printable(students[i]), results[i].score,
-                                               results[i].max_score);
-          std::cerr << (progress_on_a_terminal ? "\r" + line + "   " : line + "\n") << std::flush;
-        }
+        std::lock_guard<std::mutex> lock(progress_mutex);
+        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        progress.update(fmt::format("grade: {}/{} students, {:.1f} s, last: {} {:g}/{:g}", finished, students.size(),
+                                    elapsed, printable(students[i]), results[i].score, results[i].max_score),
+                        finished, students.size());
       }
     });
   for (auto& t : pool) t.join();
+  progress.finish();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (!o.quiet && progress_on_a_terminal) std::cerr << "\n";
   if (stop.received() != 0)
     return stopped_by(stop.received(), fmt::format("the {} students graded before it are in {}; no summary.csv",
                                                    done.load(), o.output_path));

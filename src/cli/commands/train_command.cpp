@@ -63,6 +63,7 @@ Examples:
   train->add_option("--target-loss", o.target_loss, "Report whether the loss got below this")->capture_default_str();
   train->add_option("--format", o.format, "table or json")->capture_default_str()->check(one_of({"table", "json"}));
   train->add_option("--output,-o", o.output_path, "Write the report to this file instead of stdout");
+  train->add_flag("--quiet,-q", o.quiet, "No progress on stderr");
   train->add_option("--plots", o.plots_dir, "Write the training curve and loss landscape (PNG, CSV, gnuplot) here");
   train->add_option("--landscape-resolution", o.landscape_resolution, "Grid points per side of the landscape (0: none)")
       ->capture_default_str()
@@ -205,7 +206,13 @@ TrainReport train_in_lockstep(const TrainOptions& o, const Problem& problem, con
   report.drift_tolerance = lockstep_tolerance(problem.spec.dtype);
   report.target_loss = o.target_loss;
 
-  const LockstepResult run = torch_backend().train_lockstep(problem, config, config, o.steps, {});
+  Progress progress(o.quiet);
+  const auto on_step = [&](const LockstepStep& s) {
+    progress.update(fmt::format("train: step {}/{}, loss {:.6g}, drift {:.3g}", s.step, o.steps, s.manual_loss, s.drift),
+                    static_cast<size_t>(s.step), static_cast<size_t>(o.steps));
+  };
+  const LockstepResult run = torch_backend().train_lockstep(problem, config, config, o.steps, on_step);
+  progress.finish();
   report.curve = run.curve;
   report.final_manual_loss = loss_at(problem, run.manual_params);
   report.final_reference_loss = loss_at(problem, run.reference_params);

@@ -19,6 +19,7 @@ struct TrainOptions {
   double target_loss = 0.01;      // reported: whether training got below it
   std::string format = "table";
   std::string output_path;
+  bool quiet = false;  // no progress on stderr
   std::string plots_dir;          // empty: no plots
   int64_t landscape_resolution = 41;
 };
