@@ -15,10 +15,16 @@ struct PlotResult {
   std::string message;      // what happened, for the user: where the picture is, or how to make it
 };
 
-// Writes `data` to DIR/NAME.csv and `script` (which must write to the PNG path it is given
-// as its first line's output) to DIR/NAME.gp, then runs gnuplot on it if it is installed.
-// `script` may use the placeholders @DATA@ and @IMAGE@ for the two paths.
+// Writes `data` to DIR/NAME.csv and `script` to DIR/NAME.gp, then runs gnuplot on it if it
+// is installed. In `script`, @DATA@ and @IMAGE@ stand for the two paths, written absolute and
+// quoted as gnuplot strings (so the .gp runs from any directory, whatever the names hold).
+// When gnuplot fails, the message quotes its error.
 PlotResult write_plot(const std::string& dir, const std::string& name, const std::string& data,
                       const std::string& script);
+
+// A string as gnuplot reads it: in single quotes, a quote inside doubled; in double quotes
+// (for titles), with backslashes and double quotes escaped.
+std::string gnuplot_quoted(const std::string& text);
+std::string gnuplot_double_quoted(const std::string& text);
 
 }  // namespace gradverify::cli

@@ -186,6 +186,34 @@ TEST(CliTrain, WritesBothPlotsAsPngWithTheirDataAndScripts) {
   EXPECT_EQ(std::count(curve.begin(), curve.end(), '\n'), 301);
 }
 
+TEST(CliTrain, PlotScriptsSurviveAQuoteInTheirPathAndRunFromAnyDirectory) {
+  namespace fs = std::filesystem;
+  const std::string dir = temp_path("it's plots " + std::to_string(getpid()));
+  fs::remove_all(dir);
+  const CliRun r = gradverify("train --steps 50 -q --landscape-resolution 5 --plots \"" + dir + "\"");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_TRUE(is_png(dir + "/training_curve.png")) << r.out;
+  // The script names its files absolutely: run from elsewhere, it draws the same picture.
+  fs::remove(dir + "/training_curve.png");
+  const auto again = run_shell("cd / && gnuplot \"" + dir + "/training_curve.gp\"");
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_TRUE(is_png(dir + "/training_curve.png"));
+  fs::remove_all(dir);
+}
+
+TEST(CliTrain, AGnuplotFailureQuotesGnuplotsOwnError) {
+  namespace fs = std::filesystem;
+  const std::string dir = temp_path("plots_blocked_" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir + "/training_curve.png");  // where the picture must go
+  const CliRun r = gradverify("train --steps 20 -q --landscape-resolution 5 --plots " + dir);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("gnuplot failed on " + dir + "/training_curve.gp: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("cannot open file"), std::string::npos) << "gnuplot's words\n" << r.out;
+  EXPECT_NE(r.out.find("the data is in " + dir + "/training_curve.csv"), std::string::npos) << r.out;
+  fs::remove_all(dir);
+}
+
 TEST(CliTrain, WithoutGnuplotTheDataIsStillWrittenAndTheMessageSaysHowToPlot) {
   const std::string dir = temp_path("plots_nognuplot_" + std::to_string(getpid()));
   const std::string command = std::string("PATH=/nonexistent ") + GRADVERIFY_BIN + " train --steps 50 --landscape-resolution 5 --plots " + dir;

@@ -121,28 +121,28 @@ std::string landscape_csv(const Problem& problem, const TensorMap& trained, int6
 
 constexpr const char* kCurveScript = R"(# gradverify train: both losses and the parameter drift, per step
 set terminal pngcairo size 900,720 noenhanced font ",10"
-set output '@IMAGE@'
+set output @IMAGE@
 set datafile separator ','
-set multiplot layout 2,1 title "@TITLE@"
+set multiplot layout 2,1 title @TITLE@
 set grid
 set logscale y
 set format y "%.0e"
 set ylabel 'loss'
 set key top right
-plot '@DATA@' using 1:2 with lines lw 3 lc rgb '#1f77b4' title 'manual MLP', \
+plot @DATA@ using 1:2 with lines lw 3 lc rgb '#1f77b4' title 'manual MLP', \
      '' using 1:3 with lines lw 1.5 dt 2 lc rgb '#d62728' title 'LibTorch twin'
 set ylabel 'max |manual - LibTorch| over all parameters'
 set xlabel 'step'
-plot '@DATA@' using 1:($4 > 0 ? $4 : 1/0) with lines lw 1.5 lc rgb '#2ca02c' title 'parameter drift (0 not drawn)', \
+plot @DATA@ using 1:($4 > 0 ? $4 : 1/0) with lines lw 1.5 lc rgb '#2ca02c' title 'parameter drift (0 not drawn)', \
      @BOUND@ with lines dt 3 lc rgb 'black' title 'rounding-level bound'
 unset multiplot
 )";
 
 constexpr const char* kLandscapeScript = R"(# gradverify train: the loss over a 2-D slice of weight space through the trained weights
 set terminal pngcairo size 820,720 noenhanced font ",10"
-set output '@IMAGE@'
+set output @IMAGE@
 set datafile separator ','
-set title "@TITLE@"
+set title @TITLE@
 set xlabel 'alpha (random direction 1, scaled to each weight tensor)'
 set ylabel 'beta (random direction 2)'
 set view map
@@ -156,7 +156,7 @@ set xrange [-1:1]
 set yrange [-1:1]
 unset key
 set label 1 'trained weights' at 0.04,0.06,@LOSS@ front textcolor rgb 'white'
-splot '@DATA@' using 1:2:3 with pm3d notitle, \
+splot @DATA@ using 1:2:3 with pm3d notitle, \
       '-' using 1:2:3 with points pt 7 ps 2 lc rgb 'white' notitle
 0,0,@LOSS@
 e
@@ -180,14 +180,15 @@ std::vector<PlotResult> write_plots(const TrainOptions& o, const Problem& proble
     csv += fmt::format("{},{:.17g},{:.17g},{:.17g}\n", r.step, r.manual_loss, r.reference_loss, r.drift);
   const std::string where = fmt::format("{} on {}, trained by {} ({})", layers_to_string(problem.spec.layers),
                                         problem.data_description, to_string(config.kind), to_string(problem.spec.dtype));
-  std::string script = substitute(kCurveScript, "@TITLE@", "manual MLP and LibTorch: " + where);
+  std::string script = substitute(kCurveScript, "@TITLE@", gnuplot_double_quoted("manual MLP and LibTorch: " + where));
   script = substitute(script, "@BOUND@", fmt::format("{:g}", tolerance * std::max(1.0, scale)));
   plots.push_back(write_plot(o.plots_dir, "training_curve", csv, script));
   if (o.landscape_resolution >= 2 && !run.diverged_at) {
     double trained_loss = 0;
     const std::string grid = landscape_csv(problem, run.manual_params, o.landscape_resolution,
                                            static_cast<uint32_t>(o.net.seed), trained_loss);
-    std::string ls = substitute(kLandscapeScript, "@TITLE@", "the loss around the trained weights: " + where);
+    std::string ls =
+        substitute(kLandscapeScript, "@TITLE@", gnuplot_double_quoted("the loss around the trained weights: " + where));
     ls = substitute(ls, "@LOSS@", fmt::format("{:.10g}", std::max(trained_loss, 1e-300)));
     plots.push_back(write_plot(o.plots_dir, "loss_landscape", grid, ls));
   }
