@@ -725,5 +725,77 @@ TEST(CliFiles, UnknownGradientKeysAreReportedNotSilentlyDropped) {
       << r.out;
 }
 
+// ---- the README's samples ------------------------------------------------------------------
+
+// A README code block that starts with "$ ./build/gradverify ARGS": the lines it shows.
+struct ReadmeSample {
+  std::string args;
+  std::vector<std::string> lines;
+};
+
+std::vector<ReadmeSample> readme_samples() {
+  std::istringstream readme(slurp(std::string(GRADVERIFY_SOURCE_DIR) + "/README.md"));
+  std::vector<ReadmeSample> samples;
+  bool in_block = false, in_sample = false;
+  for (std::string line; std::getline(readme, line);) {
+    if (line.rfind("```", 0) == 0) {  // a fence opens or closes a block; a sample ends with it
+      in_block = !in_block;
+      in_sample = false;
+      continue;
+    }
+    if (in_block && line.rfind("$ ./build/gradverify ", 0) == 0 && !in_sample) {
+      samples.push_back({line.substr(21), {}});
+      in_sample = true;
+      continue;
+    }
+    if (in_sample) samples.back().lines.push_back(line);
+  }
+  return samples;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// Whether the output shows the sample: its lines in order, consecutive where the sample has
+// them consecutive; "..." stands for lines left out (at the start and the end too).
+std::string sample_mismatch(const std::vector<std::string>& sample, const std::vector<std::string>& output) {
+  size_t at = 0;
+  bool gap = false;
+  for (const auto& line : sample) {
+    if (line.find_first_not_of(' ') != std::string::npos && line.substr(line.find_first_not_of(' ')) == "...") {
+      gap = true;
+      continue;
+    }
+    size_t found = at;
+    if (gap)
+      while (found < output.size() && output[found] != line) ++found;
+    if (found >= output.size() || output[found] != line)
+      return "the sample's line\n" + line + "\nis not " + (gap ? "in the rest of the output" : "the next line, which is\n" +
+                                                                       (at < output.size() ? output[at] : "(the end)"));
+    at = found + 1;
+    gap = false;
+  }
+  if (!gap && at != output.size()) return "the output goes on, where the sample has no \"...\":\n" + output[at];
+  return "";
+}
+
+TEST(CliReadme, EverySampleShowsWhatTheCommandPrints) {
+  const auto samples = readme_samples();
+  ASSERT_GE(samples.size(), 3u);
+  for (const auto& sample : samples) {
+    SCOPED_TRACE("$ ./build/gradverify " + sample.args);
+    // In a scratch directory: a sample that writes plots writes them there.
+    const std::string dir = temp_path("readme_sample_" + std::to_string(getpid()));
+    std::filesystem::create_directories(dir);
+    const CliRun r = run_shell("cd " + dir + " && " + std::string(GRADVERIFY_BIN) + " " + sample.args + " 2>/dev/null");
+    EXPECT_EQ(sample_mismatch(sample.lines, lines_of(r.out)), "") << r.out;
+    std::filesystem::remove_all(dir);
+  }
+}
+
 }  // namespace
 }  // namespace gradverify
