@@ -534,6 +534,11 @@ TEST(CliBench, JsonReportHasTheDocumentedFieldsAndChecksTheGradients) {
   EXPECT_EQ(doc["cases"][0]["layers"], nlohmann::json({2, 4, 3, 2, 1}));
   EXPECT_EQ(doc["cases"][1]["batch"], 64);
   EXPECT_EQ(doc["settings"]["libtorch_intra_op_threads"], 1);
+  // Both names of the LibTorch version, where a package installed it: 1.13.0 is Debian's 1.13.1.
+  const std::string package = doc["settings"]["libtorch_package"];
+  if (!package.empty()) {
+    EXPECT_EQ(package.rfind("libtorch-dev ", 0), 0u) << package;
+  }
   EXPECT_GT(doc["gemm"]["dgemm_gflops"].get<double>(), 0);
   EXPECT_GT(doc["check_latency"]["process"]["median_us"].get<double>(), 0);
   // The kit's reference runner is built next to the binary, so a submission is graded too.

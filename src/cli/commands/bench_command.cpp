@@ -469,6 +469,7 @@ BenchMachine describe_machine(const ReferenceBackend& backend) {
   machine.gemm_backend = gemm_backend();
   machine.blas = gemm_blas_config();
   machine.libtorch_version = backend.torch_version;
+  machine.libtorch_package = GRADVERIFY_LIBTORCH_PACKAGE;
   machine.libtorch_intra_op_threads = backend.intra_op_threads();
   return machine;
 }

@@ -11,6 +11,13 @@ namespace {
 
 using nlohmann::json;
 
+// "1.13.0 (TORCH_VERSION; installed as libtorch-dev 1.13.1+dfsg-4)" when the two differ.
+std::string libtorch_named(const BenchMachine& machine) {
+  if (machine.libtorch_package.empty() || machine.libtorch_package.find(machine.libtorch_version) != std::string::npos)
+    return machine.libtorch_version;
+  return fmt::format("{} (TORCH_VERSION; installed as {})", machine.libtorch_version, machine.libtorch_package);
+}
+
 json timing_json(const BenchTiming& t) {
   return {{"median_us", t.median * 1e6}, {"min_us", t.min * 1e6}, {"max_us", t.max * 1e6},
           {"steps_per_round", t.steps_per_round}};
@@ -91,7 +98,8 @@ std::string format_bench_table(const BenchReport& report) {
   table += fmt::format("\n  machine: {}, {} cores\n  manual MLP: {}; {}, {} threads\n  LibTorch {}: {} intra-op thread(s), "
                        "products on the same OpenBLAS\n",
                        machine.cpu, machine.cores, machine.gemm_backend, machine.blas, machine.openblas_threads,
-                       machine.libtorch_version, machine.libtorch_intra_op_threads);
+                       libtorch_named(machine),
+                       machine.libtorch_intra_op_threads);
 
   table += "\n  targets:\n";
   for (const auto& t : report.targets)
@@ -178,6 +186,7 @@ std::string format_bench_json(const BenchReport& report) {
                      {"blas", machine.blas},
                      {"openblas_threads", machine.openblas_threads},
                      {"libtorch_version", machine.libtorch_version},
+                     {"libtorch_package", machine.libtorch_package},
                      {"libtorch_intra_op_threads", machine.libtorch_intra_op_threads}};
 
   doc["targets"] = json::array();

@@ -88,7 +88,8 @@ struct BenchMachine {
   std::string gemm_backend;           // what the manual MLP's products run on
   std::string blas;                   // OpenBLAS's build line; empty without CBLAS
   int openblas_threads = 0;           // 0 without CBLAS
-  std::string libtorch_version;       // e.g. "1.13.0"
+  std::string libtorch_version;       // the headers' TORCH_VERSION, e.g. "1.13.0"
+  std::string libtorch_package;       // the package that installed it, e.g. "libtorch-dev 1.13.1+dfsg-4"; or empty
   int libtorch_intra_op_threads = 0;  // as set for the reference
 };
 
