@@ -1,9 +1,11 @@
 #include "output.h"
 
 #include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -12,6 +14,7 @@
 #include <filesystem>
 #include <iostream>
 #include <regex>
+#include <sstream>
 
 #include "gradverify/check/check.h"
 #include "gradverify/errors.h"
@@ -168,10 +171,57 @@ std::string with_colour(const std::string& text) {
   return out + text.substr(at);
 }
 
+namespace {
+
+// Columns a UTF-8 string takes: its code points (every one of ours is one column wide).
+size_t columns_of(const std::string& s) {
+  return static_cast<size_t>(std::count_if(s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+}
+
+}  // namespace
+
+size_t terminal_width() {
+  if (!isatty(STDOUT_FILENO)) return 0;
+  winsize size{};
+  if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0) return size.ws_col;
+  const char* columns = std::getenv("COLUMNS");
+  return columns ? static_cast<size_t>(std::max(0L, std::strtol(columns, nullptr, 10))) : 0;
+}
+
+std::string wrapped(const std::string& text, size_t width) {
+  if (width < 40) return text;  // too narrow to help; leave the lines whole
+  std::string out;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    const size_t indent = line.find_first_not_of(' ');
+    // A table row has columns: runs of spaces inside it. Those, and short lines, stay whole.
+    if (columns_of(line) <= width || indent == std::string::npos || line.find("   ", indent) != std::string::npos) {
+      out += line + "\n";
+      continue;
+    }
+    const std::string hanging(indent + 4, ' ');
+    std::string current = line.substr(0, indent);
+    bool first_word = true;
+    std::istringstream words(line.substr(indent));
+    for (std::string word; words >> word;) {
+      if (!first_word && columns_of(current) + 1 + columns_of(word) > width) {
+        out += current + "\n";
+        current = hanging + word;
+      } else {
+        current += (first_word ? "" : " ") + word;
+      }
+      first_word = false;
+    }
+    out += current + "\n";
+  }
+  if (!text.empty() && text.back() != '\n' && !out.empty()) out.pop_back();
+  return out;
+}
+
 void write_output(const std::string& text, const std::string& output_path, const std::string& notice,
                   Audience audience) {
   if (output_path.empty()) {
-    std::cout << (audience == Audience::people ? with_colour(text) : text);
+    std::cout << (audience == Audience::people ? with_colour(wrapped(text, terminal_width())) : text);
     return;
   }
   try {

@@ -56,8 +56,15 @@ class Progress {
   double last_shown_ = -1;
 };
 
-// Whether the output is a table for people (coloured on a terminal) or data for programs
-// (JSON, XML: never touched).
+// Prose lines (hints, notes, the first divergence) wrapped to `width` columns, each
+// continuation indented under the line's text; table rows and short lines are left alone.
+std::string wrapped(const std::string& text, size_t width);
+// The terminal's width for stdout: its window size, else $COLUMNS; 0 (no wrapping) when
+// stdout is not a terminal, so a pipe or a log keeps whole lines for grep.
+size_t terminal_width();
+
+// Whether the output is a table for people (coloured and wrapped on a terminal) or data for
+// programs (JSON, XML: never touched).
 enum class Audience { people, programs };
 
 // The command's output: `text` on stdout when output_path is empty; otherwise `text` into

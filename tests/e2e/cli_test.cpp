@@ -489,6 +489,38 @@ TEST(CliOutput, VerdictsAreColouredOnATerminalOnlyAndNoColorIsHonoured) {
   EXPECT_FALSE(coloured(on_a_terminal("TERM=xterm", "neuron --format json").out)) << "JSON is never coloured";
 }
 
+TEST(CliOutput, HintsAreWrappedToTheTerminalButNeverInAPipe) {
+  // A failing check with long hint lines: every gradient's sign flipped.
+  const std::string problem = temp_path("wrap_problem.json"), grads = temp_path("wrap_grads.json");
+  ASSERT_EQ(gradverify("check --finite-differences off --save-problem " + problem + " --save-gradients " + grads).exit_code, 0);
+  auto doc = nlohmann::json::parse(slurp(grads));
+  for (auto& [key, value] : doc.items())
+    for (auto& row : value) {
+      if (row.is_array()) {
+        for (auto& v : row) v = -v.get<double>();
+      } else {
+        row = -row.get<double>();
+      }
+    }
+  std::ofstream(grads) << doc.dump();
+  const std::string args = "check --finite-differences off --problem " + problem + " --gradients " + grads;
+  const CliRun terminal = on_a_terminal("TERM=xterm COLUMNS=72", args + " --color never");
+  ASSERT_NE(terminal.out.find("hint ("), std::string::npos) << terminal.out;
+  std::istringstream lines(terminal.out);
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();  // the terminal's line ends
+    const auto text = line.find_first_not_of(' ');
+    const bool table_row = text != std::string::npos && line.find("   ", text) != std::string::npos;
+    const auto columns = std::count_if(line.begin(), line.end(), [](char c) { return (c & 0xC0) != 0x80; });
+    if (!table_row) EXPECT_LE(columns, 72) << line;
+  }
+  const std::string piped = gradverify(args).out;
+  EXPECT_NE(piped.find("hint (W1, b1, W2, b2, W3, b3, W4, b4, z1, h1, z2, h2, z3, h3, z4, h4): a sign is flipped: every "
+                       "gradient is -1 times LibTorch's"),
+            std::string::npos)
+      << "a pipe keeps each hint on one line\n" << piped;
+}
+
 TEST(CliOutput, EveryCommandThatWritesAReportTakesDashO) {
   // neuron and bce are quick and need LibTorch; the others' -o is refused before any work.
   for (const std::string command : {"neuron", "bce"}) {
