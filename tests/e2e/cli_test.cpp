@@ -512,7 +512,9 @@ TEST(CliOutput, HintsAreWrappedToTheTerminalButNeverInAPipe) {
     const auto text = line.find_first_not_of(' ');
     const bool table_row = text != std::string::npos && line.find("   ", text) != std::string::npos;
     const auto columns = std::count_if(line.begin(), line.end(), [](char c) { return (c & 0xC0) != 0x80; });
-    if (!table_row) EXPECT_LE(columns, 72) << line;
+    if (!table_row) {
+      EXPECT_LE(columns, 72) << line;
+    }
   }
   const std::string piped = gradverify(args).out;
   EXPECT_NE(piped.find("hint (W1, b1, W2, b2, W3, b3, W4, b4, z1, h1, z2, h2, z3, h3, z4, h4): a sign is flipped: every "
