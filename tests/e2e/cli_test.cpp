@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <fstream>
 #include <functional>
+#include <regex>
 #include <set>
 
 #include "gradverify/problem/gradients_file.h"
@@ -549,6 +550,13 @@ TEST(CliStartup, AMissingPluginIsNamedWithTheWayToFixIt) {
 
 // The benchmark's report, not its speed (timings are never asserted): the documented JSON
 // fields, speedup computed from the two medians, the gradients checked, targets stated.
+TEST(CliBench, AYesOrNoTargetReadsYesOrNo) {
+  const CliRun r = gradverify("bench --cases tiny --dtypes float64 --rounds 1 --round-ms 2 --process-runs 1 --no-scale");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(std::regex_search(r.out, std::regex("tiny float64: gradients agree with LibTorch +yes\n"))) << r.out;
+  EXPECT_EQ(r.out.find("(needs >= 1)"), std::string::npos) << r.out;
+}
+
 TEST(CliBench, JsonReportHasTheDocumentedFieldsAndChecksTheGradients) {
   const CliRun r = gradverify("bench --cases tiny,mnist --dtypes float32 --rounds 3 --round-ms 2 --process-runs 1 --format json");
   ASSERT_EQ(r.exit_code, 0) << r.err;

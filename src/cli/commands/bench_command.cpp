@@ -286,7 +286,12 @@ void progress(const std::string& line) { std::cerr << "bench: " << line << std::
 void add_target(BenchReport& report, const std::string& name, double value, double required, bool at_most = false) {
   const bool met = at_most ? value <= required : value >= required;
   report.all_targets_met = report.all_targets_met && met;
-  report.targets.push_back({name, value, required, at_most, met});
+  report.targets.push_back({name, value, required, at_most, met, false});
+}
+
+void add_yes_no_target(BenchReport& report, const std::string& name, bool holds) {
+  add_target(report, name, holds ? 1 : 0, 1);
+  report.targets.back().yes_no = true;
 }
 
 // The machine's gemm rate, the yardstick of the wide net.
@@ -337,7 +342,7 @@ void add_case_targets(BenchReport& report, const BenchCase& bc, const BenchCaseR
   if (c.gemm_rate_fraction)
     add_target(report, label + ": fraction of the " + (c.dtype == Dtype::float32 ? "sgemm" : "dgemm") + " rate",
                *c.gemm_rate_fraction, kGemmRateTarget);
-  add_target(report, label + ": gradients agree with LibTorch", c.agreement == Verdict::pass ? 1 : 0, 1);
+  add_yes_no_target(report, label + ": gradients agree with LibTorch", c.agreement == Verdict::pass);
 }
 
 // Checks at scale: the random-direction finite difference on a net of 10^6 parameters, and
@@ -508,8 +513,8 @@ BenchReport measure_bench(const BenchOptions& o, const std::vector<std::string>&
                1.0, true);
     add_target(report, "op check of a 64x768 float32 layernorm: seconds", report.checks_at_scale->op_check.median, 1.0,
                true);
-    add_target(report, "op check of a 64x768 float32 layernorm: passes",
-               report.checks_at_scale->op_check_verdict == Verdict::pass ? 1 : 0, 1);
+    add_yes_no_target(report, "op check of a 64x768 float32 layernorm: passes",
+                      report.checks_at_scale->op_check_verdict == Verdict::pass);
   }
 
   report.check_latency = measure_check_latency(backend, load_s, libraries_loaded, o.rounds, round_s, o.process_runs);

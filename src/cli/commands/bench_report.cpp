@@ -103,8 +103,9 @@ std::string format_bench_table(const BenchReport& report) {
 
   table += "\n  targets:\n";
   for (const auto& t : report.targets)
-    table += fmt::format("    {:<4} {:<55} {:.3g} (needs {} {:g})\n", t.met ? "met" : "MISS", t.name, t.value,
-                         t.at_most ? "<=" : ">=", t.required);
+    table += fmt::format("    {:<4} {:<55} {}\n", t.met ? "met" : "MISS", t.name,
+                         t.yes_no ? (t.met ? "yes" : "no")
+                                  : fmt::format("{:.3g} (needs {} {:g})", t.value, t.at_most ? "<=" : ">=", t.required));
   table += report.all_targets_met ? "  all targets met\n"
                                   : "  SOME TARGETS MISSED (a loaded machine? compare with another run)\n";
   return table;

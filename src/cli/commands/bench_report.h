@@ -100,6 +100,7 @@ struct BenchTarget {
   double required = 0;   // the bound
   bool at_most = false;  // met when value <= required; otherwise when value >= required
   bool met = false;
+  bool yes_no = false;   // a yes-or-no target: shown as yes or no, not as 1 (needs >= 1)
 };
 
 struct BenchReport {
