@@ -549,6 +549,13 @@ TEST(GradingBundle, GradesKitSubmissionsEndToEndTheWayGradescopeDoes) {
     const json r = json::parse(slurp((root / "results/results.json").string()));
     expect_gradescope_contract(r);
     EXPECT_EQ(r["score"].get<double>(), s.full_marks ? builtin_rubric().max_score() : 0.0);
+    if (s.name == "broken" || s.name == "empty") {
+      // Nothing was built: one failure that says so, not fifteen "command not found".
+      ASSERT_EQ(r["tests"].size(), 1u) << r.dump(2);
+      EXPECT_EQ(r["tests"][0]["name"], "Your backprop.cpp builds into the runner");
+      EXPECT_EQ(r["tests"][0]["max_score"].get<double>(), builtin_rubric().max_score());
+      EXPECT_NE(r["tests"][0]["output"].get<std::string>().find(s.output), std::string::npos);
+    }
     if (s.name == "reads_rubric" && geteuid() != 0) continue;  // only root can hide the rubric from the student
     EXPECT_NE(r["output"].get<std::string>().find(s.output), std::string::npos) << r["output"];
   }
