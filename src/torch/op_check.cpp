@@ -378,7 +378,7 @@ std::string OpCheckReport::table() const {
                               has_libtorch ? "LibTorch autograd" : "finite differences alone (it has no torch_forward)",
                               to_string(dtype));
   t += fmt::format("  {:<22} {:>12}  {:>12}  {:<10} {:>17}  {:>17}  {}\n", "", "max abs diff", "max rel diff",
-                   "worst at", "hand-written", "reference", "verdict");
+                   "worst/tol", "hand-written", "reference", "verdict");
   const auto line = [&](const TensorComparison& c) {
     const std::string worst = shape_to_string(c.worst_index);
     if (c.missing || c.shape_mismatch) return fmt::format("  {:<22} FAIL: {}\n", c.name, c.message);

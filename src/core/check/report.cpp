@@ -110,7 +110,7 @@ std::string overall_line(const CheckReport& r) {
 }
 
 const std::string kTableHeader = fmt::format("  {:<6} {:<10} {:>13} {:>13}  {:<9} {:>17} {:>17}  {}\n", "grad", "shape",
-                                             "max abs diff", "max rel diff", "worst at", "under test", "LibTorch",
+                                             "max abs diff", "max rel diff", "worst/tol", "under test", "LibTorch",
                                              "verdict");
 
 // Under the table: each failure's message one per line; identical messages (vacuous ones,
