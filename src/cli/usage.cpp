@@ -47,7 +47,7 @@ size_t edit_distance(const std::string& a, const std::string& b) {
   return row[b.size()];
 }
 
-// The long names of a command's options: "--layers", ...
+// The names of a command's options, as typed: "--layers", "-o", ...
 std::vector<std::string> option_names(const CLI::App& command) {
   std::vector<std::string> names;
   for (const CLI::Option* option : command.get_options()) {
