@@ -92,9 +92,8 @@ void require_writable_file(const std::string& path) {
   if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
     throw InputError(path, "", "is a directory; expected the path of a file to write");
   if (written_in_place(path)) {
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);  // not truncated: nothing is written yet
-    if (fd < 0) throw InputError(path, "", std::string("cannot write to it: ") + std::strerror(errno));
-    ::close(fd);
+    // access, not open: opening a FIFO to write waits for its reader.
+    if (access(path.c_str(), W_OK) != 0) throw InputError(path, "", std::string("cannot write to it: ") + std::strerror(errno));
     return;
   }
   // The very temporary file write_file will make, made and removed now.

@@ -79,6 +79,15 @@ CLI::Validator non_negative_number() {
       "", "non_negative_number");
 }
 
+CLI::Validator positive_number() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        const auto v = as_number(text);
+        return v && *v > 0 ? "" : "expected a number > 0, got '" + text + "'";
+      },
+      "", "positive_number");
+}
+
 CLI::Validator number_from(double lo, double hi) {
   return CLI::Validator(
       [lo, hi](std::string& text) -> std::string {
@@ -160,7 +169,12 @@ std::optional<std::string> unknown_arguments(const CLI::App& app) {
     if (arg.size() < 2 || arg[0] != '-') continue;
     const std::string name = arg.substr(0, arg.find('='));
     // A one-letter option is within two edits of any other: only long ones get a guess.
-    const auto meant = name.size() > 2 ? closest(name, option_names(command)) : std::nullopt;
+    std::vector<std::string> names = option_names(command);
+    if (&command != &app) {  // the app's own options (--color) are taken after a command too
+      const auto own = option_names(app);
+      names.insert(names.end(), own.begin(), own.end());
+    }
+    const auto meant = name.size() > 2 ? closest(name, names) : std::nullopt;
     return fmt::format("{}unknown option {}{}", command_prefix(app), name, meant ? "; did you mean " + *meant + "?" : "");
   }
   return fmt::format("{}unexpected argument '{}': {} takes options only (see --help)", command_prefix(app),
@@ -183,6 +197,15 @@ std::string usage_message(const CLI::App& app, const CLI::ParseError& error) {
     }
     const bool whole = option && option->get_type_name().find("INT") != std::string::npos;
     what = fmt::format("{}: expected {}, got '{}'", m[1].str(), whole ? "a whole number" : "a number", m[2].str());
+  }
+  // "--rtol: At Most 1 required but received 2"
+  static const std::regex repeated(R"(^(\S+): At Most \d+ required but received \d+$)");
+  if (std::regex_match(what, m, repeated)) what = m[1].str() + ": given more than once; give it once";
+  // "A subcommand is required": options alone, no command
+  if (what == "A subcommand is required") {
+    std::vector<std::string> commands;
+    for (const CLI::App* sub : app.get_subcommands({})) commands.push_back(sub->get_name());
+    what = "expected a command, one of " + joined(commands) + " (gradverify help lists them)";
   }
   // "--problem excludes --layers"
   static const std::regex excludes(R"(^(\S+) excludes (\S+)$)");

@@ -13,6 +13,7 @@ namespace gradverify::cli {
 
 // Validators whose failures read as "expected ..., got '...'" (CLI11 prefixes the option).
 CLI::Validator non_negative_number();
+CLI::Validator positive_number();
 CLI::Validator number_from(double lo, double hi);
 CLI::Validator whole_number_from(int64_t lo, int64_t hi);
 CLI::Validator one_of(std::vector<std::string> choices);

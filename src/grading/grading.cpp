@@ -99,7 +99,9 @@ CaseResult score_case(const PreparedCase& p, const SandboxResult& run) {
     else if (!answer.doc.is_object()) r.failure = "stdout is JSON but not an object: the answer is {\"...\": [...]}";
   }
   if (!r.failure.empty()) {
-    r.feedback = feedback + "0 points: " + r.failure + "\n" + stderr_excerpt(run);
+    // "command not found" is what sh's stderr says too: once is enough.
+    const bool not_found = r.failure.find("command not found") != std::string::npos;
+    r.feedback = feedback + "0 points: " + r.failure + "\n" + (not_found ? "" : stderr_excerpt(run));
     return r;
   }
 

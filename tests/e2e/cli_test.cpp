@@ -1,6 +1,7 @@
 // The gradverify binary as a user meets it: exit codes, messages, and the file interface.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -432,6 +433,16 @@ INSTANTIATE_TEST_SUITE_P(
         // The bundle's target is checked before the rubric's references are computed.
         UsageError{"bundle_output_directory", "autograder-bundle -o /tmp",
                    "gradverify: error: /tmp: is a directory; expected the path of a file to write\n"},
+        UsageError{"bundle_output_empty", "autograder-bundle -o ''",
+                   "gradverify: error: --output: expected the path of the zip to write, got ''\n"},
+        UsageError{"options_without_a_command", "--color never",
+                   "gradverify: error: expected a command, one of check, train, neuron, bce, grade, autograder-bundle, "
+                   "bench (gradverify help lists them)\n"},
+        UsageError{"near_miss_global_option", "--colour never check",
+                   "gradverify: error: check: unknown option --colour; did you mean --color?\n"},
+        UsageError{"option_twice", "check --rtol 1e-5 --rtol 1e-6",
+                   "gradverify: error: check: --rtol: given more than once; give it once\n"},
+        UsageError{"learning_rate_zero", "train --lr 0", "gradverify: error: train: --lr: expected a number > 0, got '0'\n"},
         UsageError{"bundle_output_unwritable", "autograder-bundle -o /nonexistent/a.zip",
                    "gradverify: error: /nonexistent/a.zip: cannot write the file: No such file or directory\n"},
         // An output that can't be written is found before any work: LibTorch is never loaded.
@@ -466,6 +477,18 @@ TEST(CliStartup, EveryCommandsHelpGivesItsExitStatusWithoutCli11Artefacts) {
     for (const char* artefact : {"Excludes:", "{false}", "{true}", ":NONNEGATIVE", ":FILE", ":DIR", "INT in [", ":{"})
       EXPECT_EQ(help.find(artefact), std::string::npos) << artefact << "\n" << help;
   }
+}
+
+TEST(CliStartup, TheBundleNeverReplacesWhatIsNotARegularFile) {
+  // A FIFO stands for any device: -o /dev/null as root must not turn it into a zip.
+  const std::string fifo = temp_path("bundle_fifo_" + std::to_string(getpid()));
+  std::filesystem::remove(fifo);
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  const CliRun r = gradverify_without_torch("autograder-bundle -o " + fifo);
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_EQ(r.err, "gradverify: error: " + fifo + ": is not a regular file; expected the path of a zip to write (or replace)\n");
+  EXPECT_TRUE(std::filesystem::is_fifo(fifo));
+  std::filesystem::remove(fifo);
 }
 
 TEST(CliStartup, GradverifyAloneAndHelpPrintTheHelp) {

@@ -484,6 +484,10 @@ TEST(GradingIsolation, ASubmissionCannotRunTheGrader) {
 TEST(Grading, ACommandThatIsNotThereIsWarnedAboutOnceEvenWhenQuiet) {
   const auto run = run_shell(kGrade + " -q --rubric " + small_rubric() + " --submission-cmd ./runner_never_built");
   ASSERT_EQ(run.exit_code, 0) << run.err;
+  // Each case says it once, not again in sh's own words.
+  size_t said = 0;
+  for (size_t at = run.out.find("not found"); at != std::string::npos; at = run.out.find("not found", at + 1)) ++said;
+  EXPECT_EQ(said, 2u) << run.out;
   EXPECT_EQ(run.err, "grade: warning: --submission-cmd ./runner_never_built: not found; it runs in (a copy of) "
                      "--submission-dir " + kSubmission + "\n");
 }

@@ -94,7 +94,14 @@ bool on_path(const std::string& program) {
 }  // namespace
 
 int run_bundle(const BundleOptions& o) {
-  // Everything that could stop the bundle at the end is checked before the work.
+  // Everything that could stop the bundle at the end is checked before the work. The zip is
+  // renamed onto its target, so the target must be a regular file or nothing: never a
+  // device (-o /dev/null would replace it) or a directory.
+  if (o.output_path.empty()) throw InputError("--output", "", "expected the path of the zip to write, got ''");
+  std::error_code ec;
+  const auto target = fs::symlink_status(o.output_path, ec);
+  if (fs::exists(target) && !fs::is_regular_file(target) && !fs::is_directory(target))
+    throw InputError(o.output_path, "", "is not a regular file; expected the path of a zip to write (or replace)");
   require_writable_file(o.output_path);
   if (!on_path("zip")) throw InputError("zip", "", "the bundle is a zip, and zip is not installed: apt-get install zip");
   const fs::path source = o.source_dir.empty() ? fs::path(GRADVERIFY_SOURCE_DIR) : fs::path(o.source_dir);

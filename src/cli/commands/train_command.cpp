@@ -52,7 +52,7 @@ Examples:
   train->add_option("--optimizer", o.optimizer, "sgd (with momentum) or adam")
       ->capture_default_str()
       ->check(one_of({"sgd", "adam"}));
-  train->add_option("--lr", o.lr, "Learning rate [default: 0.5 for sgd, 0.05 for adam]");
+  train->add_option("--lr", o.lr, "Learning rate [default: 0.5 for sgd, 0.05 for adam]")->check(positive_number());
   train->add_option("--momentum", o.momentum, "SGD momentum (0 for plain SGD)")->capture_default_str();
   train->add_option("--beta1", o.beta1, "Adam's beta1")->capture_default_str();
   train->add_option("--beta2", o.beta2, "Adam's beta2")->capture_default_str();
