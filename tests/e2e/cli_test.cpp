@@ -235,7 +235,7 @@ TEST(CliTrain, WithoutGnuplotTheDataIsStillWrittenAndTheMessageSaysHowToPlot) {
 
 TEST(CliTrain, BadSettingsAreUsageErrors) {
   for (const auto& [args, message] :
-       {std::pair{"train --lr -1", "command line: lr: expected a learning rate > 0"},
+       {std::pair{"train --lr -1", "gradverify: error: train: --lr: expected a number > 0, got '-1'\n"},
         std::pair{"train --momentum 1", "momentum: expected a momentum in [0, 1)"},
         std::pair{"train --optimizer rmsprop", "--optimizer"},
         std::pair{"train --steps 0", "--steps"},
