@@ -201,8 +201,10 @@ std::string usage_message(const CLI::App& app, const CLI::ParseError& error) {
   // "--rtol: At Most 1 required but received 2"
   static const std::regex repeated(R"(^(\S+): At Most \d+ required but received \d+$)");
   if (std::regex_match(what, m, repeated)) what = m[1].str() + ": given more than once; give it once";
-  // "A subcommand is required": options alone, no command
+  // "A subcommand is required": options alone, or a mistyped command after them
   if (what == "A subcommand is required") {
+    for (const auto& word : app.remaining())
+      if (!word.empty() && word[0] != '-') return unknown_command_message(app, word);
     std::vector<std::string> commands;
     for (const CLI::App* sub : app.get_subcommands({})) commands.push_back(sub->get_name());
     what = "expected a command, one of " + joined(commands) + " (gradverify help lists them)";

@@ -438,6 +438,9 @@ INSTANTIATE_TEST_SUITE_P(
         UsageError{"options_without_a_command", "--color never",
                    "gradverify: error: expected a command, one of check, train, neuron, bce, grade, autograder-bundle, "
                    "bench (gradverify help lists them)\n"},
+        UsageError{"unknown_command_after_an_option", "--color never chek",
+                   "gradverify: error: unknown command 'chek' (did you mean check?); the commands are check, train, "
+                   "neuron, bce, grade, autograder-bundle, bench\n"},
         UsageError{"near_miss_global_option", "--colour never check",
                    "gradverify: error: check: unknown option --colour; did you mean --color?\n"},
         UsageError{"option_twice", "check --rtol 1e-5 --rtol 1e-6",
