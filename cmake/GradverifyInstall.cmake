@@ -8,11 +8,16 @@ include(CMakePackageConfigHelpers)
 
 set_target_properties(gradverify_core PROPERTIES EXPORT_NAME core)
 set_target_properties(gradverify_grading PROPERTIES EXPORT_NAME grading)
-set_target_properties(gradverify_torch PROPERTIES EXPORT_NAME torch)
+if(GRADVERIFY_WITH_TORCH)
+  set_target_properties(gradverify_torch PROPERTIES EXPORT_NAME torch)
+endif()
 # The warnings target rides along only because static libraries list their private link
 # dependencies; it is link-only there, so consumers never get its flags.
 set_target_properties(gradverify_warnings PROPERTIES EXPORT_NAME internal_warnings)
-set(gradverify_exported gradverify_core gradverify_grading gradverify_torch gradverify_warnings)
+set(gradverify_exported gradverify_core gradverify_grading gradverify_warnings)
+if(GRADVERIFY_WITH_TORCH)
+  list(APPEND gradverify_exported gradverify_torch)
+endif()
 set(GRADVERIFY_PACKAGE_HAS_GTEST OFF)
 if(TARGET gradverify_gtest)
   set(GRADVERIFY_PACKAGE_HAS_GTEST ON)
@@ -26,7 +31,9 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/gradverify DESTINATION ${CMAKE_I
         FILES_MATCHING PATTERN "*.h")
 install(FILES ${PROJECT_BINARY_DIR}/generated/gradverify/version.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/gradverify)
 install(TARGETS gradverify RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-install(TARGETS gradverify_torch_backend LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}/gradverify)
+if(GRADVERIFY_WITH_TORCH)
+  install(TARGETS gradverify_torch_backend LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}/gradverify)
+endif()
 
 install(EXPORT gradverifyTargets NAMESPACE gradverify:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/gradverify)
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/gradverifyConfig.cmake.in

@@ -14,25 +14,29 @@ endmacro()
 gradverify_require(nlohmann_json nlohmann-json3-dev)
 gradverify_require(fmt libfmt-dev)
 gradverify_require(CLI11 libcli11-dev)
+gradverify_require(OpenSSL libssl-dev)  # SHA-256 and HMAC for stored references (grading/references.h)
 
-# LibTorch: Debian's libtorch-dev, or an official LibTorch unpacked anywhere, found through
-# -DTorch_DIR=<libtorch>/share/cmake/Torch or CMAKE_PREFIX_PATH=<libtorch>.
-find_package(Torch QUIET)
-if(NOT Torch_FOUND)
-  message(FATAL_ERROR
-    "gradverify: LibTorch not found. Run scripts/setup as root (installs libtorch-dev), "
-    "or point -DTorch_DIR at an unpacked LibTorch's share/cmake/Torch.")
-endif()
-message(STATUS "gradverify: LibTorch ${Torch_VERSION} from ${Torch_DIR}")
-# Debian's package numbers its LibTorch apart from the headers' TORCH_VERSION (1.13.1+dfsg-4
-# packages a 1.13.0): bench names both. Empty for an unpacked LibTorch.
 set(GRADVERIFY_LIBTORCH_PACKAGE "")
-find_program(GRADVERIFY_DPKG_QUERY dpkg-query)
-if(GRADVERIFY_DPKG_QUERY AND Torch_DIR MATCHES "^/usr/")
-  execute_process(COMMAND ${GRADVERIFY_DPKG_QUERY} -W -f=libtorch-dev\ \${Version} libtorch-dev
-                  OUTPUT_VARIABLE GRADVERIFY_LIBTORCH_PACKAGE ERROR_QUIET RESULT_VARIABLE dpkg_status)
-  if(NOT dpkg_status EQUAL 0)
-    set(GRADVERIFY_LIBTORCH_PACKAGE "")
+if(GRADVERIFY_WITH_TORCH)
+  # LibTorch: Debian's libtorch-dev, or an official LibTorch unpacked anywhere, found through
+  # -DTorch_DIR=<libtorch>/share/cmake/Torch or CMAKE_PREFIX_PATH=<libtorch>.
+  find_package(Torch QUIET)
+  if(NOT Torch_FOUND)
+    message(FATAL_ERROR
+      "gradverify: LibTorch not found. Run scripts/setup as root (installs libtorch-dev), "
+      "or point -DTorch_DIR at an unpacked LibTorch's share/cmake/Torch.")
+  endif()
+  message(STATUS "gradverify: LibTorch ${Torch_VERSION} from ${Torch_DIR}")
+  # Debian's package numbers its LibTorch apart from the headers' TORCH_VERSION (1.13.1+dfsg-4
+  # packages a 1.13.0): bench names both. Empty for an unpacked LibTorch.
+  set(GRADVERIFY_LIBTORCH_PACKAGE "")
+  find_program(GRADVERIFY_DPKG_QUERY dpkg-query)
+  if(GRADVERIFY_DPKG_QUERY AND Torch_DIR MATCHES "^/usr/")
+    execute_process(COMMAND ${GRADVERIFY_DPKG_QUERY} -W -f=libtorch-dev\ \${Version} libtorch-dev
+                    OUTPUT_VARIABLE GRADVERIFY_LIBTORCH_PACKAGE ERROR_QUIET RESULT_VARIABLE dpkg_status)
+    if(NOT dpkg_status EQUAL 0)
+      set(GRADVERIFY_LIBTORCH_PACKAGE "")
+    endif()
   endif()
 endif()
 

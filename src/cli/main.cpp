@@ -10,6 +10,7 @@
 #include "commands/check_command.h"
 #include "commands/grade_command.h"
 #include "commands/lab_commands.h"
+#include "commands/references_command.h"
 #include "commands/train_command.h"
 #include "gradverify/errors.h"
 #include "gradverify/version.h"
@@ -40,6 +41,8 @@ int main(int argc, char** argv) {
   gradverify::cli::add_bce_command(app, bce_options);
   gradverify::cli::GradeOptions grade_options;
   gradverify::cli::add_grade_command(app, grade_options);
+  gradverify::cli::ReferencesOptions references_options;
+  gradverify::cli::add_references_command(app, references_options);
   gradverify::cli::BundleOptions bundle_options;
   gradverify::cli::add_bundle_command(app, bundle_options);
   gradverify::cli::BenchOptions bench_options;
@@ -95,6 +98,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("neuron")) return gradverify::cli::run_neuron(neuron_options);
     if (app.got_subcommand("bce")) return gradverify::cli::run_bce(bce_options);
     if (app.got_subcommand("grade")) return gradverify::cli::run_grade(grade_options);
+    if (app.got_subcommand("references")) return gradverify::cli::run_references(references_options);
     if (app.got_subcommand("autograder-bundle")) return gradverify::cli::run_bundle(bundle_options);
     if (app.got_subcommand("bench")) return gradverify::cli::run_bench(bench_options);
   } catch (const gradverify::InputError& e) {

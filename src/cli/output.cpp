@@ -56,7 +56,7 @@ void write_all(int fd, const std::string& text, size_t& written) {
 
 }  // namespace
 
-void write_file(const std::string& path, const std::string& text) {
+void write_file(const std::string& path, const std::string& text, unsigned mode) {
   if (written_in_place(path)) {
     const int fd = ::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
     if (fd < 0) throw InputError(path, "", std::string("cannot write to it: ") + std::strerror(errno));
@@ -75,7 +75,7 @@ void write_file(const std::string& path, const std::string& text) {
   size_t written = 0;
   write_all(fd, text, written);
   // The descriptor is closed whatever went wrong, and errno kept from the first failure.
-  bool ok = written == text.size() && fchmod(fd, 0644) == 0;
+  bool ok = written == text.size() && fchmod(fd, static_cast<mode_t>(mode)) == 0;
   int error = ok ? 0 : errno;
   if (::close(fd) != 0 && ok) ok = false, error = errno;
   if (ok && std::rename(tmp.c_str(), path.c_str()) != 0) ok = false, error = errno;

@@ -20,8 +20,9 @@ enum ExitCode : int {
 int exit_code(Verdict verdict);
 
 // Writes via a temporary file and a rename, so a failed write never leaves half a file.
-// Throws InputError naming the path when it can't.
-void write_file(const std::string& path, const std::string& text);
+// Throws InputError naming the path when it can't. `mode` 0600 keeps a file root's (stored
+// references hold the hidden cases' answers); a device or FIFO written in place keeps its own.
+void write_file(const std::string& path, const std::string& text, unsigned mode = 0644);
 
 // Checked before any work, so that no command works for minutes and then can't write what it
 // found: `path` must be a file that can be created or replaced (its directory exists and is

@@ -9,6 +9,8 @@
 #include <system_error>
 #include <vector>
 
+#include "gradverify/errors.h"
+
 namespace gradverify::cli {
 namespace {
 
@@ -16,6 +18,12 @@ double load_seconds = 0;
 
 
 const ReferenceBackend& load() {
+#ifdef GRADVERIFY_WITHOUT_TORCH
+  throw InputError("gradverify", "",
+                   "this build has no LibTorch (GRADVERIFY_WITH_TORCH=OFF, a grading image's build): it grades with "
+                   "stored references, `grade --references FILE`; check, train, bench and references need a build "
+                   "with LibTorch");
+#endif
   const std::string path = torch_backend_path();
   const auto start = std::chrono::steady_clock::now();
   // RTLD_LOCAL: LibTorch's symbols stay inside the plug-in; RTLD_NOW: a broken install fails
@@ -61,6 +69,11 @@ std::string torch_backend_path() {
 const ReferenceBackend& torch_backend() {
   static const ReferenceBackend& backend = load();
   return backend;
+}
+
+ReferenceSource torch_reference_source() {
+  const ReferenceBackend& backend = torch_backend();
+  return {backend.compute_op_reference, backend.compute_reference, backend.torch_version};
 }
 
 double torch_backend_load_seconds() { return load_seconds; }

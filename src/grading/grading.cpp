@@ -79,10 +79,30 @@ void require_informative_reference(const PreparedCase& p, const std::string& rub
   }
 }
 
+std::vector<std::string> case_tags(const GradingCase& g) {
+  if (g.kind == CaseKind::mlp)
+    return {"net", to_string(g.problem.spec.loss), to_string(g.problem.spec.dtype)};
+  const Op op = g.op.op;
+  const std::string family = op_activation(op) ? "activation" : op == Op::linear ? "linear" : "loss";
+  std::vector<std::string> tags = {"op", family};
+  if (family != "linear") tags.push_back(to_string(op));
+  tags.push_back(to_string(g.op.dtype));
+  return tags;
+}
+
+GradeResult build_failure_result(const Rubric& rubric, const std::string& compiler_output) {
+  GradeResult r;
+  r.rubric = rubric.name;
+  r.max_score = rubric.max_score();
+  r.build_failure = compiler_output.empty() ? "the submission did not build (the build said nothing)" : compiler_output;
+  return r;
+}
+
 CaseResult score_case(const PreparedCase& p, const SandboxResult& run) {
   const GradingCase& g = p.spec;
   CaseResult r;
   r.name = g.name;
+  r.tags = case_tags(g);
   r.description = g.description;
   r.visibility = g.visibility;
   r.points = g.points;
@@ -155,6 +175,7 @@ namespace {
 CaseResult not_run(const PreparedCase& p, const std::string& why) {
   CaseResult r;
   r.name = p.spec.name;
+  r.tags = case_tags(p.spec);
   r.description = p.spec.description;
   r.visibility = p.spec.visibility;
   r.points = p.spec.points;
@@ -214,35 +235,6 @@ GradeResult grade_submission(const std::vector<PreparedCase>& cases, const std::
   return result;
 }
 
-// ---- outputs --------------------------------------------------------------------------------
-
-namespace {
-
-std::string summary_line(const GradeResult& r) {
-  int64_t passed = 0;
-  for (const auto& c : r.cases) passed += c.passed ? 1 : 0;
-  return fmt::format("{:g} / {:g} points; {} of {} cases passed", r.score, r.max_score, passed, r.cases.size());
-}
-
-std::string xml_escape(const std::string& s) {
-  std::string out;
-  for (unsigned char ch : s) {
-    switch (ch) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default:
-        // XML 1.0 allows tab, newline and carriage return below 0x20, nothing else.
-        if (ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r') out += fmt::format("\\x{:02x}", ch);
-        else out += static_cast<char>(ch);
-    }
-  }
-  return out;
-}
-
-}  // namespace
-
 // What a submission wrote, made safe to show anywhere: valid UTF-8 (RFC 3629: no overlong
 // forms, no surrogates, nothing above U+10FFFF; anything else becomes U+FFFD), and no
 // terminal control sequence. C0 controls but tab and newline, DEL and the C1 controls
@@ -278,108 +270,6 @@ std::string printable(const std::string& s) {
     }
   }
   return out;
-}
-
-std::string format_gradescope(const GradeResult& r) {
-  nlohmann::json doc;
-  doc["score"] = r.score;
-  doc["execution_time"] = static_cast<int64_t>(std::ceil(r.seconds));
-  std::string output = "gradverify: " + summary_line(r) + " (rubric: " + r.rubric + ")\n";
-  for (const auto& note : r.notes) output += "\n" + note + "\n";
-  doc["output"] = printable(output);
-  // Staff see the grader's own stdout and stderr (the isolation in force, each case's
-  // progress, hidden ones included); students must not.
-  doc["stdout_visibility"] = "hidden";
-  if (!r.isolation.empty()) doc["extra_data"] = {{"isolation", r.isolation}};
-  doc["tests"] = nlohmann::json::array();
-  for (const auto& c : r.cases)
-    doc["tests"].push_back({{"name", c.name},
-                            {"score", c.score},
-                            {"max_score", c.points},
-                            {"status", c.passed ? "passed" : "failed"},
-                            {"output", printable(c.feedback)},
-                            {"visibility", c.visibility}});
-  return doc.dump(2) + "\n";
-}
-
-std::string format_junit(const GradeResult& r) {
-  int64_t failures = 0;
-  for (const auto& c : r.cases) failures += c.passed ? 0 : 1;
-  std::string x = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
-  x += fmt::format("<testsuites name=\"gradverify\" tests=\"{}\" failures=\"{}\" time=\"{:.3f}\">\n", r.cases.size(),
-                   failures, r.seconds);
-  x += fmt::format("  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" time=\"{:.3f}\">\n",
-                   xml_escape(r.rubric), r.cases.size(), failures, r.seconds);
-  x += fmt::format("    <properties><property name=\"score\" value=\"{:g}\"/><property name=\"max_score\" "
-                   "value=\"{:g}\"/><property name=\"isolation\" value=\"{}\"/></properties>\n",
-                   r.score, r.max_score, xml_escape(r.isolation));
-  for (const auto& c : r.cases) {
-    x += fmt::format("    <testcase name=\"{}\" classname=\"gradverify.{}\" time=\"{:.3f}\">\n", xml_escape(c.name),
-                     xml_escape(c.visibility), c.seconds);
-    if (!c.passed)
-      x += fmt::format("      <failure message=\"{}\">{}</failure>\n",
-                       xml_escape(fmt::format("{:g} of {:g} points{}", c.score, c.points,
-                                              c.failure.empty() ? "" : ": " + printable(c.failure))),
-                       xml_escape(printable(c.feedback)));
-    x += "    </testcase>\n";
-  }
-  x += "  </testsuite>\n</testsuites>\n";
-  return x;
-}
-
-std::string format_grade_json(const GradeResult& r) {
-  nlohmann::json doc;
-  doc["submission"] = printable(r.submission);
-  doc["rubric"] = r.rubric;
-  doc["score"] = r.score;
-  doc["max_score"] = r.max_score;
-  doc["seconds"] = r.seconds;
-  doc["isolation"] = r.isolation;
-  doc["notes"] = nlohmann::json::array();
-  for (const auto& note : r.notes) doc["notes"].push_back(printable(note));
-  doc["cases"] = nlohmann::json::array();
-  for (const auto& c : r.cases) {
-    nlohmann::json tensors = nlohmann::json::array();
-    for (const auto& t : c.tensors)
-      tensors.push_back({{"name", t.name},
-                         {"shape", t.shape},
-                         {"passed", t.passed},
-                         {"missing", t.missing},
-                         {"malformed", t.malformed},
-                         {"elements", t.elements},
-                         {"mismatched", t.mismatched},
-                         {"max_abs_diff", detail::number_to_json(t.max_abs_diff)},
-                         {"max_rel_diff", detail::number_to_json(t.max_rel_diff)},
-                         {"worst_index", t.worst_index},
-                         {"message", printable(t.message)},
-                         {"hint", t.hint},
-                         {"hint_kinds", t.hint_kinds}});
-    doc["cases"].push_back({{"name", c.name},
-                            {"description", c.description},
-                            {"visibility", c.visibility},
-                            {"points", c.points},
-                            {"score", c.score},
-                            {"passed", c.passed},
-                            {"failure", printable(c.failure)},
-                            {"tensors", tensors},
-                            {"seconds", c.seconds},
-                            {"feedback", printable(c.feedback)}});
-  }
-  return doc.dump(2) + "\n";
-}
-
-std::string format_grade_table(const GradeResult& r) {
-  std::string t = "gradverify grade: " + r.rubric + "\n  submission: " + printable(r.submission) + "\n";
-  if (!r.isolation.empty()) t += "  isolation: " + r.isolation + "\n";
-  t += "\n";
-  for (const auto& c : r.cases)
-    t += fmt::format("  {:<4} {:>5g}/{:<3g} {:<40} {}\n", c.passed ? "ok" : "FAIL", c.score, c.points, c.name,
-                     c.visibility == "visible" ? "" : "(" + c.visibility + ")");
-  for (const auto& note : r.notes) t += "\n" + printable(note) + "\n";
-  for (const auto& c : r.cases)
-    if (!c.passed) t += "\n--- " + c.name + " ---\n" + printable(c.feedback);
-  t += "\n" + summary_line(r) + fmt::format(" in {:.1f} s\n", r.seconds);
-  return t;
 }
 
 }  // namespace gradverify

@@ -296,6 +296,9 @@ GradingCase read_case(const nlohmann::json& doc, const std::string& source, cons
     g.tolerances.atol_scale = t.number("atol_scale", g.tolerances.atol_scale, 0, 1);
   }
   if (doc.contains("description")) g.description = r.string("description", g.description);
+  g.definition = doc.dump();
+  g.generated = !from_file;
+  g.seed = seed;
   return g;
 }
 
@@ -320,10 +323,18 @@ Rubric parse_rubric(const nlohmann::json& doc, const std::string& source, const 
     names.push_back(g.name);
     rubric.cases.push_back(std::move(g));
   }
+  rubric.definition = doc.dump();  // nlohmann's objects are ordered by key: canonical
   return rubric;
 }
 
 }  // namespace
+
+GradingCase case_with_seed(const GradingCase& g, uint32_t seed) {
+  if (!g.generated) throw std::logic_error("case_with_seed: '" + g.name + "' is read from a file, not generated");
+  nlohmann::json doc = nlohmann::json::parse(g.definition);
+  doc["seed"] = seed;
+  return read_case(doc, "variant of case '" + g.name + "'", "seed " + std::to_string(seed), ".");
+}
 
 Rubric load_rubric(const std::string& path) {
   const auto doc = detail::parse_json_file(path);

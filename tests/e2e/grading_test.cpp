@@ -501,7 +501,7 @@ TEST(GradingBundle, TheBundleReplacesWhatWasAtItsPathWholeUnderTheNameGiven) {
   { std::ofstream(bundle) << "not a zip, and stale"; }
   const auto run = run_shell(kBin + " autograder-bundle -o " + bundle.string());
   ASSERT_EQ(run.exit_code, 0) << run.err;
-  EXPECT_EQ(run.out.rfind("gradverify: wrote " + bundle.string() + " (15 cases, 54 points)", 0), 0u) << run.out;
+  EXPECT_EQ(run.out.rfind("gradverify: wrote " + bundle.string() + " (15 cases, 54 points, 1 variant per generated case)", 0), 0u) << run.out;
   EXPECT_FALSE(fs::exists(bundle.string() + ".zip"));
   const auto listing = run_shell("unzip -l " + bundle.string());
   EXPECT_EQ(listing.exit_code, 0) << listing.err;
@@ -516,11 +516,11 @@ TEST(GradingBundle, GradesKitSubmissionsEndToEndTheWayGradescopeDoes) {
   const fs::path root = temp_path("autograder_root"), zip = temp_path("autograder.zip");
   fs::remove_all(root);
   fs::remove(zip);
-  ASSERT_EQ(run_shell(kBin + " autograder-bundle --output " + zip.string()).exit_code, 0);
+  ASSERT_EQ(run_shell(kBin + " autograder-bundle --variants 4 --output " + zip.string()).exit_code, 0);
   // Gradescope unpacks the zip into /autograder/source and runs setup.sh there.
   fs::create_directories(root);
   ASSERT_EQ(run_shell("unzip -q " + zip.string() + " -d " + (root / "source").string()).exit_code, 0);
-  for (const char* file : {"setup.sh", "run_autograder", "rubric.json", "student_kit/backprop.h",
+  for (const char* file : {"setup.sh", "run_autograder", "rubric.json", "references.json", "student_kit/backprop.h",
                            "student_kit/backprop.cpp", "gradverify/CMakeLists.txt", "gradverify/src/grading/grading.cpp"})
     EXPECT_TRUE(fs::exists(root / "source" / file)) << file;
   EXPECT_FALSE(fs::exists(root / "source/gradverify/src/student_kit_solution")) << "the solution stays with staff";
@@ -538,29 +538,39 @@ TEST(GradingBundle, GradesKitSubmissionsEndToEndTheWayGradescopeDoes) {
   const std::string skeleton = slurp(std::string(GRADVERIFY_SOURCE) + "/src/student_kit/backprop.cpp");
   for (const Submission& s : {Submission{"solution", solution, true, "backprop.cpp compiled"},
                               Submission{"skeleton", skeleton, false, "backprop.cpp compiled"},
-                              Submission{"broken", "int main( {", false, "did not compile"},
+                              Submission{"broken", "int main( {", false, "expected"},
                               Submission{"reads_rubric", "#include \"" + (root / "source/rubric.json").string() + "\"\n",
                                          false, "Permission denied"},
-                              Submission{"empty", "", false, "No backprop.cpp in the submission"}}) {
+                              Submission{"reads_references",
+                                         "#include \"" + (root / "source/references.json").string() + "\"\n", false,
+                                         "Permission denied"},
+                              Submission{"empty", "", false, "There is no backprop.cpp in the submission"}}) {
     SCOPED_TRACE(s.name);
     fs::remove_all(root / "submission");
     fs::remove_all(root / "results");
     fs::create_directories(root / "submission/src");
     if (!s.backprop_cpp.empty()) std::ofstream(root / "submission/src/backprop.cpp") << s.backprop_cpp;
-    const auto run = run_shell("env AUTOGRADER_ROOT=" + root.string() + " GRADVERIFY=" + kBin + " " +
+    std::ofstream(root / "submission_metadata.json") << R"({"id": 99, "users": [{"email": "a@b.edu", "id": 1234, "name": "A"}]})";
+    // The grading image has no LibTorch: a grader that tried to load it would fail here.
+    const auto run = run_shell("env AUTOGRADER_ROOT=" + root.string() + " GRADVERIFY=" + kBin +
+                               " GRADVERIFY_TORCH_BACKEND=/nonexistent/libtorch_backend.so " +
                                (root / "source/run_autograder").string());
     EXPECT_EQ(run.exit_code, 0) << run.err;
     const json r = json::parse(slurp((root / "results/results.json").string()));
     expect_gradescope_contract(r);
     EXPECT_EQ(r["score"].get<double>(), s.full_marks ? builtin_rubric().max_score() : 0.0);
+    if (s.name == "solution") {
+      EXPECT_TRUE(r["extra_data"]["variant"].is_number_integer()) << r["extra_data"];
+    }
     if (s.name == "broken" || s.name == "empty") {
       // Nothing was built: one failure that says so, not fifteen "command not found".
       ASSERT_EQ(r["tests"].size(), 1u) << r.dump(2);
-      EXPECT_EQ(r["tests"][0]["name"], "Your backprop.cpp builds into the runner");
+      EXPECT_EQ(r["tests"][0]["name"], "Build");
       EXPECT_EQ(r["tests"][0]["max_score"].get<double>(), builtin_rubric().max_score());
       EXPECT_NE(r["tests"][0]["output"].get<std::string>().find(s.output), std::string::npos);
     }
-    if (s.name == "reads_rubric" && geteuid() != 0) continue;  // only root can hide the rubric from the student
+    // Only root can hide the rubric and references from the student.
+    if ((s.name == "reads_rubric" || s.name == "reads_references") && geteuid() != 0) continue;
     EXPECT_NE(r["output"].get<std::string>().find(s.output), std::string::npos) << r["output"];
   }
 }

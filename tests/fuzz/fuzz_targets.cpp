@@ -11,6 +11,7 @@
 #include "gradverify/check/report.h"
 #include "gradverify/errors.h"
 #include "gradverify/grading/grading.h"
+#include "gradverify/grading/results_formats.h"
 #include "gradverify/grading/rubric.h"
 #include "gradverify/problem/data.h"
 #include "gradverify/problem/gradients_file.h"

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "gradverify/grading/grading.h"
+#include "gradverify/grading/results_formats.h"
 #include "gradverify/grading/isolation.h"
 #include "gradverify/grading/sandbox.h"
 #include "support/run_command.h"

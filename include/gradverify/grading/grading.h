@@ -41,6 +41,7 @@ struct CaseResult {
   int64_t tensors_passed = 0, tensors_scored = 0;
   std::string feedback;                    // what a student reads: the table, the hints, stderr
   double seconds = 0;                      // the submission's wall time on this case
+  std::vector<std::string> tags;           // what it tests: {"op", "activation", "relu"}, {"net", "mse", "float64"}
 };
 
 struct GradeResult {
@@ -51,7 +52,15 @@ struct GradeResult {
   double seconds = 0;      // the whole grading run
   std::vector<std::string> notes;  // for the whole submission, e.g. a build log
   std::string isolation;   // the protections in force (IsolationStatus::summary), for staff
+  int64_t variant = -1;    // the stored references' variant graded (references.h); -1: computed here
+  // Set when the submission did not build: what the compiler said. No case ran, and every
+  // format shows one failed "Build" test worth the rubric's points (build_failure_result).
+  std::string build_failure;
 };
+
+// What a case tests, as tags for the results: {"op", "activation", "relu", "float64"},
+// {"op", "linear", ...}, {"op", "loss", "bce", ...} or {"net", "mse", "float32"}.
+std::vector<std::string> case_tags(const GradingCase& grading_case);
 
 // Scores one case from what the submission did. Pure: no processes, so it is testable alone.
 CaseResult score_case(const PreparedCase& prepared, const SandboxResult& run);
@@ -65,19 +74,13 @@ GradeResult grade_submission(const std::vector<PreparedCase>& cases, const std::
                              const std::function<void(const CaseResult&, size_t index, size_t total)>& on_case = {},
                              double budget_seconds = 0);
 
+// The result of a submission that did not build: no case ran, 0 of the rubric's points, and
+// `compiler_output` shown as the reason (results_formats.h shows it as one "Build" test).
+GradeResult build_failure_result(const Rubric& rubric, const std::string& compiler_output);
+
 // What a submission wrote, made safe for a terminal, a browser or JSON: valid UTF-8, with
 // every terminal control character but tab and newline written out (ESC as \x1b). Every
-// format below applies it to everything a submission wrote.
+// format of results_formats.h applies it to everything a submission wrote.
 std::string printable(const std::string& text);
-
-// Gradescope's results.json: score, execution_time, output, tests[] with name, score,
-// max_score, status (passed or failed), output and visibility.
-std::string format_gradescope(const GradeResult& result);
-// JUnit XML: one testsuite, one testcase per case, a <failure> with the feedback when it fails.
-std::string format_junit(const GradeResult& result);
-// The same cases with their per-tensor comparisons.
-std::string format_grade_json(const GradeResult& result);
-// For a person at a terminal: one line per case, then the feedback of the failing ones.
-std::string format_grade_table(const GradeResult& result);
 
 }  // namespace gradverify

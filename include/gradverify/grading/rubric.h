@@ -33,6 +33,11 @@ struct GradingCase {
   Problem problem;  // mlp cases
   OpCase op;        // op cases
   std::string problem_path;  // the problem_file it was read from, if any: kept out of every case's sight
+  // What its variants are made from (references.h): the case's object in the rubric, as JSON,
+  // and its seed. Generated cases (op cases, mlp cases without a problem_file) have variants.
+  std::string definition;
+  bool generated = false;
+  uint32_t seed = 0;
 };
 
 struct Rubric {
@@ -41,6 +46,7 @@ struct Rubric {
   double timeout_seconds = 10;  // per case, wall clock
   int64_t memory_mb = 1024;     // per case, address space
   std::vector<GradingCase> cases;
+  std::string definition;  // the rubric as parsed, in canonical JSON: what its fingerprint hashes
   double max_score() const;
 };
 
@@ -64,6 +70,10 @@ std::string builtin_rubric_json();
 // exact zeros in z, where ReLU'(0) = 0 is tested; BCE gets probabilities and 0/1 labels.
 OpCase generate_op_case(Op op, int64_t batch, int64_t width, int64_t out_width, Dtype dtype,
                         uint32_t seed);
+
+// The same generated case drawn from another seed: a variant of it (references.h). Everything
+// but the inputs (name, points, shape, tolerances) is the rubric's.
+GradingCase case_with_seed(const GradingCase& grading_case, uint32_t seed);
 
 // The JSON request a submission reads on stdin.
 std::string case_request_json(const GradingCase& grading_case);

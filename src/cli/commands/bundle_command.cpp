@@ -1,6 +1,7 @@
-// gradverify autograder-bundle: the zip a course uploads to Gradescope. setup.sh builds
-// gradverify from the bundled sources; run_autograder builds the student's backprop.cpp
-// against the kit and grades it (src/autograder/ holds both scripts).
+// gradverify autograder-bundle: the zip a course uploads to Gradescope. LibTorch's references
+// are computed here, once, and stored in it; setup.sh builds the torch-free grader from the
+// bundled sources, and run_autograder builds the student's backprop.cpp against the kit and
+// grades it with the stored references (src/autograder/ holds both scripts).
 #include "bundle_command.h"
 
 #include <fmt/format.h>
@@ -17,6 +18,7 @@
 
 #include "gradverify/errors.h"
 #include "gradverify/grading/grading.h"
+#include "gradverify/grading/references.h"
 #include "net_options.h"
 #include "output.h"
 #include "torch_backend.h"
@@ -32,19 +34,20 @@ void add_bundle_command(CLI::App& app, BundleOptions& o) {
   CLI::App* bundle = app.add_subcommand("autograder-bundle", "Write the Gradescope autograder zip for a rubric");
   bundle->footer(R"(
 The zip holds, at its root, what Gradescope's autograder contract asks for:
-  setup.sh        installs the packages (apt), builds gradverify from gradverify/ and
-                  compiles the kit's given files once (build_kit_objects.sh)
-  run_autograder  builds /autograder/submission's backprop.cpp with the kit's given files,
-                  grades it against rubric.json, writes /autograder/results/results.json
-  rubric.json     the rubric (problem files it names are bundled under cases/)
-  student_kit/    the handout: backprop.h, forward.cpp, runner.cpp, the skeleton
-  gradverify/     the sources setup.sh builds (the kit's solution is left out)
-The rubric is checked first, references included, so a bad one fails here and not on
-Gradescope.
-
-Memory: give the autograder at least 2 GB (Gradescope's default is 768 MB). Building
-gradverify in setup.sh takes about 1.1 GB for its LibTorch file, and the grader loads
-LibTorch (about 350 MB resident) before grading.
+  setup.sh         installs the packages (apt; no LibTorch), builds the torch-free grader
+                   from gradverify/ and compiles the kit's given files once
+  run_autograder   builds /autograder/submission's backprop.cpp with the kit's given files,
+                   grades it against rubric.json with references.json, and writes
+                   /autograder/results/results.json
+  rubric.json      the rubric (problem files it names are bundled under cases/)
+  references.json  LibTorch's answer to every case, computed here, with --variants K
+                   inputs per generated case; each student's is picked from their
+                   Gradescope user id (submission_metadata.json), the same on regrade
+  student_kit/     the handout: backprop.h, forward.cpp, runner.cpp, the skeleton
+  gradverify/      the sources setup.sh builds (the kit's solution is left out)
+The rubric is checked here, references included, so a bad one fails here and not on
+Gradescope. The grading image has no LibTorch: Gradescope's default 768 MB is enough
+(docs/grading.md has the measured peak).
 
 The zip is written beside --output and renamed onto it, so a bundle already there is replaced
 whole. --output is checked, and zip found, before the rubric's references are computed.
@@ -53,9 +56,12 @@ Exit status: 0 written, 2 a bad rubric, option or output path (or no zip), 4 an 
 
 Examples:
   gradverify autograder-bundle --output autograder.zip
-  gradverify autograder-bundle --rubric my_rubric.json --output autograder.zip)");
+  gradverify autograder-bundle --rubric my_rubric.json --variants 8 --output autograder.zip)");
   bundle->add_option("--rubric", o.rubric_path, "The rubric [default: the lab's built-in rubric]")->check(existing_file());
   bundle->add_option("--output,-o", o.output_path, "The zip to write")->capture_default_str();
+  bundle->add_option("--variants", o.variants, "Inputs per generated case, one picked per student")
+      ->capture_default_str()
+      ->check(whole_number_from(int64_t{1}, kMaxVariants));
   bundle->add_option("--source", o.source_dir, "gradverify's source tree [default: the one this binary was built from]")
       ->check(existing_directory());
 }
@@ -110,17 +116,11 @@ int run_bundle(const BundleOptions& o) {
       throw InputError(source.string(), "", std::string("not gradverify's source tree (no ") + needed +
                                                 "); pass --source with the checkout this binary came from");
 
-  // The rubric, checked as grading would check it (LibTorch references included).
+  // The rubric, checked as grading would check it, and its references computed.
   const Rubric rubric = o.rubric_path.empty() ? builtin_rubric() : load_rubric(o.rubric_path);  // errors name the field
   nlohmann::json rubric_doc = o.rubric_path.empty() ? nlohmann::json::parse(builtin_rubric_json())
                                                      : nlohmann::json::parse(std::ifstream(o.rubric_path));
-  const ReferenceBackend& backend = torch_backend();
-  for (const auto& c : rubric.cases) {
-    PreparedCase p;
-    p.spec = c;
-    p.reference = c.kind == CaseKind::op ? backend.compute_op_reference(c.op) : backend.compute_reference(c.problem).gradients;
-    require_informative_reference(p, rubric.source);
-  }
+  const StoredReferences references = compute_references(rubric, torch_reference_source(), o.variants);
 
   char staging_template[] = "/tmp/gradverify-bundle-XXXXXX";
   if (mkdtemp(staging_template) == nullptr) throw std::runtime_error("cannot create a staging directory in /tmp");
@@ -144,6 +144,11 @@ int run_bundle(const BundleOptions& o) {
           c["problem_file"] = bundled;
         }
     std::ofstream(staging / "rubric.json") << rubric_doc.dump(2) << "\n";
+    // The bundled rubric (problem_file paths rewritten) is the one graded: its hash is checked.
+    const Rubric bundled = load_rubric((staging / "rubric.json").string());
+    StoredReferences stored = references;
+    stored.rubric_sha256 = rubric_sha256(bundled);
+    write_file((staging / "references.json").string(), references_to_json(stored), 0600);
     // Zipped beside the output, then renamed onto it: a stale bundle is replaced whole, never
     // updated in place, and a failed zip leaves the old one as it was. The name ends in .zip,
     // since zip adds it otherwise; the output keeps the name it was given.
@@ -157,9 +162,10 @@ int run_bundle(const BundleOptions& o) {
     }
     fs::rename(partial, output);
     fs::remove_all(staging);
-    std::cout << fmt::format("gradverify: wrote {} ({} cases, {:g} points); upload it as the autograder, with at least "
-                             "2 GB of memory\n",
-                             o.output_path, rubric.cases.size(), rubric.max_score());
+    std::cout << fmt::format("gradverify: wrote {} ({} cases, {:g} points, {} variant{} per generated case); upload it "
+                             "as the autograder\n",
+                             o.output_path, rubric.cases.size(), rubric.max_score(), o.variants,
+                             o.variants == 1 ? "" : "s");
   } catch (...) {
     fs::remove_all(staging);
     throw;

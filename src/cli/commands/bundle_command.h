@@ -1,6 +1,7 @@
 #pragma once
 #include <CLI/CLI.hpp>
 
+#include <cstdint>
 #include <string>
 
 namespace gradverify::cli {
@@ -10,6 +11,7 @@ struct BundleOptions {
   std::string rubric_path;  // empty: the built-in rubric
   std::string output_path = "autograder.zip";
   std::string source_dir;   // gradverify's source tree; empty: the one this binary was built from
+  int64_t variants = 1;     // inputs per generated case, one per student (references.h)
 };
 
 void add_bundle_command(CLI::App& app, BundleOptions& options);

@@ -1,5 +1,6 @@
 // gradverify grade: a submission (or a whole class) against a rubric, over the protocol of
-// docs/grading.md. References are computed here, by LibTorch, before any submission runs;
+// docs/grading.md. References are computed here, by LibTorch, before any submission runs, or
+// read from stored references (--references, references.h) without loading LibTorch;
 // submissions run in sandboxes (sandbox.h) and never see them.
 #include "grade_command.h"
 
@@ -12,10 +13,12 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -23,6 +26,8 @@
 #include "gradverify/errors.h"
 #include "gradverify/grading/grading.h"
 #include "gradverify/grading/isolation.h"
+#include "gradverify/grading/references.h"
+#include "gradverify/grading/results_formats.h"
 #include "net_options.h"
 #include "output.h"
 #include "torch_backend.h"
@@ -55,6 +60,12 @@ Without --rubric, the lab's built-in rubric (--print-rubric shows it; edit a cop
 your own): op cases for every piece and whole-net cases, some hidden. Hidden cases are
 generated from their seeds here, at grading time.
 
+--references FILE (made by `gradverify references`) grades with stored references instead:
+LibTorch is never loaded, so the grader starts in milliseconds, and a machine without
+LibTorch can grade. With variants in FILE, each student's inputs are their own: the variant
+is picked from --student-id, from Gradescope's --submission-metadata, or in a class from the
+student's folder name, the same on every regrade.
+
 A whole class: --submissions DIR runs --submission-cmd in each folder of DIR (one per
 student), N at a time, and writes DIR's results into --output (a directory): one results
 file per student and summary.csv (student, total, points per case).
@@ -77,12 +88,18 @@ Examples:
   grade->add_option("--rubric", o.rubric_path, "A rubric file [default: the lab's built-in rubric]")
       ->check(existing_file());
   grade->add_flag("--print-rubric", o.print_rubric, "Print the built-in rubric as JSON and exit")->excludes(one);
-  grade->add_option("--format", o.format, "table, json, gradescope (results.json) or junit")
+  grade->add_option("--format", o.format,
+                    "table, json, gradescope (results.json), prairielearn (results.json), classroom (GitHub "
+                    "Classroom's command grader; also appended to $GITHUB_OUTPUT) or junit")
       ->capture_default_str()
-      ->check(one_of({"table", "json", "gradescope", "junit"}));
+      ->check(one_of({"table", "json", "gradescope", "prairielearn", "classroom", "junit"}));
   grade->add_option("--output,-o", o.output_path,
                     "The results file (one submission) or directory (a class) [default: stdout]");
   grade->add_option("--note-file", o.note_file, "Text to add to the results' top-level output, e.g. a build log")
+      ->check(existing_file());
+  grade->add_option("--build-failure", o.build_failure,
+                    "The submission did not build, and FILE holds the compiler's message: write results with one "
+                    "failed Build test (PrairieLearn: not gradable) and run nothing")
       ->check(existing_file());
   grade->add_option("--timeout", o.timeout, "Seconds per case [default: the rubric's, 10]")->check(number_from(0.1, 3600.0));
   grade->add_option("--student-timeout", o.student_timeout,
@@ -101,7 +118,16 @@ Examples:
   grade->add_option("--expose", o.exposed, "A directory cases may also read, read-only (e.g. a course's venv)")
       ->check(existing_directory());
   grade->add_flag("--allow-readable-rubric", o.allow_readable_rubric,
-                  "As root, grade even though other users may read --rubric (its hidden cases' seeds)");
+                  "As root, grade even though other users may read --rubric or --references (hidden cases)");
+  grade->add_option("--references", o.references_path,
+                    "Stored references (gradverify references): grade with them, without LibTorch")
+      ->check(existing_file());
+  auto* student_id = grade->add_option("--student-id", o.student_id,
+                                       "Whose variant of --references to grade [a class: each folder's name]");
+  grade->add_option("--submission-metadata", o.submission_metadata,
+                    "Gradescope's submission_metadata.json: its users' ids pick the variant of --references")
+      ->check(existing_file())
+      ->excludes(student_id);
 }
 
 namespace {
@@ -164,29 +190,40 @@ std::string formatted(const GradeResult& r, const std::string& format) {
   if (format == "json") return format_grade_json(r);
   if (format == "gradescope") return format_gradescope(r);
   if (format == "junit") return format_junit(r);
+  if (format == "prairielearn") return format_prairielearn(r);
+  if (format == "classroom") return format_classroom(r);
   return format_grade_table(r);
 }
 
-// Every reference, by LibTorch, before any submission runs; a case whose reference can't
-// tell a right answer from a skeleton is refused.
-std::vector<PreparedCase> prepare(const Rubric& rubric) {
-  const ReferenceBackend& backend = torch_backend();
-  std::vector<PreparedCase> prepared;
-  for (const auto& c : rubric.cases) {
-    PreparedCase p;
-    p.spec = c;
-    if (c.kind == CaseKind::op) {
-      p.reference = backend.compute_op_reference(c.op);
-    } else {
-      const ReferenceResult r = backend.compute_reference(c.problem);
-      p.reference = r.gradients;
-      p.reference_loss = r.loss;
-    }
-    require_informative_reference(p, rubric.source);
-    prepared.push_back(std::move(p));
+// The cases as graded, with their references: LibTorch's, computed here before any submission
+// runs (a case whose reference can't tell a right answer from a skeleton is refused), or
+// read from --references, one set per variant students get.
+class GradedCases {
+ public:
+  GradedCases(const Rubric& rubric, const std::optional<StoredReferences>& stored) : rubric_(rubric), stored_(stored) {
+    if (stored_) return;
+    const ReferenceSource source = torch_reference_source();
+    for (const auto& c : rubric.cases) computed_.push_back(prepare_case(c, source, rubric.source));
   }
-  return prepared;
-}
+  // The variant a student gets: -1 when the references are computed here (there is one).
+  int64_t variant_for(const std::string& student_id) const {
+    return stored_ ? stored_->variant_for(student_id) : -1;
+  }
+  // Made before the workers start, so that they only read.
+  const std::vector<PreparedCase>& cases(int64_t variant) {
+    if (!stored_) return computed_;
+    auto found = variants_.find(variant);
+    if (found == variants_.end()) found = variants_.emplace(variant, prepare_variant(rubric_, *stored_, variant)).first;
+    return found->second;
+  }
+
+ private:
+  const Rubric& rubric_;
+  const std::optional<StoredReferences>& stored_;
+  std::vector<PreparedCase> computed_;
+  std::map<int64_t, std::vector<PreparedCase>> variants_;
+};
+
 
 // A CSV field, safe in a spreadsheet too: control characters escaped (printable), and a field
 // a spreadsheet would read as a formula (=, +, -, @ first) given a leading apostrophe.
@@ -212,13 +249,16 @@ std::vector<std::string> student_folders(const GradeOptions& o) {
 }
 
 int grade_class(const GradeOptions& o, const std::vector<std::string>& students, const Rubric& rubric,
-                const std::vector<PreparedCase>& cases, SandboxLimits limits, const std::vector<std::string>& notes,
+                GradedCases& graded, SandboxLimits limits, const std::vector<std::string>& notes,
                 const IsolationStatus& isolation, const StopSignals& stop) {
   namespace fs = std::filesystem;
   std::error_code error;
   fs::create_directories(o.output_path, error);
   if (error) throw InputError(o.output_path, "", "cannot create the results directory: " + error.message());
   const std::string extension = o.format == "junit" ? "xml" : o.format == "table" ? "txt" : "json";
+  // Each student's variant, by their folder's name; every variant's cases made before the workers start.
+  std::vector<int64_t> variant(students.size());
+  for (size_t i = 0; i < students.size(); ++i) graded.cases(variant[i] = graded.variant_for(students[i]));
 
   const unsigned workers = o.workers > 0 ? static_cast<unsigned>(o.workers) : std::max(1u, std::thread::hardware_concurrency());
   std::vector<GradeResult> results(students.size());
@@ -234,12 +274,13 @@ int grade_class(const GradeOptions& o, const std::vector<std::string>& students,
       for (size_t i = next++; i < students.size() && !cases_stopped(); i = next++) {
         SandboxLimits mine = limits;
         mine.working_directory = (fs::path(o.submissions_dir) / students[i]).string();
-        GradeResult r = grade_submission(cases, o.submission_cmd, mine, {}, student_budget);
+        GradeResult r = grade_submission(graded.cases(variant[i]), o.submission_cmd, mine, {}, student_budget);
         if (cases_stopped()) return;  // this student's results are incomplete: none are written
         r.rubric = rubric.name;
         r.submission = students[i] + ": " + o.submission_cmd;
         r.notes = notes;
         r.isolation = isolation.summary();
+        r.variant = variant[i];
         write_file((fs::path(o.output_path) / (students[i] + "." + extension)).string(), formatted(r, o.format));
         results[i] = std::move(r);
         const size_t finished = ++done;
@@ -258,7 +299,7 @@ int grade_class(const GradeOptions& o, const std::vector<std::string>& students,
                                                    done.load(), o.output_path));
 
   std::string csv = "student,total";
-  for (const auto& c : cases) csv += "," + csv_field(c.spec.name);
+  for (const auto& c : rubric.cases) csv += "," + csv_field(c.name);
   csv += "\n";
   for (size_t i = 0; i < students.size(); ++i) {
     csv += csv_field(students[i]) + fmt::format(",{:g}", results[i].score);
@@ -266,29 +307,29 @@ int grade_class(const GradeOptions& o, const std::vector<std::string>& students,
     csv += "\n";
   }
   write_file((fs::path(o.output_path) / "summary.csv").string(), csv);
-  const double case_count = static_cast<double>(students.size() * cases.size());
+  const double case_count = static_cast<double>(students.size() * rubric.cases.size());
   std::cout << fmt::format("gradverify: graded {} submissions ({} cases each) in {:.1f} s with {} workers: {:.2f} "
                            "submissions/s, {:.1f} cases/s; results in {}\n",
-                           students.size(), cases.size(), seconds, std::min<size_t>(workers, students.size()),
+                           students.size(), rubric.cases.size(), seconds, std::min<size_t>(workers, students.size()),
                            static_cast<double>(students.size()) / seconds, case_count / seconds, o.output_path);
   return kPass;
 }
 
-// The rubric holds the hidden cases' seeds. As root, cases run as other uids, so a rubric
-// others may read is refused where cases could see the file (no namespaces), unless
+// The rubric holds the hidden cases' seeds, stored references their answers. As root, cases
+// run as other uids, so such a file others may read is refused where cases could see the file (no namespaces), unless
 // --allow-readable-rubric; with namespaces they can't, and a warning is enough.
-void require_private_rubric(const GradeOptions& o, const IsolationStatus& isolation) {
+void require_private(const std::string& path, const GradeOptions& o, const IsolationStatus& isolation) {
   struct stat st {};
-  if (o.rubric_path.empty() || o.allow_readable_rubric || geteuid() != 0 || stat(o.rubric_path.c_str(), &st) != 0 ||
+  if (path.empty() || o.allow_readable_rubric || geteuid() != 0 || stat(path.c_str(), &st) != 0 ||
       !S_ISREG(st.st_mode) || (st.st_mode & S_IROTH) == 0)
     return;
   const std::string mode = fmt::format("other users may read it (mode {:04o})", st.st_mode & 07777);
   if (!isolation.namespaces)
-    throw InputError(o.rubric_path, "",
-                     mode + ", and so may a submission here (no namespaces); its hidden cases' seeds must stay "
+    throw InputError(path, "",
+                     mode + ", and so may a submission here (no namespaces); its hidden cases must stay "
                             "private: chmod 600 it, or pass --allow-readable-rubric");
   if (!o.quiet)
-    std::cerr << "grade: warning: " << o.rubric_path << ": " << mode
+    std::cerr << "grade: warning: " << path << ": " << mode
               << "; cases can't see it here (namespaces), but chmod 600 keeps it private on any machine\n";
 }
 
@@ -313,6 +354,42 @@ void require_submission_directory(const std::string& dir, const SandboxLimits& l
   }
 }
 
+// Appends to the file an environment variable names, as GitHub Actions' $GITHUB_OUTPUT and
+// $GITHUB_STEP_SUMMARY are written; nothing when it is unset.
+void append_to_file_named_by(const char* variable, const std::string& text) {
+  const char* path = std::getenv(variable);
+  if (path == nullptr || *path == '\0') return;
+  std::ofstream out(path, std::ios::app | std::ios::binary);
+  out << text;
+  if (!out.flush()) throw InputError(std::string("$") + variable, path, "cannot append to it");
+}
+
+// One submission's results, written once, atomically, after every case's processes are gone.
+void write_results(const GradeResult& result, const GradeOptions& o) {
+  write_output(formatted(result, o.format), o.output_path,
+               fmt::format("gradverify: {:g} / {:g} points; results written to {}", result.score, result.max_score,
+                           o.output_path),
+               o.format == "table" ? Audience::people : Audience::programs);
+  if (o.format == "classroom") {
+    append_to_file_named_by("GITHUB_OUTPUT", classroom_step_output(result));
+    append_to_file_named_by("GITHUB_STEP_SUMMARY", classroom_step_summary(result));
+  }
+}
+
+// A submission that did not build: results with one failed Build test, and no case run.
+int write_build_failure(const GradeOptions& o) {
+  if (!o.submissions_dir.empty())
+    throw InputError("--build-failure", "", "is for one submission's results, not a class (--submissions)");
+  require_writable_file(o.output_path);
+  const Rubric rubric = o.rubric_path.empty() ? builtin_rubric() : load_rubric(o.rubric_path);
+  std::string message = read_text(o.build_failure);
+  constexpr size_t kShown = 20000;  // a page of compiler errors is plenty; thousands would bury the first
+  if (message.size() > kShown)
+    message = message.substr(0, kShown) + fmt::format("\n... ({} more bytes not shown)\n", message.size() - kShown);
+  write_results(build_failure_result(rubric, message), o);
+  return kPass;
+}
+
 }  // namespace
 
 int run_grade(const GradeOptions& o) {
@@ -320,6 +397,7 @@ int run_grade(const GradeOptions& o) {
     std::cout << builtin_rubric_json();
     return kPass;
   }
+  if (!o.build_failure.empty()) return write_build_failure(o);
   SandboxLimits limits;
   limits.isolation = isolation_mode(o.isolation);
   limits.exposed_paths = o.exposed;
@@ -337,8 +415,24 @@ int run_grade(const GradeOptions& o) {
   if (o.submissions_dir.empty()) require_writable_file(o.output_path);
   else require_writable_directory(o.output_path, "results directory");
   const IsolationStatus isolation = required_isolation(limits);
-  require_private_rubric(o, isolation);
+  require_private(o.rubric_path, o, isolation);
+  require_private(o.references_path, o, isolation);
   const Rubric rubric = o.rubric_path.empty() ? builtin_rubric() : load_rubric(o.rubric_path);
+  std::optional<StoredReferences> stored;
+  if (!o.references_path.empty()) stored = read_references(o.references_path, rubric);
+  if (!stored && (!o.student_id.empty() || !o.submission_metadata.empty()))
+    throw InputError(o.student_id.empty() ? "--submission-metadata" : "--student-id", "",
+                     "picks a variant of stored references, and there are none: give --references FILE too");
+  if (!o.submissions_dir.empty() && (!o.student_id.empty() || !o.submission_metadata.empty()))
+    throw InputError(o.student_id.empty() ? "--submission-metadata" : "--student-id", "",
+                     "is for one submission; in a class (--submissions) each folder's name picks its variant");
+  // One submission's student: the variant they get, when the references have several.
+  std::string student = o.submission_metadata.empty() ? o.student_id : metadata_student_id(o.submission_metadata);
+  if (stored && stored->variants > 1 && o.submissions_dir.empty() && student.empty())
+    throw InputError("--references", o.references_path,
+                     fmt::format("has {} variants of each generated case; give --student-id ID (or Gradescope's "
+                                 "--submission-metadata) to grade the student's own",
+                                 stored->variants));
   const std::vector<std::string> students = o.submissions_dir.empty() ? std::vector<std::string>{} : student_folders(o);
   std::vector<std::string> notes;
   if (!o.note_file.empty()) notes.push_back(read_text(o.note_file));
@@ -350,7 +444,8 @@ int run_grade(const GradeOptions& o) {
   // What no case may see even where the system directories are visible.
   // The rubric and its problem files (the hidden cases' data), the class's folder (each case
   // sees its own copy, at its own path, on top), the results and LibTorch's backend.
-  for (const auto& path : {o.rubric_path, o.note_file, o.output_path, o.submissions_dir, torch_backend_path()})
+  for (const auto& path : {o.rubric_path, o.references_path, o.note_file, o.output_path, o.submissions_dir,
+                           torch_backend_path()})
     if (!path.empty()) limits.hidden_paths.push_back(std::filesystem::absolute(path).string());
   for (const auto& c : rubric.cases)
     if (!c.problem_path.empty()) limits.hidden_paths.push_back(c.problem_path);
@@ -359,10 +454,16 @@ int run_grade(const GradeOptions& o) {
   if (students.empty()) require_submission_directory(limits.working_directory, limits);
   if (!o.quiet) {
     std::cerr << "grade: isolation: " << isolation.summary() << "\n";
-    std::cerr << "grade: computing " << rubric.cases.size() << " references with LibTorch\n";
+    if (stored)
+      std::cerr << fmt::format("grade: references from {} (by gradverify {} with LibTorch {}; {} variant{})\n",
+                               o.references_path, stored->gradverify_version, stored->libtorch_version,
+                               stored->variants, stored->variants == 1 ? "" : "s");
+    else
+      std::cerr << "grade: computing " << rubric.cases.size() << " references with LibTorch\n";
   }
-  const std::vector<PreparedCase> cases = prepare(rubric);
-  if (!o.submissions_dir.empty()) return grade_class(o, students, rubric, cases, limits, notes, isolation, stop);
+  GradedCases graded(rubric, stored);
+  if (!o.submissions_dir.empty()) return grade_class(o, students, rubric, graded, limits, notes, isolation, stop);
+  const int64_t variant = graded.variant_for(student);
 
   const auto on_case = [&](const CaseResult& c, size_t i, size_t total) {
     if (!o.quiet)
@@ -377,17 +478,13 @@ int run_grade(const GradeOptions& o) {
                                c.failure.find("not found") != std::string::npos ? "not found" : "not executable",
                                limits.working_directory);
   };
-  GradeResult result = grade_submission(cases, o.submission_cmd, limits, on_case);
+  GradeResult result = grade_submission(graded.cases(variant), o.submission_cmd, limits, on_case);
   if (stop.received() != 0) return stopped_by(stop.received(), "no results written");
   result.rubric = rubric.name;
+  result.variant = variant;
   result.notes = notes;
   result.isolation = isolation.summary();
-  const std::string text = formatted(result, o.format);
-  // Written once, atomically, after every case's processes are gone.
-  write_output(text, o.output_path,
-               fmt::format("gradverify: {:g} / {:g} points; results written to {}", result.score, result.max_score,
-                           o.output_path),
-               o.format == "table" ? Audience::people : Audience::programs);
+  write_results(result, o);
   return kPass;
 }
 

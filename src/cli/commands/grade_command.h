@@ -13,9 +13,10 @@ struct GradeOptions {
   std::string submissions_dir;  // a whole class: one folder per student, the command run in each
   std::string rubric_path;      // empty: the built-in rubric of the lab
   bool print_rubric = false;    // print the built-in rubric as JSON and exit
-  std::string format = "table";  // table, json, gradescope, junit
+  std::string format = "table";  // table, json, gradescope, prairielearn, classroom, junit
   std::string output_path;      // a file (one submission) or a directory (a class)
   std::string note_file;        // text for the top-level output, e.g. a build log
+  std::string build_failure;    // the compiler's message of a submission that did not build
   double timeout = 0;           // per case; 0: the rubric's
   double student_timeout = 0;   // per student of a class; 0: three times the per-case timeout
   int64_t memory_mb = 0;        // per case; 0: the rubric's
@@ -25,6 +26,9 @@ struct GradeOptions {
   bool check_isolation = false;    // run the hostile probe, print what is contained, and exit
   std::vector<std::string> exposed;  // more directories cases may read
   bool allow_readable_rubric = false;  // grade as root with a rubric others may read
+  std::string references_path;  // stored references (references.h): no LibTorch is loaded
+  std::string student_id;       // picks the student's variant of the stored references
+  std::string submission_metadata;  // Gradescope's submission_metadata.json: its users' ids pick it
 };
 
 void add_grade_command(CLI::App& app, GradeOptions& options);

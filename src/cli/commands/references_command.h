@@ -1,0 +1,20 @@
+#pragma once
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <string>
+
+namespace gradverify::cli {
+
+// Options of `gradverify references`.
+struct ReferencesOptions {
+  std::string rubric_path;  // empty: the built-in rubric
+  int64_t variants = 1;     // per generated case
+  std::string output_path;
+  bool quiet = false;
+};
+
+void add_references_command(CLI::App& app, ReferencesOptions& options);
+int run_references(const ReferencesOptions& options);
+
+}  // namespace gradverify::cli
