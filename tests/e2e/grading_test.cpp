@@ -580,6 +580,65 @@ TEST(GradingBundle, GradesKitSubmissionsEndToEndTheWayGradescopeDoes) {
   }
 }
 
+TEST(GradingBundle, GradesPythonAndNotebookSubmissionsEndToEndTheWayGradescopeDoes) {
+  namespace fs = std::filesystem;
+  const fs::path root = temp_path("autograder_python_root"), zip = temp_path("autograder_python.zip");
+  fs::remove_all(root);
+  fs::remove(zip);
+  ASSERT_EQ(run_shell(kBin + " autograder-bundle --language python --variants 2 --output " + zip.string()).exit_code, 0);
+  fs::create_directories(root);
+  ASSERT_EQ(run_shell("unzip -q " + zip.string() + " -d " + (root / "source").string()).exit_code, 0);
+  EXPECT_EQ(slurp((root / "source/language").string()), "python\n");
+  for (const char* file : {"student_kit/runner.py", "student_kit/forward.py", "student_kit/backprop.py",
+                           "student_kit/backprop.ipynb"})
+    EXPECT_TRUE(fs::exists(root / "source" / file)) << file;
+  EXPECT_FALSE(fs::exists(root / "source/gradverify/src/student_kit_python_solution")) << "the solution stays with staff";
+  const std::string kit = std::string(GRADVERIFY_SOURCE) + "/src/student_kit_python";
+  const std::string solution = slurp(std::string(GRADVERIFY_SOURCE) + "/src/student_kit_python_solution/backprop.py");
+  // A notebook: the handout with the solution in a cell of its own, and a training cell.
+  json notebook = json::parse(slurp(kit + "/backprop.ipynb"));
+  notebook["cells"].push_back({{"cell_type", "code"}, {"metadata", json::object()}, {"outputs", json::array()},
+                               {"execution_count", nullptr}, {"source", solution + "\nprint('trained')\n"}});
+  struct Submission {
+    std::string name, file, content;
+    double score;  // < 0: partial credit
+    std::string output;
+  };
+  std::string buggy = solution;
+  buggy.replace(buggy.find("dz.sum(axis=0)"), 14, "dz.mean(axis=0)");
+  for (const Submission& s : {Submission{"solution", "backprop.py", solution, builtin_rubric().max_score(), "defines"},
+                              Submission{"skeleton", "backprop.py", slurp(kit + "/backprop.py"), 0, "defines"},
+                              Submission{"planted_bug", "backprop.py", buggy, -1, "defines"},
+                              Submission{"notebook", "My Lab (final).ipynb", notebook.dump(1),
+                                         builtin_rubric().max_score(), "defines"},
+                              Submission{"syntax_error", "backprop.py", "def relu_backward(z, dh)\n", 0, "line 1"},
+                              Submission{"nothing", "", "", 0, "There is no backprop.py or notebook"}}) {
+    SCOPED_TRACE(s.name);
+    fs::remove_all(root / "submission");
+    fs::remove_all(root / "results");
+    fs::create_directories(root / "submission");
+    if (!s.file.empty()) std::ofstream(root / "submission" / s.file) << s.content;
+    std::ofstream(root / "submission_metadata.json") << R"({"users": [{"id": 4242}]})";
+    const auto run = run_shell("env AUTOGRADER_ROOT=" + root.string() + " GRADVERIFY=" + kBin +
+                               " GRADVERIFY_TORCH_BACKEND=/nonexistent/libtorch_backend.so " +
+                               (root / "source/run_autograder").string());
+    EXPECT_EQ(run.exit_code, 0) << run.err;
+    const json r = json::parse(slurp((root / "results/results.json").string()));
+    expect_gradescope_contract(r);
+    if (s.score >= 0) {
+      EXPECT_EQ(r["score"].get<double>(), s.score) << r["output"];
+    } else {
+      EXPECT_GT(r["score"].get<double>(), 0);
+      EXPECT_LT(r["score"].get<double>(), builtin_rubric().max_score());
+    }
+    if (s.name == "syntax_error" || s.name == "nothing") {
+      ASSERT_EQ(r["tests"].size(), 1u) << r.dump(2);
+      EXPECT_EQ(r["tests"][0]["name"], "Build");
+    }
+    EXPECT_NE(r["output"].get<std::string>().find(s.output), std::string::npos) << r["output"];
+  }
+}
+
 // ---- a whole class ----------------------------------------------------------------------------
 
 TEST(GradingClass, AStudentWhoseCasesHangCannotHoldTheClass) {

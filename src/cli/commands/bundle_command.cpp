@@ -43,7 +43,11 @@ The zip holds, at its root, what Gradescope's autograder contract asks for:
   references.json  LibTorch's answer to every case, computed here, with --variants K
                    inputs per generated case; each student's is picked from their
                    Gradescope user id (submission_metadata.json), the same on regrade
-  student_kit/     the handout: backprop.h, forward.cpp, runner.cpp, the skeleton
+  student_kit/     the handout. --language cpp: backprop.h, forward.cpp, runner.cpp and the
+                   skeleton backprop.cpp. --language python: runner.py, forward.py, the
+                   skeleton backprop.py and the same as a notebook, backprop.ipynb; students
+                   hand in backprop.py or a notebook, whose definitions alone are graded
+  language         cpp or python: what setup.sh installs and run_autograder builds
   gradverify/      the sources setup.sh builds (the kit's solution is left out)
 The rubric is checked here, references included, so a bad one fails here and not on
 Gradescope. The grading image has no LibTorch: Gradescope's default 768 MB is enough
@@ -56,12 +60,16 @@ Exit status: 0 written, 2 a bad rubric, option or output path (or no zip), 4 an 
 
 Examples:
   gradverify autograder-bundle --output autograder.zip
-  gradverify autograder-bundle --rubric my_rubric.json --variants 8 --output autograder.zip)");
+  gradverify autograder-bundle --rubric my_rubric.json --variants 8 --output autograder.zip
+  gradverify autograder-bundle --language python --output autograder.zip)");
   bundle->add_option("--rubric", o.rubric_path, "The rubric [default: the lab's built-in rubric]")->check(existing_file());
   bundle->add_option("--output,-o", o.output_path, "The zip to write")->capture_default_str();
   bundle->add_option("--variants", o.variants, "Inputs per generated case, one picked per student")
       ->capture_default_str()
       ->check(whole_number_from(int64_t{1}, kMaxVariants));
+  bundle->add_option("--language", o.language, "The student kit: cpp (backprop.cpp) or python (numpy, .py or .ipynb)")
+      ->capture_default_str()
+      ->check(one_of({"cpp", "python"}));
   bundle->add_option("--source", o.source_dir, "gradverify's source tree [default: the one this binary was built from]")
       ->check(existing_directory());
 }
@@ -129,11 +137,19 @@ int run_bundle(const BundleOptions& o) {
     copy_into(source / "src/autograder/setup.sh", staging / "setup.sh");
     copy_into(source / "src/autograder/run_autograder", staging / "run_autograder");
     copy_into(source / "src/autograder/build_kit_objects.sh", staging / "build_kit_objects.sh");
-    for (const char* file : {"backprop.h", "forward.cpp", "runner.cpp", "backprop.cpp", "CMakeLists.txt"})
-      copy_into(source / "src/student_kit" / file, staging / "student_kit" / file);
+    if (o.language == "python") {
+      for (const char* file : {"runner.py", "forward.py", "backprop.py", "backprop.ipynb"})
+        copy_into(source / "src/student_kit_python" / file, staging / "student_kit" / file);
+    } else {
+      for (const char* file : {"backprop.h", "forward.cpp", "runner.cpp", "backprop.cpp", "CMakeLists.txt"})
+        copy_into(source / "src/student_kit" / file, staging / "student_kit" / file);
+    }
+    std::ofstream(staging / "language") << o.language << "\n";
     for (const char* part : {"CMakeLists.txt", "cmake", "third_party", "include", "src"})
       copy_into(source / part, staging / "gradverify" / part);
-    fs::remove_all(staging / "gradverify/src/student_kit_solution");  // staff only, and not needed to grade
+    // Staff only, and not needed to grade.
+    fs::remove_all(staging / "gradverify/src/student_kit_solution");
+    fs::remove_all(staging / "gradverify/src/student_kit_python_solution");
     // Problem files the rubric names travel with it, under cases/.
     if (rubric_doc.contains("cases"))
       for (auto& c : rubric_doc["cases"])

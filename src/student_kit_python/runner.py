@@ -1,0 +1,166 @@
+"""Given: the runner the grader starts. It loads your backprop.py (or the notebook you hand in),
+reads one JSON request from stdin, calls your functions, and prints one JSON answer to stdout
+(the protocol: gradverify's docs/grading.md). Print any debugging output to stderr: stdout
+is the answer.
+
+    python3 runner.py backprop.py < request.json
+    python3 runner.py lab.ipynb < request.json
+    python3 runner.py --check lab.ipynb      # does it parse, and define every function? (runs nothing)
+
+Only definitions are taken from your file: imports, functions, classes and assignments of plain
+values (EPS = 1e-12). Every other statement is left out, in a .py and in every notebook cell:
+training loops, plots and prints don't run, and cost the grader no time. A notebook's code
+cells are read in order; IPython's %magics and !commands are skipped.
+"""
+import ast
+import importlib.util
+import json
+import sys
+import types
+
+import numpy as np
+
+KIT_FUNCTIONS = ["relu_backward", "sigmoid_backward", "tanh_backward", "identity_backward", "linear_backward",
+                 "mse_backward", "bce_backward", "bce_with_logits_backward", "mlp_backward"]
+
+
+class SubmissionError(Exception):
+    """What is wrong with the submission itself, said to the student."""
+
+
+def code_cells(path):
+    """A notebook's code cells as (name, source), or the .py file as one."""
+    try:
+        text = open(path, encoding="utf-8").read()
+    except OSError as e:
+        raise SubmissionError("cannot read %s: %s" % (path, e.strerror))
+    if not path.endswith(".ipynb"):
+        return [(path, text)]
+    try:
+        notebook = json.loads(text)
+        cells = [c for c in notebook["cells"] if c.get("cell_type") == "code"]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise SubmissionError("%s is not a Jupyter notebook (expected its JSON, with \"cells\")" % path)
+    sources = []
+    for number, cell in enumerate(cells, start=1):
+        source = cell.get("source", "")
+        source = "".join(source) if isinstance(source, list) else str(source)
+        # IPython's line magics and shell escapes are not Python; they are left out.
+        lines = ["" if line.lstrip().startswith(("%", "!")) else line for line in source.split("\n")]
+        sources.append(("%s, code cell %d" % (path, number), "\n".join(lines)))
+    return sources
+
+
+def is_plain_value(node):
+    """An expression without calls, lambdas or comprehensions: cheap, and with no effects."""
+    banned = (ast.Call, ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.Await,
+              ast.Yield, ast.YieldFrom, ast.NamedExpr)
+    return not any(isinstance(n, banned) for n in ast.walk(node))
+
+
+def definitions(tree):
+    """The statements kept: imports of installed modules, definitions and plain assignments."""
+    kept = []
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            kept.append(node)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names = [node.module] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+            # A module the grader doesn't have (matplotlib, say) serves plotting, not gradients.
+            if all(n and importlib.util.find_spec(n.split(".")[0]) for n in names):
+                kept.append(node)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None and is_plain_value(node.value):
+            kept.append(node)
+    return kept
+
+
+def parsed_definitions(path):
+    """Each cell's kept statements, as (name, module), without running any of them."""
+    parsed = []
+    for name, source in code_cells(path):
+        try:
+            tree = ast.parse(source, filename=name)
+        except SyntaxError as e:
+            raise SubmissionError("%s: line %s: %s" % (name, e.lineno, e.msg))
+        parsed.append((name, ast.Module(body=definitions(tree), type_ignores=[])))
+    return parsed
+
+
+def defined_names(parsed):
+    names = set()
+    for _, module in parsed:
+        for node in module.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                names.update((a.asname or a.name).split(".")[0] for a in node.names)
+            else:
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                names.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+    return names
+
+
+def check_submission(path):
+    """What the grader checks before any case runs, statically: nothing of the file is run
+    outside the grader's sandbox (a decorator or a default value runs when its def does)."""
+    parsed = parsed_definitions(path)
+    missing = [f for f in KIT_FUNCTIONS if f not in defined_names(parsed)]
+    if missing:
+        raise SubmissionError("%s does not define %s (the kit's functions, as backprop.py names them)" %
+                              (path, ", ".join(missing)))
+    return parsed
+
+
+def load_submission(path):
+    module = types.ModuleType("submission")
+    module.__file__ = path
+    for name, definitions_only in check_submission(path):
+        exec(compile(definitions_only, name, "exec"), module.__dict__)  # see definitions()
+    return module
+
+
+def array(value):
+    return np.asarray(value, dtype=np.float64)
+
+
+def as_list(value):
+    return np.asarray(value, dtype=np.float64).tolist()
+
+
+def answer_op(lab, request):
+    op = request["op"]
+    if op == "linear":
+        dW, db, dx = lab.linear_backward(array(request["x"]), array(request["W"]), array(request["dz"]))
+        return {"dW": dW, "db": db, "dx": dx}
+    if op in ("mse", "bce", "bce_with_logits"):
+        return {"dpred": getattr(lab, op + "_backward")(array(request["pred"]), array(request["y"]))}
+    return {"dz": getattr(lab, op + "_backward")(array(request["z"]), array(request["dh"]))}
+
+
+def answer_mlp(lab, request):
+    params = {name: array(value) for name, value in request["params"].items()}
+    return lab.mlp_backward(params, request["activations"], request["loss"], array(request["X"]), array(request["y"]))
+
+
+def main(argv):
+    check = len(argv) == 3 and argv[1] == "--check"
+    if len(argv) != 2 and not check:
+        print("usage: python3 runner.py [--check] backprop.py|notebook.ipynb < request.json", file=sys.stderr)
+        return 2
+    try:
+        if check:
+            check_submission(argv[-1])
+            print("%s defines every function of the kit" % argv[-1])
+            return 0
+        lab = load_submission(argv[-1])
+    except SubmissionError as e:
+        print("runner: %s" % e, file=sys.stderr)
+        return 1
+    request = json.load(sys.stdin)
+    answer = answer_mlp(lab, request) if request["kind"] == "mlp" else answer_op(lab, request)
+    print(json.dumps({name: as_list(value) for name, value in answer.items()}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,131 @@
+// The Python student kit (src/student_kit_python), graded through the binary as a course
+// grades it: the solution scores full marks and the skeleton 0, in a .py and in a notebook;
+// a planted bug loses points; cells that train, plot or print are never run.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "gradverify/grading/rubric.h"
+#include "support/run_command.h"
+
+namespace gradverify {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using testing::run_shell;
+using testing::slurp;
+using testing::temp_path;
+
+const std::string kBin = GRADVERIFY_BIN;
+const std::string kKit = GRADVERIFY_TEST_PYTHON_KIT;
+
+// A copy of the kit a test may add files to.
+fs::path kit_copy(const std::string& name) {
+  const fs::path dir = temp_path("python_kit_" + name + "_" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::copy(kKit, dir);
+  fs::permissions(dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec | fs::perms::others_read |
+                           fs::perms::others_exec);
+  return dir;
+}
+
+json grade(const fs::path& dir, const std::string& submission) {
+  const std::string out = (dir / "results.json").string();
+  const auto run = run_shell(kBin + " grade -q --format json --submission-dir " + dir.string() +
+                             " --submission-cmd 'python3 runner.py " + submission + "' --output " + out);
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  fs::remove(dir / "results.json.tmp");
+  return json::parse(slurp(out));
+}
+
+json notebook(const fs::path& path) { return json::parse(slurp(path.string())); }
+
+void add_code_cell(json& nb, const std::string& source) {
+  nb["cells"].push_back({{"cell_type", "code"}, {"execution_count", nullptr}, {"metadata", json::object()},
+                         {"outputs", json::array()}, {"source", source}});
+}
+
+double max_score() { return builtin_rubric().max_score(); }
+
+TEST(PythonKit, TheSolutionScoresFullMarksAndTheSkeletonZero) {
+  const fs::path dir = kit_copy("py");
+  EXPECT_EQ(grade(dir, "solution.py")["score"].get<double>(), max_score());
+  const json skeleton = grade(dir, "backprop.py");
+  EXPECT_EQ(skeleton["score"].get<double>(), 0);
+  for (const auto& c : skeleton["cases"]) EXPECT_EQ(c["failure"], "") << "it answered zeros: " << c["feedback"];
+}
+
+TEST(PythonKit, APlantedBugLosesTheCasesItTouchesOnly) {
+  // db averaged instead of summed: the linear op and every net case, nothing else.
+  const fs::path dir = kit_copy("bug");
+  std::string solution = slurp((dir / "solution.py").string());
+  const std::string sum = "dz.sum(axis=0)";
+  ASSERT_NE(solution.find(sum), std::string::npos);
+  solution.replace(solution.find(sum), sum.size(), "dz.mean(axis=0)");
+  std::ofstream(dir / "buggy.py") << solution;
+  const json r = grade(dir, "buggy.py");
+  EXPECT_GT(r["score"].get<double>(), 0);
+  EXPECT_LT(r["score"].get<double>(), max_score());
+  for (const auto& c : r["cases"]) {
+    const std::string description = c["description"];
+    const bool touched = description.rfind("linear", 0) == 0 || c["tags"][0] == "net";
+    EXPECT_EQ(c["passed"].get<bool>(), !touched) << c["name"];
+  }
+}
+
+TEST(PythonKit, ANotebookIsGradedFromItsDefinitionsAloneWithItsOtherCellsNeverRun) {
+  const fs::path dir = kit_copy("notebook");
+  EXPECT_EQ(grade(dir, "backprop.ipynb")["score"].get<double>(), 0) << "the handed-out notebook is the skeleton";
+  json nb = notebook(dir / "backprop.ipynb");
+  // The student's answers in a later cell, then cells the grader must leave out: any of them,
+  // run, would fail every case (stdout is the answer) or take longer than its timeout.
+  add_code_cell(nb, slurp((dir / "solution.py").string()));
+  add_code_cell(nb, "print('training...')\nimport time\ntime.sleep(120)\n");
+  add_code_cell(nb, "raise RuntimeError('a cell that is not a definition ran')\n");
+  add_code_cell(nb, "open('cell_ran', 'w').write('yes')\nlosses = [step for step in range(10**9)]\n");
+  add_code_cell(nb, "!pip install torch\n%timeit relu_backward(1, 2)\n");
+  std::ofstream(dir / "answered.ipynb") << nb.dump(1);
+  const json r = grade(dir, "answered.ipynb");
+  EXPECT_EQ(r["score"].get<double>(), max_score()) << r["cases"][0]["feedback"];
+  EXPECT_FALSE(fs::exists(dir / "cell_ran"));
+}
+
+struct Broken {
+  std::string name, source, message;
+};
+void PrintTo(const Broken& b, std::ostream* os) { *os << b.name; }
+class BrokenNotebook : public ::testing::TestWithParam<Broken> {};
+
+TEST_P(BrokenNotebook, TheCheckNamesTheCellAndWhatIsWrong) {
+  const fs::path dir = kit_copy("broken_" + GetParam().name);
+  json nb = notebook(dir / "backprop.ipynb");
+  if (GetParam().name == "missing_function") {
+    for (auto& cell : nb["cells"]) {
+      std::string source;
+      for (const auto& line : cell["source"]) source += line.get<std::string>();
+      if (source.find("def mlp_backward") != std::string::npos) cell["source"] = "# deleted\n";
+    }
+  } else {
+    add_code_cell(nb, GetParam().source);
+  }
+  std::ofstream(dir / "broken.ipynb") << (GetParam().name == "not_json" ? std::string("{not json") : nb.dump(1));
+  // The system Python, which has python3-numpy (as the grader's sandbox runs it).
+  const auto run = run_shell("cd " + dir.string() + " && /usr/bin/python3 runner.py --check broken.ipynb");
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_NE(run.err.find(GetParam().message), std::string::npos) << run.err;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    All, BrokenNotebook,
+    ::testing::Values(Broken{"syntax", "def relu_backward(z, dh)\n    return dh\n",
+                             "broken.ipynb, code cell 8: line 1: "},
+                      Broken{"missing_function", "", "does not define mlp_backward"},
+                      Broken{"not_json", "", "broken.ipynb is not a Jupyter notebook"}),
+    [](const ::testing::TestParamInfo<Broken>& broken) { return broken.param.name; });
+
+}  // namespace
+}  // namespace gradverify
