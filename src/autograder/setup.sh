@@ -16,7 +16,7 @@ packages=(g++ make cmake nlohmann-json3-dev libcli11-dev libfmt-dev libssl-dev p
 if [ "$language" = python ]; then packages+=(python3-numpy); fi
 apt-get install -y -qq --no-install-recommends "${packages[@]}"
 cmake -S "$here/gradverify" -B "$here/gradverify/build" -DGRADVERIFY_WITH_TORCH=OFF -DGRADVERIFY_USE_CBLAS=OFF
-# One job at a time: the grader's largest file needs about 400 MB to compile, two at once
+# One job at a time: the grader's largest file needs about 450 MB to compile, two at once
 # could exceed a small image's memory.
 cmake --build "$here/gradverify/build" -j1 --target gradverify
 "$here/gradverify/build/gradverify" --version

@@ -10,6 +10,7 @@
 #include "commands/check_command.h"
 #include "commands/grade_command.h"
 #include "commands/lab_commands.h"
+#include "commands/merge_command.h"
 #include "commands/references_command.h"
 #include "commands/train_command.h"
 #include "gradverify/errors.h"
@@ -43,6 +44,8 @@ int main(int argc, char** argv) {
   gradverify::cli::add_grade_command(app, grade_options);
   gradverify::cli::ReferencesOptions references_options;
   gradverify::cli::add_references_command(app, references_options);
+  gradverify::cli::MergeOptions merge_options;
+  gradverify::cli::add_merge_command(app, merge_options);
   gradverify::cli::BundleOptions bundle_options;
   gradverify::cli::add_bundle_command(app, bundle_options);
   gradverify::cli::BenchOptions bench_options;
@@ -99,6 +102,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("bce")) return gradverify::cli::run_bce(bce_options);
     if (app.got_subcommand("grade")) return gradverify::cli::run_grade(grade_options);
     if (app.got_subcommand("references")) return gradverify::cli::run_references(references_options);
+    if (app.got_subcommand("merge")) return gradverify::cli::run_merge(merge_options);
     if (app.got_subcommand("autograder-bundle")) return gradverify::cli::run_bundle(bundle_options);
     if (app.got_subcommand("bench")) return gradverify::cli::run_bench(bench_options);
   } catch (const gradverify::InputError& e) {

@@ -19,10 +19,10 @@ double load_seconds = 0;
 
 const ReferenceBackend& load() {
 #ifdef GRADVERIFY_WITHOUT_TORCH
-  throw InputError("gradverify", "",
-                   "this build has no LibTorch (GRADVERIFY_WITH_TORCH=OFF, a grading image's build): it grades with "
-                   "stored references, `grade --references FILE`; check, train, bench and references need a build "
-                   "with LibTorch");
+  throw InputError("LibTorch", "",
+                   "not in this build of gradverify (GRADVERIFY_WITH_TORCH=OFF, a grading image's build): it grades "
+                   "with stored references, `grade --references FILE`; check, train, bench and references need a "
+                   "build with LibTorch");
 #endif
   const std::string path = torch_backend_path();
   const auto start = std::chrono::steady_clock::now();

@@ -725,6 +725,102 @@ TEST(GradingClass, EveryStudentGetsResultsAndTheSummaryAddsUp) {
 // One student's folder that can't be copied (300 MB, sparse) costs that student's cases, with
 // the reason, and not the class; a classmate in a folder named with terminal codes is graded,
 // and the codes reach neither the progress line nor summary.csv.
+std::string fmt_student(int i) { return "student" + std::to_string(100 + i); }
+
+// A class folder of `n` students, each handing in one of the test submission's commands.
+std::filesystem::path make_class(const std::string& name, int n) {
+  namespace fs = std::filesystem;
+  const fs::path dir = temp_path(name);
+  fs::remove_all(dir);
+  const std::vector<std::pair<std::string, std::string>> kinds = {
+      {"student_runner_solution", "exec " + kSolution},
+      {"student_runner_skeleton", "exec " + kSkeleton},
+      {"python_student.py", "exec " + kPython + " mlp_bias_mean"},
+      {"python_student.py", "exec " + kPython + " relu_ge"}};
+  for (int i = 0; i < n; ++i) {
+    const auto& [file, command] = kinds[static_cast<size_t>(i) % kinds.size()];
+    const fs::path student = dir / fmt_student(i);
+    fs::create_directories(student);
+    fs::copy_file(kSubmission + "/" + file, student / file);
+    std::ofstream(student / "run") << "#!/bin/sh\n" << command << "\n";
+    fs::permissions(student / "run", fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                         fs::perms::others_read | fs::perms::others_exec);
+  }
+  fs::permissions(dir, fs::perms::owner_all | fs::perms::others_read | fs::perms::others_exec);
+  return dir;
+}
+
+// A results file with its time fields taken out.
+json without_times(json r) {
+  r.erase("seconds");
+  for (auto& c : r["cases"]) c.erase("seconds");
+  return r;
+}
+
+TEST(GradingClass, ThreeShardsMergedEqualOneRunApartFromTheTimeFields) {
+  namespace fs = std::filesystem;
+  const fs::path dir = make_class("sharded_class", 7);
+  const fs::path whole = temp_path("sharded_whole"), merged = temp_path("sharded_merged");
+  for (const auto& d : {whole, merged}) fs::remove_all(d);
+  const std::string common = kGrade + " -q --submissions " + dir.string() + " --submission-cmd ./run --format json";
+  ASSERT_EQ(run_shell(common + " --output " + whole.string()).exit_code, 0);
+  std::string shards;
+  size_t graded = 0;
+  for (int k = 1; k <= 3; ++k) {
+    const fs::path out = temp_path("sharded_" + std::to_string(k));
+    fs::remove_all(out);
+    const auto run = run_shell(common + " --shard " + std::to_string(k) + "/3 --output " + out.string());
+    ASSERT_EQ(run.exit_code, 0) << run.err;
+    graded += json::parse(slurp((out / "shard.json").string()))["students"].size();
+    shards += " " + out.string();
+  }
+  EXPECT_EQ(graded, 7u) << "every student in exactly one shard";
+  const auto merge = run_shell(kBin + " merge --output " + merged.string() + shards);
+  ASSERT_EQ(merge.exit_code, 0) << merge.err;
+  EXPECT_NE(merge.out.find("merged 3 shards (7 students"), std::string::npos) << merge.out;
+  std::set<std::string> whole_files, merged_files;
+  for (const auto& e : fs::directory_iterator(whole)) whole_files.insert(e.path().filename().string());
+  for (const auto& e : fs::directory_iterator(merged)) merged_files.insert(e.path().filename().string());
+  EXPECT_EQ(merged_files, whole_files);
+  EXPECT_EQ(slurp((merged / "summary.csv").string()), slurp((whole / "summary.csv").string())) << "byte for byte";
+  for (const auto& name : whole_files) {
+    if (name == "summary.csv") continue;
+    EXPECT_EQ(without_times(json::parse(slurp((merged / name).string()))),
+              without_times(json::parse(slurp((whole / name).string()))))
+        << name;
+  }
+}
+
+TEST(GradingClass, MergeRefusesShardsThatAreNotOneWholeRun) {
+  namespace fs = std::filesystem;
+  const fs::path dir = make_class("merge_refusals_class", 3);
+  const std::string common = kGrade + " -q --submissions " + dir.string() + " --submission-cmd ./run --format json";
+  std::map<std::string, fs::path> out;
+  for (const char* shard : {"1/2", "2/2", "1/3"}) {
+    out[shard] = temp_path(std::string("merge_refusal_") + shard[0] + "_" + shard[2]);
+    fs::remove_all(out[shard]);
+    ASSERT_EQ(run_shell(common + " --shard " + shard + " --output " + out[shard].string()).exit_code, 0);
+  }
+  const fs::path target = temp_path("merge_refusal_target");
+  const auto merge = [&](const std::string& dirs) { return run_shell(kBin + " merge -o " + target.string() + " " + dirs); };
+  const auto missing = merge(out["1/2"].string());
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("shard 2 of 2 is missing"), std::string::npos) << missing.err;
+  const auto twice = merge(out["1/2"].string() + " " + out["1/2"].string() + " " + out["2/2"].string());
+  EXPECT_EQ(twice.exit_code, 2);
+  EXPECT_NE(twice.err.find("shard 1 of 2 again"), std::string::npos) << twice.err;
+  const auto mixed = merge(out["1/2"].string() + " " + out["1/3"].string());
+  EXPECT_EQ(mixed.exit_code, 2);
+  EXPECT_NE(mixed.err.find("shards: '3', but"), std::string::npos) << mixed.err;
+  const auto not_a_shard = merge(dir.string());
+  EXPECT_EQ(not_a_shard.exit_code, 2);
+  EXPECT_NE(not_a_shard.err.find("not a shard's results (no shard.json)"), std::string::npos) << not_a_shard.err;
+  EXPECT_FALSE(fs::exists(target / "summary.csv")) << "nothing written when refused";
+  const auto bad = run_shell(common + " --shard 4/3 --output " + target.string());
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--shard: expected K/N with 1 <= K <= N"), std::string::npos) << bad.err;
+}
+
 TEST(GradingClass, AFolderThatCannotBeCopiedCostsOnlyItsStudent) {
   namespace fs = std::filesystem;
   const fs::path dir = temp_path("class_one_bad");

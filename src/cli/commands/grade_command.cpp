@@ -23,6 +23,7 @@
 #include <sstream>
 #include <thread>
 
+#include "class_results.h"
 #include "gradverify/errors.h"
 #include "gradverify/grading/grading.h"
 #include "gradverify/grading/isolation.h"
@@ -68,7 +69,9 @@ student's folder name, the same on every regrade.
 
 A whole class: --submissions DIR runs --submission-cmd in each folder of DIR (one per
 student), N at a time, and writes DIR's results into --output (a directory): one results
-file per student and summary.csv (student, total, points per case).
+file per student and summary.csv (student, total, points per case). On a cluster, each job
+of an array grades one shard (--shard K/N, with its own --output), and `gradverify merge`
+joins the shards into what one run would have written (docs/grading.md has a Slurm example).
 
 Exit status: 0 graded (whatever the scores), 2 a bad rubric, option or folder,
 4 an internal error, 128 + N stopped by signal N (130 for Ctrl-C).
@@ -77,6 +80,7 @@ Examples:
   gradverify grade --submission-cmd "python3 solution.py"
   gradverify grade --submission-cmd ./runner --format gradescope --output results.json
   gradverify grade --submissions class/ --submission-cmd ./runner --output graded/
+  gradverify grade --submissions class/ --submission-cmd ./runner --shard 2/8 --output shards/2
   gradverify grade --print-rubric > rubric.json
   gradverify grade --check-isolation)");
   auto* one = grade->add_option("--submission-cmd", o.submission_cmd, "The command that answers the cases");
@@ -101,6 +105,9 @@ Examples:
                     "The submission did not build, and FILE holds the compiler's message: write results with one "
                     "failed Build test (PrairieLearn: not gradable) and run nothing")
       ->check(existing_file());
+  grade->add_option("--shard", o.shard,
+                    "K/N: grade only shard K of N of the class (every N-th student from the K-th); "
+                    "`gradverify merge` joins the shards' results");
   grade->add_option("--timeout", o.timeout, "Seconds per case [default: the rubric's, 10]")->check(number_from(0.1, 3600.0));
   grade->add_option("--student-timeout", o.student_timeout,
                     "A class's seconds per student, all cases together; the cases left score 0 [default: 3 x --timeout]")
@@ -225,17 +232,6 @@ class GradedCases {
 };
 
 
-// A CSV field, safe in a spreadsheet too: control characters escaped (printable), and a field
-// a spreadsheet would read as a formula (=, +, -, @ first) given a leading apostrophe.
-std::string csv_field(const std::string& raw) {
-  std::string s = printable(raw);
-  if (!s.empty() && std::string("=+-@").find(s[0]) != std::string::npos) s = "'" + s;
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string q = "\"";
-  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return q + "\"";
-}
-
 // The class's student folders, checked before any work.
 std::vector<std::string> student_folders(const GradeOptions& o) {
   namespace fs = std::filesystem;
@@ -245,7 +241,7 @@ std::vector<std::string> student_folders(const GradeOptions& o) {
     if (entry.is_directory()) students.push_back(entry.path().filename().string());
   std::sort(students.begin(), students.end());
   if (students.empty()) throw InputError(o.submissions_dir, "", "no student folders in it (one folder per student)");
-  return students;
+  return o.shard.empty() ? students : shard_students(students, parse_shard(o.shard));
 }
 
 int grade_class(const GradeOptions& o, const std::vector<std::string>& students, const Rubric& rubric,
@@ -255,7 +251,7 @@ int grade_class(const GradeOptions& o, const std::vector<std::string>& students,
   std::error_code error;
   fs::create_directories(o.output_path, error);
   if (error) throw InputError(o.output_path, "", "cannot create the results directory: " + error.message());
-  const std::string extension = o.format == "junit" ? "xml" : o.format == "table" ? "txt" : "json";
+  const std::string extension = results_extension(o.format);
   // Each student's variant, by their folder's name; every variant's cases made before the workers start.
   std::vector<int64_t> variant(students.size());
   for (size_t i = 0; i < students.size(); ++i) graded.cases(variant[i] = graded.variant_for(students[i]));
@@ -298,19 +294,20 @@ int grade_class(const GradeOptions& o, const std::vector<std::string>& students,
     return stopped_by(stop.received(), fmt::format("the {} students graded before it are in {}; no summary.csv",
                                                    done.load(), o.output_path));
 
-  std::string csv = "student,total";
-  for (const auto& c : rubric.cases) csv += "," + csv_field(c.name);
-  csv += "\n";
-  for (size_t i = 0; i < students.size(); ++i) {
-    csv += csv_field(students[i]) + fmt::format(",{:g}", results[i].score);
-    for (const auto& c : results[i].cases) csv += fmt::format(",{:g}", c.score);
-    csv += "\n";
+  std::vector<std::string> rows;
+  for (size_t i = 0; i < students.size(); ++i) rows.push_back(summary_row(students[i], results[i]));
+  write_file((fs::path(o.output_path) / "summary.csv").string(), summary_csv(summary_header(rubric), rows));
+  if (!o.shard.empty()) {
+    // For `gradverify merge`: which shard this is, and its rows, to join with the others'.
+    write_file((fs::path(o.output_path) / "shard.json").string(),
+               shard_manifest_json({parse_shard(o.shard), rubric.name, rubric_sha256(rubric), o.format,
+                                    summary_header(rubric), students, rows}));
   }
-  write_file((fs::path(o.output_path) / "summary.csv").string(), csv);
   const double case_count = static_cast<double>(students.size() * rubric.cases.size());
-  std::cout << fmt::format("gradverify: graded {} submissions ({} cases each) in {:.1f} s with {} workers: {:.2f} "
+  std::cout << fmt::format("gradverify: graded {} submissions{} ({} cases each) in {:.1f} s with {} workers: {:.2f} "
                            "submissions/s, {:.1f} cases/s; results in {}\n",
-                           students.size(), rubric.cases.size(), seconds, std::min<size_t>(workers, students.size()),
+                           students.size(), o.shard.empty() ? "" : " (shard " + o.shard + ")", rubric.cases.size(),
+                           seconds, std::min<size_t>(workers, students.size()),
                            static_cast<double>(students.size()) / seconds, case_count / seconds, o.output_path);
   return kPass;
 }
@@ -398,6 +395,10 @@ int run_grade(const GradeOptions& o) {
     return kPass;
   }
   if (!o.build_failure.empty()) return write_build_failure(o);
+  if (!o.shard.empty()) {
+    if (o.submissions_dir.empty()) throw InputError("--shard", "", "shards a class: give --submissions DIR too");
+    parse_shard(o.shard);  // refused now, not after the references are computed
+  }
   SandboxLimits limits;
   limits.isolation = isolation_mode(o.isolation);
   limits.exposed_paths = o.exposed;

@@ -21,6 +21,7 @@ struct GradeOptions {
   double student_timeout = 0;   // per student of a class; 0: three times the per-case timeout
   int64_t memory_mb = 0;        // per case; 0: the rubric's
   int workers = 0;              // a class's parallel workers; 0: one per core
+  std::string shard;            // "K/N": grade shard K of N of the class (class_results.h)
   bool quiet = false;           // no progress on stderr
   std::string isolation = "auto";  // auto, namespaces (required) or basic (sandbox.h's IsolationMode)
   bool check_isolation = false;    // run the hostile probe, print what is contained, and exit

@@ -1,0 +1,108 @@
+#include "class_results.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include "gradverify/errors.h"
+
+namespace gradverify::cli {
+namespace {
+
+// A CSV field, safe in a spreadsheet too: control characters escaped (printable), and a field
+// a spreadsheet would read as a formula (=, +, -, @ first) given a leading apostrophe.
+std::string csv_field(const std::string& raw) {
+  std::string s = printable(raw);
+  if (!s.empty() && std::string("=+-@").find(s[0]) != std::string::npos) s = "'" + s;
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string q = "\"";
+  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return q + "\"";
+}
+
+}  // namespace
+
+Shard parse_shard(const std::string& text) {
+  const auto slash = text.find('/');
+  Shard s;
+  try {
+    size_t used = 0;
+    if (slash == std::string::npos) throw std::invalid_argument("no /");
+    s.index = std::stoi(text.substr(0, slash), &used);
+    if (used != slash) throw std::invalid_argument("K");
+    s.count = std::stoi(text.substr(slash + 1), &used);
+    if (used != text.size() - slash - 1) throw std::invalid_argument("N");
+  } catch (const std::exception&) {
+    throw InputError("--shard", "", "expected K/N, shard K of N (e.g. 2/8), got '" + text + "'");
+  }
+  if (s.count < 1 || s.count > 100000 || s.index < 1 || s.index > s.count)
+    throw InputError("--shard", "", fmt::format("expected K/N with 1 <= K <= N <= 100000, got '{}'", text));
+  return s;
+}
+
+std::vector<std::string> shard_students(const std::vector<std::string>& sorted, const Shard& shard) {
+  std::vector<std::string> mine;
+  for (size_t i = static_cast<size_t>(shard.index - 1); i < sorted.size(); i += static_cast<size_t>(shard.count))
+    mine.push_back(sorted[i]);
+  return mine;
+}
+
+std::string results_extension(const std::string& format) {
+  return format == "junit" ? "xml" : format == "table" ? "txt" : "json";
+}
+
+std::string summary_header(const Rubric& rubric) {
+  std::string header = "student,total";
+  for (const auto& c : rubric.cases) header += "," + csv_field(c.name);
+  return header;
+}
+
+std::string summary_row(const std::string& student, const GradeResult& result) {
+  std::string row = csv_field(student) + fmt::format(",{:g}", result.score);
+  for (const auto& c : result.cases) row += fmt::format(",{:g}", c.score);
+  return row;
+}
+
+std::string summary_csv(const std::string& header, const std::vector<std::string>& rows) {
+  std::string csv = header + "\n";
+  for (const auto& row : rows) csv += row + "\n";
+  return csv;
+}
+
+std::string shard_manifest_json(const ShardManifest& m) {
+  nlohmann::json doc = {{"format", "gradverify-shard"}, {"shard", m.shard.index},  {"shards", m.shard.count},
+                        {"rubric", m.rubric},           {"rubric_sha256", m.rubric_sha256}, {"results_format", m.format},
+                        {"header", m.header},           {"students", m.students},  {"rows", m.rows}};
+  return doc.dump(2) + "\n";
+}
+
+ShardManifest read_shard_manifest(const std::string& directory) {
+  const std::string path = (std::filesystem::path(directory) / "shard.json").string();
+  std::ifstream in(path);
+  if (!in) throw InputError(directory, "", "not a shard's results (no shard.json): `grade --shard K/N -o DIR` writes one");
+  nlohmann::json doc;
+  try {
+    doc = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(path, "", std::string("not valid JSON: ") + e.what());
+  }
+  ShardManifest m;
+  try {
+    if (doc.at("format") != "gradverify-shard") throw InputError(path, "format", "expected \"gradverify-shard\"");
+    m.shard = {doc.at("shard").get<int>(), doc.at("shards").get<int>()};
+    m.rubric = doc.at("rubric").get<std::string>();
+    m.rubric_sha256 = doc.at("rubric_sha256").get<std::string>();
+    m.format = doc.at("results_format").get<std::string>();
+    m.header = doc.at("header").get<std::string>();
+    m.students = doc.at("students").get<std::vector<std::string>>();
+    m.rows = doc.at("rows").get<std::vector<std::string>>();
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(path, "", std::string("not a shard manifest: ") + e.what());
+  }
+  if (m.students.size() != m.rows.size()) throw InputError(path, "rows", "one summary row per student expected");
+  return m;
+}
+
+}  // namespace gradverify::cli
