@@ -616,8 +616,14 @@ TEST(CliBench, JsonReportHasTheDocumentedFieldsAndChecksTheGradients) {
   bool all_met = true;
   for (const auto& t : doc["targets"]) all_met = all_met && t["met"].get<bool>();
   EXPECT_EQ(doc["targets_met"].get<bool>(), all_met);
-  // Speedup and gradients for each case, the direction check, and the op check's time and verdict.
-  EXPECT_EQ(doc["targets"].size(), 7u);
+  // Speedup and gradients for each case, the direction check, the op check's time and verdict,
+  // and grading with stored references: the grader's own time and its peak memory.
+  EXPECT_EQ(doc["targets"].size(), 9u);
+  const auto& stored = doc["grading"]["stored_references"];
+  EXPECT_GT(stored["submission"]["median_us"].get<double>(), 0);
+  EXPECT_GT(stored["peak_mb"].get<double>(), 1) << "measured: a process's peak memory is never near zero";
+  EXPECT_LT(stored["peak_mb"].get<double>(), doc["grading"]["computed_references"]["peak_mb"].get<double>())
+      << "without LibTorch the grader is smaller";
   // At 10^6 parameters the direction check agrees and per-element differences are refused.
   EXPECT_TRUE(doc["checks_at_scale"]["direction_check_agrees"].get<bool>());
   EXPECT_TRUE(doc["checks_at_scale"]["elements_refused"].get<bool>());

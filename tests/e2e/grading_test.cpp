@@ -525,7 +525,8 @@ TEST(GradingBundle, GradesKitSubmissionsEndToEndTheWayGradescopeDoes) {
   // Gradescope unpacks the zip into /autograder/source and runs setup.sh there.
   fs::create_directories(root);
   ASSERT_EQ(run_shell("unzip -q " + zip.string() + " -d " + (root / "source").string()).exit_code, 0);
-  for (const char* file : {"setup.sh", "run_autograder", "rubric.json", "references.json", "student_kit/backprop.h",
+  for (const char* file : {"setup.sh", "run_autograder", "build_submission.sh", "grade_prairielearn",
+                           "prairielearn.Dockerfile", "language", "rubric.json", "references.json", "student_kit/backprop.h",
                            "student_kit/backprop.cpp", "gradverify/CMakeLists.txt", "gradverify/src/grading/grading.cpp"})
     EXPECT_TRUE(fs::exists(root / "source" / file)) << file;
   EXPECT_FALSE(fs::exists(root / "source/gradverify/src/student_kit_solution")) << "the solution stays with staff";
@@ -590,6 +591,7 @@ TEST(GradingBundle, GradesPythonAndNotebookSubmissionsEndToEndTheWayGradescopeDo
   ASSERT_EQ(run_shell("unzip -q " + zip.string() + " -d " + (root / "source").string()).exit_code, 0);
   EXPECT_EQ(slurp((root / "source/language").string()), "python\n");
   for (const char* file : {"student_kit/runner.py", "student_kit/forward.py", "student_kit/backprop.py",
+                           "student_kit/.github/workflows/classroom.yml",
                            "student_kit/backprop.ipynb"})
     EXPECT_TRUE(fs::exists(root / "source" / file)) << file;
   EXPECT_FALSE(fs::exists(root / "source/gradverify/src/student_kit_python_solution")) << "the solution stays with staff";

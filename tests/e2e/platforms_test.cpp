@@ -13,6 +13,10 @@
 #include "gradverify/grading/rubric.h"
 #include "support/run_command.h"
 
+#ifndef GRADVERIFY_SOURCE
+#error "GRADVERIFY_SOURCE: the source tree, for the kits' solutions"
+#endif
+
 namespace gradverify {
 namespace {
 
@@ -105,6 +109,47 @@ TEST(PrairieLearn, ABuildFailureIsNotGradableSoTheAttemptDoesNotCount) {
   EXPECT_FALSE(r["gradable"].get<bool>());
   EXPECT_TRUE(r["tests"].empty());
   EXPECT_NE(r["output"].get<std::string>().find("expected ';' before '}' token"), std::string::npos) << r["output"];
+}
+
+TEST(PrairieLearn, TheEntrypointGradesInPrairieLearnsLayoutWithTheQuestionsVariant) {
+  namespace fs = std::filesystem;
+  // The image's /opt/gradverify is an unpacked bundle; /grade is PrairieLearn's layout.
+  const fs::path home = unique("pl_home"), grade = unique("pl_grade");
+  const std::string zip = unique("pl_bundle") + ".zip";
+  fs::remove_all(home);
+  fs::remove_all(grade);
+  ASSERT_EQ(run_shell(kBin + " autograder-bundle --variants 4 -o " + zip).exit_code, 0);
+  ASSERT_EQ(run_shell("unzip -q " + zip + " -d " + home.string()).exit_code, 0);
+  ASSERT_EQ(run_shell(home.string() + "/build_kit_objects.sh").exit_code, 0);
+  fs::create_directories(grade / "tests");
+  fs::create_directories(grade / "data");
+  for (const char* file : {"rubric.json", "references.json"}) fs::copy_file(home / file, grade / "tests" / file);
+  const std::string solution = slurp(std::string(GRADVERIFY_SOURCE) + "/src/student_kit_solution/backprop.cpp");
+  const auto graded_as = [&](const std::string& backprop_cpp, int variant_seed) {
+    fs::remove_all(grade / "student");
+    fs::remove_all(grade / "results");
+    fs::create_directories(grade / "student");
+    std::ofstream(grade / "student/backprop.cpp") << backprop_cpp;
+    std::ofstream(grade / "data/data.json") << json{{"params", json::object()}, {"variant_seed", variant_seed}}.dump();
+    const auto run = run_shell(kNoTorch + "env GRADE_ROOT=" + grade.string() + " GRADVERIFY_HOME=" + home.string() +
+                               " GRADVERIFY=" + kBin + " " + (home / "grade_prairielearn").string());
+    EXPECT_EQ(run.exit_code, 0) << "PrairieLearn drops a failed job's results\n" << run.err;
+    const json r = json::parse(slurp((grade / "results/results.json").string()));
+    expect_prairielearn_contract(r);
+    return r;
+  };
+  const json right = graded_as(solution, 17);
+  EXPECT_TRUE(right["gradable"].get<bool>());
+  EXPECT_EQ(right["score"].get<double>(), 1.0);
+  EXPECT_EQ(graded_as(solution, 17)["tests"], right["tests"]) << "a regrade of the variant, the same inputs";
+  // Some other variant_seed gets other inputs: the visible cases' descriptions name their seeds.
+  bool differs = false;
+  for (int seed = 18; seed < 40 && !differs; ++seed)
+    differs = graded_as(solution, seed)["tests"][0]["description"] != right["tests"][0]["description"];
+  EXPECT_TRUE(differs);
+  const json broken = graded_as("int main( {", 17);
+  EXPECT_FALSE(broken["gradable"].get<bool>()) << "a build failure costs no attempt";
+  EXPECT_NE(broken["output"].get<std::string>().find("expected"), std::string::npos) << broken["output"];
 }
 
 // ---- GitHub Classroom ----------------------------------------------------------------------------

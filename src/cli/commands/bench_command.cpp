@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 #include <fcntl.h>
+#include <nlohmann/json.hpp>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -32,6 +33,7 @@
 #include "gradverify/check/report.h"
 #include "gradverify/errors.h"
 #include "gradverify/grading/isolation.h"
+#include "gradverify/grading/references.h"
 #include "gradverify/grading/rubric.h"
 #include "gradverify/grading/sandbox.h"
 #include "gradverify/net/gemm.h"
@@ -215,7 +217,13 @@ void check_agreement(const Problem& problem, const ReferenceBackend& backend, Be
 }
 
 // Start to exit of this binary with the given arguments, output discarded.
-double process_seconds(const std::vector<std::string>& args) {
+// One run of this binary with `args`, start to exit: its wall time and its peak resident memory.
+struct ProcessRun {
+  double seconds = 0;
+  double peak_mb = 0;
+};
+
+ProcessRun run_process(const std::vector<std::string>& args) {
   std::vector<char> self(4096);
   const ssize_t n = readlink("/proc/self/exe", self.data(), self.size() - 1);
   if (n <= 0) throw std::runtime_error("bench: cannot find its own binary in /proc/self/exe");
@@ -231,16 +239,27 @@ double process_seconds(const std::vector<std::string>& args) {
   posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
   pid_t pid = 0;
   int status = 0;
+  double peak_kb = 0;
   const auto start = Clock::now();
   const int rc = posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv.data(), environ);
-  if (rc == 0) waitpid(pid, &status, 0);
+  // The child's peak memory is its VmHWM, read until it exits: getrusage's ru_maxrss would
+  // carry this process's own (LibTorch's) peak over from before the child's exec.
+  const std::string status_file = "/proc/" + std::to_string(pid) + "/status";
+  while (rc == 0 && waitpid(pid, &status, WNOHANG) == 0) {
+    std::ifstream in(status_file);
+    for (std::string line; std::getline(in, line);)
+      if (line.rfind("VmHWM:", 0) == 0) peak_kb = std::max(peak_kb, std::stod(line.substr(6)));
+    std::this_thread::sleep_for(std::chrono::microseconds(500));
+  }
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) throw std::runtime_error("bench: cannot start " + binary);
   if (!WIFEXITED(status) || (WEXITSTATUS(status) != 0 && WEXITSTATUS(status) != 3))
     throw std::runtime_error("bench: '" + binary + " " + args.front() + "' failed while being timed");
-  return seconds;
+  return {seconds, peak_kb / 1024.0};
 }
+
+double process_seconds(const std::vector<std::string>& args) { return run_process(args).seconds; }
 
 BenchTiming time_processes(const std::vector<std::string>& args, int runs) {
   std::vector<double> t;
@@ -424,7 +443,8 @@ BenchCheckLatency measure_check_latency(const ReferenceBackend& backend, double 
 
 // Grading: one submission of the built-in rubric by the student kit's reference runner,
 // built next to this binary, from start to exit; the cases' own rate excludes start-up.
-std::optional<BenchGrading> measure_grading(const BenchCheckLatency& latency, int process_runs) {
+std::optional<BenchGrading> measure_grading(const BenchCheckLatency& latency, const ReferenceBackend& backend,
+                                            int process_runs) {
   const std::string runner = running_binary_directory() + "/student_runner_solution";
   if (process_runs <= 0 || access(runner.c_str(), X_OK) != 0) return std::nullopt;
   progress("grading the student kit's reference runner on the built-in rubric");
@@ -445,6 +465,39 @@ std::optional<BenchGrading> measure_grading(const BenchCheckLatency& latency, in
   const double startup = (latency.process ? latency.process->version.median : 0) + latency.libtorch_load_seconds;
   grading.cases_per_second_per_worker =
       static_cast<double>(grading.cases_per_submission) / std::max(grading.submission.median - startup, 1e-3);
+
+  // The same submission with stored references (no LibTorch), the two paths interleaved: start
+  // to exit, peak memory, and what the grader takes beyond the cases' own wall time (each
+  // case from its start to its exit, as the sandbox times it: the copy, the scoring, the
+  // isolation probe and the start-up are the grader's).
+  progress("grading the same submission with stored references, against computing them with LibTorch");
+  // Beside the submission's directory, not in it: each case copies that.
+  const std::string references = dir + "-references.json";
+  const std::unique_ptr<const char, void (*)(const char*)> remove_references(
+      dir_template, [](const char* path) { std::filesystem::remove(std::string(path) + "-references.json"); });
+  write_file(references,
+             references_to_json(compute_references(builtin_rubric(), {backend.compute_op_reference,
+                                                                      backend.compute_reference, backend.torch_version},
+                                                   1)),
+             0600);
+  std::vector<double> stored_wall, computed_wall, overhead;
+  for (int run = 0; run < std::max(process_runs, 3); ++run) {
+    const ProcessRun computed = run_process({"grade", "-q", "--submission-cmd", "./runner", "--submission-dir", dir,
+                                             "--format", "json", "--output", out});
+    computed_wall.push_back(computed.seconds);
+    grading.computed_peak_mb = std::max(grading.computed_peak_mb, computed.peak_mb);
+    const ProcessRun stored = run_process({"grade", "-q", "--references", references, "--submission-cmd", "./runner",
+                                           "--submission-dir", dir, "--format", "json", "--output", out});
+    stored_wall.push_back(stored.seconds);
+    grading.stored_peak_mb = std::max(grading.stored_peak_mb, stored.peak_mb);
+    double cases = 0;
+    const nlohmann::json results = nlohmann::json::parse(std::ifstream(out));
+    for (const auto& c : results["cases"]) cases += c["seconds"].get<double>();
+    overhead.push_back(stored.seconds - cases);
+  }
+  grading.stored_submission = summarize(stored_wall, 1);
+  grading.computed_submission = summarize(computed_wall, 1);
+  grading.stored_overhead = summarize(overhead, 1);
 
   // The sandbox's own cost per case, the two modes interleaved so that load hits both alike.
   progress("one case's sandbox, basic and with namespaces");
@@ -518,7 +571,12 @@ BenchReport measure_bench(const BenchOptions& o, const std::vector<std::string>&
   }
 
   report.check_latency = measure_check_latency(backend, load_s, libraries_loaded, o.rounds, round_s, o.process_runs);
-  report.grading = measure_grading(report.check_latency, o.process_runs);
+  report.grading = measure_grading(report.check_latency, backend, o.process_runs);
+  if (const auto& g = report.grading) {
+    add_target(report, "grading with stored references: the grader's own ms, start to exit, beyond its cases'",
+               g->stored_overhead.median * 1e3, 50, true);
+    add_target(report, "grading with stored references: peak resident MB", g->stored_peak_mb, 100, true);
+  }
   report.machine = describe_machine(backend);
   return report;
 }

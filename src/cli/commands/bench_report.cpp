@@ -83,6 +83,12 @@ std::string format_bench_table(const BenchReport& report) {
                          "after start-up, {:.0f} cases/s per worker ('grade --submissions' loads LibTorch once per "
                          "class)\n", grading->cases_per_submission, grading->submission.median * 1e3,
                          grading->cases_per_second_per_worker);
+    table += fmt::format("    with stored references (grade --references, no LibTorch): {:.0f} ms start to exit, peak "
+                         "{:.0f} MB; computing them with LibTorch: {:.0f} ms, peak {:.0f} MB; the grader's own time "
+                         "beyond its cases': {:.0f} ms (medians)\n",
+                         grading->stored_submission.median * 1e3, grading->stored_peak_mb,
+                         grading->computed_submission.median * 1e3, grading->computed_peak_mb,
+                         grading->stored_overhead.median * 1e3);
     table += fmt::format("    one case's sandbox (exit 0): {:.1f} ms basic", grading->case_basic.median * 1e3);
     if (const auto& ns = grading->case_namespaces)
       table += fmt::format(", {:.1f} ms with namespaces: +{:.1f} ms per case for bubblewrap's world", ns->median * 1e3,
@@ -175,6 +181,11 @@ std::string format_bench_json(const BenchReport& report) {
       grading["namespaces_added_seconds"] = g->case_namespaces->median - g->case_basic.median;
     }
     grading["isolation"] = g->isolation;
+    grading["stored_references"] = {{"submission", timing_json(g->stored_submission)},
+                                    {"grader_beyond_cases", timing_json(g->stored_overhead)},
+                                    {"peak_mb", g->stored_peak_mb}};
+    grading["computed_references"] = {{"submission", timing_json(g->computed_submission)},
+                                      {"peak_mb", g->computed_peak_mb}};
   }
   doc["grading"] = grading;
 

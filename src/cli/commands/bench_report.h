@@ -79,6 +79,11 @@ struct BenchGrading {
   BenchTiming case_basic;                   // --isolation basic: the copy, the cgroup, the uid, rlimits
   std::optional<BenchTiming> case_namespaces;  // and bubblewrap's world, where it works here
   std::string isolation;                    // IsolationStatus::summary()
+  // The same submission graded with stored references (grade --references), interleaved with
+  // the path that computes them with LibTorch: start to exit, and peak resident memory.
+  BenchTiming stored_submission, computed_submission;
+  BenchTiming stored_overhead;  // start to exit minus the cases' own wall time (each start to exit)
+  double stored_peak_mb = 0, computed_peak_mb = 0;
 };
 
 // What the figures ran on.

@@ -36,9 +36,12 @@ void add_bundle_command(CLI::App& app, BundleOptions& o) {
 The zip holds, at its root, what Gradescope's autograder contract asks for:
   setup.sh         installs the packages (apt; no LibTorch), builds the torch-free grader
                    from gradverify/ and compiles the kit's given files once
-  run_autograder   builds /autograder/submission's backprop.cpp with the kit's given files,
-                   grades it against rubric.json with references.json, and writes
-                   /autograder/results/results.json
+  run_autograder   builds /autograder/submission's backprop.cpp with the kit's given files
+                   (build_submission.sh), grades it against rubric.json with
+                   references.json, and writes /autograder/results/results.json
+  grade_prairielearn, prairielearn.Dockerfile
+                   the same for PrairieLearn's external grader: the entrypoint, and the
+                   image to build from this folder (docs/grading.md)
   rubric.json      the rubric (problem files it names are bundled under cases/)
   references.json  LibTorch's answer to every case, computed here, with --variants K
                    inputs per generated case; each student's is picked from their
@@ -47,6 +50,7 @@ The zip holds, at its root, what Gradescope's autograder contract asks for:
                    skeleton backprop.cpp. --language python: runner.py, forward.py, the
                    skeleton backprop.py and the same as a notebook, backprop.ipynb; students
                    hand in backprop.py or a notebook, whose definitions alone are graded
+                   and .github/workflows/classroom.yml, GitHub Classroom's autograding
   language         cpp or python: what setup.sh installs and run_autograder builds
   gradverify/      the sources setup.sh builds (the kit's solution is left out)
 The rubric is checked here, references included, so a bad one fails here and not on
@@ -136,7 +140,9 @@ int run_bundle(const BundleOptions& o) {
   try {
     copy_into(source / "src/autograder/setup.sh", staging / "setup.sh");
     copy_into(source / "src/autograder/run_autograder", staging / "run_autograder");
-    copy_into(source / "src/autograder/build_kit_objects.sh", staging / "build_kit_objects.sh");
+    for (const char* script : {"build_kit_objects.sh", "build_submission.sh", "grade_prairielearn",
+                               "prairielearn.Dockerfile"})
+      copy_into(source / "src/autograder" / script, staging / script);
     if (o.language == "python") {
       for (const char* file : {"runner.py", "forward.py", "backprop.py", "backprop.ipynb"})
         copy_into(source / "src/student_kit_python" / file, staging / "student_kit" / file);
@@ -145,6 +151,8 @@ int run_bundle(const BundleOptions& o) {
         copy_into(source / "src/student_kit" / file, staging / "student_kit" / file);
     }
     std::ofstream(staging / "language") << o.language << "\n";
+    // GitHub Classroom runs the handout's own workflow (docs/grading.md).
+    copy_into(source / "src/autograder/classroom.yml", staging / "student_kit/.github/workflows/classroom.yml");
     for (const char* part : {"CMakeLists.txt", "cmake", "third_party", "include", "src"})
       copy_into(source / part, staging / "gradverify" / part);
     // Staff only, and not needed to grade.

@@ -1,0 +1,78 @@
+# Sourced by run_autograder (Gradescope) and grade_prairielearn (PrairieLearn): builds a
+# student's submission into what the grader runs, and runs none of it.
+#
+#   build_submission KIT_DIR SUBMISSION_DIR
+#
+# KIT_DIR is the unpacked bundle: its language, student_kit/ and (when setup.sh has compiled
+# the C++ kit's given files) kit_objects/. It sets
+#   work     the built submission's directory: the grader's --submission-dir
+#   private  root's alone, for the logs: compiler.txt (what the build said), build.log
+#   built    yes or no
+#   command  what the grader runs in $work
+# and removes both directories when the calling script exits.
+build_submission() {
+  local source_dir="$1" submission_dir="$2" student handed_in given
+  # The student's code is compiled as nobody (a compile error could otherwise quote any file
+  # it #includes: the caller keeps the rubric and references root's), and each case runs in
+  # the grader's sandbox (a copy of $work, its own uid and namespaces).
+  as_student=()
+  if [ "$(id -u)" -eq 0 ]; then as_student=(setpriv --reuid=nobody --regid=nogroup --clear-groups); fi
+
+  # Two directories: $work, where the student's code is compiled (as nobody), and $private,
+  # root's alone, for the build log. Only $private's files are ever copied into results, so
+  # nothing the student's code does (at compile or run time) can re-point them at the rubric.
+  work="$(mktemp -d /tmp/gradverify-build-XXXXXX)"
+  private="$(mktemp -d /tmp/gradverify-log-XXXXXX)"
+  trap 'rm -rf "$work" "$private"' EXIT
+  chmod 755 "$work"
+  chmod 700 "$private"
+  language="$(cat "$source_dir/language")"  # cpp or python: the student kit
+  built=no
+  if [ "$language" = python ]; then
+    # backprop.py, or else a notebook: its definitions are graded (the kit's runner.py).
+    cp "$source_dir/student_kit/runner.py" "$source_dir/student_kit/forward.py" "$work/"
+    student="$(find "$submission_dir" -name backprop.py -type f | head -n 1)"
+    [ -z "$student" ] && student="$(find "$submission_dir" -name '*.ipynb' -type f | sort | head -n 1)"
+    if [ -z "$student" ]; then
+      echo "There is no backprop.py or notebook (.ipynb) in the submission: upload the kit's backprop.py, or your" \
+           "notebook, with your code in it." > "$private/compiler.txt"
+    else
+      # A fixed name: the command below never holds a name the student chose.
+      handed_in="submission.py"
+      case "$student" in *.ipynb) handed_in="submission.ipynb" ;; esac
+      cp "$student" "$work/$handed_in"
+      [ ${#as_student[@]} -gt 0 ] && chown -R nobody "$work"
+      # "Building" a Python submission: it parses, and defines every function of the kit. Nothing
+      # of it runs here; with the PATH its cases get in the sandbox.
+      if (cd "$work" && PATH=/usr/local/bin:/usr/bin:/bin "${as_student[@]}" python3 runner.py --check "$handed_in") \
+           > "$private/compiler.txt" 2>&1; then
+        built=yes
+        echo "$(basename "$student") defines every function of the kit." > "$private/build.log"
+      fi
+    fi
+    command="python3 runner.py ${handed_in:-}"
+  else
+    cp "$source_dir/student_kit/backprop.h" "$source_dir/student_kit/forward.cpp" "$source_dir/student_kit/runner.cpp" "$work/"
+    student="$(find "$submission_dir" -name backprop.cpp -type f | head -n 1)"
+    if [ -z "$student" ]; then
+      echo "There is no backprop.cpp in the submission: upload the kit's backprop.cpp with your code in it." \
+        > "$private/compiler.txt"
+    else
+      cp "$student" "$work/backprop.cpp"
+      given=("$work/runner.cpp" "$work/forward.cpp")
+      # Compiled by setup.sh already, when it has run; copied like the sources, so the compile
+      # (as nobody) needs no access to $source_dir.
+      if [ -f "$source_dir/kit_objects/runner.o" ]; then
+        cp "$source_dir/kit_objects/runner.o" "$source_dir/kit_objects/forward.o" "$work/"
+        given=("$work/runner.o" "$work/forward.o")
+      fi
+      [ ${#as_student[@]} -gt 0 ] && chown -R nobody "$work"
+      if "${as_student[@]}" g++ -O2 -std=c++17 -I"$work" "$work/backprop.cpp" "${given[@]}" -o "$work/runner" \
+           > "$private/compiler.txt" 2>&1 && [ -x "$work/runner" ]; then
+        built=yes
+        echo "backprop.cpp compiled." > "$private/build.log"
+      fi
+    fi
+    command="./runner"
+  fi
+}
