@@ -4,6 +4,7 @@
 //   check --format json:        finite_differences.seconds
 //   grade --format json:        seconds (the run's and each case's)
 //   grade --format gradescope:  execution_time
+//   grade --format classroom:   duration (each test's milliseconds)
 //   grade --format junit:       time="..." on testsuites, testsuite and testcase
 //   grade --format table:       "in N.N s" on the summary line
 // (bench's timings are its purpose, and are not compared.)
@@ -29,7 +30,7 @@ const std::string kSolution = "./student_runner_solution";
 const std::string kBuggyPython = "python3 python_student.py relu_ge";
 const std::string kRubric = " --rubric " + kData + "/determinism_rubric.json";
 
-const std::set<std::string> kTimeKeys = {"seconds", "execution_time"};
+const std::set<std::string> kTimeKeys = {"seconds", "execution_time", "duration"};
 
 void blank_time_keys(nlohmann::json& doc) {
   if (doc.is_object()) {
@@ -43,7 +44,7 @@ void blank_time_keys(nlohmann::json& doc) {
 }
 
 std::string without_times(const std::string& report, const std::string& format) {
-  if (format == "json" || format == "gradescope") {
+  if (format == "json" || format == "gradescope" || format == "prairielearn" || format == "classroom") {
     nlohmann::json doc = nlohmann::json::parse(report);
     blank_time_keys(doc);
     return doc.dump(1);
@@ -88,7 +89,11 @@ INSTANTIATE_TEST_SUITE_P(
         Report{"grade_buggy_json", "grade -q" + kSubmissionDir + kRubric + " --submission-cmd '" + kBuggyPython + "'", "json"},
         Report{"grade_buggy_gradescope", "grade -q" + kSubmissionDir + kRubric + " --submission-cmd '" + kBuggyPython + "'", "gradescope"},
         Report{"grade_buggy_junit", "grade -q" + kSubmissionDir + kRubric + " --submission-cmd '" + kBuggyPython + "'", "junit"},
-        Report{"grade_buggy_table", "grade -q" + kSubmissionDir + kRubric + " --submission-cmd '" + kBuggyPython + "'", "table"}),
+        Report{"grade_buggy_table", "grade -q" + kSubmissionDir + kRubric + " --submission-cmd '" + kBuggyPython + "'", "table"},
+        Report{"grade_buggy_prairielearn",
+               "grade -q" + kSubmissionDir + kRubric + " --submission-cmd '" + kBuggyPython + "'", "prairielearn"},
+        Report{"grade_buggy_classroom",
+               "grade -q" + kSubmissionDir + kRubric + " --submission-cmd '" + kBuggyPython + "'", "classroom"}),
     [](const auto& test_info) { return test_info.param.name; });
 
 // The blanking is narrow: a report that differs anywhere else is still caught.
