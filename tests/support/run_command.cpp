@@ -5,9 +5,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <vector>
 
 namespace gradverify::testing {
 
@@ -21,6 +24,27 @@ std::string temp_path(const std::string& name) { return ::testing::TempDir() + "
 std::string write_temp(const std::string& name, const std::string& text) {
   const std::string path = temp_path(name);
   std::ofstream(path, std::ios::binary) << text;
+  return path;
+}
+
+std::string machine_temp_dir(const std::string& name) {
+  // Removed by a static's destructor at exit, however the test ended short of a crash.
+  // Only by the process that made them: a forked child that exits must not remove them.
+  static struct Made {
+    std::vector<std::string> paths;
+    pid_t owner = getpid();
+    ~Made() {
+      if (getpid() != owner) return;
+      for (const auto& p : paths) {
+        std::error_code ignored;
+        std::filesystem::remove_all(p, ignored);
+      }
+    }
+  } made;
+  const std::string path = "/tmp/gradverify-" + name + "-" + std::to_string(getpid());
+  std::filesystem::remove_all(path);
+  std::filesystem::create_directories(path);
+  if (std::find(made.paths.begin(), made.paths.end(), path) == made.paths.end()) made.paths.push_back(path);
   return path;
 }
 

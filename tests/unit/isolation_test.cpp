@@ -25,12 +25,7 @@ namespace {
 
 using testing::processes_with;
 
-std::string fresh_dir(const std::string& name) {
-  const std::string path = "/tmp/gradverify-isolation-test-" + name + "-" + std::to_string(getpid());
-  std::filesystem::remove_all(path);
-  std::filesystem::create_directories(path);
-  return path;
-}
+std::string fresh_dir(const std::string& name) { return testing::machine_temp_dir("isolation-test-" + name); }
 
 class Isolation : public ::testing::TestWithParam<IsolationMode> {
  protected:

@@ -32,8 +32,7 @@ IsolationMode current_mode = IsolationMode::basic;
 
 // An empty submission directory of the test's own.
 std::string submission_dir() {
-  const std::string path = "/tmp/gradverify-sandbox-test-submission-" + std::to_string(getpid());
-  std::filesystem::create_directories(path);
+  static const std::string path = testing::machine_temp_dir("sandbox-test-submission");
   return path;
 }
 
@@ -62,9 +61,7 @@ int count_entries(const std::string& path) {
 // A fresh, empty directory open to nobody: a case run as root drops to nobody and must reach
 // its HOME, so it is under /tmp, not the suite's TEST_TMPDIR (a clone in /root is 0700).
 std::string temp_dir(const std::string& name) {
-  const std::string path = "/tmp/gradverify-sandbox-test-" + name + "-" + std::to_string(getpid());
-  std::filesystem::remove_all(path);
-  std::filesystem::create_directories(path);
+  const std::string path = testing::machine_temp_dir("sandbox-test-" + name);
   chmod(path.c_str(), 0777);
   return path;
 }
@@ -336,6 +333,7 @@ TEST(SandboxErrors, ASetUpFailureLeavesNoDescriptorOrDirectoryBehind) {
   // second: run_sandboxed must throw, having closed the ends it made and removed the case's
   // fresh HOME. In a child process, whose descriptor limit can be lowered freely.
   const std::string root = temp_dir("errors");
+  submission_dir();  // made here, so the child (which exits without clean-up) shares this process's
   EXPECT_EXIT(run_short_of_descriptors(root), ::testing::ExitedWithCode(0), "threw 1");
   std::filesystem::remove_all(root);
 }
