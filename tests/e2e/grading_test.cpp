@@ -817,6 +817,16 @@ TEST(GradingClass, MergeRefusesShardsThatAreNotOneWholeRun) {
   const auto not_a_shard = merge(dir.string());
   EXPECT_EQ(not_a_shard.exit_code, 2);
   EXPECT_NE(not_a_shard.err.find("not a shard's results (no shard.json)"), std::string::npos) << not_a_shard.err;
+  // A tampered manifest can't make merge copy from, or write to, outside the folders.
+  const fs::path tampered = temp_path("merge_refusal_tampered");
+  fs::remove_all(tampered);
+  fs::copy(out["1/2"], tampered);
+  json manifest = json::parse(slurp((tampered / "shard.json").string()));
+  manifest["students"][0] = "../../escape";
+  std::ofstream(tampered / "shard.json") << manifest.dump();
+  const auto escape = merge(tampered.string() + " " + out["2/2"].string());
+  EXPECT_EQ(escape.exit_code, 2);
+  EXPECT_NE(escape.err.find("students: '../../escape' is not a folder name"), std::string::npos) << escape.err;
   EXPECT_FALSE(fs::exists(target / "summary.csv")) << "nothing written when refused";
   const auto bad = run_shell(common + " --shard 4/3 --output " + target.string());
   EXPECT_EQ(bad.exit_code, 2);

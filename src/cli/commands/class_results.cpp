@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <type_traits>
 
 #include "gradverify/errors.h"
 
@@ -88,19 +89,31 @@ ShardManifest read_shard_manifest(const std::string& directory) {
   } catch (const nlohmann::json::exception& e) {
     throw InputError(path, "", std::string("not valid JSON: ") + e.what());
   }
+  if (!doc.is_object() || doc.value("format", "") != "gradverify-shard")
+    throw InputError(path, "format", "expected \"gradverify-shard\": not a shard manifest");
+  // Each field read as its type, or refused with its name.
+  const auto field = [&](const char* key, auto value) {
+    try {
+      return doc.at(key).get<decltype(value)>();
+    } catch (const nlohmann::json::exception&) {
+      throw InputError(path, key, "missing, or not " + std::string(std::is_same_v<decltype(value), int> ? "an integer"
+                                                             : std::is_same_v<decltype(value), std::string> ? "a string"
+                                                                                              : "a list of strings"));
+    }
+  };
   ShardManifest m;
-  try {
-    if (doc.at("format") != "gradverify-shard") throw InputError(path, "format", "expected \"gradverify-shard\"");
-    m.shard = {doc.at("shard").get<int>(), doc.at("shards").get<int>()};
-    m.rubric = doc.at("rubric").get<std::string>();
-    m.rubric_sha256 = doc.at("rubric_sha256").get<std::string>();
-    m.format = doc.at("results_format").get<std::string>();
-    m.header = doc.at("header").get<std::string>();
-    m.students = doc.at("students").get<std::vector<std::string>>();
-    m.rows = doc.at("rows").get<std::vector<std::string>>();
-  } catch (const nlohmann::json::exception& e) {
-    throw InputError(path, "", std::string("not a shard manifest: ") + e.what());
-  }
+  m.shard = {field("shard", 0), field("shards", 0)};
+  m.rubric = field("rubric", std::string());
+  m.rubric_sha256 = field("rubric_sha256", std::string());
+  m.format = field("results_format", std::string());
+  m.header = field("header", std::string());
+  m.students = field("students", std::vector<std::string>());
+  m.rows = field("rows", std::vector<std::string>());
+  if (m.shard.count < 1 || m.shard.index < 1 || m.shard.index > m.shard.count)
+    throw InputError(path, "shard", fmt::format("shard {} of {}: expected 1 <= shard <= shards", m.shard.index, m.shard.count));
+  for (const auto& student : m.students)  // folder names: a path would copy from or to elsewhere
+    if (student.empty() || student == "." || student == ".." || student.find('/') != std::string::npos)
+      throw InputError(path, "students", "'" + student + "' is not a folder name");
   if (m.students.size() != m.rows.size()) throw InputError(path, "rows", "one summary row per student expected");
   return m;
 }
