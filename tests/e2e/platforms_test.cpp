@@ -10,6 +10,7 @@
 #include <fstream>
 #include <set>
 
+#include "gradverify/grading/references.h"
 #include "gradverify/grading/rubric.h"
 #include "support/run_command.h"
 
@@ -297,6 +298,32 @@ TEST(StoredReferencesGrading, TwoStudentsGetDifferentInputsAndARegradeTheSame) {
     if (other.first == first.first) continue;
     for (size_t i = 0; i < first.second.size(); ++i) EXPECT_NE(other.second[i], first.second[i]);
     break;
+  }
+}
+
+TEST(StoredReferencesGrading, InAClassEachStudentsFolderNamePicksTheirVariant) {
+  namespace fs = std::filesystem;
+  const std::string refs = references(3);
+  const StoredReferences stored = read_references(refs, builtin_rubric());
+  const fs::path dir = unique("variant_class"), out = unique("variant_class_results");
+  fs::remove_all(dir);
+  fs::remove_all(out);
+  // Students until two variants are among them (the secret is drawn anew each run).
+  std::set<int64_t> variants;
+  for (int i = 0; i < 4 || variants.size() < 2; ++i) {
+    const std::string student = "student" + std::to_string(i);
+    fs::create_directories(dir / student);
+    fs::copy_file(kSubmission + "/student_runner_solution", dir / student / "runner");
+    variants.insert(stored.variant_for(student));
+  }
+  const auto run = run_shell(kNoTorch + kBin + " grade -q --references " + refs + " --submissions " + dir.string() +
+                             " --submission-cmd ./runner --format json --output " + out.string());
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const std::string student = entry.path().filename().string();
+    const json r = json::parse(slurp((out / (student + ".json")).string()));
+    EXPECT_EQ(r["variant"].get<int64_t>(), stored.variant_for(student)) << student;
+    EXPECT_EQ(r["score"], r["max_score"]) << student;
   }
 }
 
