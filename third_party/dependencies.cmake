@@ -29,7 +29,6 @@ if(GRADVERIFY_WITH_TORCH)
   message(STATUS "gradverify: LibTorch ${Torch_VERSION} from ${Torch_DIR}")
   # Debian's package numbers its LibTorch apart from the headers' TORCH_VERSION (1.13.1+dfsg-4
   # packages a 1.13.0): bench names both. Empty for an unpacked LibTorch.
-  set(GRADVERIFY_LIBTORCH_PACKAGE "")
   find_program(GRADVERIFY_DPKG_QUERY dpkg-query)
   if(GRADVERIFY_DPKG_QUERY AND Torch_DIR MATCHES "^/usr/")
     execute_process(COMMAND ${GRADVERIFY_DPKG_QUERY} -W -f=libtorch-dev\ \${Version} libtorch-dev

@@ -15,8 +15,24 @@ build_submission() {
   # The student's code is compiled as nobody (a compile error could otherwise quote any file
   # it #includes: the caller keeps the rubric and references root's), and each case runs in
   # the grader's sandbox (a copy of $work, its own uid and namespaces).
-  as_student=()
-  if [ "$(id -u)" -eq 0 ]; then as_student=(setpriv --reuid=nobody --regid=nogroup --clear-groups); fi
+  # Bounded, so that a build that never ends (#include "/dev/zero", a template bomb) is a
+  # failed build with a reason, not a job the platform kills before any results are written.
+  local build_seconds="${GRADVERIFY_BUILD_SECONDS:-120}" as_root=no
+  as_student=(timeout --kill-after=5 "$build_seconds" prlimit --as=$((2 << 30)) --)
+  if [ "$(id -u)" -eq 0 ]; then
+    as_root=yes
+    as_student+=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+  fi
+  # Runs a build step as the student, its output in compiler.txt; a step stopped by the
+  # timeout says so there.
+  build_step() {
+    local status=0
+    "${as_student[@]}" "$@" > "$private/compiler.txt" 2>&1 || status=$?
+    if [ $status -eq 124 ] || [ $status -eq 137 ]; then
+      echo "The build was stopped after $build_seconds s: it must finish well within that." >> "$private/compiler.txt"
+    fi
+    return $status
+  }
 
   # Two directories: $work, where the student's code is compiled (as nobody), and $private,
   # root's alone, for the build log. Only $private's files are ever copied into results, so
@@ -41,11 +57,10 @@ build_submission() {
       handed_in="submission.py"
       case "$student" in *.ipynb) handed_in="submission.ipynb" ;; esac
       cp "$student" "$work/$handed_in"
-      [ ${#as_student[@]} -gt 0 ] && chown -R nobody "$work"
+      [ $as_root = yes ] && chown -R nobody "$work"
       # "Building" a Python submission: it parses, and defines every function of the kit. Nothing
       # of it runs here; with the PATH its cases get in the sandbox.
-      if (cd "$work" && PATH=/usr/local/bin:/usr/bin:/bin "${as_student[@]}" python3 runner.py --check "$handed_in") \
-           > "$private/compiler.txt" 2>&1; then
+      if (cd "$work" && PATH=/usr/local/bin:/usr/bin:/bin build_step python3 runner.py --check "$handed_in"); then
         built=yes
         echo "$(basename "$student") defines every function of the kit." > "$private/build.log"
       fi
@@ -66,9 +81,9 @@ build_submission() {
         cp "$source_dir/kit_objects/runner.o" "$source_dir/kit_objects/forward.o" "$work/"
         given=("$work/runner.o" "$work/forward.o")
       fi
-      [ ${#as_student[@]} -gt 0 ] && chown -R nobody "$work"
-      if "${as_student[@]}" g++ -O2 -std=c++17 -I"$work" "$work/backprop.cpp" "${given[@]}" -o "$work/runner" \
-           > "$private/compiler.txt" 2>&1 && [ -x "$work/runner" ]; then
+      [ $as_root = yes ] && chown -R nobody "$work"
+      if build_step g++ -O2 -std=c++17 -I"$work" "$work/backprop.cpp" "${given[@]}" -o "$work/runner" &&
+         [ -x "$work/runner" ]; then
         built=yes
         echo "backprop.cpp compiled." > "$private/build.log"
       fi

@@ -4,7 +4,7 @@
 # It holds the torch-free grader, the kit (the bundle's --language) and its toolchain, and
 # nothing of LibTorch. A question's tests/ holds its rubric.json and references.json
 # (docs/grading.md); its info.json names this image and /opt/gradverify/grade_prairielearn.
+# The bundle's .dockerignore keeps its rubric.json, references.json and cases/ out of the image.
 FROM debian:bookworm-slim
 COPY . /opt/gradverify
-RUN /opt/gradverify/setup.sh && rm -f /opt/gradverify/rubric.json /opt/gradverify/references.json && \
-    rm -rf /var/lib/apt/lists/*
+RUN /opt/gradverify/setup.sh && rm -rf /var/lib/apt/lists/*

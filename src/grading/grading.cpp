@@ -102,6 +102,7 @@ CaseResult score_case(const PreparedCase& p, const SandboxResult& run) {
   const GradingCase& g = p.spec;
   CaseResult r;
   r.name = g.name;
+  r.kind = g.kind;
   r.tags = case_tags(g);
   r.description = g.description;
   r.visibility = g.visibility;
@@ -175,6 +176,7 @@ namespace {
 CaseResult not_run(const PreparedCase& p, const std::string& why) {
   CaseResult r;
   r.name = p.spec.name;
+  r.kind = p.spec.kind;
   r.tags = case_tags(p.spec);
   r.description = p.spec.description;
   r.visibility = p.spec.visibility;

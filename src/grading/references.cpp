@@ -275,9 +275,10 @@ std::vector<PreparedCase> prepare_variant(const Rubric& rubric, const StoredRefe
     p.spec = g.generated && sv.seed != g.seed ? case_with_seed(g, sv.seed) : g;
     if (detail::sha256_hex(case_request_json(p.spec)) != sv.inputs_sha256)
       throw InputError(refs.source, field + ".inputs_sha256",
-                       fmt::format("case '{}' from seed {} has other inputs here than when its references were made "
-                                   "(by gradverify {}; this is {}): remake them with this gradverify",
-                                   g.name, sv.seed, refs.gradverify_version, kVersion));
+                       fmt::format("case '{}' from seed {} has other inputs here than when its references were made: "
+                                   "its problem file changed, or this gradverify ({}) draws other inputs than the one "
+                                   "that made them ({}); remake the references",
+                                   g.name, sv.seed, kVersion, refs.gradverify_version));
     for (const auto& [name, shape] : reference_shapes(p.spec)) {
       const auto found = sv.reference.find(name);
       if (found == sv.reference.end()) throw InputError(refs.source, field + ".reference." + name, "missing");

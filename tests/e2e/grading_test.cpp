@@ -550,7 +550,14 @@ TEST(GradingBundle, GradesKitSubmissionsEndToEndTheWayGradescopeDoes) {
                               Submission{"reads_references",
                                          "#include \"" + (root / "source/references.json").string() + "\"\n", false,
                                          "Permission denied"},
-                              Submission{"empty", "", false, "There is no backprop.cpp in the submission"}}) {
+                              Submission{"empty", "", false, "There is no backprop.cpp in the submission"},
+                              // Builds that never end: cut by the build's memory cap and its timeout.
+                              Submission{"endless_include", "#include \"/dev/zero\"\n", false, "out of memory"},
+                              Submission{"endless_build",
+                                         "constexpr long f() { long s = 0; for (long i = 0; i < 200000; ++i) "
+                                         "for (long j = 0; j < 200000; ++j) s += i ^ j; return s; }\n"
+                                         "constexpr long v = f();\n",
+                                         false, "The build was stopped after 3 s"}}) {
     SCOPED_TRACE(s.name);
     fs::remove_all(root / "submission");
     fs::remove_all(root / "results");
@@ -559,16 +566,17 @@ TEST(GradingBundle, GradesKitSubmissionsEndToEndTheWayGradescopeDoes) {
     std::ofstream(root / "submission_metadata.json") << R"({"id": 99, "users": [{"email": "a@b.edu", "id": 1234, "name": "A"}]})";
     // The grading image has no LibTorch: a grader that tried to load it would fail here.
     const auto run = run_shell("env AUTOGRADER_ROOT=" + root.string() + " GRADVERIFY=" + kBin +
-                               " GRADVERIFY_TORCH_BACKEND=/nonexistent/libtorch_backend.so " +
+                               " GRADVERIFY_TORCH_BACKEND=/nonexistent/libtorch_backend.so GRADVERIFY_BUILD_SECONDS=3 " +
                                (root / "source/run_autograder").string());
     EXPECT_EQ(run.exit_code, 0) << run.err;
     const json r = json::parse(slurp((root / "results/results.json").string()));
     expect_gradescope_contract(r);
     EXPECT_EQ(r["score"].get<double>(), s.full_marks ? builtin_rubric().max_score() : 0.0);
+    const bool unbuilt = s.name == "broken" || s.name == "empty" || s.name.rfind("endless", 0) == 0;
     if (s.name == "solution") {
       EXPECT_TRUE(r["extra_data"]["variant"].is_number_integer()) << r["extra_data"];
     }
-    if (s.name == "broken" || s.name == "empty") {
+    if (unbuilt) {
       // Nothing was built: one failure that says so, not fifteen "command not found".
       ASSERT_EQ(r["tests"].size(), 1u) << r.dump(2);
       EXPECT_EQ(r["tests"][0]["name"], "Build");
@@ -724,10 +732,7 @@ TEST(GradingClass, EveryStudentGetsResultsAndTheSummaryAddsUp) {
   EXPECT_LT(totals["carol"], totals["alice"]);
 }
 
-// One student's folder that can't be copied (300 MB, sparse) costs that student's cases, with
-// the reason, and not the class; a classmate in a folder named with terminal codes is graded,
-// and the codes reach neither the progress line nor summary.csv.
-std::string fmt_student(int i) { return "student" + std::to_string(100 + i); }
+std::string student_name(int i) { return "student" + std::to_string(100 + i); }
 
 // A class folder of `n` students, each handing in one of the test submission's commands.
 std::filesystem::path make_class(const std::string& name, int n) {
@@ -741,7 +746,7 @@ std::filesystem::path make_class(const std::string& name, int n) {
       {"python_student.py", "exec " + kPython + " relu_ge"}};
   for (int i = 0; i < n; ++i) {
     const auto& [file, command] = kinds[static_cast<size_t>(i) % kinds.size()];
-    const fs::path student = dir / fmt_student(i);
+    const fs::path student = dir / student_name(i);
     fs::create_directories(student);
     fs::copy_file(kSubmission + "/" + file, student / file);
     std::ofstream(student / "run") << "#!/bin/sh\n" << command << "\n";
@@ -828,11 +833,20 @@ TEST(GradingClass, MergeRefusesShardsThatAreNotOneWholeRun) {
   EXPECT_EQ(escape.exit_code, 2);
   EXPECT_NE(escape.err.find("students: '../../escape' is not a folder name"), std::string::npos) << escape.err;
   EXPECT_FALSE(fs::exists(target / "summary.csv")) << "nothing written when refused";
+  // More shards than students: the last is empty, and is graded (nothing) like any other.
+  const fs::path empty = temp_path("merge_refusal_empty_shard");
+  fs::remove_all(empty);
+  const auto none = run_shell(common + " --shard 4/4 --output " + empty.string());
+  EXPECT_EQ(none.exit_code, 0) << none.err;
+  EXPECT_TRUE(json::parse(slurp((empty / "shard.json").string()))["students"].empty());
   const auto bad = run_shell(common + " --shard 4/3 --output " + target.string());
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("--shard: expected K/N with 1 <= K <= N"), std::string::npos) << bad.err;
 }
 
+// One student's folder that can't be copied (300 MB, sparse) costs that student's cases, with
+// the reason, and not the class; a classmate in a folder named with terminal codes is graded,
+// and the codes reach neither the progress line nor summary.csv.
 TEST(GradingClass, AFolderThatCannotBeCopiedCostsOnlyItsStudent) {
   namespace fs = std::filesystem;
   const fs::path dir = temp_path("class_one_bad");

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "gradverify/grading/references.h"
+#include "gradverify/grading/results_formats.h"
 #include "gradverify/grading/rubric.h"
 #include "support/run_command.h"
 
@@ -261,6 +262,28 @@ TEST(Gradescope, ABuildFailureIsOneVisibleBuildTestWorthTheRubricsPoints) {
   EXPECT_NE(r["tests"][0]["output"].get<std::string>().find("vector<double>"), std::string::npos) << "text, not HTML";
 }
 
+TEST(PrairieLearn, ResultsStayUnderOneMebibyteHoweverLongTheFeedback) {
+  // 400 cases of 40 KB feedback each: 16 MB before shortening.
+  GradeResult r;
+  r.rubric = "long";
+  for (int i = 0; i < 400; ++i) {
+    CaseResult c;
+    c.name = "case " + std::to_string(i);
+    c.visibility = "visible";
+    c.points = 1;
+    c.failure = std::string(2000, 'f');
+    c.feedback = std::string(40000, 'x') + "\u00e9";  // a two-byte character at the end
+    r.cases.push_back(c);
+    r.max_score += 1;
+  }
+  const std::string text = format_prairielearn(r);
+  EXPECT_LT(text.size(), kPrairieLearnMaxBytes);
+  const json doc = json::parse(text);  // valid JSON, valid UTF-8: no character cut in half
+  expect_prairielearn_contract(doc);
+  EXPECT_EQ(doc["tests"].size(), 400u);
+  EXPECT_NE(doc["tests"][0]["output"].get<std::string>().find("shortened to fit"), std::string::npos);
+}
+
 // ---- stored references ---------------------------------------------------------------------------
 
 TEST(StoredReferencesGrading, SolutionSkeletonAndAPlantedBugScoreAsWithLibTorchOnEveryVariant) {
@@ -292,13 +315,15 @@ TEST(StoredReferencesGrading, TwoStudentsGetDifferentInputsAndARegradeTheSame) {
   const std::string metadata = write_temp("submission_metadata.json",
                                           R"({"id": 5, "users": [{"email": "s@u.edu", "id": 1234, "name": "S"}]})");
   EXPECT_EQ(descriptions("--submission-metadata " + metadata), first);
-  // Some classmate has another variant, and then every case's inputs differ.
-  for (int id = 2000;; ++id) {
-    const auto other = descriptions("--student-id " + std::to_string(id));
-    if (other.first == first.first) continue;
-    for (size_t i = 0; i < first.second.size(); ++i) EXPECT_NE(other.second[i], first.second[i]);
-    break;
-  }
+  // Some classmate has another variant, and then every case's inputs differ. The variant is
+  // read from the file's secret, so only that classmate is graded.
+  const StoredReferences stored = read_references(refs, builtin_rubric());
+  int other_id = 2000;
+  while (stored.variant_for(std::to_string(other_id)) == first.first && other_id < 3000) ++other_id;
+  ASSERT_LT(other_id, 3000) << "1,000 students, all in one of 4 variants: the assignment is constant";
+  const auto other = descriptions("--student-id " + std::to_string(other_id));
+  EXPECT_NE(other.first, first.first) << "the grader picks the variant the file's secret gives";
+  for (size_t i = 0; i < first.second.size(); ++i) EXPECT_NE(other.second[i], first.second[i]);
 }
 
 TEST(StoredReferencesGrading, InAClassEachStudentsFolderNamePicksTheirVariant) {

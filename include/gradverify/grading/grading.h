@@ -34,6 +34,7 @@ void require_informative_reference(const PreparedCase& prepared, const std::stri
 
 struct CaseResult {
   std::string name, description, visibility;
+  CaseKind kind = CaseKind::op;
   double points = 0, score = 0;
   bool passed = false;                     // every answer tensor passes
   std::string failure;                     // why there is no answer to compare; empty when there is

@@ -443,8 +443,7 @@ BenchCheckLatency measure_check_latency(const ReferenceBackend& backend, double 
 
 // Grading: one submission of the built-in rubric by the student kit's reference runner,
 // built next to this binary, from start to exit; the cases' own rate excludes start-up.
-std::optional<BenchGrading> measure_grading(const BenchCheckLatency& latency, const ReferenceBackend& backend,
-                                            int process_runs) {
+std::optional<BenchGrading> measure_grading(const BenchCheckLatency& latency, int process_runs) {
   const std::string runner = running_binary_directory() + "/student_runner_solution";
   if (process_runs <= 0 || access(runner.c_str(), X_OK) != 0) return std::nullopt;
   progress("grading the student kit's reference runner on the built-in rubric");
@@ -476,9 +475,7 @@ std::optional<BenchGrading> measure_grading(const BenchCheckLatency& latency, co
   const std::unique_ptr<const char, void (*)(const char*)> remove_references(
       dir_template, [](const char* path) { std::filesystem::remove(std::string(path) + "-references.json"); });
   write_file(references,
-             references_to_json(compute_references(builtin_rubric(), {backend.compute_op_reference,
-                                                                      backend.compute_reference, backend.torch_version},
-                                                   1)),
+             references_to_json(compute_references(builtin_rubric(), torch_reference_source(), 1)),
              0600);
   std::vector<double> stored_wall, computed_wall, overhead;
   for (int run = 0; run < std::max(process_runs, 3); ++run) {
@@ -571,7 +568,7 @@ BenchReport measure_bench(const BenchOptions& o, const std::vector<std::string>&
   }
 
   report.check_latency = measure_check_latency(backend, load_s, libraries_loaded, o.rounds, round_s, o.process_runs);
-  report.grading = measure_grading(report.check_latency, backend, o.process_runs);
+  report.grading = measure_grading(report.check_latency, o.process_runs);
   if (const auto& g = report.grading) {
     add_target(report, "grading with stored references: the grader's own ms, start to exit, beyond its cases'",
                g->stored_overhead.median * 1e3, 50, true);

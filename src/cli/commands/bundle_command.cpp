@@ -143,6 +143,8 @@ int run_bundle(const BundleOptions& o) {
     for (const char* script : {"build_kit_objects.sh", "build_submission.sh", "grade_prairielearn",
                                "prairielearn.Dockerfile"})
       copy_into(source / "src/autograder" / script, staging / script);
+    // Keeps the question's hidden data out of PrairieLearn's image (a layer keeps what it copied).
+    copy_into(source / "src/autograder/dockerignore", staging / ".dockerignore");
     if (o.language == "python") {
       for (const char* file : {"runner.py", "forward.py", "backprop.py", "backprop.ipynb"})
         copy_into(source / "src/student_kit_python" / file, staging / "student_kit" / file);

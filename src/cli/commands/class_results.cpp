@@ -4,9 +4,8 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
-#include <fstream>
-#include <type_traits>
 
+#include "core/problem/json_tensor.h"
 #include "gradverify/errors.h"
 
 namespace gradverify::cli {
@@ -81,36 +80,42 @@ std::string shard_manifest_json(const ShardManifest& m) {
 
 ShardManifest read_shard_manifest(const std::string& directory) {
   const std::string path = (std::filesystem::path(directory) / "shard.json").string();
-  std::ifstream in(path);
-  if (!in) throw InputError(directory, "", "not a shard's results (no shard.json): `grade --shard K/N -o DIR` writes one");
-  nlohmann::json doc;
-  try {
-    doc = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw InputError(path, "", std::string("not valid JSON: ") + e.what());
-  }
-  if (!doc.is_object() || doc.value("format", "") != "gradverify-shard")
+  if (!std::filesystem::is_regular_file(path))
+    throw InputError(directory, "", "not a shard's results (no shard.json): `grade --shard K/N -o DIR` writes one");
+  const nlohmann::json doc = detail::parse_json_file(path);  // its limits, and errors naming the place
+  if (!doc.is_object() || !doc.contains("format") || doc["format"] != "gradverify-shard")
     throw InputError(path, "format", "expected \"gradverify-shard\": not a shard manifest");
-  // Each field read as its type, or refused with its name.
-  const auto field = [&](const char* key, auto value) {
-    try {
-      return doc.at(key).get<decltype(value)>();
-    } catch (const nlohmann::json::exception&) {
-      throw InputError(path, key, "missing, or not " + std::string(std::is_same_v<decltype(value), int> ? "an integer"
-                                                             : std::is_same_v<decltype(value), std::string> ? "a string"
-                                                                                              : "a list of strings"));
+  const auto missing = [&](const char* key, const char* expected) {
+    return InputError(path, key, std::string("missing, or not ") + expected);
+  };
+  const auto integer = [&](const char* key) {
+    const auto v = doc.contains(key) ? detail::exact_integer(doc[key]) : std::nullopt;
+    if (!v || *v < 1 || *v > 100000) throw missing(key, "an integer from 1 to 100000");
+    return static_cast<int>(*v);
+  };
+  const auto text = [&](const char* key) {
+    if (!doc.contains(key) || !doc[key].is_string()) throw missing(key, "a string");
+    return doc[key].get<std::string>();
+  };
+  const auto texts = [&](const char* key) {
+    std::vector<std::string> out;
+    if (!doc.contains(key) || !doc[key].is_array()) throw missing(key, "a list of strings");
+    for (const auto& v : doc[key]) {
+      if (!v.is_string()) throw missing(key, "a list of strings");
+      out.push_back(v.get<std::string>());
     }
+    return out;
   };
   ShardManifest m;
-  m.shard = {field("shard", 0), field("shards", 0)};
-  m.rubric = field("rubric", std::string());
-  m.rubric_sha256 = field("rubric_sha256", std::string());
-  m.format = field("results_format", std::string());
-  m.header = field("header", std::string());
-  m.students = field("students", std::vector<std::string>());
-  m.rows = field("rows", std::vector<std::string>());
-  if (m.shard.count < 1 || m.shard.index < 1 || m.shard.index > m.shard.count)
-    throw InputError(path, "shard", fmt::format("shard {} of {}: expected 1 <= shard <= shards", m.shard.index, m.shard.count));
+  m.shard = {integer("shard"), integer("shards")};
+  m.rubric = text("rubric");
+  m.rubric_sha256 = text("rubric_sha256");
+  m.format = text("results_format");
+  m.header = text("header");
+  m.students = texts("students");
+  m.rows = texts("rows");
+  if (m.shard.index > m.shard.count)
+    throw InputError(path, "shard", fmt::format("shard {} of {}: expected shard <= shards", m.shard.index, m.shard.count));
   for (const auto& student : m.students)  // folder names: a path would copy from or to elsewhere
     if (student.empty() || student == "." || student == ".." || student.find('/') != std::string::npos)
       throw InputError(path, "students", "'" + student + "' is not a folder name");

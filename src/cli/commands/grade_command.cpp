@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "class_results.h"
+#include "core/problem/json_tensor.h"
 #include "gradverify/errors.h"
 #include "gradverify/grading/grading.h"
 #include "gradverify/grading/isolation.h"
@@ -186,12 +187,6 @@ IsolationMode isolation_mode(const std::string& name) {
   return IsolationMode::automatic;
 }
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 std::string formatted(const GradeResult& r, const std::string& format) {
   if (format == "json") return format_grade_json(r);
@@ -216,13 +211,12 @@ class GradedCases {
   int64_t variant_for(const std::string& student_id) const {
     return stored_ ? stored_->variant_for(student_id) : -1;
   }
-  // Made before the workers start, so that they only read.
-  const std::vector<PreparedCase>& cases(int64_t variant) {
-    if (!stored_) return computed_;
-    auto found = variants_.find(variant);
-    if (found == variants_.end()) found = variants_.emplace(variant, prepare_variant(rubric_, *stored_, variant)).first;
-    return found->second;
+  // Makes a variant's cases (regenerated, checked against their hashes) the first time.
+  void prepare(int64_t variant) {
+    if (stored_ && !variants_.count(variant)) variants_.emplace(variant, prepare_variant(rubric_, *stored_, variant));
   }
+  // A prepared variant's cases: const, so that workers only read.
+  const std::vector<PreparedCase>& cases(int64_t variant) const { return stored_ ? variants_.at(variant) : computed_; }
 
  private:
   const Rubric& rubric_;
@@ -254,7 +248,7 @@ int grade_class(const GradeOptions& o, const std::vector<std::string>& students,
   const std::string extension = results_extension(o.format);
   // Each student's variant, by their folder's name; every variant's cases made before the workers start.
   std::vector<int64_t> variant(students.size());
-  for (size_t i = 0; i < students.size(); ++i) graded.cases(variant[i] = graded.variant_for(students[i]));
+  for (size_t i = 0; i < students.size(); ++i) graded.prepare(variant[i] = graded.variant_for(students[i]));
 
   const unsigned workers = o.workers > 0 ? static_cast<unsigned>(o.workers) : std::max(1u, std::thread::hardware_concurrency());
   std::vector<GradeResult> results(students.size());
@@ -379,7 +373,7 @@ int write_build_failure(const GradeOptions& o) {
     throw InputError("--build-failure", "", "is for one submission's results, not a class (--submissions)");
   require_writable_file(o.output_path);
   const Rubric rubric = o.rubric_path.empty() ? builtin_rubric() : load_rubric(o.rubric_path);
-  std::string message = read_text(o.build_failure);
+  std::string message = detail::read_text_file(o.build_failure);
   constexpr size_t kShown = 20000;  // a page of compiler errors is plenty; thousands would bury the first
   if (message.size() > kShown)
     message = message.substr(0, kShown) + fmt::format("\n... ({} more bytes not shown)\n", message.size() - kShown);
@@ -436,7 +430,7 @@ int run_grade(const GradeOptions& o) {
                                  stored->variants));
   const std::vector<std::string> students = o.submissions_dir.empty() ? std::vector<std::string>{} : student_folders(o);
   std::vector<std::string> notes;
-  if (!o.note_file.empty()) notes.push_back(read_text(o.note_file));
+  if (!o.note_file.empty()) notes.push_back(detail::read_text_file(o.note_file));
 
   limits.wall_seconds = o.timeout > 0 ? o.timeout : rubric.timeout_seconds;
   limits.cpu_seconds = static_cast<int>(std::ceil(limits.wall_seconds)) + 1;
@@ -452,7 +446,7 @@ int run_grade(const GradeOptions& o) {
     if (!c.problem_path.empty()) limits.hidden_paths.push_back(c.problem_path);
   // One submission's directory is refused now; in a class, a student's folder that can't be
   // copied costs that student's cases only (with the reason), not the class.
-  if (students.empty()) require_submission_directory(limits.working_directory, limits);
+  if (o.submissions_dir.empty()) require_submission_directory(limits.working_directory, limits);
   if (!o.quiet) {
     std::cerr << "grade: isolation: " << isolation.summary() << "\n";
     if (stored)
@@ -465,6 +459,7 @@ int run_grade(const GradeOptions& o) {
   GradedCases graded(rubric, stored);
   if (!o.submissions_dir.empty()) return grade_class(o, students, rubric, graded, limits, notes, isolation, stop);
   const int64_t variant = graded.variant_for(student);
+  graded.prepare(variant);
 
   const auto on_case = [&](const CaseResult& c, size_t i, size_t total) {
     if (!o.quiet)
