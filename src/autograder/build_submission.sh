@@ -23,6 +23,13 @@ build_submission() {
     as_root=yes
     as_student+=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
   fi
+  # The first regular file (never a symlink, FIFO or directory) under the submission whose name
+  # matches: NUL-separated, since a folder's name may hold a newline, and the first in byte order.
+  first_file() {
+    local found
+    found="$(find "$submission_dir" -name "$1" -type f -print0 | LC_ALL=C sort -z | head -z -n 1 | tr -d '\0')"
+    if [ -n "$found" ] && [ -f "$found" ] && [ ! -L "$found" ]; then printf '%s' "$found"; fi
+  }
   # Runs a build step as the student, its output in compiler.txt; a step stopped by the
   # timeout says so there.
   build_step() {
@@ -47,8 +54,8 @@ build_submission() {
   if [ "$language" = python ]; then
     # backprop.py, or else a notebook: its definitions are graded (the kit's runner.py).
     cp "$source_dir/student_kit/runner.py" "$source_dir/student_kit/forward.py" "$work/"
-    student="$(find "$submission_dir" -name backprop.py -type f | head -n 1)"
-    [ -z "$student" ] && student="$(find "$submission_dir" -name '*.ipynb' -type f | sort | head -n 1)"
+    student="$(first_file backprop.py)"
+    [ -z "$student" ] && student="$(first_file '*.ipynb')"
     if [ -z "$student" ]; then
       echo "There is no backprop.py or notebook (.ipynb) in the submission: upload the kit's backprop.py, or your" \
            "notebook, with your code in it." > "$private/compiler.txt"
@@ -56,7 +63,7 @@ build_submission() {
       # A fixed name: the command below never holds a name the student chose.
       handed_in="submission.py"
       case "$student" in *.ipynb) handed_in="submission.ipynb" ;; esac
-      cp "$student" "$work/$handed_in"
+      cp --no-dereference -- "$student" "$work/$handed_in"
       [ $as_root = yes ] && chown -R nobody "$work"
       # "Building" a Python submission: it parses, and defines every function of the kit. Nothing
       # of it runs here; with the PATH its cases get in the sandbox.
@@ -68,12 +75,12 @@ build_submission() {
     command="python3 runner.py ${handed_in:-}"
   else
     cp "$source_dir/student_kit/backprop.h" "$source_dir/student_kit/forward.cpp" "$source_dir/student_kit/runner.cpp" "$work/"
-    student="$(find "$submission_dir" -name backprop.cpp -type f | head -n 1)"
+    student="$(first_file backprop.cpp)"
     if [ -z "$student" ]; then
       echo "There is no backprop.cpp in the submission: upload the kit's backprop.cpp with your code in it." \
         > "$private/compiler.txt"
     else
-      cp "$student" "$work/backprop.cpp"
+      cp --no-dereference -- "$student" "$work/backprop.cpp"
       given=("$work/runner.cpp" "$work/forward.cpp")
       # Compiled by setup.sh already, when it has run; copied like the sources, so the compile
       # (as nobody) needs no access to $source_dir.

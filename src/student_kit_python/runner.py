@@ -7,14 +7,16 @@ is the answer.
     python3 runner.py lab.ipynb < request.json
     python3 runner.py --check lab.ipynb      # does it parse, and define every function? (runs nothing)
 
-Only definitions are taken from your file: imports, functions, classes and assignments of plain
-values (EPS = 1e-12). Every other statement is left out, in a .py and in every notebook cell:
-training loops, plots and prints don't run, and cost the grader no time. A notebook's code
-cells are read in order; IPython's %magics and !commands are skipped.
+Only definitions are taken from your file: imports of installed modules, functions, classes
+(with the same taken from their bodies) and assignments of plain values (EPS = 1e-12). Every
+other statement is left out, in a .py and in every notebook cell: training loops, plots and
+prints don't run, and cost the grader no time. A notebook's code cells are read in order;
+IPython's %magics and !commands are skipped.
 """
 import ast
 import importlib.util
 import json
+import os
 import sys
 import types
 
@@ -58,16 +60,30 @@ def is_plain_value(node):
     return not any(isinstance(n, banned) for n in ast.walk(node))
 
 
-def definitions(tree):
-    """The statements kept: imports of installed modules, definitions and plain assignments."""
+def importable(name, submission_dir):
+    """An installed module, or the kit's forward.py: never the submission itself (which would
+    run all of it) nor another file beside it."""
+    spec = importlib.util.find_spec(name.split(".")[0])
+    if spec is None:
+        return False
+    origin = os.path.dirname(os.path.abspath(spec.origin)) if spec.origin else ""
+    return name == "forward" or origin != submission_dir
+
+
+def definitions(body, submission_dir):
+    """The statements kept: imports of installed modules, definitions and plain assignments. A
+    class keeps the same of its body (a loop in a class body would run when the class does)."""
     kept = []
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+    for node in body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            kept.append(node)
+        elif isinstance(node, ast.ClassDef):
+            node.body = definitions(node.body, submission_dir) or [ast.Pass()]
             kept.append(node)
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             names = [node.module] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
             # A module the grader doesn't have (matplotlib, say) serves plotting, not gradients.
-            if all(n and importlib.util.find_spec(n.split(".")[0]) for n in names):
+            if all(n and importable(n, submission_dir) for n in names):
                 kept.append(node)
         elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None and is_plain_value(node.value):
             kept.append(node)
@@ -77,12 +93,14 @@ def definitions(tree):
 def parsed_definitions(path):
     """Each cell's kept statements, as (name, module), without running any of them."""
     parsed = []
+    submission_dir = os.path.dirname(os.path.abspath(path))
     for name, source in code_cells(path):
         try:
             tree = ast.parse(source, filename=name)
         except SyntaxError as e:
             raise SubmissionError("%s: line %s: %s" % (name, e.lineno, e.msg))
-        parsed.append((name, ast.Module(body=definitions(tree), type_ignores=[])))
+        module = ast.fix_missing_locations(ast.Module(body=definitions(tree.body, submission_dir), type_ignores=[]))
+        parsed.append((name, module))
     return parsed
 
 

@@ -589,6 +589,34 @@ TEST(GradingBundle, GradesKitSubmissionsEndToEndTheWayGradescopeDoes) {
   }
 }
 
+TEST(GradingBundle, AFolderNamedWithANewlineCannotPointTheBuildElsewhere) {
+  // A folder "x\ny" holding backprop.cpp, beside "x": a symlink to the references (which a
+  // compile error would quote, a line of them), or a FIFO (which a copy would wait on forever).
+  // The build takes the one real backprop.cpp, whatever its folder's name.
+  namespace fs = std::filesystem;
+  const fs::path root = temp_path("autograder_newline_root"), zip = temp_path("autograder_newline.zip");
+  fs::remove_all(root);
+  fs::remove(zip);
+  ASSERT_EQ(run_shell(kBin + " autograder-bundle --variants 2 --output " + zip.string()).exit_code, 0);
+  fs::create_directories(root);
+  ASSERT_EQ(run_shell("unzip -q " + zip.string() + " -d " + (root / "source").string()).exit_code, 0);
+  for (const char* decoy : {"symlink", "fifo"}) {
+    SCOPED_TRACE(decoy);
+    fs::remove_all(root / "submission");
+    fs::remove_all(root / "results");
+    fs::create_directories(root / "submission" / "x\ny");
+    std::ofstream(root / "submission" / "x\ny" / "backprop.cpp") << "this is not C++\n";
+    if (std::string(decoy) == "symlink") fs::create_symlink(root / "source/references.json", root / "submission/x");
+    else ASSERT_EQ(mkfifo((root / "submission/x").c_str(), 0644), 0);
+    const auto run = run_shell("timeout 120 env AUTOGRADER_ROOT=" + root.string() + " GRADVERIFY=" + kBin + " " +
+                               (root / "source/run_autograder").string());
+    EXPECT_EQ(run.exit_code, 0) << "no hang, and results written\n" << run.err;
+    const std::string results = slurp((root / "results/results.json").string());
+    EXPECT_EQ(results.find("inputs_sha256"), std::string::npos) << results.substr(0, 2000);
+    EXPECT_NE(results.find("this is not C++"), std::string::npos) << "the real file was built\n" << results.substr(0, 2000);
+  }
+}
+
 TEST(GradingBundle, GradesPythonAndNotebookSubmissionsEndToEndTheWayGradescopeDoes) {
   namespace fs = std::filesystem;
   const fs::path root = temp_path("autograder_python_root"), zip = temp_path("autograder_python.zip");
@@ -732,7 +760,9 @@ TEST(GradingClass, EveryStudentGetsResultsAndTheSummaryAddsUp) {
   EXPECT_LT(totals["carol"], totals["alice"]);
 }
 
-std::string student_name(int i) { return "student" + std::to_string(100 + i); }
+// The first is named "shard": its results file is shard.json, which a shard's own files must
+// never be mistaken for.
+std::string student_name(int i) { return i == 0 ? "shard" : "student" + std::to_string(100 + i); }
 
 // A class folder of `n` students, each handing in one of the test submission's commands.
 std::filesystem::path make_class(const std::string& name, int n) {
@@ -778,7 +808,7 @@ TEST(GradingClass, ThreeShardsMergedEqualOneRunApartFromTheTimeFields) {
     fs::remove_all(out);
     const auto run = run_shell(common + " --shard " + std::to_string(k) + "/3 --output " + out.string());
     ASSERT_EQ(run.exit_code, 0) << run.err;
-    graded += json::parse(slurp((out / "shard.json").string()))["students"].size();
+    graded += json::parse(slurp((out / "gradverify-shard/manifest.json").string()))["students"].size();
     shards += " " + out.string();
   }
   EXPECT_EQ(graded, 7u) << "every student in exactly one shard";
@@ -821,24 +851,34 @@ TEST(GradingClass, MergeRefusesShardsThatAreNotOneWholeRun) {
   EXPECT_NE(mixed.err.find("shards: '3', but"), std::string::npos) << mixed.err;
   const auto not_a_shard = merge(dir.string());
   EXPECT_EQ(not_a_shard.exit_code, 2);
-  EXPECT_NE(not_a_shard.err.find("not a shard's results (no shard.json)"), std::string::npos) << not_a_shard.err;
+  EXPECT_NE(not_a_shard.err.find("not a shard's results (no gradverify-shard/manifest.json)"), std::string::npos) << not_a_shard.err;
   // A tampered manifest can't make merge copy from, or write to, outside the folders.
   const fs::path tampered = temp_path("merge_refusal_tampered");
   fs::remove_all(tampered);
-  fs::copy(out["1/2"], tampered);
-  json manifest = json::parse(slurp((tampered / "shard.json").string()));
+  fs::copy(out["1/2"], tampered, fs::copy_options::recursive);
+  const fs::path manifest_path = tampered / "gradverify-shard/manifest.json";
+  json manifest = json::parse(slurp(manifest_path.string()));
+  const std::string first_student = manifest["students"][0];
   manifest["students"][0] = "../../escape";
-  std::ofstream(tampered / "shard.json") << manifest.dump();
+  std::ofstream(manifest_path) << manifest.dump();
   const auto escape = merge(tampered.string() + " " + out["2/2"].string());
   EXPECT_EQ(escape.exit_code, 2);
   EXPECT_NE(escape.err.find("students: '../../escape' is not a folder name"), std::string::npos) << escape.err;
+  // Nor follow a symlink put in place of a student's results.
+  manifest["students"][0] = first_student;
+  std::ofstream(manifest_path) << manifest.dump();
+  fs::remove(tampered / (first_student + ".json"));
+  fs::create_symlink("/etc/hostname", tampered / (first_student + ".json"));
+  const auto linked = merge(tampered.string() + " " + out["2/2"].string());
+  EXPECT_EQ(linked.exit_code, 2);
+  EXPECT_NE(linked.err.find("not a regular file"), std::string::npos) << linked.err;
   EXPECT_FALSE(fs::exists(target / "summary.csv")) << "nothing written when refused";
   // More shards than students: the last is empty, and is graded (nothing) like any other.
   const fs::path empty = temp_path("merge_refusal_empty_shard");
   fs::remove_all(empty);
   const auto none = run_shell(common + " --shard 4/4 --output " + empty.string());
   EXPECT_EQ(none.exit_code, 0) << none.err;
-  EXPECT_TRUE(json::parse(slurp((empty / "shard.json").string()))["students"].empty());
+  EXPECT_TRUE(json::parse(slurp((empty / "gradverify-shard/manifest.json").string()))["students"].empty());
   const auto bad = run_shell(common + " --shard 4/3 --output " + target.string());
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("--shard: expected K/N with 1 <= K <= N"), std::string::npos) << bad.err;

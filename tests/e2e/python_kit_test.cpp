@@ -88,10 +88,19 @@ TEST(PythonKit, ANotebookIsGradedFromItsDefinitionsAloneWithItsOtherCellsNeverRu
   add_code_cell(nb, "raise RuntimeError('a cell that is not a definition ran')\n");
   add_code_cell(nb, "open('cell_ran', 'w').write('yes')\nlosses = [step for step in range(10**9)]\n");
   add_code_cell(nb, "!pip install torch\n%timeit relu_backward(1, 2)\n");
+  add_code_cell(nb, "class Trainer:\n    for epoch in range(3):\n        print('epoch', epoch)\n    rate = 0.1\n");
   std::ofstream(dir / "answered.ipynb") << nb.dump(1);
   const json r = grade(dir, "answered.ipynb");
   EXPECT_EQ(r["score"].get<double>(), max_score()) << r["cases"][0]["feedback"];
   EXPECT_FALSE(fs::exists(dir / "cell_ran"));
+}
+
+TEST(PythonKit, ASubmissionThatImportsItselfIsStillGradedFromItsDefinitions) {
+  // `import selfimport` would run the whole file, top-level prints included: it is left out.
+  const fs::path dir = kit_copy("self_import");
+  std::ofstream(dir / "selfimport.py") << slurp((dir / "solution.py").string())
+                                       << "\nimport selfimport\nprint('the top level ran')\n";
+  EXPECT_EQ(grade(dir, "selfimport.py")["score"].get<double>(), max_score());
 }
 
 struct Broken {

@@ -78,10 +78,15 @@ std::string shard_manifest_json(const ShardManifest& m) {
   return doc.dump(2) + "\n";
 }
 
+std::string shard_manifest_path(const std::string& directory) {
+  return (std::filesystem::path(directory) / "gradverify-shard" / "manifest.json").string();
+}
+
 ShardManifest read_shard_manifest(const std::string& directory) {
-  const std::string path = (std::filesystem::path(directory) / "shard.json").string();
+  const std::string path = shard_manifest_path(directory);
   if (!std::filesystem::is_regular_file(path))
-    throw InputError(directory, "", "not a shard's results (no shard.json): `grade --shard K/N -o DIR` writes one");
+    throw InputError(directory, "",
+                     "not a shard's results (no gradverify-shard/manifest.json): `grade --shard K/N -o DIR` writes one");
   const nlohmann::json doc = detail::parse_json_file(path);  // its limits, and errors naming the place
   if (!doc.is_object() || !doc.contains("format") || doc["format"] != "gradverify-shard")
     throw InputError(path, "format", "expected \"gradverify-shard\": not a shard manifest");

@@ -3,8 +3,11 @@
 // the shards of one:
 //   <student>.<json|xml|txt>  each student's results, in --format
 //   summary.csv               student, total, then the points of each case; students sorted
-//   shard.json                only in a shard's folder (--shard K/N): which shard it is, the
-//                             rubric it graded, and its students' summary rows
+//   gradverify-shard/manifest.json
+//                             only in a shard's folder (--shard K/N): which shard it is, the
+//                             rubric it graded, and its students' summary rows. In a folder
+//                             of its own, so that no student's results file can be it (a
+//                             student named "shard" has shard.json)
 // A shard's students are every N-th of the sorted folders, from the K-th: shards take about
 // the same time, whatever the folders' names.
 #include <string>
@@ -35,7 +38,9 @@ struct ShardManifest {
   std::vector<std::string> students, rows;  // in the shard's order
 };
 std::string shard_manifest_json(const ShardManifest& manifest);
-// The shard.json of `directory`; throws InputError naming the file and the field.
+// Where a shard's folder keeps its manifest.
+std::string shard_manifest_path(const std::string& directory);
+// The manifest of `directory`; throws InputError naming the file and the field.
 ShardManifest read_shard_manifest(const std::string& directory);
 
 }  // namespace gradverify::cli

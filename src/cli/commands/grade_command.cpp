@@ -293,7 +293,9 @@ int grade_class(const GradeOptions& o, const std::vector<std::string>& students,
   write_file((fs::path(o.output_path) / "summary.csv").string(), summary_csv(summary_header(rubric), rows));
   if (!o.shard.empty()) {
     // For `gradverify merge`: which shard this is, and its rows, to join with the others'.
-    write_file((fs::path(o.output_path) / "shard.json").string(),
+    fs::create_directories(fs::path(shard_manifest_path(o.output_path)).parent_path(), error);
+    if (error) throw InputError(o.output_path, "", "cannot create its gradverify-shard folder: " + error.message());
+    write_file(shard_manifest_path(o.output_path),
                shard_manifest_json({parse_shard(o.shard), rubric.name, rubric_sha256(rubric), o.format,
                                     summary_header(rubric), students, rows}));
   }

@@ -70,6 +70,10 @@ int run_merge(const MergeOptions& o) {
   for (const auto& [name, where] : students) {
     const fs::path from = fs::path(where.first) / (name + "." + extension);
     std::error_code error;
+    // The file grade wrote: a symlink in its place would copy whatever it points at.
+    const auto status = fs::symlink_status(from, error);
+    if (error || !fs::is_regular_file(status))
+      throw InputError(from.string(), "", "not a regular file: a shard's results are the files grade wrote");
     fs::copy_file(from, fs::path(o.output_path) / from.filename(), fs::copy_options::overwrite_existing, error);
     if (error) throw InputError(from.string(), "", "cannot copy it: " + error.message());
     rows.push_back(where.second);
