@@ -200,8 +200,8 @@ StoredReferences read_references(const std::string& path, const Rubric& rubric) 
   refs.rubric_sha256 = r.text(doc, "rubric_sha256");
   refs.secret = r.text(doc, "secret");
   if (refs.rubric_sha256 != rubric_sha256(rubric))
-    r.fail("rubric_sha256", "made for another rubric ('" + refs.rubric_name + "', or an earlier version of " +
-                                rubric.source + "): remake them with `gradverify references` for this one");
+    r.fail("rubric_sha256", "made for another rubric (they name '" + refs.rubric_name + "'; " + rubric.source +
+                                "'s SHA-256 is not theirs): remake them with `gradverify references` for this one");
   const auto variants = detail::exact_integer(r.member(doc, "variants", "", nlohmann::json::value_t::number_float));
   if (!variants || *variants < 1 || *variants > kMaxVariants)
     r.fail("variants", fmt::format("expected an integer from 1 to {}", kMaxVariants));

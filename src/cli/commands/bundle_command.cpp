@@ -36,8 +36,9 @@ void add_bundle_command(CLI::App& app, BundleOptions& o) {
 The zip holds, at its root, what Gradescope's autograder contract asks for:
   setup.sh         installs the packages (apt; no LibTorch), builds the torch-free grader
                    from gradverify/ and compiles the kit's given files once
-  run_autograder   builds /autograder/submission's backprop.cpp with the kit's given files
-                   (build_submission.sh), grades it against rubric.json with
+  run_autograder   builds /autograder/submission's backprop.cpp with the kit's given files,
+                   or checks its backprop.py or notebook (build_submission.sh), grades it
+                   against rubric.json with
                    references.json, and writes /autograder/results/results.json
   grade_prairielearn, prairielearn.Dockerfile
                    the same for PrairieLearn's external grader: the entrypoint, and the

@@ -300,10 +300,12 @@ int grade_class(const GradeOptions& o, const std::vector<std::string>& students,
                                     summary_header(rubric), students, rows}));
   }
   const double case_count = static_cast<double>(students.size() * rubric.cases.size());
-  std::cout << fmt::format("gradverify: graded {} submissions{} ({} cases each) in {:.1f} s with {} workers: {:.2f} "
+  const size_t used = std::min<size_t>(workers, students.size());
+  std::cout << fmt::format("gradverify: graded {} submission{}{} ({} cases each) in {:.1f} s with {} worker{}: {:.2f} "
                            "submissions/s, {:.1f} cases/s; results in {}\n",
-                           students.size(), o.shard.empty() ? "" : " (shard " + o.shard + ")", rubric.cases.size(),
-                           seconds, std::min<size_t>(workers, students.size()),
+                           students.size(), students.size() == 1 ? "" : "s",
+                           o.shard.empty() ? "" : " (shard " + o.shard + ")", rubric.cases.size(), seconds, used,
+                           used == 1 ? "" : "s",
                            static_cast<double>(students.size()) / seconds, case_count / seconds, o.output_path);
   return kPass;
 }

@@ -53,8 +53,10 @@ int run_merge(const MergeOptions& o) {
     differs("rubric_sha256", m.rubric_sha256, first.rubric_sha256);
     differs("results_format", m.format, first.format);
     if (const auto [at, fresh] = seen.emplace(m.shard.index, dir); !fresh)
-      throw InputError(dir, "shard", fmt::format("shard {} of {} again: {} is shard {} too", m.shard.index,
-                                                 m.shard.count, at->second, m.shard.index));
+      throw InputError(dir, "shard",
+                       at->second == dir ? fmt::format("given twice (shard {} of {})", m.shard.index, m.shard.count)
+                                         : fmt::format("shard {} of {} again: {} is that shard too", m.shard.index,
+                                                       m.shard.count, at->second));
     for (size_t i = 0; i < m.students.size(); ++i)
       if (const auto [at, fresh] = students.emplace(m.students[i], std::pair{dir, m.rows[i]}); !fresh)
         throw InputError(dir, "students", "'" + m.students[i] + "' is in " + at->second.first + " too");
