@@ -347,6 +347,18 @@ TEST(GradingRubric, ACaseThatCannotTellRightFromSkeletonIsRefused) {
   EXPECT_NE(run.err.find("case 'dead net': LibTorch's dW1 is all zero"), std::string::npos) << run.err;
 }
 
+TEST(GradingRubric, ThePrintedRubricWrittenWithOutputIsReadableByItsOwnerOnly) {
+  // It holds the hidden cases' seeds: private from the start, so grading never warns about it.
+  const std::string path = temp_path("printed_rubric_" + std::to_string(getpid()) + ".json");
+  std::filesystem::remove(path);
+  const auto run = run_shell(kBin + " grade --print-rubric -o " + path);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  struct stat st {};
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(slurp(path), run_shell(kBin + " grade --print-rubric").out);
+}
+
 TEST(GradingRubric, ThePrintedBuiltInRubricGradesTheSameAsTheBuiltIn) {
   const auto printed = run_shell(kGrade + " --print-rubric");
   ASSERT_EQ(printed.exit_code, 0);

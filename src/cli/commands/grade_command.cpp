@@ -82,7 +82,7 @@ Examples:
   gradverify grade --submission-cmd ./runner --format gradescope --output results.json
   gradverify grade --submissions class/ --submission-cmd ./runner --output graded/
   gradverify grade --submissions class/ --submission-cmd ./runner --shard 2/8 --output shards/2
-  gradverify grade --print-rubric > rubric.json
+  gradverify grade --print-rubric -o rubric.json
   gradverify grade --check-isolation)");
   auto* one = grade->add_option("--submission-cmd", o.submission_cmd, "The command that answers the cases");
   grade->add_option("--submission-dir", o.submission_dir, "Where that command runs (one submission)")
@@ -92,7 +92,9 @@ Examples:
       ->check(existing_directory());
   grade->add_option("--rubric", o.rubric_path, "A rubric file [default: the lab's built-in rubric]")
       ->check(existing_file());
-  grade->add_flag("--print-rubric", o.print_rubric, "Print the built-in rubric as JSON and exit")->excludes(one);
+  grade->add_flag("--print-rubric", o.print_rubric,
+                  "Print the built-in rubric as JSON (with -o, into a file only its owner reads) and exit")
+      ->excludes(one);
   grade->add_option("--format", o.format,
                     "table, json, gradescope (results.json), prairielearn (results.json), classroom (GitHub "
                     "Classroom's command grader; also appended to $GITHUB_OUTPUT) or junit")
@@ -187,7 +189,6 @@ IsolationMode isolation_mode(const std::string& name) {
   return IsolationMode::automatic;
 }
 
-
 std::string formatted(const GradeResult& r, const std::string& format) {
   if (format == "json") return format_grade_json(r);
   if (format == "gradescope") return format_gradescope(r);
@@ -224,7 +225,6 @@ class GradedCases {
   std::vector<PreparedCase> computed_;
   std::map<int64_t, std::vector<PreparedCase>> variants_;
 };
-
 
 // The class's student folders, checked before any work.
 std::vector<std::string> student_folders(const GradeOptions& o) {
@@ -389,7 +389,14 @@ int write_build_failure(const GradeOptions& o) {
 
 int run_grade(const GradeOptions& o) {
   if (o.print_rubric) {
-    std::cout << builtin_rubric_json();
+    // Private from the start: it holds the hidden cases' seeds, and grading warns about a
+    // rubric others may read.
+    if (o.output_path.empty()) {
+      std::cout << builtin_rubric_json();
+    } else {
+      write_file(o.output_path, builtin_rubric_json(), 0600);
+      std::cout << "gradverify: wrote the built-in rubric to " << o.output_path << ", readable by its owner only\n";
+    }
     return kPass;
   }
   if (!o.build_failure.empty()) return write_build_failure(o);
