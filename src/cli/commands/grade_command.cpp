@@ -152,7 +152,8 @@ class StopSignals {
     for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&set_, s);
     pthread_sigmask(SIG_BLOCK, &set_, &previous_);
     watcher_ = std::thread([this] {
-      const timespec tick{0, 100 * 1000 * 1000};
+      // Short: the destructor waits for the tick to end, and every grade run ends with it.
+      const timespec tick{0, 5 * 1000 * 1000};
       while (!done_) {
         const int s = sigtimedwait(&set_, nullptr, &tick);
         if (s > 0) {
