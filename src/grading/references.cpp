@@ -88,7 +88,7 @@ int64_t StoredReferences::variant_for(const std::string& student_id) const {
 std::string rubric_sha256(const Rubric& rubric) { return detail::sha256_hex(rubric.definition); }
 
 StoredReferences compute_references(const Rubric& rubric, const ReferenceSource& source, int64_t variants,
-                                    const std::function<void(size_t, size_t)>& progress) {
+                                    const std::string& secret, const std::function<void(size_t, size_t)>& progress) {
   if (variants < 1 || variants > kMaxVariants)
     throw InputError("--variants", "", fmt::format("expected 1 to {}, got {}", kMaxVariants, variants));
   StoredReferences refs;
@@ -97,7 +97,7 @@ StoredReferences compute_references(const Rubric& rubric, const ReferenceSource&
   refs.rubric_name = rubric.name;
   refs.rubric_sha256 = rubric_sha256(rubric);
   refs.variants = variants;
-  refs.secret = detail::random_hex(32);
+  refs.secret = secret.empty() ? detail::random_hex(32) : secret;
   size_t total = 0, done = 0;
   for (const auto& c : rubric.cases) total += c.generated ? static_cast<size_t>(variants) : 1;
   for (const auto& c : rubric.cases) {
@@ -182,6 +182,16 @@ struct FileReader {
 };
 
 }  // namespace
+
+std::string secret_of_references(const std::string& path) {
+  const nlohmann::json doc = detail::parse_json_file(path);
+  if (!doc.is_object() || !doc.contains("format") || doc["format"] != kFormat)
+    throw InputError(path, "", "not a references file, so it has no secret to keep");
+  const std::string secret = doc.contains("secret") && doc["secret"].is_string() ? doc["secret"].get<std::string>() : "";
+  if (secret.size() != 64 || secret.find_first_not_of("0123456789abcdef") != std::string::npos)
+    throw InputError(path, "secret", "expected 64 hex digits, as gradverify writes it");
+  return secret;
+}
 
 StoredReferences read_references(const std::string& path, const Rubric& rubric) {
   const nlohmann::json doc = detail::parse_json_file(path);

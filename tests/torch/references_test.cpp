@@ -114,6 +114,32 @@ TEST(StoredReferences, AnotherSecretGivesAnotherAssignment) {
   EXPECT_GT(differ, 0);
 }
 
+TEST(StoredReferences, RemadeWithTheEarlierSecretEveryStudentKeepsTheirVariant) {
+  // After a fix to the rubric, say: the new references, made with the old file's secret, give
+  // each student the variant they had; made without it, some student's changes.
+  const Rubric rubric = builtin_rubric();
+  const std::string old_path = write_temp("refs_secret_old.json", references_to_json(compute_references(rubric, libtorch(), 5)));
+  const StoredReferences old = read_references(old_path, rubric);
+  json changed = json::parse(builtin_rubric_json());
+  changed["cases"][0]["points"] = 3;
+  const Rubric fixed = parse_rubric_json(changed.dump(), "fixed.json", ".");
+  const StoredReferences kept = compute_references(fixed, libtorch(), 5, secret_of_references(old_path));
+  const StoredReferences fresh = compute_references(fixed, libtorch(), 5);
+  int moved = 0;
+  for (int id = 0; id < 40; ++id) {
+    EXPECT_EQ(kept.variant_for(std::to_string(id)), old.variant_for(std::to_string(id))) << id;
+    moved += fresh.variant_for(std::to_string(id)) != old.variant_for(std::to_string(id));
+  }
+  EXPECT_GT(moved, 0) << "a new secret reassigns (40 students over 5 variants)";
+  const std::string not_references = write_temp("refs_secret_not.json", R"({"secret": "abc"})");
+  try {
+    secret_of_references(not_references);
+    ADD_FAILURE() << "a file that is not references gave a secret";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("not a references file"), std::string::npos) << e.what();
+  }
+}
+
 // ---- refusals: each names the file and the field ---------------------------------------------
 
 std::string error_of(const std::function<void()>& f) {

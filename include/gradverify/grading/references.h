@@ -70,11 +70,17 @@ constexpr int64_t kMaxVariants = 100;
 // The fingerprint that ties references to their rubric: SHA-256 of the rubric's canonical JSON.
 std::string rubric_sha256(const Rubric& rubric);
 
-// Every case's reference, and `variants` - 1 more of each generated case, with a new secret.
-// A variant whose reference would be uninformative is drawn again from the next seed.
-// `progress` sees each reference computed, of `total`.
+// Every case's reference, and `variants` - 1 more of each generated case, with `secret` (a new
+// one when empty). A variant whose reference would be uninformative is drawn again from the
+// next seed. `progress` sees each reference computed, of `total`.
 StoredReferences compute_references(const Rubric& rubric, const ReferenceSource& source, int64_t variants,
+                                    const std::string& secret = {},
                                     const std::function<void(size_t done, size_t total)>& progress = {});
+
+// The secret of an earlier references file, of any rubric: references remade with it (and the
+// same number of variants) give every student the variant they had. Throws InputError naming
+// the file unless it holds a secret as gradverify writes one (64 hex digits).
+std::string secret_of_references(const std::string& path);
 
 std::string references_to_json(const StoredReferences& references);
 

@@ -72,6 +72,10 @@ Examples:
   bundle->add_option("--variants", o.variants, "Inputs per generated case, one picked per student")
       ->capture_default_str()
       ->check(whole_number_from(int64_t{1}, kMaxVariants));
+  bundle->add_option("--secret-from", o.secret_from,
+                     "An earlier references file (or a bundle's references.json) whose secret to keep, so that "
+                     "students keep their variants")
+      ->check(existing_file());
   bundle->add_option("--language", o.language, "The student kit: cpp (backprop.cpp) or python (numpy, .py or .ipynb)")
       ->capture_default_str()
       ->check(one_of({"cpp", "python"}));
@@ -133,7 +137,8 @@ int run_bundle(const BundleOptions& o) {
   const Rubric rubric = o.rubric_path.empty() ? builtin_rubric() : load_rubric(o.rubric_path);  // errors name the field
   nlohmann::json rubric_doc = o.rubric_path.empty() ? nlohmann::json::parse(builtin_rubric_json())
                                                      : nlohmann::json::parse(std::ifstream(o.rubric_path));
-  const StoredReferences references = compute_references(rubric, torch_reference_source(), o.variants);
+  const StoredReferences references = compute_references(
+      rubric, torch_reference_source(), o.variants, o.secret_from.empty() ? "" : secret_of_references(o.secret_from));
 
   char staging_template[] = "/tmp/gradverify-bundle-XXXXXX";
   if (mkdtemp(staging_template) == nullptr) throw std::runtime_error("cannot create a staging directory in /tmp");

@@ -13,6 +13,7 @@ struct BundleOptions {
   std::string source_dir;   // gradverify's source tree; empty: the one this binary was built from
   int64_t variants = 1;     // inputs per generated case, one per student (references.h)
   std::string language = "cpp";  // the student kit: cpp or python
+  std::string secret_from;        // an earlier references file whose secret to keep
 };
 
 void add_bundle_command(CLI::App& app, BundleOptions& options);

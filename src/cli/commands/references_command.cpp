@@ -26,6 +26,8 @@ under 100 MB. autograder-bundle puts such a file in the bundle.
 With variants, each student gets their own inputs, so a copied answer fails: the variant is
 HMAC-SHA-256(secret, student id) mod K, where the secret is drawn now and kept in the file.
 The same student gets the same variant on every regrade; a classmate most likely another.
+Remade references draw a new secret, unless --secret-from keeps an earlier file's: with the
+same --variants, every student keeps their variant (after a fix to the rubric, say).
 
 The file holds the hidden cases' answers: it is written readable by its owner only (0600).
 It records the gradverify and LibTorch versions that made it and the rubric's SHA-256;
@@ -43,14 +45,19 @@ Examples:
       ->capture_default_str()
       ->check(whole_number_from(int64_t{1}, kMaxVariants));
   command->add_option("--output,-o", o.output_path, "The references file to write")->required();
+  command->add_option("--secret-from", o.secret_from,
+                      "An earlier references file whose secret to keep, so that students keep their variants")
+      ->check(existing_file());
   command->add_flag("--quiet,-q", o.quiet, "No progress on stderr");
 }
 
 int run_references(const ReferencesOptions& o) {
   require_writable_file(o.output_path);
   const Rubric rubric = o.rubric_path.empty() ? builtin_rubric() : load_rubric(o.rubric_path);
+  const std::string secret = o.secret_from.empty() ? "" : secret_of_references(o.secret_from);
   Progress progress(o.quiet);
-  const StoredReferences refs = compute_references(rubric, torch_reference_source(), o.variants, [&](size_t done, size_t total) {
+  const StoredReferences refs = compute_references(rubric, torch_reference_source(), o.variants, secret,
+                                                   [&](size_t done, size_t total) {
     progress.update(fmt::format("references: {}/{} computed with LibTorch", done, total), done, total);
   });
   progress.finish();

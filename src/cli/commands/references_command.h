@@ -11,6 +11,7 @@ struct ReferencesOptions {
   std::string rubric_path;  // empty: the built-in rubric
   int64_t variants = 1;     // per generated case
   std::string output_path;
+  std::string secret_from;  // an earlier references file whose secret (students' variants) to keep
   bool quiet = false;
 };
 
