@@ -528,15 +528,41 @@ TEST(GradingBundle, TheBundleReplacesWhatWasAtItsPathWholeUnderTheNameGiven) {
   fs::remove(bundle);
 }
 
-TEST(GradingBundle, GradesKitSubmissionsEndToEndTheWayGradescopeDoes) {
+// A bundle made with `options` and unpacked as Gradescope does, into ROOT/source of a fresh
+// ROOT (the test's /autograder), which is returned.
+std::filesystem::path unpacked_bundle(const std::string& name, const std::string& options) {
   namespace fs = std::filesystem;
-  const fs::path root = temp_path("autograder_root"), zip = temp_path("autograder.zip");
+  const fs::path root = temp_path(name + "_root"), zip = temp_path(name + ".zip");
   fs::remove_all(root);
   fs::remove(zip);
-  ASSERT_EQ(run_shell(kBin + " autograder-bundle --variants 4 --output " + zip.string()).exit_code, 0);
-  // Gradescope unpacks the zip into /autograder/source and runs setup.sh there.
+  const auto made = run_shell(kBin + " autograder-bundle " + options + " --output " + zip.string());
+  EXPECT_EQ(made.exit_code, 0) << made.err;
   fs::create_directories(root);
-  ASSERT_EQ(run_shell("unzip -q " + zip.string() + " -d " + (root / "source").string()).exit_code, 0);
+  const auto unpacked = run_shell("unzip -q " + zip.string() + " -d " + (root / "source").string());
+  EXPECT_EQ(unpacked.exit_code, 0) << unpacked.err;
+  return root;
+}
+
+// An empty ROOT/submission, and no results yet.
+void fresh_submission(const std::filesystem::path& root) {
+  std::filesystem::remove_all(root / "submission");
+  std::filesystem::remove_all(root / "results");
+  std::filesystem::create_directories(root / "submission");
+}
+
+// ROOT/source/run_autograder as Gradescope runs it, with this build's binary, a 3 s build
+// limit, and LibTorch's plug-in made unloadable: the grading image has no LibTorch, so a
+// grader that tried to load it would fail here. Bounded, so that a hang fails the test.
+testing::CommandRun run_autograder(const std::filesystem::path& root) {
+  return run_shell("timeout 120 env AUTOGRADER_ROOT=" + root.string() + " GRADVERIFY=" + kBin +
+                   " GRADVERIFY_TORCH_BACKEND=/nonexistent/libtorch_backend.so GRADVERIFY_BUILD_SECONDS=3 " +
+                   (root / "source/run_autograder").string());
+}
+
+TEST(GradingBundle, GradesKitSubmissionsEndToEndTheWayGradescopeDoes) {
+  namespace fs = std::filesystem;
+  // Gradescope unpacks the zip into /autograder/source and runs setup.sh there.
+  const fs::path root = unpacked_bundle("autograder", "--variants 4");
   for (const char* file : {"setup.sh", "run_autograder", "build_submission.sh", "grade_prairielearn",
                            "prairielearn.Dockerfile", "language", "rubric.json", "references.json", "student_kit/backprop.h",
                            "student_kit/backprop.cpp", "gradverify/CMakeLists.txt", "gradverify/src/grading/grading.cpp"})
@@ -571,15 +597,11 @@ TEST(GradingBundle, GradesKitSubmissionsEndToEndTheWayGradescopeDoes) {
                                          "constexpr long v = f();\n",
                                          false, "The build was stopped after 3 s"}}) {
     SCOPED_TRACE(s.name);
-    fs::remove_all(root / "submission");
-    fs::remove_all(root / "results");
+    fresh_submission(root);
     fs::create_directories(root / "submission/src");
     if (!s.backprop_cpp.empty()) std::ofstream(root / "submission/src/backprop.cpp") << s.backprop_cpp;
     std::ofstream(root / "submission_metadata.json") << R"({"id": 99, "users": [{"email": "a@b.edu", "id": 1234, "name": "A"}]})";
-    // The grading image has no LibTorch: a grader that tried to load it would fail here.
-    const auto run = run_shell("env AUTOGRADER_ROOT=" + root.string() + " GRADVERIFY=" + kBin +
-                               " GRADVERIFY_TORCH_BACKEND=/nonexistent/libtorch_backend.so GRADVERIFY_BUILD_SECONDS=3 " +
-                               (root / "source/run_autograder").string());
+    const auto run = run_autograder(root);
     EXPECT_EQ(run.exit_code, 0) << run.err;
     const json r = json::parse(slurp((root / "results/results.json").string()));
     expect_gradescope_contract(r);
@@ -606,22 +628,15 @@ TEST(GradingBundle, AFolderNamedWithANewlineCannotPointTheBuildElsewhere) {
   // compile error would quote, a line of them), or a FIFO (which a copy would wait on forever).
   // The build takes the one real backprop.cpp, whatever its folder's name.
   namespace fs = std::filesystem;
-  const fs::path root = temp_path("autograder_newline_root"), zip = temp_path("autograder_newline.zip");
-  fs::remove_all(root);
-  fs::remove(zip);
-  ASSERT_EQ(run_shell(kBin + " autograder-bundle --variants 2 --output " + zip.string()).exit_code, 0);
-  fs::create_directories(root);
-  ASSERT_EQ(run_shell("unzip -q " + zip.string() + " -d " + (root / "source").string()).exit_code, 0);
+  const fs::path root = unpacked_bundle("autograder_newline", "--variants 2");
   for (const char* decoy : {"symlink", "fifo"}) {
     SCOPED_TRACE(decoy);
-    fs::remove_all(root / "submission");
-    fs::remove_all(root / "results");
+    fresh_submission(root);
     fs::create_directories(root / "submission" / "x\ny");
     std::ofstream(root / "submission" / "x\ny" / "backprop.cpp") << "this is not C++\n";
     if (std::string(decoy) == "symlink") fs::create_symlink(root / "source/references.json", root / "submission/x");
     else ASSERT_EQ(mkfifo((root / "submission/x").c_str(), 0644), 0);
-    const auto run = run_shell("timeout 120 env AUTOGRADER_ROOT=" + root.string() + " GRADVERIFY=" + kBin + " " +
-                               (root / "source/run_autograder").string());
+    const auto run = run_autograder(root);
     EXPECT_EQ(run.exit_code, 0) << "no hang, and results written\n" << run.err;
     const std::string results = slurp((root / "results/results.json").string());
     EXPECT_EQ(results.find("inputs_sha256"), std::string::npos) << results.substr(0, 2000);
@@ -631,12 +646,7 @@ TEST(GradingBundle, AFolderNamedWithANewlineCannotPointTheBuildElsewhere) {
 
 TEST(GradingBundle, GradesPythonAndNotebookSubmissionsEndToEndTheWayGradescopeDoes) {
   namespace fs = std::filesystem;
-  const fs::path root = temp_path("autograder_python_root"), zip = temp_path("autograder_python.zip");
-  fs::remove_all(root);
-  fs::remove(zip);
-  ASSERT_EQ(run_shell(kBin + " autograder-bundle --language python --variants 2 --output " + zip.string()).exit_code, 0);
-  fs::create_directories(root);
-  ASSERT_EQ(run_shell("unzip -q " + zip.string() + " -d " + (root / "source").string()).exit_code, 0);
+  const fs::path root = unpacked_bundle("autograder_python", "--language python --variants 2");
   EXPECT_EQ(slurp((root / "source/language").string()), "python\n");
   for (const char* file : {"student_kit/runner.py", "student_kit/forward.py", "student_kit/backprop.py",
                            "student_kit/.github/workflows/classroom.yml",
@@ -664,14 +674,10 @@ TEST(GradingBundle, GradesPythonAndNotebookSubmissionsEndToEndTheWayGradescopeDo
                               Submission{"syntax_error", "backprop.py", "def relu_backward(z, dh)\n", 0, "line 1"},
                               Submission{"nothing", "", "", 0, "There is no backprop.py or notebook"}}) {
     SCOPED_TRACE(s.name);
-    fs::remove_all(root / "submission");
-    fs::remove_all(root / "results");
-    fs::create_directories(root / "submission");
+    fresh_submission(root);
     if (!s.file.empty()) std::ofstream(root / "submission" / s.file) << s.content;
     std::ofstream(root / "submission_metadata.json") << R"({"users": [{"id": 4242}]})";
-    const auto run = run_shell("env AUTOGRADER_ROOT=" + root.string() + " GRADVERIFY=" + kBin +
-                               " GRADVERIFY_TORCH_BACKEND=/nonexistent/libtorch_backend.so " +
-                               (root / "source/run_autograder").string());
+    const auto run = run_autograder(root);
     EXPECT_EQ(run.exit_code, 0) << run.err;
     const json r = json::parse(slurp((root / "results/results.json").string()));
     expect_gradescope_contract(r);
