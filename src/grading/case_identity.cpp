@@ -45,9 +45,11 @@ std::string lock_directory() {
 
 CaseIdentity::CaseIdentity() {
   static const std::string directory = lock_directory();
-  // The scan starts where the last claim in this process ended, so workers spread out.
+  // The scan starts where the last claim in this process ended, so workers spread out, and
+  // each process starts at its own place: a uid another grader has just released may still
+  // have processes on their way out, counted against the next case's process limit.
   static std::mutex mutex;
-  static int next = 0;
+  static int next = static_cast<int>(getpid() % kCaseUids);
   std::lock_guard<std::mutex> lock(mutex);
   for (int tried = 0; tried < kCaseUids; ++tried) {
     const int slot = (next + tried) % kCaseUids;

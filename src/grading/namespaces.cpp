@@ -1,26 +1,48 @@
 #include "grading/namespaces.h"
 
+#include <fcntl.h>
 #include <limits.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <sstream>
+
+extern char** environ;
 
 namespace gradverify::detail {
 namespace {
 
-std::string output_of(const std::string& command) {
-  std::string out;
-  if (FILE* pipe = popen(command.c_str(), "r")) {
-    char buffer[4096];
-    size_t n = 0;
-    while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) out.append(buffer, n);
-    pclose(pipe);
-  }
-  return out;
+// What a program prints on stdout and stderr, run directly (no shell: one process, not two).
+std::string output_of(const std::vector<std::string>& command) {
+  int out[2];
+  if (pipe2(out, O_CLOEXEC) != 0) return "";
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, out[1], STDERR_FILENO);
+  std::vector<char*> argv;
+  for (const auto& a : command) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  const int spawned = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  close(out[1]);
+  std::string text;
+  char buffer[4096];
+  ssize_t n = 0;
+  while (spawned == 0 && ((n = read(out[0], buffer, sizeof buffer)) > 0 || (n < 0 && errno == EINTR)))
+    if (n > 0) text.append(buffer, static_cast<size_t>(n));
+  close(out[0]);
+  if (spawned == 0)
+    while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  return text;
 }
 
 // Only absolute PATH entries ("" and "." would run a planted bwrap), and as root only a
@@ -63,10 +85,10 @@ const Bubblewrap& find_bubblewrap() {
     Bubblewrap b;
     b.path = on_path("bwrap");
     if (b.path.empty()) return b;
-    std::string version = output_of("'" + b.path + "' --version 2>/dev/null");
+    std::string version = output_of({b.path, "--version"});
     if (!version.empty() && version.back() == '\n') version.pop_back();
     b.version = version;
-    b.sizes_tmpfs = output_of("'" + b.path + "' --help 2>&1").find("--size") != std::string::npos;
+    b.sizes_tmpfs = output_of({b.path, "--help"}).find("--size") != std::string::npos;
     return b;
   }();
   return found;
@@ -135,11 +157,12 @@ std::vector<std::string> bubblewrap_command(const Bubblewrap& bwrap, const Sandb
     a.insert(a.end(), {"--bind", copy, inside});
   }
   a.insert(a.end(), {"--chdir", inside, "--"});
-  // The copy, the file size limit (after the copy, which may hold larger files; in 512-byte
-  // blocks), the command, then a count of what it left: pid 1 (bwrap's reaper) and this
-  // shell are 2.
+  // "ready" (the world is made: nothing of the submission has run yet, so its absence means
+  // bwrap's own set-up failed), the copy, the file size limit (after the copy, which may hold
+  // larger files; in 512-byte blocks), the command, then a count of what it left: pid 1
+  // (bwrap's reaper) and this shell are 2.
   a.insert(a.end(), {"/bin/sh", "-c",
-                     copy_step + "ulimit -f " + std::to_string(limits.file_size_bytes / 512) +
+                     std::string("echo ") + kWorldReady + " >&3; " + copy_step + "ulimit -f " + std::to_string(limits.file_size_bytes / 512) +
                          "; /bin/sh -c \"$1\" 3>&-; s=$?; n=0; for p in /proc/[0-9]*; do n=$((n+1)); done; "
                          "echo \"$n\" >&3; exit \"$s\"",
                      "gradverify-case", command});

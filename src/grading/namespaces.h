@@ -25,19 +25,26 @@ struct Bubblewrap {
 // Found once per process, not yet tried (sandbox.cpp tries it, as a case would run).
 const Bubblewrap& find_bubblewrap();
 
-// Whether bubblewrap makes a case's world here: tried once per process, as a case runs (as
-// its own uid when the grader is root), on an empty submission. Defined in sandbox.cpp,
-// which runs the try.
+// Whether bubblewrap makes a case's world here, decided once per process (sandbox.cpp): by
+// the first case that runs with namespaces, which the others wait for, or, asked before any
+// case has run, by a trial case on an empty submission. Either runs as a case does (as its
+// own uid when the grader is root).
 struct NamespaceSupport {
   bool usable = false;
   std::string unavailable_because;
 };
 const NamespaceSupport& namespace_support(const SandboxLimits& limits);
 
+// The first line the wrapper writes on fd 3, once bwrap has made the world and before anything
+// of the submission runs: a case without it never had its world, and no submission can
+// suppress it.
+inline constexpr const char* kWorldReady = "ready";
+
 // The bwrap command line for one case. `copy` is the case's copy of the submission, seen
 // inside at `inside` (the submission's own absolute path), copied there onto a size-capped
-// tmpfs. The command runs under a small shell that makes that copy and, once the command
-// ends, writes to fd 3 how many processes are still in the namespace.
+// tmpfs. The command runs under a small shell that writes kWorldReady to fd 3, makes that
+// copy and, once the command ends, writes to fd 3 how many processes are still in the
+// namespace.
 std::vector<std::string> bubblewrap_command(const Bubblewrap& bwrap, const SandboxLimits& limits,
                                             const std::string& copy, const std::string& inside,
                                             const std::string& command);

@@ -194,6 +194,7 @@ struct CaseResources {
   pid_t child = -1;                               // the case's first process, listed in running_cases
   bool reaped = false;                            // its exit status was collected
   bool namespaces = false;
+  bool bwrap_exited = false;  // the outer bwrap ended by itself, so it reaped its world's pid 1
   CaseResources() = default;
   CaseResources(const CaseResources&) = delete;
   CaseResources& operator=(const CaseResources&) = delete;
@@ -207,7 +208,9 @@ struct CaseResources {
       if (!namespaces) clean_up_after(child, identity.get());
       reap(child);
     }
-    if (namespaces) kill_orphans({nullptr, true});  // bwrap's reaper, when the outer bwrap was killed
+    // bwrap's reaper, when the outer bwrap was killed (by us, or by the OOM killer): a scan of
+    // all /proc, so only then.
+    if (namespaces && !bwrap_exited) kill_orphans({nullptr, true});
     // Its processes are gone: what its uid left in the shared temporary directories goes too.
     if (!namespaces && identity) detail::remove_files_of(identity->uid());
     for (int& fd : fds) close_fd(fd);
@@ -304,45 +307,63 @@ std::string absolute_directory(const std::string& path) {
   return (error ? std::filesystem::path(path) : absolute).lexically_normal().string();
 }
 
+// With namespaces, `world_made` (if given) says whether bwrap made the case's world.
 SandboxResult run_case(const std::string& command, const std::string& input, const SandboxLimits& limits,
-                       bool namespaces);
+                       bool namespaces, bool* world_made = nullptr);
 
 }  // namespace
 
 namespace detail {
+namespace {
+
+// Decided once per process, then never changed (so references to it stay valid).
+std::mutex support_mutex;
+std::optional<NamespaceSupport> decided_support;
+
+// What a case run with namespaces shows: usable when bwrap made its world.
+NamespaceSupport support_shown_by(const SandboxResult& r, bool world_made) {
+  NamespaceSupport s;
+  s.usable = world_made;
+  if (!world_made) {
+    const std::string reason = r.err.substr(0, r.err.find('\n'));
+    s.unavailable_because = find_bubblewrap().path + " failed here: " + (reason.empty() ? r.failure() : reason);
+  }
+  return s;
+}
+
+// Without a bwrap there is nothing to try.
+std::optional<NamespaceSupport> support_without_trying() {
+  if (!find_bubblewrap().path.empty()) return std::nullopt;
+  NamespaceSupport s;
+  s.unavailable_because = "bwrap (Debian's and Ubuntu's bubblewrap package) is not installed";
+  return s;
+}
+
+}  // namespace
 
 const NamespaceSupport& namespace_support(const SandboxLimits& limits) {
-  static std::mutex mutex;
-  static std::optional<NamespaceSupport> tried;
-  std::lock_guard<std::mutex> lock(mutex);
-  if (tried) return *tried;
+  std::lock_guard<std::mutex> lock(support_mutex);
+  if (decided_support) return *decided_support;
+  if (auto known = support_without_trying()) return *(decided_support = known);
+  // Asked before any case: a trial case on an empty submission.
   NamespaceSupport s;
-  const Bubblewrap& bwrap = find_bubblewrap();
-  if (bwrap.path.empty()) {
-    s.unavailable_because = "bwrap (Debian's and Ubuntu's bubblewrap package) is not installed";
+  std::string empty = limits.temp_root + "/gradverify-try-XXXXXX";
+  if (mkdtemp(empty.data()) == nullptr) {
+    s.unavailable_because = "cannot make a directory in " + limits.temp_root;
   } else {
-    std::string empty = limits.temp_root + "/gradverify-try-XXXXXX";
-    if (mkdtemp(empty.data()) == nullptr) {
-      s.unavailable_because = "cannot make a directory in " + limits.temp_root;
-    } else {
-      SandboxLimits trial = limits;
-      trial.working_directory = empty;
-      trial.wall_seconds = 10;
-      try {
-        const SandboxResult r = run_case("exit 0", "", trial, true);
-        s.usable = r.exited_cleanly();
-        if (!s.usable) {
-          std::string reason = r.err.substr(0, r.err.find('\n'));
-          s.unavailable_because = bwrap.path + " failed here: " + (reason.empty() ? r.failure() : reason);
-        }
-      } catch (const std::exception& e) {
-        s.unavailable_because = std::string("the trial case could not be set up: ") + e.what();
-      }
-      remove_tree(empty);
+    SandboxLimits trial = limits;
+    trial.working_directory = empty;
+    trial.wall_seconds = 10;
+    try {
+      bool world_made = false;
+      const SandboxResult r = run_case("exit 0", "", trial, true, &world_made);
+      s = support_shown_by(r, world_made && r.exited_cleanly());
+    } catch (const std::exception& e) {
+      s.unavailable_because = std::string("the trial case could not be set up: ") + e.what();
     }
+    remove_tree(empty);
   }
-  tried = s;
-  return *tried;
+  return *(decided_support = s);
 }
 
 }  // namespace detail
@@ -350,7 +371,7 @@ const NamespaceSupport& namespace_support(const SandboxLimits& limits) {
 namespace {
 
 SandboxResult run_case(const std::string& command, const std::string& input, const SandboxLimits& limits,
-                       bool namespaces) {
+                       bool namespaces, bool* world_made) {
   become_subreaper();
   SandboxResult result;
   result.namespaces = namespaces;
@@ -474,6 +495,7 @@ SandboxResult run_case(const std::string& command, const std::string& input, con
       end_of_case();  // while its zombie holds the pid and the group
       status = reap(pid);
       resources.reaped = true;
+      resources.bwrap_exited = WIFEXITED(status);
       drain_deadline = Clock::now() + std::chrono::milliseconds(500);
     }
     pollfd fds[3];
@@ -526,12 +548,15 @@ SandboxResult run_case(const std::string& command, const std::string& input, con
   }
   result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   if (namespaces) {
-    // The count the wrapper wrote when the command ended: more than its own 2 means leftovers
-    // (the namespace's end has killed them since).
-    char count[32] = {0};
+    // "ready", then the count the wrapper wrote when the command ended: more than its own 2
+    // means leftovers (the namespace's end has killed them since).
+    char report[64] = {0};
     set_nonblocking(report_pipe[0]);
-    const ssize_t n = read(report_pipe[0], count, sizeof count - 1);
-    if (n > 0 && std::atoi(count) > 2) result.left_processes = true;
+    const ssize_t n = read(report_pipe[0], report, sizeof report - 1);
+    const std::string ready = std::string(detail::kWorldReady) + "\n";
+    const bool made = n > 0 && std::strncmp(report, ready.c_str(), ready.size()) == 0;
+    if (made && std::atoi(report + ready.size()) > 2) result.left_processes = true;
+    if (world_made != nullptr) *world_made = made;
   }
   result.memory_exceeded = resources.cgroup->memory_exceeded();
   if (result.timed_out || result.stdout_overflow) result.left_processes = false;  // killed on purpose, not left
@@ -584,14 +609,24 @@ std::string SandboxResult::failure() const {
 }
 
 SandboxResult run_sandboxed(const std::string& command, const std::string& input, const SandboxLimits& limits) {
-  bool namespaces = false;
-  if (limits.isolation != IsolationMode::basic) {
-    const detail::NamespaceSupport& support = detail::namespace_support(limits);
-    if (!support.usable && limits.isolation == IsolationMode::namespaces)
-      throw std::runtime_error("namespaces are required but unavailable: " + support.unavailable_because);
-    namespaces = support.usable;
+  if (limits.isolation == IsolationMode::basic) return run_case(command, input, limits, false);
+  std::unique_lock<std::mutex> lock(detail::support_mutex);
+  if (!detail::decided_support) detail::decided_support = detail::support_without_trying();
+  if (!detail::decided_support) {
+    // The first case is the trial, with no start-up probe before it; the others wait for it.
+    // Its world either was made (it ran in it) or never was (nothing of it ran: it runs again
+    // below, without namespaces, unless they are required).
+    bool world_made = false;
+    SandboxResult r = run_case(command, input, limits, true, &world_made);
+    if (!world_made && !r.started) return r;  // stopped, or not set up: nothing learned
+    detail::decided_support = detail::support_shown_by(r, world_made);
+    if (world_made) return r;
   }
-  return run_case(command, input, limits, namespaces);
+  const detail::NamespaceSupport& support = *detail::decided_support;
+  lock.unlock();
+  if (!support.usable && limits.isolation == IsolationMode::namespaces)
+    throw std::runtime_error("namespaces are required but unavailable: " + support.unavailable_because);
+  return run_case(command, input, limits, support.usable);
 }
 
 void require_copyable_submission(const std::string& directory, const SandboxLimits& limits) {

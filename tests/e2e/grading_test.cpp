@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "gradverify/check/compare.h"
+#include "gradverify/grading/isolation.h"
 #include "gradverify/grading/rubric.h"
 #include "gradverify/grading/sandbox.h"
 #include "support/run_command.h"
@@ -496,6 +497,53 @@ TEST(GradingIsolation, ASubmissionCannotRunTheGrader) {
   EXPECT_EQ(r["score"], 0);
   for (const auto& c : r["cases"])
     EXPECT_NE(c["failure"].get<std::string>().find("command not found"), std::string::npos) << c["failure"];
+}
+
+// There is no start-up probe: the first case finds out whether bwrap makes a world here. A
+// bwrap that can't (a container that forbids namespaces) costs that case nothing: it runs
+// again without namespaces, and every later case starts without them.
+TEST(GradingIsolation, ABwrapThatCannotMakeAWorldIsFoundByTheFirstCaseWhichRunsAgainWithout) {
+  const std::string bin = testing::machine_temp_dir("failing-bwrap");
+  const std::string bwrap = bin + "/bwrap";
+  {
+    std::ofstream script(bwrap);
+    script << "#!/bin/sh\ncase \"$1\" in --version) echo 'bubblewrap 0.8.0'; exit 0;; --help) echo '--size'; exit 0;; esac\n"
+              "echo 'bwrap: Creating new namespace failed: Operation not permitted' >&2\nexit 1\n";
+  }
+  std::filesystem::permissions(bwrap, std::filesystem::perms::owner_all | std::filesystem::perms::group_read |
+                                          std::filesystem::perms::group_exec | std::filesystem::perms::others_read |
+                                          std::filesystem::perms::others_exec);
+  const std::string out = temp_path("failing_bwrap.json");
+  const auto run = run_shell("PATH=" + bin + ":$PATH " + kGrade + " -q --format json --output " + out +
+                             " --submission-cmd " + kSolution);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const json r = json::parse(slurp(out));
+  EXPECT_EQ(r["score"], r["max_score"]) << r.dump().substr(0, 2000);
+  EXPECT_EQ(r["isolation"].get<std::string>().rfind("no namespaces: " + bwrap +
+                                                    " failed here: bwrap: Creating new namespace failed", 0), 0u)
+      << r["isolation"];
+  // Required, they are refused before any case, with bwrap's own reason.
+  const auto required = run_shell("PATH=" + bin + ":$PATH " + kGrade + " -q --isolation namespaces --format json --output " +
+                                  out + ".required --submission-cmd " + kSolution);
+  EXPECT_EQ(required.exit_code, 2);
+  EXPECT_NE(required.err.find("--isolation: namespaces: unavailable on this machine"), std::string::npos) << required.err;
+  EXPECT_NE(required.err.find("Creating new namespace failed"), std::string::npos) << required.err;
+  EXPECT_FALSE(std::filesystem::exists(out + ".required"));
+}
+
+// The hostile side of the same: a first case that fails the way a bwrap that can't make a
+// world fails (its message, status 1, its wrapper killed so no count is written) must not talk
+// the grader out of namespaces for the cases after it.
+TEST(GradingIsolation, AFirstCaseThatPosesAsAFailedBwrapKeepsEveryCaseInNamespaces) {
+  const IsolationStatus here = isolation_status(SandboxLimits{});  // a trial in this process, not the grader's
+  if (!here.namespaces) GTEST_SKIP() << "no namespaces here: " << here.bubblewrap;
+  const std::string out = temp_path("poses_as_bwrap.json");
+  const auto run = run_shell(kGrade + " -q --rubric " + small_rubric() + " --format json --output " + out +
+                             " --submission-cmd 'echo \"bwrap: Creating new namespace failed\" >&2; kill -9 $PPID; exit 1'");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const json r = json::parse(slurp(out));
+  EXPECT_EQ(r["isolation"].get<std::string>().rfind("namespaces (bubblewrap", 0), 0u) << r["isolation"];
+  EXPECT_EQ(r["score"], 0);
 }
 
 TEST(Grading, ACommandThatIsNotThereIsWarnedAboutOnceEvenWhenQuiet) {

@@ -241,7 +241,7 @@ std::vector<std::string> student_folders(const GradeOptions& o) {
 
 int grade_class(const GradeOptions& o, const std::vector<std::string>& students, const Rubric& rubric,
                 GradedCases& graded, SandboxLimits limits, const std::vector<std::string>& notes,
-                const IsolationStatus& isolation, const StopSignals& stop) {
+                const StopSignals& stop) {
   namespace fs = std::filesystem;
   std::error_code error;
   fs::create_directories(o.output_path, error);
@@ -270,7 +270,7 @@ int grade_class(const GradeOptions& o, const std::vector<std::string>& students,
         r.rubric = rubric.name;
         r.submission = students[i] + ": " + o.submission_cmd;
         r.notes = notes;
-        r.isolation = isolation.summary();
+        r.isolation = isolation_status(mine).summary();  // decided by the first case
         r.variant = variant[i];
         write_file((fs::path(o.output_path) / (students[i] + "." + extension)).string(), formatted(r, o.format));
         results[i] = std::move(r);
@@ -284,6 +284,7 @@ int grade_class(const GradeOptions& o, const std::vector<std::string>& students,
     });
   for (auto& t : pool) t.join();
   progress.finish();
+  if (!o.quiet) std::cerr << "grade: isolation: " << isolation_status(limits).summary() << "\n";
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (stop.received() != 0)
     return stopped_by(stop.received(), fmt::format("the {} students graded before it are in {}; no summary.csv",
@@ -312,15 +313,16 @@ int grade_class(const GradeOptions& o, const std::vector<std::string>& students,
 }
 
 // The rubric holds the hidden cases' seeds, stored references their answers. As root, cases
-// run as other uids, so such a file others may read is refused where cases could see the file (no namespaces), unless
-// --allow-readable-rubric; with namespaces they can't, and a warning is enough.
-void require_private(const std::string& path, const GradeOptions& o, const IsolationStatus& isolation) {
+// run as other uids, so such a file others may read is refused where cases could see the
+// file (no namespaces), unless --allow-readable-rubric; with namespaces they can't, and a
+// warning is enough. Only such a file needs the sandbox tried before the first case.
+void require_private(const std::string& path, const GradeOptions& o, const SandboxLimits& limits) {
   struct stat st {};
   if (path.empty() || o.allow_readable_rubric || geteuid() != 0 || stat(path.c_str(), &st) != 0 ||
       !S_ISREG(st.st_mode) || (st.st_mode & S_IROTH) == 0)
     return;
   const std::string mode = fmt::format("other users may read it (mode {:04o})", st.st_mode & 07777);
-  if (!isolation.namespaces)
+  if (!isolation_status(limits).namespaces)
     throw InputError(path, "",
                      mode + ", and so may a submission here (no namespaces); its hidden cases must stay "
                             "private: chmod 600 it, or pass --allow-readable-rubric");
@@ -329,13 +331,13 @@ void require_private(const std::string& path, const GradeOptions& o, const Isola
               << "; cases can't see it here (namespaces), but chmod 600 keeps it private on any machine\n";
 }
 
-// What the sandbox gives here, found before any work: a machine that can't give the isolation
-// asked for (--isolation namespaces) is refused now, not in every case.
-IsolationStatus required_isolation(const SandboxLimits& limits) {
+// A machine that can't give --isolation namespaces is refused before any work, not in every
+// case. Otherwise there is no start-up probe: the first case finds out what the sandbox gives.
+void require_isolation(const SandboxLimits& limits) {
+  if (limits.isolation != IsolationMode::namespaces) return;
   const IsolationStatus status = isolation_status(limits);
-  if (limits.isolation == IsolationMode::namespaces && !status.namespaces)
+  if (!status.namespaces)
     throw InputError("--isolation", "namespaces", "unavailable on this machine: " + status.bubblewrap);
-  return status;
 }
 
 // "--submission-dir: /home/me: holds more than 256 MiB; ..." (the default is the current
@@ -421,9 +423,9 @@ int run_grade(const GradeOptions& o) {
   // only after every case has run.
   if (o.submissions_dir.empty()) require_writable_file(o.output_path);
   else require_writable_directory(o.output_path, "results directory");
-  const IsolationStatus isolation = required_isolation(limits);
-  require_private(o.rubric_path, o, isolation);
-  require_private(o.references_path, o, isolation);
+  require_isolation(limits);
+  require_private(o.rubric_path, o, limits);
+  require_private(o.references_path, o, limits);
   const Rubric rubric = o.rubric_path.empty() ? builtin_rubric() : load_rubric(o.rubric_path);
   std::optional<StoredReferences> stored;
   if (!o.references_path.empty()) stored = read_references(o.references_path, rubric);
@@ -460,7 +462,6 @@ int run_grade(const GradeOptions& o) {
   // copied costs that student's cases only (with the reason), not the class.
   if (o.submissions_dir.empty()) require_submission_directory(limits.working_directory, limits);
   if (!o.quiet) {
-    std::cerr << "grade: isolation: " << isolation.summary() << "\n";
     if (stored)
       std::cerr << fmt::format("grade: references from {} (by gradverify {} with LibTorch {}; {} variant{})\n",
                                o.references_path, stored->gradverify_version, stored->libtorch_version,
@@ -469,11 +470,13 @@ int run_grade(const GradeOptions& o) {
       std::cerr << "grade: computing " << rubric.cases.size() << " references with LibTorch\n";
   }
   GradedCases graded(rubric, stored);
-  if (!o.submissions_dir.empty()) return grade_class(o, students, rubric, graded, limits, notes, isolation, stop);
+  if (!o.submissions_dir.empty()) return grade_class(o, students, rubric, graded, limits, notes, stop);
   const int64_t variant = graded.variant_for(student);
   graded.prepare(variant);
 
   const auto on_case = [&](const CaseResult& c, size_t i, size_t total) {
+    // Known once the first case has run in it: there is no start-up probe.
+    if (i == 0 && !o.quiet) std::cerr << "grade: isolation: " << isolation_status(limits).summary() << "\n";
     if (!o.quiet)
       std::cerr << fmt::format("grade: [{}/{}] {:<40} {:g}/{:g}{}\n", i + 1, total, c.name, c.score, c.points,
                                c.failure.empty() ? "" : "  (" + printable(c.failure) + ")");
@@ -491,7 +494,7 @@ int run_grade(const GradeOptions& o) {
   result.rubric = rubric.name;
   result.variant = variant;
   result.notes = notes;
-  result.isolation = isolation.summary();
+  result.isolation = isolation_status(limits).summary();
   write_results(result, o);
   return kPass;
 }
