@@ -8,11 +8,15 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <condition_variable>
+#include <deque>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 #include <stdexcept>
 #include <system_error>
+#include <thread>
 
 extern char** environ;
 
@@ -123,6 +127,70 @@ CaseDirectory::CaseDirectory(const std::string& temp_root, const std::string& su
 }
 
 CaseDirectory::~CaseDirectory() { remove_tree(root_); }
+
+void CaseDirectory::seal() const { chmod(root_.c_str(), 0700); }
+
+namespace {
+
+// One thread, started with the first removal; its destructor, at exit, finishes the queue.
+class Remover {
+ public:
+  void add(std::unique_ptr<CaseDirectory> directory) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    queue_.push_back(std::move(directory));
+    if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+    work_.notify_one();
+  }
+  void finish() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    idle_.wait(lock, [&] { return queue_.empty() && !busy_; });
+  }
+  ~Remover() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      done_ = true;
+    }
+    work_.notify_one();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void run() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    for (;;) {
+      work_.wait(lock, [&] { return done_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // done, and nothing left
+      std::unique_ptr<CaseDirectory> next = std::move(queue_.front());
+      queue_.pop_front();
+      busy_ = true;
+      lock.unlock();
+      next.reset();  // removes it
+      lock.lock();
+      busy_ = false;
+      idle_.notify_all();
+    }
+  }
+  std::mutex mutex_;
+  std::condition_variable work_, idle_;
+  std::deque<std::unique_ptr<CaseDirectory>> queue_;
+  bool busy_ = false, done_ = false;
+  std::thread thread_;
+};
+
+Remover& remover() {
+  static Remover r;
+  return r;
+}
+
+}  // namespace
+
+void remove_in_background(std::unique_ptr<CaseDirectory> directory) {
+  if (!directory) return;
+  directory->seal();
+  remover().add(std::move(directory));
+}
+
+void finish_removals() { remover().finish(); }
 
 void remove_files_of(uid_t uid) {
   for (const char* shared : {"/tmp", "/var/tmp", "/dev/shm", "/run/lock"}) {

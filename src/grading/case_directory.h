@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -32,10 +33,18 @@ class CaseDirectory {
 
   const std::string& work() const { return work_; }
   const std::string& home() const { return home_; }
+  // Closes it to everyone but the grader (0700): no case uid may enter it any more.
+  void seal() const;
 
  private:
   std::string root_, work_, home_;
 };
+
+// Seals the directory and removes it on a clean-up thread, so that the next case doesn't wait
+// for the disk. Every removal is done when finish_removals() returns, and before the process
+// exits.
+void remove_in_background(std::unique_ptr<CaseDirectory> directory);
+void finish_removals();
 
 // Empty when `directory` can be copied within `limits`; otherwise why not ("holds more than
 // 256 MiB", "holds more than 10000 files", "cannot be read: ..."). Symlinks are not followed.

@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -36,6 +37,16 @@ std::optional<ProcessOwner> owner_of(const char* pid) {
 
 namespace {
 
+// Asked of the user database once per uid and process (each ask reads /etc/passwd and more).
+bool is_account(uid_t uid) {
+  static std::mutex mutex;
+  static std::map<uid_t, bool> known;
+  std::lock_guard<std::mutex> lock(mutex);
+  const auto it = known.find(uid);
+  if (it != known.end()) return it->second;
+  return known[uid] = getpwuid(uid) != nullptr;
+}
+
 std::string lock_directory() {
   struct stat st {};
   return stat("/run/lock", &st) == 0 && S_ISDIR(st.st_mode) ? "/run/lock" : "/tmp";
@@ -54,7 +65,7 @@ CaseIdentity::CaseIdentity() {
   for (int tried = 0; tried < kCaseUids; ++tried) {
     const int slot = (next + tried) % kCaseUids;
     const uid_t uid = kFirstCaseUid + static_cast<uid_t>(slot);
-    if (getpwuid(uid) != nullptr) continue;  // an account's uid: its files are not ours to hand out
+    if (is_account(uid)) continue;  // an account's uid: its files are not ours to hand out
     const std::string path = directory + "/gradverify-uid-" + std::to_string(uid);
     const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) continue;

@@ -18,10 +18,16 @@ extern char** environ;
 namespace gradverify::detail {
 namespace {
 
-// What a program prints on stdout and stderr, run directly (no shell: one process, not two).
-std::string output_of(const std::vector<std::string>& command) {
+// A program run directly (no shell: one process, not two), its stdout and stderr read from
+// `output` until it ends.
+struct Started {
+  pid_t pid = -1;
+  int output = -1;
+};
+
+Started start(const std::vector<std::string>& command) {
   int out[2];
-  if (pipe2(out, O_CLOEXEC) != 0) return "";
+  if (pipe2(out, O_CLOEXEC) != 0) return {};
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
@@ -29,18 +35,23 @@ std::string output_of(const std::vector<std::string>& command) {
   std::vector<char*> argv;
   for (const auto& a : command) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
-  pid_t pid = 0;
-  const int spawned = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  Started started;
+  if (posix_spawn(&started.pid, argv[0], &actions, nullptr, argv.data(), environ) != 0) started.pid = -1;
   posix_spawn_file_actions_destroy(&actions);
   close(out[1]);
+  started.output = out[0];
+  return started;
+}
+
+std::string output_of(const Started& started) {
   std::string text;
   char buffer[4096];
   ssize_t n = 0;
-  while (spawned == 0 && ((n = read(out[0], buffer, sizeof buffer)) > 0 || (n < 0 && errno == EINTR)))
+  while (started.pid > 0 && ((n = read(started.output, buffer, sizeof buffer)) > 0 || (n < 0 && errno == EINTR)))
     if (n > 0) text.append(buffer, static_cast<size_t>(n));
-  close(out[0]);
-  if (spawned == 0)
-    while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+  if (started.output >= 0) close(started.output);
+  if (started.pid > 0)
+    while (waitpid(started.pid, nullptr, 0) < 0 && errno == EINTR) {
     }
   return text;
 }
@@ -85,10 +96,12 @@ const Bubblewrap& find_bubblewrap() {
     Bubblewrap b;
     b.path = on_path("bwrap");
     if (b.path.empty()) return b;
-    std::string version = output_of({b.path, "--version"});
+    // Both at once: this is on the first case's path.
+    const Started version_run = start({b.path, "--version"}), help_run = start({b.path, "--help"});
+    std::string version = output_of(version_run);
     if (!version.empty() && version.back() == '\n') version.pop_back();
     b.version = version;
-    b.sizes_tmpfs = output_of({b.path, "--help"}).find("--size") != std::string::npos;
+    b.sizes_tmpfs = output_of(help_run).find("--size") != std::string::npos;
     return b;
   }();
   return found;

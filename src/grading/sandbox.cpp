@@ -185,7 +185,8 @@ int reap(pid_t pid) {
 }
 
 // Everything a case holds, released on every way out of run_case, the error paths included:
-// its processes (killed and reaped), its cgroup, its directory, its pipes, and last its uid.
+// its processes (killed and reaped), its cgroup, its directory (sealed, then removed in the
+// background), its pipes, and last its uid.
 struct CaseResources {
   std::unique_ptr<detail::CaseIdentity> identity;  // as root
   std::unique_ptr<detail::CaseDirectory> directory;
@@ -215,7 +216,7 @@ struct CaseResources {
     if (!namespaces && identity) detail::remove_files_of(identity->uid());
     for (int& fd : fds) close_fd(fd);
     cgroup.reset();
-    directory.reset();
+    detail::remove_in_background(std::move(directory));  // sealed now, off the next case's path
     identity.reset();
   }
 };
@@ -652,5 +653,7 @@ void stop_all_cases() {
 }
 
 bool cases_stopped() { return stopping; }
+
+void finish_case_clean_up() { detail::finish_removals(); }
 
 }  // namespace gradverify

@@ -254,6 +254,7 @@ TEST_P(Sandbox, ADeepTreeAndAnUnreadableDirectoryAreStillRemoved) {
       "mkdir -p locked/inner && touch locked/inner/f && chmod 000 locked && echo made",
       "", limits);
   EXPECT_EQ(r.out, "made\n") << r.failure() << r.err;
+  finish_case_clean_up();
   EXPECT_EQ(count_entries(limits.temp_root), 0) << "nothing of the case is left in " << limits.temp_root;
   std::filesystem::remove_all(limits.temp_root);
 }
@@ -354,6 +355,7 @@ TEST(SandboxErrors, ASubmissionTooLargeToCopyLeavesNothingBehind) {
     EXPECT_NE(std::string(e.what()).find("holds more than 1000 bytes; each case runs in a fresh copy of it"), std::string::npos) << e.what();
   }
   EXPECT_EQ(open_descriptors(), before);
+  finish_case_clean_up();
   EXPECT_EQ(count_entries(limits.temp_root), 0);
   EXPECT_THROW(require_copyable_submission(limits.working_directory, limits), std::invalid_argument);
   std::filesystem::remove(limits.working_directory + "/big.bin");
@@ -388,6 +390,7 @@ TEST(SandboxErrors, WhatASIGKILLedGraderLeftIsRemovedByTheNextOne) {
   const SandboxResult r = run_sandboxed("true", "", limits);
   EXPECT_TRUE(r.exited_cleanly()) << r.failure();
   EXPECT_FALSE(std::filesystem::exists(stale));
+  finish_case_clean_up();
   EXPECT_EQ(count_entries(limits.temp_root), 0);
   std::filesystem::remove_all(limits.temp_root);
 }
@@ -399,6 +402,7 @@ TEST(SandboxErrors, ACaseLeavesNothingInItsTemporaryRoot) {
   limits.temp_root = temp_dir("sandbox_root");
   const SandboxResult r = run_sandboxed("echo hi > \"$HOME/file\" && cat \"$HOME/file\"", "", limits);
   EXPECT_EQ(r.out, "hi\n") << r.err;
+  finish_case_clean_up();
   EXPECT_EQ(count_entries(limits.temp_root), 0);
   std::filesystem::remove_all(limits.temp_root);
 }

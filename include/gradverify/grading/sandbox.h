@@ -93,6 +93,10 @@ void require_copyable_submission(const std::string& directory, const SandboxLimi
 void stop_all_cases();
 bool cases_stopped();
 
+// A finished case's directory is removed on a clean-up thread, off the next case's path; this
+// waits until every one is gone (as the process does before it exits).
+void finish_case_clean_up();
+
 // "SIGSEGV (segmentation fault)"
 std::string describe_signal(int signal);
 
