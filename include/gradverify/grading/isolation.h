@@ -29,7 +29,8 @@ struct IsolationStatus {
   std::string summary() const;
 };
 
-// What run_sandboxed would use with these limits (it tries bwrap once, if not yet tried).
+// What run_sandboxed would use with these limits: decided by the first case run, or, asked
+// before any, by a trial case in bubblewrap now.
 IsolationStatus isolation_status(const SandboxLimits& limits);
 
 struct ProbeResult {

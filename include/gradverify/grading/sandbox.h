@@ -80,6 +80,9 @@ struct SandboxResult {
 // directory), LANG and nothing else in its environment, and no descriptor but 0, 1 and 2.
 // Never throws for what the command does; throws std::runtime_error only when the grader
 // itself can't set up, and then leaves no descriptor, directory or cgroup behind.
+// With IsolationMode::automatic, the first case of the process is run in bubblewrap and tells
+// whether it works here (the others wait for it); if bubblewrap could not make its world,
+// that case runs again without namespaces, as every later one does.
 SandboxResult run_sandboxed(const std::string& command, const std::string& input, const SandboxLimits& limits);
 
 // Refuses (std::invalid_argument, saying why) a submission directory that can't be copied
