@@ -19,10 +19,13 @@ void add_net_options(CLI::App* command, NetOptions& o, const std::string& proble
   net_option("--layers", o.layers, "Widths, input first, comma-separated");
   net_option("--activations", o.activations,
              "One per layer (relu, sigmoid, tanh, identity), or one for all layers "
-             "[default: relu, then sigmoid for mse/bce or identity for bce_with_logits]");
-  net_option("--loss", o.loss, "mse, bce (takes probabilities) or bce_with_logits (takes logits)");
-  net_option("--data", o.data, "xor, random:N, or a CSV file (inputs then targets per row) [default: xor "
-                               "for a 2-...-1 net, otherwise random:8]");
+             "[default: relu, then sigmoid for mse/bce or identity for bce_with_logits/cross_entropy]");
+  net_option("--loss", o.loss,
+             "mse, bce (takes probabilities), bce_with_logits (takes logits) or cross_entropy (softmax over "
+             "the last layer's logits, the mean over the batch, as torch's cross_entropy)");
+  net_option("--data", o.data, "xor, random:N, or a CSV file (inputs then targets per row; for cross_entropy "
+                               "the targets may be one class index) [default: xor for a 2-...-1 net, otherwise "
+                               "random:8]");
   net_option("--dtype", o.dtype, "float64 or float32: both sides compute in it");
   command->add_option("--seed", o.seed,
                       "Seed for the weights (as numpy's np.random.seed) and random data, when the problem "

@@ -71,14 +71,19 @@ MlpTwinOutput MlpTwinImpl::forward(const torch::Tensor& X) {
   return out;
 }
 
-torch::Tensor MlpTwinImpl::loss(const torch::Tensor& prediction, const torch::Tensor& target) const {
+torch::Tensor apply_twin_loss(Loss loss, const torch::Tensor& prediction, const torch::Tensor& target) {
   namespace F = torch::nn::functional;
-  switch (spec.loss) {
+  switch (loss) {
     case Loss::mse: return F::mse_loss(prediction, target);
     case Loss::bce: return F::binary_cross_entropy(prediction, target);
     case Loss::bce_with_logits: return F::binary_cross_entropy_with_logits(prediction, target);
+    case Loss::cross_entropy: return F::cross_entropy(prediction, target);
   }
   return {};
+}
+
+torch::Tensor MlpTwinImpl::loss(const torch::Tensor& prediction, const torch::Tensor& target) const {
+  return apply_twin_loss(spec.loss, prediction, target);
 }
 
 ReferenceResult compute_reference(const Problem& problem) {
@@ -124,10 +129,7 @@ TensorMap compute_op_reference(const OpCase& c) {
   } else if (const auto loss_kind = op_loss(c.op)) {
     auto pred = input("pred", true);
     const auto y = input("y", false);
-    auto loss = *loss_kind == Loss::mse   ? F::mse_loss(pred, y)
-                : *loss_kind == Loss::bce ? F::binary_cross_entropy(pred, y)
-                                          : F::binary_cross_entropy_with_logits(pred, y);
-    loss.backward();
+    apply_twin_loss(*loss_kind, pred, y).backward();
     out["dpred"] = from_torch(pred.grad());
   } else {
     auto z = input("z", true);

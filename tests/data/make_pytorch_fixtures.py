@@ -20,10 +20,13 @@ LOSS = {
     "mse": torch.nn.functional.mse_loss,
     "bce": torch.nn.functional.binary_cross_entropy,
     "bce_with_logits": torch.nn.functional.binary_cross_entropy_with_logits,
+    "cross_entropy": torch.nn.functional.cross_entropy,
 }
 
 
-def make(name, layers, activations, loss, dtype, batch, seed):
+def make(name, layers, activations, loss, dtype, batch, seed, targets="labels"):
+    """targets, for cross_entropy: "indices" (y a list of class numbers, torch's long target)
+    or "probabilities" (y a row of class probabilities per sample)."""
     rng = np.random.RandomState(seed)
     params = {}
     for k in range(1, len(layers)):
@@ -32,6 +35,15 @@ def make(name, layers, activations, loss, dtype, batch, seed):
     X = rng.randn(batch, layers[0])
     y = rng.randn(batch, layers[-1]) if loss == "mse" else (rng.rand(batch, layers[-1]) < 0.5) * 1.0
     torch_dtype = {"float64": torch.float64, "float32": torch.float32}[dtype]
+    if targets == "indices":
+        y = rng.randint(0, layers[-1], size=batch)
+        target = torch.tensor(y, dtype=torch.long)
+    elif targets == "probabilities":
+        y = rng.rand(batch, layers[-1])
+        y = torch.tensor(y / y.sum(axis=1, keepdims=True), dtype=torch_dtype).double().numpy()
+        target = torch.tensor(y, dtype=torch_dtype)
+    else:
+        target = torch.tensor(y, dtype=torch_dtype)
 
     # PyTorch in the problem's dtype, nn.Linear layers with the weights copied in.
     linears = [torch.nn.Linear(layers[k - 1], layers[k]).to(torch_dtype) for k in range(1, len(layers))]
@@ -48,12 +60,13 @@ def make(name, layers, activations, loss, dtype, batch, seed):
         h.retain_grad()
         zs.append(z)
         hs.append(h)
-    LOSS[loss](h, torch.tensor(y, dtype=torch_dtype)).backward()
+    LOSS[loss](h, target).backward()
 
     # The problem as the C++ side sees it: the values rounded to the dtype, written exactly.
     as_dtype = lambda a: torch.tensor(a, dtype=torch_dtype).double().tolist()
     problem = {"layers": layers, "activations": activations, "loss": loss, "dtype": dtype,
-               "params": {k: as_dtype(v) for k, v in params.items()}, "X": as_dtype(X), "y": as_dtype(y)}
+               "params": {k: as_dtype(v) for k, v in params.items()}, "X": as_dtype(X),
+               "y": y.tolist() if targets == "indices" else as_dtype(y)}
     grads = {}
     for k, linear in enumerate(linears, start=1):
         grads[f"dW{k}"] = linear.weight.grad.T.double().tolist()
@@ -68,4 +81,7 @@ OUT.mkdir(exist_ok=True)
 make("tanh_relu_sigmoid_mse_float64", [3, 5, 4, 2], ["tanh", "relu", "sigmoid"], "mse", "float64", 6, 17)
 make("relu_bce_float32", [4, 6, 3, 1], ["relu", "relu", "sigmoid"], "bce", "float32", 8, 5)
 make("sigmoid_logits_float32", [2, 7, 3], ["sigmoid", "identity"], "bce_with_logits", "float32", 5, 23)
+make("relu_softmax_indices_float64", [6, 8, 5], ["relu", "identity"], "cross_entropy", "float64", 7, 31, "indices")
+make("tanh_softmax_probabilities_float32", [4, 6, 4], ["tanh", "identity"], "cross_entropy", "float32", 6, 37,
+     "probabilities")
 print("wrote", sorted(p.name for p in OUT.iterdir()))

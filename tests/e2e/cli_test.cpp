@@ -687,7 +687,9 @@ TEST(Cli, AGradientsFileThatIsNotAnObjectIsAnInputError) {
 // ---- the file interface, end to end, with gradients real PyTorch computed -------------------
 // tests/data/make_pytorch_fixtures.py wrote each problem and PyTorch's gradients for it.
 
-const char* const kPytorchFixtures[] = {"tanh_relu_sigmoid_mse_float64", "relu_bce_float32", "sigmoid_logits_float32"};
+// The last two are cross_entropy, with class indices and with class probabilities as targets.
+const char* const kPytorchFixtures[] = {"tanh_relu_sigmoid_mse_float64", "relu_bce_float32", "sigmoid_logits_float32",
+                                        "relu_softmax_indices_float64", "tanh_softmax_probabilities_float32"};
 
 std::string fixture(const std::string& name, const std::string& kind) {
   return std::string(GRADVERIFY_TEST_DATA) + "/pytorch/" + name + "_" + kind + ".json";

@@ -156,11 +156,22 @@ SubmittedGradients backward_as(const Problem& problem, StudentBug bug, int64_t l
                 : mse_bug && bug == StudentBug::mse_factor_two_doubled              ? T(4)
                                                                                     : T(2);
   Mat<T> dh = P;
+  // cross_entropy's mean is over the batch alone, and its gradient is a row's softmax - y.
+  const T row_mean = bug == StudentBug::loss_summed_over_batch || bug == StudentBug::loss_summed_over_all
+                         ? T(1)
+                         : T(1) / static_cast<T>(n);
   for (size_t r = 0; r < n; ++r)
     for (size_t o = 0; o < P[r].size(); ++o) {
       const T p = P[r][o], y = Y[r][o];
       T g = 0;
       switch (s.loss) {
+        case Loss::cross_entropy: {
+          T max = P[r][0], sum = 0;
+          for (const T v : P[r]) max = std::max(max, v);
+          for (const T v : P[r]) sum += std::exp(v - max);
+          g = (std::exp(p - max) / sum - y) * row_mean / mean;  // times mean below
+          break;
+        }
         case Loss::mse: g = two * (p - y); break;
         case Loss::bce: g = (p - y) / std::max(p * (1 - p), T(1e-12)); break;
         case Loss::bce_with_logits: {

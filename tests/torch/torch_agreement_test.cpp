@@ -2,6 +2,8 @@
 // losses x dtypes, several seeds each: every parameter and intermediate must agree.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <tuple>
 
 #include "gradverify/check/compare.h"
@@ -34,11 +36,12 @@ class ManualMatchesTorch : public ::testing::TestWithParam<std::tuple<Loss, Dtyp
 
 TEST_P(ManualMatchesTorch, OnEveryGradientOfEveryNet) {
   const auto& [loss, dtype] = GetParam();
-  for (const Arch& arch : {Arch{2, 4, 3, 2, 1}, Arch{3, 8, 2}, Arch{5, 16, 16, 16, 4}, Arch{1, 1}}) {
+  for (const Arch& arch : {Arch{2, 4, 3, 2, 1}, Arch{3, 8, 2}, Arch{5, 16, 16, 16, 4}, Arch{1, 1}, Arch{6, 5, 3}}) {
+    if (loss == Loss::cross_entropy && arch.back() < 2) continue;  // a softmax needs two classes
     for (Activation hidden : {Activation::relu, Activation::sigmoid, Activation::tanh, Activation::identity}) {
       // Output activation as the loss wants it; under MSE the hidden activation is used there too.
       const Activation output = loss == Loss::bce ? Activation::sigmoid
-                                : loss == Loss::bce_with_logits ? Activation::identity : hidden;
+                                : takes_logits(loss) ? Activation::identity : hidden;
       std::vector<Activation> activations(arch.size() - 2, hidden);
       activations.push_back(output);
       for (uint32_t seed : {1u, 2u, 3u}) {
@@ -51,7 +54,8 @@ TEST_P(ManualMatchesTorch, OnEveryGradientOfEveryNet) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Sweep, ManualMatchesTorch,
-                         ::testing::Combine(::testing::Values(Loss::mse, Loss::bce, Loss::bce_with_logits),
+                         ::testing::Combine(::testing::Values(Loss::mse, Loss::bce, Loss::bce_with_logits,
+                                                              Loss::cross_entropy),
                                             ::testing::Values(Dtype::float64, Dtype::float32)),
                          [](const auto& test_info) {
                            return std::string(to_string(std::get<0>(test_info.param))) + "_" +
@@ -64,9 +68,10 @@ TEST(ManualMatchesTorch, OnWideAndDeepNets) {
   // scale-aware atol absorbs that rounding.
   using A = Activation;
   for (const Dtype dtype : {Dtype::float64, Dtype::float32}) {
-    for (const Loss loss : {Loss::mse, Loss::bce, Loss::bce_with_logits}) {
+    for (const Loss loss : {Loss::mse, Loss::bce, Loss::bce_with_logits, Loss::cross_entropy}) {
       const A out = loss == Loss::bce ? A::sigmoid : A::identity;
       for (const A hidden : {A::identity, A::tanh, A::relu}) {
+        if (loss == Loss::cross_entropy) break;  // one output; its 10-class net is below
         for (uint32_t seed : {1u, 2u, 3u, 4u}) {
           SCOPED_TRACE(std::string(to_string(dtype)) + " " + to_string(loss) + " " + to_string(hidden) + " seed " +
                        std::to_string(seed));
@@ -79,6 +84,35 @@ TEST(ManualMatchesTorch, OnWideAndDeepNets) {
           {64, 256, 128, 10}, {A::relu, A::tanh, loss == Loss::bce ? A::sigmoid : A::identity}, loss, dtype,
           "random:32", 5)));
     }
+  }
+}
+
+// The next lab's net: MNIST-shaped, softmax cross-entropy over 10 classes.
+TEST(ManualMatchesTorch, OnTheMulticlassLabsNet) {
+  using A = Activation;
+  for (const Dtype dtype : {Dtype::float64, Dtype::float32})
+    for (uint32_t seed : {1u, 2u}) {
+      SCOPED_TRACE(std::string(to_string(dtype)) + " seed " + std::to_string(seed));
+      EXPECT_TRUE(manual_matches_torch(
+          testing::make_problem({784, 64, 10}, {A::relu, A::identity}, Loss::cross_entropy, dtype, "random:32", seed)));
+    }
+}
+
+// Logits of about +-1000 (huge last-layer weights): a softmax without the max shift gives
+// inf/inf; the manual side must stay finite and agree with torch's, which shifts too.
+TEST(ManualMatchesTorch, CrossEntropyWithLogitsOfAThousandStaysFiniteAndAgrees) {
+  using A = Activation;
+  for (const Dtype dtype : {Dtype::float64, Dtype::float32}) {
+    Problem p = testing::make_problem({3, 4, 3}, {A::tanh, A::identity}, Loss::cross_entropy, dtype, "random:8", 6);
+    for (auto& w : p.params["W2"].values) w *= 1e3;
+    const ManualResult manual = run_manual_mlp(p);
+    double largest = 0;
+    for (const double v : compute_reference(p).prediction.values) largest = std::max(largest, std::fabs(v));
+    EXPECT_GT(largest, 300) << "the logits are not large enough to test the shift";
+    EXPECT_TRUE(std::isfinite(manual.loss));
+    for (const auto& [name, g] : manual.gradients)
+      for (const double v : g.values) EXPECT_TRUE(std::isfinite(v)) << name;
+    EXPECT_TRUE(manual_matches_torch(p)) << to_string(dtype);
   }
 }
 

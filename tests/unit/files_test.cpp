@@ -92,6 +92,29 @@ std::string valid_with(const std::string& key, const std::string& value) {
   return s + "}";
 }
 
+// A valid 2-2-3 softmax problem with class indices as targets, to break one field at a time.
+std::string softmax_with(const std::string& key, const std::string& value) {
+  std::map<std::string, std::string> fields{
+      {"layers", "[2,2,3]"}, {"activations", R"(["relu","identity"])"}, {"loss", R"("cross_entropy")"},
+      {"params", R"({"W1":[[1,2],[3,4]],"b1":[0,0],"W2":[[1,0,-1],[2,1,0]],"b2":[0,0,0]})"},
+      {"X", "[[1,2],[3,4]]"}, {"y", "[2,0]"}};
+  fields[key] = value;
+  std::string s = "{";
+  for (const auto& [k, v] : fields) s += (s.size() > 1 ? "," : "") + ("\"" + k + "\":" + v);
+  return s + "}";
+}
+
+// Class indices are the one-hot rows torch's cross_entropy treats them as; probability rows
+// are taken as they are.
+TEST(ProblemFile, CrossEntropyTargetsAreClassIndicesOrProbabilities) {
+  const Problem indices = load_problem_file(write_temp("softmax_indices.json", softmax_with("y", "[2,0]")));
+  EXPECT_EQ(indices.y.shape, (Shape{2, 3}));
+  EXPECT_EQ(indices.y.values, (std::vector<double>{0, 0, 1, 1, 0, 0}));
+  const Problem probabilities =
+      load_problem_file(write_temp("softmax_probabilities.json", softmax_with("y", "[[0.2,0.3,0.5],[0.333,0.333,0.334]]")));
+  EXPECT_EQ(probabilities.y.values, (std::vector<double>{0.2, 0.3, 0.5, 0.333, 0.333, 0.334}));
+}
+
 INSTANTIATE_TEST_SUITE_P(
     All, BadProblemFile,
     ::testing::Values(
@@ -124,7 +147,20 @@ INSTANTIATE_TEST_SUITE_P(
         BadProblem{"wrong_input_width", valid_with("X", "[[1,2,3],[4,5,6]]"), "X: shape [2,3], expected [2,2]"},
         BadProblem{"float32_overflow", valid_with("X", "[[1,2],[3,1e39]]").replace(1, 0, "\"dtype\":\"float32\","),
                    "X[1][1]: value 1e+39 is outside the float32 range"},
-        BadProblem{"deep_nesting", valid_with("X", "[[[[[[[[[[1]]]]]]]]]]"), "X: arrays nested deeper than 8"}),
+        BadProblem{"deep_nesting", valid_with("X", "[[[[[[[[[[1]]]]]]]]]]"), "X: arrays nested deeper than 8"},
+        BadProblem{"cross_entropy_sigmoid_output", softmax_with("activations", R"(["relu","sigmoid"])"),
+                   "activations: loss 'cross_entropy' takes logits (the softmax is inside the loss"},
+        BadProblem{"cross_entropy_one_class", R"({"layers":[2,1],"activations":["identity"],"loss":"cross_entropy","X":[[1,2]],"y":[0]})",
+                   "layers: loss 'cross_entropy' needs at least 2 classes in the last layer, got 1"},
+        BadProblem{"class_out_of_range", softmax_with("y", "[0,3]"),
+                   "y[1]: expected a class index, an integer from 0 to 2 (the last layer has 3 classes), got 3"},
+        BadProblem{"negative_class", softmax_with("y", "[-1,0]"), "y[0]: expected a class index"},
+        BadProblem{"fractional_class", softmax_with("y", "[0,1.5]"), "y[1]: expected a class index, an integer from 0 to 2"},
+        BadProblem{"probabilities_not_summing_to_one", softmax_with("y", "[[0.5,0.4,0],[0,0,1]]"),
+                   "y[0]: loss 'cross_entropy' needs each row of targets to be class probabilities summing to 1"},
+        BadProblem{"negative_probability", softmax_with("y", "[[1,-0.5,0.5],[0,0,1]]"),
+                   "y[0][1]: loss 'cross_entropy' needs targets in [0, 1], got -0.5"},
+        BadProblem{"wrong_class_count", softmax_with("y", "[[0.5,0.5],[0,1]]"), "y: shape [2,2], expected [2,3]"}),
     [](const auto& test_info) { return test_info.param.name; });
 
 TEST(ProblemFile, UnreadableFileNamesThePath) {
@@ -200,6 +236,21 @@ Problem xor_shaped() {
   Problem p;
   p.spec = MlpSpec{{2, 3, 1}, {Activation::relu, Activation::sigmoid}, Loss::mse, Dtype::float64};
   return p;
+}
+
+TEST(CsvData, CrossEntropyTargetsMayBeOneClassColumn) {
+  Problem p;
+  p.spec = MlpSpec{{2, 3}, {Activation::identity}, Loss::cross_entropy, Dtype::float64};
+  set_csv_data(p, write_temp("classes.csv", "x1,x2,class\n0.5,1,2\n1,0,0\n"));
+  EXPECT_EQ(p.y.shape, (Shape{2, 3}));
+  EXPECT_EQ(p.y.values, (std::vector<double>{0, 0, 1, 1, 0, 0}));
+  try {
+    set_csv_data(p, write_temp("bad_class.csv", "0.5,1,2\n1,0,3\n"));
+    FAIL() << "accepted class 3 of 3";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("bad_class.csv: line 2, column 3: expected a class index, an integer from 0 "
+                                         "to 2"), std::string::npos) << e.what();
+  }
 }
 
 TEST(CsvData, ReadsRowsAndSkipsAHeader) {

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <random>
 
 #include "gradverify/net/kernels.h"
@@ -97,20 +98,67 @@ class LossKernel : public ::testing::TestWithParam<Loss> {};
 
 TEST_P(LossKernel, BackwardMatchesFiniteDifferences) {
   const Loss loss = GetParam();
+  const int64_t N = 4, C = 3;
   const bool probabilities = loss == Loss::bce;
-  const Vec pred = probabilities ? random_vector(12, 3, 0.05, 0.95) : random_vector(12, 3);
-  Vec target = random_vector(12, 4, 0, 1);
-  if (loss != Loss::mse)
+  const Vec pred = probabilities ? random_vector(N * C, 3, 0.05, 0.95) : random_vector(N * C, 3);
+  Vec target = random_vector(N * C, 4, 0, 1);
+  if (loss == Loss::bce || loss == Loss::bce_with_logits)
     for (auto& t : target) t = t < 0.5 ? 0 : 1;
-  const auto n = static_cast<int64_t>(pred.size());
-  auto scalar = [&](const Vec& p) { return kernels::loss_forward(loss, p.data(), target.data(), n); };
+  if (loss == Loss::cross_entropy)  // each row a distribution over the C classes, not one-hot
+    for (int64_t r = 0; r < N; ++r) {
+      double sum = 0;
+      for (int64_t c = 0; c < C; ++c) sum += target[static_cast<size_t>(r * C + c)];
+      for (int64_t c = 0; c < C; ++c) target[static_cast<size_t>(r * C + c)] /= sum;
+    }
+  auto scalar = [&](const Vec& p) { return kernels::loss_forward(loss, p.data(), target.data(), N, C); };
   Vec dpred(pred.size(), std::nan(""));
-  kernels::loss_backward(loss, dpred.data(), pred.data(), target.data(), n);
+  kernels::loss_backward(loss, dpred.data(), pred.data(), target.data(), N, C);
   EXPECT_TRUE(near_all(dpred, numeric_gradient(scalar, pred), 1e-6));
 }
 
-INSTANTIATE_TEST_SUITE_P(All, LossKernel, ::testing::Values(Loss::mse, Loss::bce, Loss::bce_with_logits),
+INSTANTIATE_TEST_SUITE_P(All, LossKernel,
+                         ::testing::Values(Loss::mse, Loss::bce, Loss::bce_with_logits, Loss::cross_entropy),
                          [](const auto& test_info) { return std::string(to_string(test_info.param)); });
+
+// Logits of +-1000: a naive softmax overflows (e^1000) to inf/inf = NaN. The stable one gives
+// the exact answers: the loss lse - x_target = 1000 - (-1000) for the first row, 0 for the
+// second (its target holds all the mass), and (softmax - onehot) / N.
+template <typename T>
+void expect_cross_entropy_finite_at_1000() {
+  const std::vector<T> logits{1000, -1000, 0, -1000, 1000, -1000}, onehot{0, 1, 0, 0, 1, 0};
+  const T loss = kernels::cross_entropy_forward(logits.data(), onehot.data(), 2, 3);
+  EXPECT_NEAR(static_cast<double>(loss), 2000.0 / 2, 1e-9);
+  std::vector<T> d(6, std::numeric_limits<T>::quiet_NaN());
+  kernels::cross_entropy_backward(d.data(), logits.data(), onehot.data(), 2, 3);
+  const std::vector<double> expected{0.5, -0.5, 0, 0, 0, 0};
+  for (size_t i = 0; i < d.size(); ++i) {
+    EXPECT_TRUE(std::isfinite(static_cast<double>(d[i]))) << i;
+    EXPECT_NEAR(static_cast<double>(d[i]), expected[i], 1e-12) << i;
+  }
+}
+
+TEST(LossKernel, CrossEntropyIsFiniteAndExactForLogitsOfPlusMinus1000) {
+  expect_cross_entropy_finite_at_1000<double>();
+  expect_cross_entropy_finite_at_1000<float>();
+}
+
+// The fused gradient for class indices is (softmax - onehot) / N, computed here the plain way.
+TEST(LossKernel, CrossEntropyBackwardIsSoftmaxMinusOneHotOverTheBatch) {
+  const int64_t N = 3, C = 4;
+  const Vec logits = random_vector(N * C, 7);
+  Vec onehot(static_cast<size_t>(N * C), 0.0);
+  for (int64_t r = 0; r < N; ++r) onehot[static_cast<size_t>(r * C + (r + 1) % C)] = 1;
+  Vec d(logits.size(), std::nan(""));
+  kernels::cross_entropy_backward(d.data(), logits.data(), onehot.data(), N, C);
+  for (int64_t r = 0; r < N; ++r) {
+    double sum = 0;
+    for (int64_t c = 0; c < C; ++c) sum += std::exp(logits[static_cast<size_t>(r * C + c)]);
+    for (int64_t c = 0; c < C; ++c) {
+      const auto i = static_cast<size_t>(r * C + c);
+      EXPECT_NEAR(d[i], (std::exp(logits[i]) / sum - onehot[i]) / N, 1e-15);
+    }
+  }
+}
 
 TEST(LossKernel, BceClampsLogAtMinus100LikeTorch) {
   const double p = 0, y = 1;  // log(0) = -inf, clamped to -100
@@ -181,6 +229,7 @@ INSTANTIATE_TEST_SUITE_P(
         MlpCase{{2, 4, 3, 2, 1}, {Activation::relu, Activation::relu, Activation::relu, Activation::sigmoid}, Loss::mse, "lab"},
         MlpCase{{3, 5, 2}, {Activation::tanh, Activation::sigmoid}, Loss::bce, "tanh_bce"},
         MlpCase{{4, 6, 3}, {Activation::sigmoid, Activation::identity}, Loss::bce_with_logits, "sigmoid_logits"},
+        MlpCase{{5, 6, 4}, {Activation::tanh, Activation::identity}, Loss::cross_entropy, "tanh_softmax"},
         MlpCase{{3, 3}, {Activation::identity}, Loss::mse, "single_linear"}),
     [](const auto& test_info) { return test_info.param.name; });
 

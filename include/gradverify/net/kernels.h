@@ -7,7 +7,7 @@
 // Conventions match LibTorch exactly, so that the comparison tests rounding, not semantics:
 //  - relu'(0) = 0 (torch's threshold_backward passes gradient only where the output > 0);
 //  - sigmoid and tanh backward use the cached output: s(1-s) and 1-t^2;
-//  - losses are the mean over all elements; BCE clamps each log at -100 and its backward
+//  - losses are the mean over all elements (cross-entropy: over the batch); BCE clamps each log at -100 and its backward
 //    divides by max(p(1-p), 1e-12), as torch::nn::functional::binary_cross_entropy does.
 #include <cstdint>
 
@@ -51,7 +51,8 @@ void activation_forward(Activation act, T* out, const T* inp, int64_t n);
 template <typename T>
 void activation_backward(Activation act, T* dinp, const T* dout, const T* out, int64_t n);
 
-// ---- losses: the mean over all n entries of pred and target ------------------------------
+// ---- losses: mse, bce and bce_with_logits are the mean over all n entries of pred and
+// target; cross_entropy is the mean over the batch's rows ----------------------------------
 // Forward returns the loss; backward writes dL/dpred for that mean.
 template <typename T>
 T mse_forward(const T* pred, const T* target, int64_t n);
@@ -70,9 +71,20 @@ T bce_with_logits_forward(const T* pred, const T* target, int64_t n);
 template <typename T>
 void bce_with_logits_backward(T* dpred, const T* pred, const T* target, int64_t n);
 
+// pred holds logits, a row of C classes per sample; target holds each row's class
+// probabilities (a one-hot row for a class index). The mean over the N rows of
+// -sum_c target log softmax(pred), as torch's cross_entropy; the log-sum-exp is taken after
+// subtracting the row's max, so logits of +-1000 stay finite.
 template <typename T>
-T loss_forward(Loss loss, const T* pred, const T* target, int64_t n);
+T cross_entropy_forward(const T* pred, const T* target, int64_t N, int64_t C);
+// The fused gradient (softmax(pred) - target) / N, each row's softmax scaled by its targets' sum.
 template <typename T>
-void loss_backward(Loss loss, T* dpred, const T* pred, const T* target, int64_t n);
+void cross_entropy_backward(T* dpred, const T* pred, const T* target, int64_t N, int64_t C);
+
+// pred and target are (N, C): N samples of C outputs.
+template <typename T>
+T loss_forward(Loss loss, const T* pred, const T* target, int64_t N, int64_t C);
+template <typename T>
+void loss_backward(Loss loss, T* dpred, const T* pred, const T* target, int64_t N, int64_t C);
 
 }  // namespace gradverify::kernels

@@ -9,7 +9,7 @@
 namespace gradverify {
 
 enum class Activation { relu, sigmoid, tanh, identity };
-enum class Loss { mse, bce, bce_with_logits };
+enum class Loss { mse, bce, bce_with_logits, cross_entropy };
 enum class Dtype { float32, float64 };
 
 // v as the nearest value of the dtype, held in a double (float32: rounded to nearest even;
@@ -46,14 +46,18 @@ struct MlpSpec {
   }
 };
 
+// Whether the loss takes logits (its sigmoid or softmax inside): bce_with_logits, cross_entropy.
+bool takes_logits(Loss loss);
+
 // The activations a net gets when none are named, on the command line and in rubrics alike:
 // relu in the hidden layers, then the output the loss expects, sigmoid (probabilities for mse
-// and bce) or identity (logits for bce_with_logits).
+// and bce) or identity (logits for bce_with_logits and cross_entropy).
 std::vector<Activation> default_activations(int64_t num_layers, Loss loss);
 
 // Throws InputError(source, field, ...) unless the spec describes a network both the manual
 // MLP and LibTorch can run: at least one layer, positive widths, one activation per layer,
-// a sigmoid output under "bce" (which takes probabilities, as torch's BCE does), and at most
+// a sigmoid output under "bce" (which takes probabilities, as torch's BCE does), an identity
+// output of at least 2 classes under "cross_entropy" (which takes logits), and at most
 // 2^16 units per layer and 2^26 parameters in all.
 void validate_spec(const MlpSpec& spec, const std::string& source);
 

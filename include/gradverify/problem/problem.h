@@ -38,6 +38,14 @@ struct Problem {
 // targets in [0, 1] for the BCE losses.
 void validate_problem(const Problem& problem, const std::string& source);
 // Everything validate_problem checks but the parameters, for a problem whose weights come later.
+// Under cross_entropy each row of y holds class probabilities: in [0, 1], summing to 1.
 void validate_data(const Problem& problem, const std::string& source);
+
+// cross_entropy's targets given as class indices ([batch] integers in [0, num_classes)) as the
+// one-hot rows [batch, num_classes] the loss computes with (torch gives both the same loss and
+// gradients). Throws InputError naming `field` and the element for anything else.
+Tensor one_hot_targets(const Tensor& classes, int64_t num_classes, const std::string& source, const std::string& field);
+// Empty when v is a class index of num_classes classes; otherwise what was expected.
+std::string why_not_class_index(double v, int64_t num_classes);
 
 }  // namespace gradverify

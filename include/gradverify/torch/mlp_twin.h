@@ -29,8 +29,7 @@ struct MlpTwinImpl : torch::nn::Module {
 
   MlpTwinOutput forward(const torch::Tensor& X);
 
-  // The loss with torch's own semantics: mse_loss, binary_cross_entropy (log clamped at
-  // -100), binary_cross_entropy_with_logits; each the mean over all elements.
+  // The spec's loss, as apply_twin_loss computes it.
   torch::Tensor loss(const torch::Tensor& prediction, const torch::Tensor& target) const;
 
   MlpSpec spec;
@@ -41,6 +40,10 @@ TORCH_MODULE(MlpTwin);
 torch::ScalarType to_torch_dtype(Dtype dtype);
 // act(z) with torch's ops: relu, sigmoid, tanh, or z itself.
 torch::Tensor apply_twin_activation(Activation act, const torch::Tensor& z);
+// The loss with torch's own semantics: mse_loss, binary_cross_entropy (log clamped at -100)
+// and binary_cross_entropy_with_logits, each the mean over all elements; cross_entropy with
+// class probabilities as targets (torch >= 1.10), the mean over the batch.
+torch::Tensor apply_twin_loss(Loss loss, const torch::Tensor& prediction, const torch::Tensor& target);
 // A gradverify Tensor as a torch tensor of the given dtype, and back to doubles.
 torch::Tensor to_torch(const Tensor& tensor, torch::ScalarType dtype);
 Tensor from_torch(const torch::Tensor& tensor);

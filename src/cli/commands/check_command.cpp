@@ -48,6 +48,7 @@ Exit status: 0 every gradient matches, 1 a mismatch, 2 a usage or input error,
 Examples:
   gradverify check
   gradverify check --layers 3,16,16,1 --activations tanh,tanh,identity --loss bce_with_logits --data random:32
+  gradverify check --layers 784,64,10 --activations relu,identity --loss cross_entropy --data random:32
   gradverify check --dtype float32 --format json --output report.json
   gradverify check --problem problem.json --gradients gradients.json
   gradverify check --layers 1000,1000,1 --data random:64 --finite-differences direction)");

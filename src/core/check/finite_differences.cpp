@@ -97,7 +97,7 @@ class ShiftedLoss {
       kernels::activation_forward(spec_.activation(k), h_[i].data.data(), z_[i].data.data(), z_[i].size());
       input = &h_[i];
     }
-    return kernels::loss_forward(spec_.loss, h_[L - 1].data.data(), y_.data.data(), h_[L - 1].size());
+    return kernels::loss_forward(spec_.loss, h_[L - 1].data.data(), y_.data.data(), N, h_[L - 1].cols);
   }
 
   MlpParams<double>& parameters() { return params_; }

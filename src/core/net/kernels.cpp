@@ -154,20 +154,62 @@ void bce_with_logits_backward(T* dpred, const T* pred, const T* target, int64_t 
 }
 
 template <typename T>
-T loss_forward(Loss loss, const T* pred, const T* target, int64_t n) {
+T cross_entropy_forward(const T* pred, const T* target, int64_t N, int64_t C) {
+  double sum = 0;
+  for (int64_t r = 0; r < N; ++r) {
+    const T* x = pred + r * C;
+    const T* t = target + r * C;
+    // -sum_c t_c log softmax(x)_c = lse(x) sum_c t_c - sum_c t_c x_c, with the log-sum-exp
+    // taken after subtracting the row's max, so that no exp overflows (logits of +-1000).
+    double max = x[0];
+    for (int64_t c = 1; c < C; ++c) max = std::max(max, static_cast<double>(x[c]));
+    double exps = 0, t_sum = 0, t_x = 0;
+    for (int64_t c = 0; c < C; ++c) {
+      exps += std::exp(static_cast<double>(x[c]) - max);
+      t_sum += t[c];
+      if (t[c] != 0) t_x += static_cast<double>(t[c]) * x[c];  // 0 * -inf would be NaN
+    }
+    sum += (max + std::log(exps)) * t_sum - t_x;
+  }
+  return static_cast<T>(sum / static_cast<double>(N));
+}
+template <typename T>
+void cross_entropy_backward(T* dpred, const T* pred, const T* target, int64_t N, int64_t C) {
+  // The fused gradient: (softmax(x) sum_c t_c - t) / N, which is (softmax - onehot) / N for
+  // a class index. The softmax subtracts the row's max first, as torch's does.
+  const T inv_n = T(1) / static_cast<T>(N);
+  for (int64_t r = 0; r < N; ++r) {
+    const T* x = pred + r * C;
+    const T* t = target + r * C;
+    T* d = dpred + r * C;
+    T max = x[0], exps = 0, t_sum = 0;
+    for (int64_t c = 1; c < C; ++c) max = std::max(max, x[c]);
+    for (int64_t c = 0; c < C; ++c) {
+      d[c] = std::exp(x[c] - max);  // the softmax's numerator, for now
+      exps += d[c];
+      t_sum += t[c];
+    }
+    for (int64_t c = 0; c < C; ++c) d[c] = (d[c] / exps * t_sum - t[c]) * inv_n;
+  }
+}
+
+template <typename T>
+T loss_forward(Loss loss, const T* pred, const T* target, int64_t N, int64_t C) {
   switch (loss) {
-    case Loss::mse: return mse_forward(pred, target, n);
-    case Loss::bce: return bce_forward(pred, target, n);
-    case Loss::bce_with_logits: return bce_with_logits_forward(pred, target, n);
+    case Loss::mse: return mse_forward(pred, target, N * C);
+    case Loss::bce: return bce_forward(pred, target, N * C);
+    case Loss::bce_with_logits: return bce_with_logits_forward(pred, target, N * C);
+    case Loss::cross_entropy: return cross_entropy_forward(pred, target, N, C);
   }
   return T(0);
 }
 template <typename T>
-void loss_backward(Loss loss, T* dpred, const T* pred, const T* target, int64_t n) {
+void loss_backward(Loss loss, T* dpred, const T* pred, const T* target, int64_t N, int64_t C) {
   switch (loss) {
-    case Loss::mse: return mse_backward(dpred, pred, target, n);
-    case Loss::bce: return bce_backward(dpred, pred, target, n);
-    case Loss::bce_with_logits: return bce_with_logits_backward(dpred, pred, target, n);
+    case Loss::mse: return mse_backward(dpred, pred, target, N * C);
+    case Loss::bce: return bce_backward(dpred, pred, target, N * C);
+    case Loss::bce_with_logits: return bce_with_logits_backward(dpred, pred, target, N * C);
+    case Loss::cross_entropy: return cross_entropy_backward(dpred, pred, target, N, C);
   }
 }
 
@@ -190,8 +232,10 @@ void loss_backward(Loss loss, T* dpred, const T* pred, const T* target, int64_t 
   template void bce_backward<T>(T*, const T*, const T*, int64_t);                                            \
   template T bce_with_logits_forward<T>(const T*, const T*, int64_t);                                        \
   template void bce_with_logits_backward<T>(T*, const T*, const T*, int64_t);                                \
-  template T loss_forward<T>(Loss, const T*, const T*, int64_t);                                             \
-  template void loss_backward<T>(Loss, T*, const T*, const T*, int64_t);
+  template T cross_entropy_forward<T>(const T*, const T*, int64_t, int64_t);                                 \
+  template void cross_entropy_backward<T>(T*, const T*, const T*, int64_t, int64_t);                         \
+  template T loss_forward<T>(Loss, const T*, const T*, int64_t, int64_t);                                    \
+  template void loss_backward<T>(Loss, T*, const T*, const T*, int64_t, int64_t);
 
 GRADVERIFY_INSTANTIATE_KERNELS(float)
 GRADVERIFY_INSTANTIATE_KERNELS(double)

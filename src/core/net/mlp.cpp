@@ -31,7 +31,7 @@ T mlp_forward(MlpForwardCache<T>& cache, const MlpSpec& spec, const MlpParams<T>
     input = &cache.h[i];
   }
   const Matrix<T>& prediction = cache.h[L - 1];
-  cache.loss = kernels::loss_forward(spec.loss, prediction.data.data(), y.data.data(), prediction.size());
+  cache.loss = kernels::loss_forward(spec.loss, prediction.data.data(), y.data.data(), N, prediction.cols);
   return cache.loss;
 }
 
@@ -64,8 +64,8 @@ void mlp_backward(MlpGradients<T>& grads, const MlpForwardCache<T>& cache, const
 
   // dL/dprediction from the loss, then back through each layer: activation, then linear.
   const Matrix<T>& prediction = cache.h[L - 1];
-  kernels::loss_backward(spec.loss, grads.dh[L - 1].data.data(), prediction.data.data(), cache.y.data.data(),
-                         prediction.size());
+  kernels::loss_backward(spec.loss, grads.dh[L - 1].data.data(), prediction.data.data(), cache.y.data.data(), N,
+                         prediction.cols);
   if (hook) hook(BackwardStep::loss, 0, grads);
   for (size_t i = L; i-- > 0;) {
     const int64_t k = static_cast<int64_t>(i) + 1;

@@ -13,8 +13,9 @@ namespace {
 constexpr std::array<std::pair<const char*, Activation>, 4> kActivations{{
     {"relu", Activation::relu}, {"sigmoid", Activation::sigmoid},
     {"tanh", Activation::tanh}, {"identity", Activation::identity}}};
-constexpr std::array<std::pair<const char*, Loss>, 3> kLosses{{
-    {"mse", Loss::mse}, {"bce", Loss::bce}, {"bce_with_logits", Loss::bce_with_logits}}};
+constexpr std::array<std::pair<const char*, Loss>, 4> kLosses{{
+    {"mse", Loss::mse}, {"bce", Loss::bce}, {"bce_with_logits", Loss::bce_with_logits},
+    {"cross_entropy", Loss::cross_entropy}}};
 constexpr std::array<std::pair<const char*, Dtype>, 2> kDtypes{{
     {"float64", Dtype::float64}, {"float32", Dtype::float32}}};
 
@@ -58,9 +59,11 @@ constexpr int64_t kMaxWidth = 1 << 16;
 constexpr int64_t kMaxParameters = int64_t{1} << 26;
 constexpr size_t kMaxLayers = 1024;  // layers after the input; the report has a row for each
 
+bool takes_logits(Loss loss) { return loss == Loss::bce_with_logits || loss == Loss::cross_entropy; }
+
 std::vector<Activation> default_activations(int64_t num_layers, Loss loss) {
   std::vector<Activation> activations(static_cast<size_t>(std::max<int64_t>(num_layers - 1, 0)), Activation::relu);
-  activations.push_back(loss == Loss::bce_with_logits ? Activation::identity : Activation::sigmoid);
+  activations.push_back(takes_logits(loss) ? Activation::identity : Activation::sigmoid);
   return activations;
 }
 
@@ -90,6 +93,15 @@ void validate_spec(const MlpSpec& spec, const std::string& source) {
     throw InputError(source, "activations",
                      std::string("loss 'bce' takes probabilities, so the last activation must be 'sigmoid', got '") +
                          to_string(spec.activations.back()) + "' (for logits use 'bce_with_logits' with 'identity')");
+  if (spec.loss == Loss::cross_entropy && spec.activations.back() != Activation::identity)
+    throw InputError(source, "activations",
+                     std::string("loss 'cross_entropy' takes logits (the softmax is inside the loss, as in torch's "
+                                 "cross_entropy), so the last activation must be 'identity', got '") +
+                         to_string(spec.activations.back()) + "'");
+  if (spec.loss == Loss::cross_entropy && spec.layers.back() < 2)
+    throw InputError(source, "layers",
+                     "loss 'cross_entropy' needs at least 2 classes in the last layer, got " +
+                         std::to_string(spec.layers.back()) + " (for one output use 'bce_with_logits')");
 }
 
 void validate_batch_size(const MlpSpec& spec, int64_t batch, const std::string& source) {

@@ -83,8 +83,9 @@ TensorMap manual_op_gradients(const OpCase& c) {
   } else {
     const Tensor &pred = in.at("pred"), &y = in.at("y");
     std::vector<double> d(pred.values.size());
-    kernels::loss_backward(*op_loss(c.op), d.data(), pred.values.data(), y.values.data(),
-                           static_cast<int64_t>(pred.values.size()));
+    const int64_t N = pred.shape.empty() ? 1 : pred.shape[0];
+    kernels::loss_backward(*op_loss(c.op), d.data(), pred.values.data(), y.values.data(), N,
+                           N > 0 ? static_cast<int64_t>(pred.values.size()) / N : 0);
     out["dpred"] = Tensor{pred.shape, d};
   }
   return out;

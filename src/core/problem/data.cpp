@@ -1,5 +1,6 @@
 #include "gradverify/problem/data.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <sstream>
@@ -42,9 +43,17 @@ void set_random_data(Problem& problem, int64_t n, uint32_t seed) {
   problem.X = Tensor{{n, in}, {}};
   for (int64_t i = 0; i < n * in; ++i) problem.X.values.push_back(rng.next_gaussian());
   problem.y = Tensor{{n, out}, {}};
-  const bool labels = problem.spec.loss != Loss::mse;
-  for (int64_t i = 0; i < n * out; ++i)
-    problem.y.values.push_back(labels ? (rng.next_double() < 0.5 ? 0.0 : 1.0) : rng.next_gaussian());
+  if (problem.spec.loss == Loss::cross_entropy) {  // a random class per sample, one-hot
+    problem.y.values.assign(static_cast<size_t>(n * out), 0.0);
+    for (int64_t r = 0; r < n; ++r) {
+      const auto label = static_cast<int64_t>(rng.next_double() * static_cast<double>(out));
+      problem.y.values[static_cast<size_t>(r * out + std::min(label, out - 1))] = 1.0;
+    }
+  } else {
+    const bool labels = problem.spec.loss != Loss::mse;
+    for (int64_t i = 0; i < n * out; ++i)
+      problem.y.values.push_back(labels ? (rng.next_double() < 0.5 ? 0.0 : 1.0) : rng.next_gaussian());
+  }
   problem.data_description = "random:" + std::to_string(n) + " (seed " + std::to_string(seed) + ")";
 }
 
@@ -96,10 +105,14 @@ void set_csv_data(Problem& problem, const std::string& path) {
     first_content_line = false;
     if (is_header) continue;
     const std::string where = "line " + std::to_string(line_number);
-    if (fields.size() != width)
+    // cross_entropy's target may be one column, the class index.
+    const bool class_column = problem.spec.loss == Loss::cross_entropy && fields.size() == static_cast<size_t>(n_in + 1);
+    if (fields.size() != width && !class_column)
       throw InputError(path, where,
                        "expected " + std::to_string(width) + " comma-separated numbers (" + std::to_string(n_in) +
-                           " inputs then " + std::to_string(n_out) + " targets), got " +
+                           " inputs then " + std::to_string(n_out) + " targets" +
+                           (problem.spec.loss == Loss::cross_entropy ? ", or the inputs then a class index" : "") +
+                           "), got " +
                            std::to_string(fields.size()));
     for (size_t c = 0; c < fields.size(); ++c) {
       const auto v = parse_number(fields[c]);
@@ -108,7 +121,15 @@ void set_csv_data(Problem& problem, const std::string& path) {
                          "expected a finite number, got '" + fields[c] + "'");
     }
     problem.X.values.insert(problem.X.values.end(), numbers.begin(), numbers.begin() + n_in);
-    problem.y.values.insert(problem.y.values.end(), numbers.begin() + n_in, numbers.end());
+    if (class_column) {
+      if (const std::string why = why_not_class_index(numbers.back(), n_out); !why.empty())
+        throw InputError(path, where + ", column " + std::to_string(n_in + 1), why);
+      std::vector<double> one_hot(static_cast<size_t>(n_out), 0.0);
+      one_hot[static_cast<size_t>(numbers.back())] = 1.0;
+      problem.y.values.insert(problem.y.values.end(), one_hot.begin(), one_hot.end());
+    } else {
+      problem.y.values.insert(problem.y.values.end(), numbers.begin() + n_in, numbers.end());
+    }
     ++rows;
   }
   if (rows == 0) throw InputError(path, "", "no data rows: expected at least one row of numbers");

@@ -69,6 +69,41 @@ void validate_data(const Problem& problem, const std::string& source) {
         throw InputError(source, element_path("y", problem.y.shape, i),
                          std::string("loss '") + to_string(spec.loss) + "' needs targets in [0, 1], got " + show(v));
     }
+  if (spec.loss == Loss::cross_entropy) {
+    // Loose enough for probabilities written to a few digits (0.333, 0.333, 0.334), tight
+    // enough for a row that is not a distribution at all.
+    constexpr double kSumTolerance = 1e-4;
+    const int64_t classes = spec.layers.back();
+    for (int64_t r = 0; r < batch; ++r) {
+      double sum = 0;
+      for (int64_t c = 0; c < classes; ++c) sum += problem.y.values[static_cast<size_t>(r * classes + c)];
+      if (std::fabs(sum - 1) > kSumTolerance)
+        throw InputError(source, "y[" + std::to_string(r) + "]",
+                         "loss 'cross_entropy' needs each row of targets to be class probabilities summing to 1 "
+                         "(or y to be a list of class indices), got a row summing to " + show(sum));
+    }
+  }
+}
+
+Tensor one_hot_targets(const Tensor& classes, int64_t num_classes, const std::string& source,
+                       const std::string& field) {
+  if (classes.shape.size() != 1)
+    throw InputError(source, field, "expected class indices, a list [batch], got shape " + shape_to_string(classes.shape));
+  const int64_t batch = classes.shape[0];
+  Tensor one_hot{{batch, num_classes}, std::vector<double>(static_cast<size_t>(batch * num_classes), 0.0)};
+  for (int64_t r = 0; r < batch; ++r) {
+    const double v = classes.values[static_cast<size_t>(r)];
+    if (const std::string why = why_not_class_index(v, num_classes); !why.empty())
+      throw InputError(source, field + "[" + std::to_string(r) + "]", why);
+    one_hot.values[static_cast<size_t>(r * num_classes + static_cast<int64_t>(v))] = 1.0;
+  }
+  return one_hot;
+}
+
+std::string why_not_class_index(double v, int64_t num_classes) {
+  if (v >= 0 && v < static_cast<double>(num_classes) && v == std::floor(v)) return "";
+  return "expected a class index, an integer from 0 to " + std::to_string(num_classes - 1) + " (the last layer has " +
+         std::to_string(num_classes) + " classes), got " + show(v);
 }
 
 void validate_problem(const Problem& problem, const std::string& source) {

@@ -99,8 +99,11 @@ Problem problem_from_json(const json& doc, const std::string& path) {
   }
   problem.X = read_tensor_field(require(doc, "X", path), "X", path);
   problem.y = read_tensor_field(require(doc, "y", path), "y", path);
-  // A single-output net's targets may be a flat list, [batch] for [batch, 1].
+  // A single-output net's targets may be a flat list, [batch] for [batch, 1]; cross_entropy's,
+  // class indices.
   if (problem.y.shape.size() == 1 && spec.layers.back() == 1) problem.y.shape.push_back(1);
+  if (problem.y.shape.size() == 1 && spec.loss == Loss::cross_entropy)
+    problem.y = one_hot_targets(problem.y, spec.layers.back(), path, "y");
   problem.data_description = path;
 
   // Without params the caller initialises the weights later; the rest is validated now.
