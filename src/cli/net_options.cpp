@@ -27,6 +27,12 @@ void add_net_options(CLI::App* command, NetOptions& o, const std::string& proble
                                "the targets may be one class index) [default: xor for a 2-...-1 net, otherwise "
                                "random:8]");
   net_option("--dtype", o.dtype, "float64 or float32: both sides compute in it");
+  command->add_option("--weight-decay", o.weight_decay,
+                      "L2 weight decay λ, a term of the loss: loss + (λ/2)·Σ‖W_k‖² over the weights, not the "
+                      "biases (CS231n's form); both sides add it")
+      ->capture_default_str()
+      ->excludes(problem)
+      ->check(non_negative_number());
   command->add_option("--seed", o.seed,
                       "Seed for the weights (as numpy's np.random.seed) and random data, when the problem "
                       "has none of its own, and for check's finite-difference directions")
@@ -76,6 +82,7 @@ MlpSpec spec_from_options(const NetOptions& o) {
     spec.activations.push_back(*act);
   }
   if (names.empty()) spec.activations = default_activations(L, spec.loss);
+  spec.weight_decay = o.weight_decay;
   validate_spec(spec, "command line");
   return spec;
 }

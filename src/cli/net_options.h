@@ -19,6 +19,7 @@ struct NetOptions {
   std::string loss = "mse";
   std::string data;          // empty: xor when the net is 2-...-1, otherwise random:8
   std::string dtype = "float64";
+  double weight_decay = 0;   // --weight-decay: λ of the loss's (λ/2)·Σ‖W‖²
   int64_t seed = 0;
   std::string init = "he";
   bool init_given = false;   // --init was on the command line (a problem with params refuses it)

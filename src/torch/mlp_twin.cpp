@@ -83,7 +83,11 @@ torch::Tensor apply_twin_loss(Loss loss, const torch::Tensor& prediction, const 
 }
 
 torch::Tensor MlpTwinImpl::loss(const torch::Tensor& prediction, const torch::Tensor& target) const {
-  return apply_twin_loss(spec.loss, prediction, target);
+  torch::Tensor loss = apply_twin_loss(spec.loss, prediction, target);
+  // Weight decay as an explicit term, not the optimiser's: both sides differentiate the same loss.
+  if (spec.weight_decay > 0)
+    for (const auto& layer : fc) loss = loss + spec.weight_decay / 2 * layer->weight.pow(2).sum();
+  return loss;
 }
 
 ReferenceResult compute_reference(const Problem& problem) {

@@ -24,9 +24,10 @@ LOSS = {
 }
 
 
-def make(name, layers, activations, loss, dtype, batch, seed, targets="labels"):
+def make(name, layers, activations, loss, dtype, batch, seed, targets="labels", weight_decay=0.0):
     """targets, for cross_entropy: "indices" (y a list of class numbers, torch's long target)
-    or "probabilities" (y a row of class probabilities per sample)."""
+    or "probabilities" (y a row of class probabilities per sample). weight_decay: the loss
+    gets (weight_decay / 2) * the sum of every weight squared, biases not included."""
     rng = np.random.RandomState(seed)
     params = {}
     for k in range(1, len(layers)):
@@ -60,13 +61,18 @@ def make(name, layers, activations, loss, dtype, batch, seed, targets="labels"):
         h.retain_grad()
         zs.append(z)
         hs.append(h)
-    LOSS[loss](h, target).backward()
+    total = LOSS[loss](h, target)
+    if weight_decay:
+        total = total + weight_decay / 2 * sum((linear.weight ** 2).sum() for linear in linears)
+    total.backward()
 
     # The problem as the C++ side sees it: the values rounded to the dtype, written exactly.
     as_dtype = lambda a: torch.tensor(a, dtype=torch_dtype).double().tolist()
     problem = {"layers": layers, "activations": activations, "loss": loss, "dtype": dtype,
                "params": {k: as_dtype(v) for k, v in params.items()}, "X": as_dtype(X),
                "y": y.tolist() if targets == "indices" else as_dtype(y)}
+    if weight_decay:
+        problem["weight_decay"] = weight_decay
     grads = {}
     for k, linear in enumerate(linears, start=1):
         grads[f"dW{k}"] = linear.weight.grad.T.double().tolist()
@@ -84,4 +90,6 @@ make("sigmoid_logits_float32", [2, 7, 3], ["sigmoid", "identity"], "bce_with_log
 make("relu_softmax_indices_float64", [6, 8, 5], ["relu", "identity"], "cross_entropy", "float64", 7, 31, "indices")
 make("tanh_softmax_probabilities_float32", [4, 6, 4], ["tanh", "identity"], "cross_entropy", "float32", 6, 37,
      "probabilities")
+make("relu_softmax_weight_decay_float64", [5, 7, 6, 3], ["relu", "tanh", "identity"], "cross_entropy", "float64", 8,
+     41, "indices", weight_decay=0.01)
 print("wrote", sorted(p.name for p in OUT.iterdir()))

@@ -687,9 +687,11 @@ TEST(Cli, AGradientsFileThatIsNotAnObjectIsAnInputError) {
 // ---- the file interface, end to end, with gradients real PyTorch computed -------------------
 // tests/data/make_pytorch_fixtures.py wrote each problem and PyTorch's gradients for it.
 
-// The last two are cross_entropy, with class indices and with class probabilities as targets.
-const char* const kPytorchFixtures[] = {"tanh_relu_sigmoid_mse_float64", "relu_bce_float32", "sigmoid_logits_float32",
-                                        "relu_softmax_indices_float64", "tanh_softmax_probabilities_float32"};
+// The last three are cross_entropy: with class indices, with class probabilities as targets,
+// and with L2 weight decay in the loss.
+const char* const kPytorchFixtures[] = {"tanh_relu_sigmoid_mse_float64",      "relu_bce_float32",
+                                        "sigmoid_logits_float32",             "relu_softmax_indices_float64",
+                                        "tanh_softmax_probabilities_float32", "relu_softmax_weight_decay_float64"};
 
 std::string fixture(const std::string& name, const std::string& kind) {
   return std::string(GRADVERIFY_TEST_DATA) + "/pytorch/" + name + "_" + kind + ".json";
@@ -731,11 +733,19 @@ TEST(CliFiles, EachClassicBugFailsExactlyTheParametersItChanges) {
                               // same numbers here (x N is also the ½‖ŷ - y‖² summed when D = 2); empty: none
     };
     const double batch = static_cast<double>(problem.batch());
+    // A loss mistake changes the data gradient; weight decay's λW is added after it, unchanged.
+    const auto on_data_gradient = [&](double factor) {
+      return [&problem, factor](TensorMap& g) {
+        for (auto& [name, t] : g)
+          for (size_t i = 0; i < t.values.size(); ++i) {
+            const double decay = name[0] == 'W' ? problem.spec.weight_decay * problem.params.at(name).values[i] : 0;
+            t.values[i] = factor * (t.values[i] - decay) + decay;
+          }
+      };
+    };
     const std::vector<Bug> bugs{
-        {"batch_mean_forgotten", [&](TensorMap& g) { for (auto& [n, t] : g) for (auto& v : t.values) v *= batch; },
-         every_parameter, "loss_summed"},
-        {"sign_flipped", [](TensorMap& g) { for (auto& [n, t] : g) for (auto& v : t.values) v = -v; }, every_parameter,
-         "loss_sign_flipped"},
+        {"batch_mean_forgotten", on_data_gradient(batch), every_parameter, "loss_summed"},
+        {"sign_flipped", on_data_gradient(-1), every_parameter, "loss_sign_flipped"},
         {"bias_not_summed", [&](TensorMap& g) {  // db_k = the first row of dz_k
            for (int64_t k = 1; k <= L; ++k) {
              const Tensor& dz = all.at(preactivation_name(k));

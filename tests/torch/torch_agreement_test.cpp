@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <set>
 #include <tuple>
 
 #include "gradverify/check/compare.h"
@@ -95,6 +97,10 @@ TEST(ManualMatchesTorch, OnTheMulticlassLabsNet) {
       SCOPED_TRACE(std::string(to_string(dtype)) + " seed " + std::to_string(seed));
       EXPECT_TRUE(manual_matches_torch(
           testing::make_problem({784, 64, 10}, {A::relu, A::identity}, Loss::cross_entropy, dtype, "random:32", seed)));
+      Problem decayed =
+          testing::make_problem({784, 64, 10}, {A::relu, A::identity}, Loss::cross_entropy, dtype, "random:32", seed);
+      decayed.spec.weight_decay = 1e-3;
+      EXPECT_TRUE(manual_matches_torch(decayed));
     }
 }
 
@@ -114,6 +120,46 @@ TEST(ManualMatchesTorch, CrossEntropyWithLogitsOfAThousandStaysFiniteAndAgrees) 
       for (const double v : g.values) EXPECT_TRUE(std::isfinite(v)) << name;
     EXPECT_TRUE(manual_matches_torch(p)) << to_string(dtype);
   }
+}
+
+// L2 weight decay, (λ/2)·Σ‖W‖² on the weights only, added by both sides; and the negative
+// controls: each way of misplacing the term fails exactly the tensors it touches.
+TEST(ManualMatchesTorch, WeightDecayAgreesAndEachMisplacedTermFailsExactlyWhatItTouches) {
+  using A = Activation;
+  for (const Dtype dtype : {Dtype::float64, Dtype::float32})
+    for (const Loss loss : {Loss::cross_entropy, Loss::mse, Loss::bce_with_logits}) {
+      SCOPED_TRACE(std::string(to_string(dtype)) + " " + to_string(loss));
+      Problem p = testing::make_problem({5, 8, 6, 4}, {A::relu, A::tanh, A::identity}, loss, dtype, "random:12", 3);
+      p.spec.weight_decay = 0.05;
+      // Biases as after some training: at their initial 0, decaying them would change nothing.
+      for (int64_t k = 1; k <= p.spec.num_layers(); ++k) {
+        auto& b = p.params[bias_name(k)].values;
+        for (size_t j = 0; j < b.size(); ++j) b[j] = round_to(dtype, 0.3 - 0.1 * static_cast<double>(j));
+      }
+      EXPECT_TRUE(manual_matches_torch(p));
+      const ManualResult manual = run_manual_mlp(p);
+      const auto failed_after = [&](const std::function<void(TensorMap&)>& plant) {
+        ManualResult wrong = manual;
+        plant(wrong.gradients);
+        std::set<std::string> failed;
+        for (const auto& t : check_against_libtorch(p, manual_mlp_under_test(wrong)).parameters)
+          if (!t.passed) failed.insert(t.name);
+        return failed;
+      };
+      const auto each_layer = [&](const char* kind, double factor) {
+        return [&p, kind, factor](TensorMap& g) {
+          for (int64_t k = 1; k <= p.spec.num_layers(); ++k) {
+            const std::string name = kind[0] == 'W' ? weight_name(k) : bias_name(k);
+            const auto& value = p.params.at(name).values;
+            for (size_t i = 0; i < value.size(); ++i) g[name].values[i] += factor * p.spec.weight_decay * value[i];
+          }
+        };
+      };
+      const std::set<std::string> weights{"W1", "W2", "W3"}, biases{"b1", "b2", "b3"};
+      EXPECT_EQ(failed_after(each_layer("b", 1)), biases) << "decay applied to the biases too";
+      EXPECT_EQ(failed_after(each_layer("W", 1)), weights) << "λ‖W‖²'s 2λW, not (λ/2)‖W‖²'s λW";
+      EXPECT_EQ(failed_after(each_layer("W", -1)), weights) << "the decay term forgotten";
+    }
 }
 
 TEST(ManualMatchesTorch, BceAtSaturationFollowsTorchsClamps) {

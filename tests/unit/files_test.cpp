@@ -106,6 +106,14 @@ std::string softmax_with(const std::string& key, const std::string& value) {
 
 // Class indices are the one-hot rows torch's cross_entropy treats them as; probability rows
 // are taken as they are.
+TEST(ProblemFile, WeightDecayIsReadAndWrittenBack) {
+  const Problem p = load_problem_file(write_temp("decayed.json", softmax_with("weight_decay", "0.001")));
+  EXPECT_EQ(p.spec.weight_decay, 0.001);
+  const Problem again = load_problem_file(write_temp("decayed_again.json", problem_to_json(p)));
+  EXPECT_EQ(again.spec.weight_decay, 0.001);
+  EXPECT_EQ(load_problem_file(write_temp("undecayed.json", softmax_with("y", "[0,1]"))).spec.weight_decay, 0);
+}
+
 TEST(ProblemFile, CrossEntropyTargetsAreClassIndicesOrProbabilities) {
   const Problem indices = load_problem_file(write_temp("softmax_indices.json", softmax_with("y", "[2,0]")));
   EXPECT_EQ(indices.y.shape, (Shape{2, 3}));
@@ -160,7 +168,11 @@ INSTANTIATE_TEST_SUITE_P(
                    "y[0]: loss 'cross_entropy' needs each row of targets to be class probabilities summing to 1"},
         BadProblem{"negative_probability", softmax_with("y", "[[1,-0.5,0.5],[0,0,1]]"),
                    "y[0][1]: loss 'cross_entropy' needs targets in [0, 1], got -0.5"},
-        BadProblem{"wrong_class_count", softmax_with("y", "[[0.5,0.5],[0,1]]"), "y: shape [2,2], expected [2,3]"}),
+        BadProblem{"wrong_class_count", softmax_with("y", "[[0.5,0.5],[0,1]]"), "y: shape [2,2], expected [2,3]"},
+        BadProblem{"negative_weight_decay", softmax_with("weight_decay", "-0.1"),
+                   "weight_decay: expected a number >= 0 (the λ of the loss's (λ/2)·Σ‖W‖²), got -0.1"},
+        BadProblem{"string_weight_decay", softmax_with("weight_decay", R"("1e-3")"),
+                   "weight_decay: expected a number >= 0"}),
     [](const auto& test_info) { return test_info.param.name; });
 
 TEST(ProblemFile, UnreadableFileNamesThePath) {

@@ -58,6 +58,9 @@ struct CheckReport {
   // came from a file, which carries no loss.
   std::optional<double> actual_loss;
   double reference_loss = 0;
+  // With weight decay, the part of each loss that is (λ/2)·Σ‖W_k‖² (the same weights on both
+  // sides); the rest is the data loss. 0 without.
+  double weight_penalty = 0;
   bool loss_passed = true;  // the pass condition on the loss, when actual_loss is known
   Tensor reference_prediction;  // LibTorch's output h_L, when known: shown for small batches
 

@@ -81,6 +81,14 @@ T cross_entropy_forward(const T* pred, const T* target, int64_t N, int64_t C);
 template <typename T>
 void cross_entropy_backward(T* dpred, const T* pred, const T* target, int64_t N, int64_t C);
 
+// ---- L2 weight decay: (lambda/2) * sum of weight^2, over one weight matrix of n entries ----
+template <typename T>
+T l2_penalty_forward(const T* weight, int64_t n, double lambda);
+// Adds lambda * weight to the data gradient linear_backward wrote in dweight: the one kernel
+// that accumulates, because it is the second term of the same gradient.
+template <typename T>
+void l2_penalty_backward(T* dweight, const T* weight, int64_t n, double lambda);
+
 // pred and target are (N, C): N samples of C outputs.
 template <typename T>
 T loss_forward(Loss loss, const T* pred, const T* target, int64_t N, int64_t C);

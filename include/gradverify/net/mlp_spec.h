@@ -34,6 +34,9 @@ struct MlpSpec {
   std::vector<Activation> activations;  // one per layer after the input: layers.size() - 1
   Loss loss = Loss::mse;
   Dtype dtype = Dtype::float64;
+  // L2 weight decay as a term of the loss, as CS231n writes it: loss + (λ/2)·Σ_k ‖W_k‖², over
+  // the weights only, never the biases. 0: none.
+  double weight_decay = 0;
 
   int64_t num_layers() const { return static_cast<int64_t>(layers.size()) - 1; }
   int64_t fan_in(int64_t k) const { return layers[static_cast<size_t>(k - 1)]; }  // k is 1-based

@@ -29,7 +29,7 @@ struct MlpTwinImpl : torch::nn::Module {
 
   MlpTwinOutput forward(const torch::Tensor& X);
 
-  // The spec's loss, as apply_twin_loss computes it.
+  // The spec's loss, as apply_twin_loss computes it, plus (weight_decay/2)·Σ‖W_k‖².
   torch::Tensor loss(const torch::Tensor& prediction, const torch::Tensor& target) const;
 
   MlpSpec spec;

@@ -4,6 +4,7 @@
 
 #include "gradverify/check/answer_reading.h"
 #include "gradverify/check/diagnosis.h"
+#include "gradverify/net/kernels.h"
 #include "gradverify/problem/manual_mlp.h"
 
 namespace gradverify {
@@ -31,6 +32,11 @@ CheckReport build_report(const Problem& problem, const TensorMap& reference_grad
   r.tolerances = tol;
   r.reference_loss = reference_loss;
   r.actual_loss = actual_loss;
+  if (problem.spec.weight_decay > 0)
+    for (int64_t k = 1; k <= problem.spec.num_layers(); ++k) {
+      const Tensor& W = problem.params.at(weight_name(k));
+      r.weight_penalty += kernels::l2_penalty_forward(W.values.data(), W.numel(), problem.spec.weight_decay);
+    }
   if (actual_loss) {
     r.loss_passed = tol.element_passes(*actual_loss, reference_loss, tol.atol_for_scale(std::fabs(reference_loss)));
   }

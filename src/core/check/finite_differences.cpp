@@ -97,7 +97,10 @@ class ShiftedLoss {
       kernels::activation_forward(spec_.activation(k), h_[i].data.data(), z_[i].data.data(), z_[i].size());
       input = &h_[i];
     }
-    return kernels::loss_forward(spec_.loss, h_[L - 1].data.data(), y_.data.data(), N, h_[L - 1].cols);
+    double loss = kernels::loss_forward(spec_.loss, h_[L - 1].data.data(), y_.data.data(), N, h_[L - 1].cols);
+    if (spec_.weight_decay > 0)  // every layer's: a shifted weight of any layer changes it
+      for (const auto& W : params_.W) loss += kernels::l2_penalty_forward(W.data.data(), W.size(), spec_.weight_decay);
+    return loss;
   }
 
   MlpParams<double>& parameters() { return params_; }

@@ -217,6 +217,9 @@ std::string format_report_table(const CheckReport& r) {
                        r.loss_passed ? "ok" : "FAIL");
   else
     out += fmt::format("  loss     LibTorch {}\n", value(r.reference_loss));
+  if (r.spec.weight_decay > 0)
+    out += fmt::format("           = data loss {} + weight decay (λ/2)·Σ‖W‖² {} (λ = {:g}, weights only)\n",
+                       value(r.reference_loss - r.weight_penalty), value(r.weight_penalty), r.spec.weight_decay);
   // Small outputs are worth seeing: the notebook's dead net shows as [0.5, 0.5, 0.5, 0.5].
   const auto& pred = r.reference_prediction;
   if (!pred.values.empty() && pred.numel() <= 16) {
@@ -337,6 +340,10 @@ std::string format_report_json(const CheckReport& r) {
   doc["loss_value"] = {{"actual", r.actual_loss ? detail::number_to_json(*r.actual_loss) : json(nullptr)},
                        {"reference", detail::number_to_json(r.reference_loss)},
                        {"passed", r.loss_passed}};
+  if (r.spec.weight_decay > 0)
+    doc["loss_value"]["weight_decay"] = {{"lambda", r.spec.weight_decay},
+                                         {"penalty", detail::number_to_json(r.weight_penalty)},
+                                         {"data_loss", detail::number_to_json(r.reference_loss - r.weight_penalty)}};
   doc["prediction"] = r.reference_prediction.values.empty() ? json(nullptr) : detail::tensor_to_json(r.reference_prediction);
   doc["parameters"] = json::array();
   for (const auto& c : r.parameters) doc["parameters"].push_back(comparison(c));

@@ -194,6 +194,19 @@ void cross_entropy_backward(T* dpred, const T* pred, const T* target, int64_t N,
 }
 
 template <typename T>
+T l2_penalty_forward(const T* weight, int64_t n, double lambda) {
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(weight[i]) * weight[i];
+  return static_cast<T>(lambda / 2 * sum);
+}
+template <typename T>
+void l2_penalty_backward(T* dweight, const T* weight, int64_t n, double lambda) {
+  // d/dW (lambda/2) ||W||^2 = lambda W: the 1/2 cancels the square's 2.
+  const T l = static_cast<T>(lambda);
+  for (int64_t i = 0; i < n; ++i) dweight[i] += l * weight[i];
+}
+
+template <typename T>
 T loss_forward(Loss loss, const T* pred, const T* target, int64_t N, int64_t C) {
   switch (loss) {
     case Loss::mse: return mse_forward(pred, target, N * C);
@@ -234,6 +247,8 @@ void loss_backward(Loss loss, T* dpred, const T* pred, const T* target, int64_t 
   template void bce_with_logits_backward<T>(T*, const T*, const T*, int64_t);                                \
   template T cross_entropy_forward<T>(const T*, const T*, int64_t, int64_t);                                 \
   template void cross_entropy_backward<T>(T*, const T*, const T*, int64_t, int64_t);                         \
+  template T l2_penalty_forward<T>(const T*, int64_t, double);                                               \
+  template void l2_penalty_backward<T>(T*, const T*, int64_t, double);                                       \
   template T loss_forward<T>(Loss, const T*, const T*, int64_t, int64_t);                                    \
   template void loss_backward<T>(Loss, T*, const T*, const T*, int64_t, int64_t);
 

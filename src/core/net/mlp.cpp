@@ -32,6 +32,9 @@ T mlp_forward(MlpForwardCache<T>& cache, const MlpSpec& spec, const MlpParams<T>
   }
   const Matrix<T>& prediction = cache.h[L - 1];
   cache.loss = kernels::loss_forward(spec.loss, prediction.data.data(), y.data.data(), N, prediction.cols);
+  if (spec.weight_decay > 0)
+    for (size_t i = 0; i < L; ++i)
+      cache.loss += kernels::l2_penalty_forward(params.W[i].data.data(), params.W[i].size(), spec.weight_decay);
   return cache.loss;
 }
 
@@ -77,6 +80,8 @@ void mlp_backward(MlpGradients<T>& grads, const MlpForwardCache<T>& cache, const
     T* dinput = i == 0 ? nullptr : grads.dh[i - 1].data.data();  // dL/dX is not needed
     kernels::linear_backward(dinput, grads.params.W[i].data.data(), grads.params.b[i].data.data(),
                              grads.dz[i].data.data(), input.data.data(), params.W[i].data.data(), N, in, out);
+    if (spec.weight_decay > 0)
+      kernels::l2_penalty_backward(grads.params.W[i].data.data(), params.W[i].data.data(), in * out, spec.weight_decay);
     if (hook) hook(BackwardStep::linear, k, grads);
   }
 }

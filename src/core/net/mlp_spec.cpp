@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <stdexcept>
 #include <utility>
 
@@ -93,6 +94,10 @@ void validate_spec(const MlpSpec& spec, const std::string& source) {
     throw InputError(source, "activations",
                      std::string("loss 'bce' takes probabilities, so the last activation must be 'sigmoid', got '") +
                          to_string(spec.activations.back()) + "' (for logits use 'bce_with_logits' with 'identity')");
+  if (!(spec.weight_decay >= 0) || !std::isfinite(spec.weight_decay))
+    throw InputError(source, "weight_decay",
+                     "expected a finite number >= 0 (the λ of the loss's (λ/2)·Σ‖W‖²), got " +
+                         std::to_string(spec.weight_decay));
   if (spec.loss == Loss::cross_entropy && spec.activations.back() != Activation::identity)
     throw InputError(source, "activations",
                      std::string("loss 'cross_entropy' takes logits (the softmax is inside the loss, as in torch's "

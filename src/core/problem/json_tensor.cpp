@@ -168,6 +168,7 @@ void write_spec(nlohmann::json& doc, const MlpSpec& spec) {
   for (auto a : spec.activations) doc["activations"].push_back(to_string(a));
   doc["loss"] = to_string(spec.loss);
   doc["dtype"] = to_string(spec.dtype);
+  if (spec.weight_decay > 0) doc["weight_decay"] = spec.weight_decay;
 }
 
 namespace {

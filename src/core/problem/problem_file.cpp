@@ -56,6 +56,12 @@ MlpSpec read_spec(const json& doc, const std::string& source) {
   const auto parsed_loss = parse_loss(loss);
   if (!parsed_loss) throw InputError(source, "loss", "unknown loss '" + loss + "'; expected one of " + loss_names());
   spec.loss = *parsed_loss;
+  if (const auto it = doc.find("weight_decay"); it != doc.end()) {
+    if (!it->is_number() || !(it->get<double>() >= 0))
+      throw InputError(source, "weight_decay",
+                       "expected a number >= 0 (the λ of the loss's (λ/2)·Σ‖W‖²), got " + detail::describe(*it));
+    spec.weight_decay = it->get<double>();
+  }
   if (const auto it = doc.find("dtype"); it != doc.end()) {
     const std::string dtype = read_name(*it, "dtype", source);
     const auto parsed = parse_dtype(dtype);
