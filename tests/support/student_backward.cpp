@@ -31,6 +31,11 @@ const char* to_string(StudentBug bug) {
     case StudentBug::derivative_formula_on_z: return "derivative_formula_on_z";
     case StudentBug::derivative_of_output_hidden_only: return "derivative_of_output_hidden_only";
     case StudentBug::logits_extra_sigmoid_derivative: return "logits_extra_sigmoid_derivative";
+    case StudentBug::softmax_onehot_not_subtracted: return "softmax_onehot_not_subtracted";
+    case StudentBug::softmax_jacobian_after_fused: return "softmax_jacobian_after_fused";
+    case StudentBug::weight_decay_on_biases: return "weight_decay_on_biases";
+    case StudentBug::weight_decay_doubled: return "weight_decay_doubled";
+    case StudentBug::weight_decay_halved: return "weight_decay_halved";
     case StudentBug::batch_mean_twice: return "batch_mean_twice";
     case StudentBug::update_returned: return "update_returned";
     case StudentBug::dh_untransposed: return "dh_untransposed";
@@ -169,7 +174,8 @@ SubmittedGradients backward_as(const Problem& problem, StudentBug bug, int64_t l
           T max = P[r][0], sum = 0;
           for (const T v : P[r]) max = std::max(max, v);
           for (const T v : P[r]) sum += std::exp(v - max);
-          g = (std::exp(p - max) / sum - y) * row_mean / mean;  // times mean below
+          const T onehot = bug == StudentBug::softmax_onehot_not_subtracted ? T(0) : y;
+          g = (std::exp(p - max) / sum - onehot) * row_mean / mean;  // times mean below
           break;
         }
         case Loss::mse: g = two * (p - y); break;
@@ -182,6 +188,14 @@ SubmittedGradients backward_as(const Problem& problem, StudentBug bug, int64_t l
         }
       }
       dh[r][o] = sign * g * mean;
+    }
+  if (bug == StudentBug::softmax_jacobian_after_fused && s.loss == Loss::cross_entropy)
+    for (size_t r = 0; r < n; ++r) {  // dh_c = s_c (f_c - Σ_j s_j f_j), f the fused gradient
+      T max = P[r][0], sum = 0, dot = 0;
+      for (const T v : P[r]) max = std::max(max, v);
+      for (const T v : P[r]) sum += std::exp(v - max);
+      for (size_t o = 0; o < P[r].size(); ++o) dot += std::exp(P[r][o] - max) / sum * dh[r][o];
+      for (size_t o = 0; o < P[r].size(); ++o) dh[r][o] = std::exp(P[r][o] - max) / sum * (dh[r][o] - dot);
     }
 
   SubmittedGradients out;
@@ -214,6 +228,15 @@ SubmittedGradients backward_as(const Problem& problem, StudentBug bug, int64_t l
     if (layer_bug == StudentBug::batch_mean_twice)
       for (auto& row : dW)
         for (T& v : row) v /= static_cast<T>(n);
+    // Weight decay's λW, added to the data gradient (or misplaced).
+    const T lambda = static_cast<T>(s.weight_decay);
+    const T decay = bug == StudentBug::weight_decay_doubled ? 2 * lambda
+                    : bug == StudentBug::weight_decay_halved ? lambda / 2
+                                                             : lambda;
+    for (size_t i = 0; i < dW.size(); ++i)
+      for (size_t o = 0; o < dW[i].size(); ++o) dW[i][o] += decay * W[l][i][o];
+    if (bug == StudentBug::weight_decay_on_biases)
+      for (size_t o = 0; o < db[0].size(); ++o) db[0][o] += lambda * b[l][0][o];
     if (bug == StudentBug::update_returned) {
       const T lr = static_cast<T>(update_learning_rate(static_cast<int64_t>(n)));
       for (T& v : db[0]) v *= lr;

@@ -40,6 +40,13 @@ enum class StudentBug {
   update_returned,            // lr·gradient returned for every parameter (lr from the batch size)
   dh_untransposed,            // dh_{k-1} = dz_k W_k instead of dz_k W_kᵀ, in square layers
   mse_half_summed,            // the cost ½‖a - y‖² per sample, summed over the batch: dL/dpred = p - y
+  // The next lab's (cross_entropy, weight decay); not in all_student_bugs, whose sweep is of
+  // the first lab's nets.
+  softmax_onehot_not_subtracted,  // cross_entropy: softmax(p)/n, the one-hot never subtracted
+  softmax_jacobian_after_fused,   // cross_entropy: (softmax - y)/n, then through the softmax's Jacobian
+  weight_decay_on_biases,         // db_k += λ b_k as well
+  weight_decay_doubled,           // dW_k += 2λ W_k: the gradient of λ‖W‖²
+  weight_decay_halved,            // dW_k += (λ/2) W_k: the ½ kept
 };
 const char* to_string(StudentBug bug);
 double update_learning_rate(int64_t batch);  // the learning rate update_returned scales by

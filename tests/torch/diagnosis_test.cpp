@@ -86,6 +86,11 @@ std::string expected_kind(StudentBug bug, const Problem& p) {
     case StudentBug::update_returned: return "update_returned";
     case StudentBug::dh_untransposed: return "input_gradient_untransposed";
     case StudentBug::mse_half_summed: return "mse_half_summed";
+    case StudentBug::softmax_onehot_not_subtracted: return "softmax_onehot_not_subtracted";
+    case StudentBug::softmax_jacobian_after_fused: return "softmax_jacobian_after_fused";
+    case StudentBug::weight_decay_on_biases: return "weight_decay_on_biases";
+    case StudentBug::weight_decay_doubled: return "weight_decay_doubled";
+    case StudentBug::weight_decay_halved: return "weight_decay_halved";
     case StudentBug::none:
     case StudentBug::missing_array: return "";
   }
@@ -203,6 +208,53 @@ struct Tally {
   int cases = 0, changed = 0, caught_exactly = 0, hinted = 0, wrong_hints = 0, divergence_right = 0,
       divergence_checked = 0, contradictions = 0, layout_differences = 0;
 };
+
+// The next lab's mistakes, on unseen softmax nets with weight decay (the biases nonzero, as after
+// some training): each fails exactly the tensors it changes, every one with its own hint kind.
+class NextLabMistake : public ::testing::TestWithParam<StudentBug> {};
+
+TEST_P(NextLabMistake, FailsExactlyWhatItChangesWithItsOwnHintKind) {
+  const StudentBug bug = GetParam();
+  int changed_cases = 0;
+  for (const Dtype dtype : {Dtype::float64, Dtype::float32})
+    for (uint32_t seed = 0; seed < 12; ++seed) {
+      std::mt19937 rng(7100 + seed);
+      const auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+      const A hidden[] = {A::relu, A::tanh, A::sigmoid};
+      std::vector<int64_t> layers{pick(2, 6), pick(3, 8)};
+      std::vector<A> activations{hidden[pick(0, 2)]};
+      if (seed % 2) layers.push_back(pick(3, 7)), activations.push_back(hidden[pick(0, 2)]);
+      layers.push_back(pick(2, 6));
+      activations.push_back(A::identity);
+      Problem p = testing::make_problem(layers, activations, Loss::cross_entropy, dtype, "random:" + std::to_string(pick(2, 9)),
+                                        seed);
+      p.spec.weight_decay = std::vector<double>{0.1, 0.01, 0.05}[seed % 3];
+      for (int64_t k = 1; k <= p.spec.num_layers(); ++k) {
+        auto& b = p.params[bias_name(k)].values;
+        for (double& v : b) v = round_to(dtype, 0.2 * std::uniform_real_distribution<double>(-1, 1)(rng));
+      }
+      SCOPED_TRACE(::testing::Message() << to_string(dtype) << " seed " << seed << " " << layers_to_string(layers));
+      const SubmittedGradients buggy = testing::student_backward(p, bug);
+      const std::set<std::string> changed =
+          changed_tensors(buggy, testing::student_backward(p, StudentBug::none), default_tolerances(dtype));
+      const CheckReport report = check_gradients(p, {buggy, "student", std::nullopt, {}}, compute_reference(p));
+      EXPECT_EQ(failed_tensors(report), changed) << format_report_table(report);
+      if (changed.empty()) continue;
+      ++changed_cases;
+      for (const auto* group : {&report.parameters, &report.intermediates})
+        for (const auto& c : *group) {
+          if (c.passed) continue;
+          EXPECT_EQ(c.hint_kinds, std::vector<std::string>{expected_kind(bug, p)}) << c.name << ": " << c.hint;
+        }
+    }
+  EXPECT_GE(changed_cases, 20) << "the mistake changed too few of the 24 nets to test it";
+}
+
+INSTANTIATE_TEST_SUITE_P(All, NextLabMistake,
+                         ::testing::Values(StudentBug::softmax_onehot_not_subtracted,
+                                           StudentBug::softmax_jacobian_after_fused, StudentBug::weight_decay_on_biases,
+                                           StudentBug::weight_decay_doubled, StudentBug::weight_decay_halved),
+                         [](const auto& test_info) { return std::string(testing::to_string(test_info.param)); });
 
 class DiagnosisCatalog : public ::testing::TestWithParam<StudentBug> {};
 

@@ -359,6 +359,14 @@ std::vector<CatalogueExample> catalogue_examples() {
       testing::make_problem({3, 5, 4, 1}, {A::sigmoid, A::sigmoid, A::sigmoid}, Loss::bce, Dtype::float64, "random:6", 1);
   const Problem square =
       testing::make_problem({3, 4, 4, 3}, {A::tanh, A::relu, A::identity}, Loss::mse, Dtype::float64, "random:6", 1);
+  const Problem softmax =
+      testing::make_problem({3, 5, 4}, {A::tanh, A::identity}, Loss::cross_entropy, Dtype::float64, "random:6", 1);
+  Problem decayed = softmax;  // biases as after some training: at 0, decaying them changes nothing
+  decayed.spec.weight_decay = 0.05;
+  for (int64_t k = 1; k <= decayed.spec.num_layers(); ++k) {
+    auto& b = decayed.params[bias_name(k)].values;
+    for (size_t j = 0; j < b.size(); ++j) b[j] = 0.3 - 0.1 * static_cast<double>(j);
+  }
   return {
       {"loss_summed", StudentBug::loss_summed_over_batch, 0, mse(A::relu)},
       {"loss_summed_over_all", StudentBug::loss_summed_over_all, 0, mse(A::relu)},
@@ -384,6 +392,11 @@ std::vector<CatalogueExample> catalogue_examples() {
       {"all_zero", StudentBug::gradient_left_zero, 1, mse(A::relu)},
       {"nonfinite", StudentBug::nan_entry, 1, mse(A::relu)},
       {"transposed", StudentBug::transposed_weight, 1, mse(A::relu)},
+      {"softmax_onehot_not_subtracted", StudentBug::softmax_onehot_not_subtracted, 0, softmax},
+      {"softmax_jacobian_after_fused", StudentBug::softmax_jacobian_after_fused, 0, softmax},
+      {"weight_decay_on_biases", StudentBug::weight_decay_on_biases, 0, decayed},
+      {"weight_decay_doubled", StudentBug::weight_decay_doubled, 0, decayed},
+      {"weight_decay_halved", StudentBug::weight_decay_halved, 0, decayed},
   };
 }
 
@@ -414,7 +427,7 @@ TEST(DiagnosisCatalogue, EachMistakesExampleLineIsTheOneTheDocsPrint) {
     EXPECT_NE(grading.find(line), std::string::npos) << "docs/grading.md lacks\n" << line;
   }
   // Every mistake of the catalogue has its example.
-  for (int m = 0; m <= static_cast<int>(Mistake::input_gradient_untransposed); ++m)
+  for (int m = 0; m <= static_cast<int>(kLastMistake); ++m)
     EXPECT_TRUE(kinds.count(to_string(static_cast<Mistake>(m)))) << to_string(static_cast<Mistake>(m));
 }
 

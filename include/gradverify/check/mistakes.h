@@ -39,7 +39,16 @@ enum class Mistake {
   activation_derivative_forgotten,  // dz_k = dh_k
   // A layer's backward to its input.
   input_gradient_untransposed,      // dh_{k-1} = dz_k W_k instead of dz_k W_kᵀ (a square W_k)
+  // Softmax cross-entropy's backward.
+  softmax_onehot_not_subtracted,    // softmax(ŷ)/N: the one-hot target never subtracted
+  softmax_jacobian_after_fused,     // (softmax - onehot)/N, then through the softmax's Jacobian again
+  // L2 weight decay's term, λW_k in each dW_k.
+  weight_decay_on_biases,           // db_k gets λ b_k too
+  weight_decay_doubled,             // 2λ W_k: λ‖W‖² differentiated, not (λ/2)‖W‖²
+  weight_decay_halved,              // (λ/2) W_k: the ½ kept, not cancelled by the square's 2
 };
+// The last of the catalogue, for loops over every mistake.
+constexpr Mistake kLastMistake = Mistake::weight_decay_halved;
 
 // Where a mistake is planted: layer 0 means every layer it can apply to, as a shared helper
 // function would; with `activation` set, every layer of that activation (a student's

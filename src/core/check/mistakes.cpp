@@ -32,6 +32,11 @@ const char* to_string(Mistake mistake) {
     case Mistake::derivative_formula_on_z: return "derivative_formula_on_z";
     case Mistake::activation_derivative_forgotten: return "activation_derivative_forgotten";
     case Mistake::input_gradient_untransposed: return "input_gradient_untransposed";
+    case Mistake::softmax_onehot_not_subtracted: return "softmax_onehot_not_subtracted";
+    case Mistake::softmax_jacobian_after_fused: return "softmax_jacobian_after_fused";
+    case Mistake::weight_decay_on_biases: return "weight_decay_on_biases";
+    case Mistake::weight_decay_doubled: return "weight_decay_doubled";
+    case Mistake::weight_decay_halved: return "weight_decay_halved";
   }
   return "?";
 }
@@ -48,9 +53,18 @@ bool is_loss_mistake(Mistake m) {
     case Mistake::mse_factor_two_doubled:
     case Mistake::mse_half_summed:
     case Mistake::bce_extra_sigmoid_derivative:
-    case Mistake::logits_extra_sigmoid_derivative: return true;
+    case Mistake::logits_extra_sigmoid_derivative:
+    case Mistake::softmax_onehot_not_subtracted:
+    case Mistake::softmax_jacobian_after_fused: return true;
     default: return false;
   }
+}
+
+// Made in every layer's dW_k or db_k at once, as one line of a training loop would: like a loss
+// mistake, it has one site, layer 0.
+bool is_weight_decay_mistake(Mistake m) {
+  return m == Mistake::weight_decay_on_biases || m == Mistake::weight_decay_doubled ||
+         m == Mistake::weight_decay_halved;
 }
 
 // Whether a layer-specific mistake can be made in layer k.
@@ -148,6 +162,21 @@ std::string mistake_text(Mistake mistake, const MistakeContext& c) {
     case Mistake::logits_extra_sigmoid_derivative:
       return "an extra σ'(ŷ) on top of BCE with logits: dL/dŷ = (σ(ŷ) - y)/n is already the gradient with respect "
              "to the logits, so don't multiply by σ(ŷ)(1 - σ(ŷ)) again";
+    case Mistake::softmax_onehot_not_subtracted:
+      return "the one-hot target was not subtracted: for cross-entropy over a softmax, dL/dŷ = (softmax(ŷ) - "
+             "onehot(y))/N, not softmax(ŷ)/N";
+    case Mistake::softmax_jacobian_after_fused:
+      return "the softmax's Jacobian was applied after the fused gradient: (softmax(ŷ) - onehot(y))/N is already "
+             "dL/dŷ with respect to the logits (the softmax's derivative is in it), so don't multiply by "
+             "diag(s) - s·sᵀ again";
+    case Mistake::weight_decay_on_biases:
+      return "weight decay was applied to the biases too: the penalty (λ/2)·Σ‖W‖² is over the weights only, so db "
+             "takes no λ·b";
+    case Mistake::weight_decay_doubled:
+      return "the weight-decay term is 2λ·W: the penalty is (λ/2)·‖W‖², whose gradient is λ·W (the ½ cancels the "
+             "square's 2)";
+    case Mistake::weight_decay_halved:
+      return "the weight-decay term is (λ/2)·W: d/dW (λ/2)·‖W‖² = λ·W, because the ½ cancels the square's 2";
     case Mistake::bias_averaged:
       return fmt::format("the bias gradient{} was averaged over the batch: it must be summed, dz.sum(axis=0) "
                          "(the 1/N is already in dL/dŷ)", at);
@@ -217,6 +246,21 @@ TensorMap replay_as(const Problem& problem, const MistakeSite& site) {
           const T s = sigmoid(cache.h[static_cast<size_t>(L - 1)].data[static_cast<size_t>(e)]);
           dh.data[static_cast<size_t>(e)] *= s * (T(1) - s);
         }
+      if (m == Mistake::softmax_onehot_not_subtracted || m == Mistake::softmax_jacobian_after_fused) {
+        const Matrix<T>& logits = cache.h[static_cast<size_t>(L - 1)];
+        for (int64_t r = 0; r < N; ++r) {
+          T max = logits(r, 0), sum = 0, dot = 0;
+          for (int64_t c = 1; c < logits.cols; ++c) max = std::max(max, logits(r, c));
+          for (int64_t c = 0; c < logits.cols; ++c) sum += std::exp(logits(r, c) - max);
+          for (int64_t c = 0; c < logits.cols; ++c) dot += std::exp(logits(r, c) - max) / sum * dh(r, c);
+          for (int64_t c = 0; c < logits.cols; ++c) {
+            const T s = std::exp(logits(r, c) - max) / sum;
+            // dh is (s - t)/N: adding t/N back leaves s/N; the Jacobian takes it to s (dh - s·dh).
+            dh(r, c) = m == Mistake::softmax_onehot_not_subtracted ? dh(r, c) + cache.y(r, c) / static_cast<T>(N)
+                                                                   : s * (dh(r, c) - dot);
+          }
+        }
+      }
     } else if (step == BackwardStep::activation) {
       const Activation act = spec.activation(k);
       Matrix<T>& dz = grads.dz[i];
@@ -260,6 +304,13 @@ TensorMap replay_as(const Problem& problem, const MistakeSite& site) {
         for (T& v : dW.data) v *= static_cast<T>(site.learning_rate);
         for (T& v : db.data) v *= static_cast<T>(site.learning_rate);
       }
+      const T lambda = static_cast<T>(spec.weight_decay);
+      if (m == Mistake::weight_decay_on_biases)
+        for (int64_t o = 0; o < db.cols; ++o) db(0, o) += lambda * params.b[i](0, o);
+      if (m == Mistake::weight_decay_doubled || m == Mistake::weight_decay_halved) {
+        const T extra = m == Mistake::weight_decay_doubled ? lambda : -lambda / 2;  // to 2λ, or to λ/2
+        for (int64_t e = 0; e < dW.size(); ++e) dW.data[static_cast<size_t>(e)] += extra * params.W[i].data[static_cast<size_t>(e)];
+      }
       if (!planted_in(k)) return;
       if (m == Mistake::bias_averaged || m == Mistake::batch_mean_twice)
         for (T& v : db.data) v /= static_cast<T>(N);
@@ -295,8 +346,8 @@ bool mistake_applies(const MlpSpec& spec, int64_t batch, const MistakeSite& site
   if ((site.activation || site.hidden_only) && (site.layer != 0 || is_loss_mistake(m))) return false;
   switch (m) {
     case Mistake::loss_summed: return site.layer == 0 && batch > 1;
-    case Mistake::loss_summed_over_all:
-    case Mistake::loss_mean_over_batch_only: return site.layer == 0 && D > 1;
+    case Mistake::loss_summed_over_all:  // cross_entropy's mean is over the batch alone
+    case Mistake::loss_mean_over_batch_only: return site.layer == 0 && D > 1 && spec.loss != Loss::cross_entropy;
     case Mistake::loss_sign_flipped: return site.layer == 0;
     case Mistake::mse_factor_two_missing:
     case Mistake::mse_factor_two_doubled: return site.layer == 0 && spec.loss == Loss::mse;
@@ -305,6 +356,12 @@ bool mistake_applies(const MlpSpec& spec, int64_t batch, const MistakeSite& site
     case Mistake::bce_extra_sigmoid_derivative:
       return site.layer == 0 && spec.loss == Loss::bce && spec.activation(L) == Activation::sigmoid;
     case Mistake::logits_extra_sigmoid_derivative: return site.layer == 0 && spec.loss == Loss::bce_with_logits;
+    case Mistake::softmax_onehot_not_subtracted:
+    case Mistake::softmax_jacobian_after_fused: return site.layer == 0 && spec.loss == Loss::cross_entropy;
+    case Mistake::weight_decay_on_biases:
+    case Mistake::weight_decay_doubled:
+    case Mistake::weight_decay_halved:
+      return site.layer == 0 && !site.activation && !site.hidden_only && spec.weight_decay > 0;
     case Mistake::update_returned:
       return site.layer == 0 && !site.activation && !site.hidden_only &&
              learning_rate_near(site.learning_rate) == site.learning_rate;
@@ -315,7 +372,8 @@ bool mistake_applies(const MlpSpec& spec, int64_t batch, const MistakeSite& site
 
 std::vector<int64_t> planted_layers(const MlpSpec& spec, int64_t batch, const MistakeSite& site) {
   std::vector<int64_t> layers;
-  if (is_loss_mistake(site.mistake) || site.mistake == Mistake::update_returned) return layers;
+  if (is_loss_mistake(site.mistake) || is_weight_decay_mistake(site.mistake) || site.mistake == Mistake::update_returned)
+    return layers;
   const int64_t L = spec.num_layers();
   for (int64_t k = 1; k <= L; ++k) {
     if (site.layer != 0 && site.layer != k) continue;
@@ -334,8 +392,10 @@ std::vector<MistakeSite> applicable_sites(const MlpSpec& spec, int64_t batch) {
         Mistake::mse_half_summed, Mistake::bce_extra_sigmoid_derivative, Mistake::logits_extra_sigmoid_derivative,
         Mistake::bias_averaged, Mistake::bias_first_row, Mistake::batch_mean_twice, Mistake::relu_grad_one_at_zero,
         Mistake::relu_mask_on_upstream, Mistake::derivative_of_output, Mistake::derivative_formula_on_z,
-        Mistake::activation_derivative_forgotten, Mistake::input_gradient_untransposed}) {
-    if (is_loss_mistake(m)) {
+        Mistake::activation_derivative_forgotten, Mistake::input_gradient_untransposed,
+        Mistake::softmax_onehot_not_subtracted, Mistake::softmax_jacobian_after_fused, Mistake::weight_decay_on_biases,
+        Mistake::weight_decay_doubled, Mistake::weight_decay_halved}) {
+    if (is_loss_mistake(m) || is_weight_decay_mistake(m)) {
       const MistakeSite site{m, 0, std::nullopt, false, 0};
       if (mistake_applies(spec, batch, site)) sites.push_back(site);
       continue;
