@@ -18,7 +18,7 @@ void add_net_options(CLI::App* command, NetOptions& o, const std::string& proble
   };
   net_option("--layers", o.layers, "Widths, input first, comma-separated");
   net_option("--activations", o.activations,
-             "One per layer (relu, sigmoid, tanh, identity), or one for all layers "
+             "One per layer (relu, leaky_relu or leaky_relu:SLOPE, sigmoid, tanh, identity), or one for all layers "
              "[default: relu, then sigmoid for mse/bce or identity for bce_with_logits/cross_entropy]");
   net_option("--loss", o.loss,
              "mse, bce (takes probabilities), bce_with_logits (takes logits) or cross_entropy (softmax over "
@@ -76,11 +76,7 @@ MlpSpec spec_from_options(const NetOptions& o) {
   const int64_t L = static_cast<int64_t>(spec.layers.size()) - 1;
   auto names = split_list(o.activations);
   if (names.size() == 1 && L > 1) names.assign(static_cast<size_t>(L), names[0]);  // one name for every layer
-  for (const auto& name : names) {
-    const auto act = parse_activation(name);
-    if (!act) throw InputError("--activations", "", "unknown activation '" + name + "'; expected one of " + activation_names());
-    spec.activations.push_back(*act);
-  }
+  for (const auto& name : names) append_activation(spec, name, "--activations", "");
   if (names.empty()) spec.activations = default_activations(L, spec.loss);
   spec.weight_decay = o.weight_decay;
   validate_spec(spec, "command line");

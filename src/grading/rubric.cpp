@@ -250,9 +250,12 @@ GradingCase read_case(const nlohmann::json& doc, const std::string& source, cons
       if (doc.contains("activations")) {
         if (!doc["activations"].is_array()) r.fail("activations", "expected a list such as [\"relu\", \"sigmoid\"]");
         for (const auto& a : doc["activations"]) {
-          const auto act = a.is_string() ? parse_activation(a.get<std::string>()) : std::nullopt;
-          if (!act) r.fail("activations", "expected names among " + activation_names() + ", got " + detail::describe(a));
-          spec.activations.push_back(*act);
+          if (!a.is_string()) r.fail("activations", "expected names among " + activation_names() + ", got " + detail::describe(a));
+          try {
+            append_activation(spec, a.get<std::string>(), "", "");
+          } catch (const InputError& e) {
+            r.fail("activations", std::string(e.what()).substr(2));  // after the empty source's ": "
+          }
         }
       } else {
         spec.activations = default_activations(L, spec.loss);

@@ -46,9 +46,11 @@ void MlpTwinImpl::load_params(const TensorMap& params) {
   }
 }
 
-torch::Tensor apply_twin_activation(Activation act, const torch::Tensor& z) {
+torch::Tensor apply_twin_activation(Activation act, const torch::Tensor& z, double negative_slope) {
   switch (act) {
     case Activation::relu: return torch::relu(z);
+    case Activation::leaky_relu:
+      return torch::nn::functional::leaky_relu(z, torch::nn::functional::LeakyReLUFuncOptions().negative_slope(negative_slope));
     case Activation::sigmoid: return torch::sigmoid(z);
     case Activation::tanh: return torch::tanh(z);
     case Activation::identity: return z.view_as(z);  // a new node, so h_k has its own grad
@@ -62,7 +64,7 @@ MlpTwinOutput MlpTwinImpl::forward(const torch::Tensor& X) {
   for (int64_t k = 1; k <= spec.num_layers(); ++k) {
     auto z = fc[static_cast<size_t>(k - 1)]->forward(h);
     z.retain_grad();
-    h = apply_twin_activation(spec.activation(k), z);
+    h = apply_twin_activation(spec.activation(k), z, spec.negative_slope);
     h.retain_grad();
     out.z.push_back(z);
     out.h.push_back(h);
@@ -137,7 +139,7 @@ TensorMap compute_op_reference(const OpCase& c) {
     out["dpred"] = from_torch(pred.grad());
   } else {
     auto z = input("z", true);
-    apply_twin_activation(*op_activation(c.op), z).backward(input("dh", false));
+    apply_twin_activation(*op_activation(c.op), z, MlpSpec{}.negative_slope).backward(input("dh", false));
     out["dz"] = from_torch(z.grad());
   }
   return out;

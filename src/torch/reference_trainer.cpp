@@ -73,7 +73,8 @@ class TwinStepTimer final : public ReferenceStepTimer {
       twin_->zero_grad();
       torch::Tensor h = X_;
       for (int64_t k = 1; k <= twin_->spec.num_layers(); ++k)
-        h = apply_twin_activation(twin_->spec.activation(k), twin_->fc[static_cast<size_t>(k - 1)]->forward(h));
+        h = apply_twin_activation(twin_->spec.activation(k), twin_->fc[static_cast<size_t>(k - 1)]->forward(h),
+                                  twin_->spec.negative_slope);
       twin_->loss(h, y_).backward();
     }
   }

@@ -15,7 +15,16 @@ import numpy as np
 import torch
 
 OUT = pathlib.Path(__file__).resolve().parent / "pytorch"
-ACT = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh, "identity": lambda z: z}
+ACT = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh, "identity": lambda z: z,
+       "leaky_relu": torch.nn.functional.leaky_relu}
+
+
+def activation(written):
+    """"leaky_relu:0.2" is leaky_relu with negative_slope 0.2, as gradverify writes it."""
+    name, _, slope = written.partition(":")
+    if slope:
+        return lambda z: ACT[name](z, negative_slope=float(slope))
+    return ACT[name]
 LOSS = {
     "mse": torch.nn.functional.mse_loss,
     "bce": torch.nn.functional.binary_cross_entropy,
@@ -57,7 +66,7 @@ def make(name, layers, activations, loss, dtype, batch, seed, targets="labels", 
     for linear, act in zip(linears, activations):
         z = linear(h)
         z.retain_grad()
-        h = ACT[act](z) * 1  # "* 1": a node of its own even for identity, so it has a grad
+        h = activation(act)(z) * 1  # "* 1": a node of its own even for identity, so it has a grad
         h.retain_grad()
         zs.append(z)
         hs.append(h)
@@ -92,4 +101,5 @@ make("tanh_softmax_probabilities_float32", [4, 6, 4], ["tanh", "identity"], "cro
      "probabilities")
 make("relu_softmax_weight_decay_float64", [5, 7, 6, 3], ["relu", "tanh", "identity"], "cross_entropy", "float64", 8,
      41, "indices", weight_decay=0.01)
+make("leaky_softmax_float32", [6, 9, 4], ["leaky_relu:0.2", "identity"], "cross_entropy", "float32", 7, 43, "indices")
 print("wrote", sorted(p.name for p in OUT.iterdir()))

@@ -687,11 +687,12 @@ TEST(Cli, AGradientsFileThatIsNotAnObjectIsAnInputError) {
 // ---- the file interface, end to end, with gradients real PyTorch computed -------------------
 // tests/data/make_pytorch_fixtures.py wrote each problem and PyTorch's gradients for it.
 
-// The last three are cross_entropy: with class indices, with class probabilities as targets,
-// and with L2 weight decay in the loss.
+// The last four are cross_entropy: with class indices, with class probabilities as targets,
+// with L2 weight decay in the loss, and after a leaky ReLU of slope 0.2.
 const char* const kPytorchFixtures[] = {"tanh_relu_sigmoid_mse_float64",      "relu_bce_float32",
                                         "sigmoid_logits_float32",             "relu_softmax_indices_float64",
-                                        "tanh_softmax_probabilities_float32", "relu_softmax_weight_decay_float64"};
+                                        "tanh_softmax_probabilities_float32", "relu_softmax_weight_decay_float64",
+                                        "leaky_softmax_float32"};
 
 std::string fixture(const std::string& name, const std::string& kind) {
   return std::string(GRADVERIFY_TEST_DATA) + "/pytorch/" + name + "_" + kind + ".json";
@@ -736,9 +737,9 @@ TEST(CliFiles, EachClassicBugFailsExactlyTheParametersItChanges) {
     // A loss mistake changes the data gradient; weight decay's λW is added after it, unchanged.
     const auto on_data_gradient = [&](double factor) {
       return [&problem, factor](TensorMap& g) {
-        for (auto& [name, t] : g)
+        for (auto& [param, t] : g)
           for (size_t i = 0; i < t.values.size(); ++i) {
-            const double decay = name[0] == 'W' ? problem.spec.weight_decay * problem.params.at(name).values[i] : 0;
+            const double decay = param[0] == 'W' ? problem.spec.weight_decay * problem.params.at(param).values[i] : 0;
             t.values[i] = factor * (t.values[i] - decay) + decay;
           }
       };

@@ -36,6 +36,7 @@ const char* to_string(StudentBug bug) {
     case StudentBug::weight_decay_on_biases: return "weight_decay_on_biases";
     case StudentBug::weight_decay_doubled: return "weight_decay_doubled";
     case StudentBug::weight_decay_halved: return "weight_decay_halved";
+    case StudentBug::leaky_slope_forgotten: return "leaky_slope_forgotten";
     case StudentBug::batch_mean_twice: return "batch_mean_twice";
     case StudentBug::update_returned: return "update_returned";
     case StudentBug::dh_untransposed: return "dh_untransposed";
@@ -83,9 +84,10 @@ Tensor to_tensor(const Mat<T>& m, bool flat) {
 }
 
 template <typename T>
-T act(Activation a, T z) {
+T act(Activation a, T z, T slope = T(0.01)) {
   switch (a) {
     case Activation::relu: return z > 0 ? z : T(0);
+    case Activation::leaky_relu: return z > 0 ? z : slope * z;
     case Activation::sigmoid: return T(1) / (T(1) + std::exp(-z));
     case Activation::tanh: return std::tanh(z);
     case Activation::identity: return z;
@@ -96,7 +98,7 @@ T act(Activation a, T z) {
 // The derivative written in terms of z, as the lab does. With derivative_of_output the
 // student passes the layer's output h instead, and the helper applies the activation again.
 template <typename T>
-T act_grad(Activation a, T z, T h, T dh, StudentBug bug) {
+T act_grad(Activation a, T z, T h, T dh, StudentBug bug, T slope) {
   if (bug == StudentBug::activation_derivative_forgotten) return 1;
   const bool of_output = bug == StudentBug::derivative_of_output || bug == StudentBug::derivative_of_output_hidden_only ||
                          (bug == StudentBug::sigmoid_derivative_of_output && a == Activation::sigmoid);
@@ -116,6 +118,9 @@ T act_grad(Activation a, T z, T h, T dh, StudentBug bug) {
       return 1 - t * t;
     }
     case Activation::identity: return 1;
+    case Activation::leaky_relu:
+      if (bug == StudentBug::leaky_slope_forgotten) return T(z > 0);  // ReLU's derivative
+      return z > 0 ? T(1) : slope;
   }
   return 1;
 }
@@ -142,7 +147,7 @@ SubmittedGradients backward_as(const Problem& problem, StudentBug bug, int64_t l
         T sum = b[l][0][o];
         for (size_t i = 0; i < in[r].size(); ++i) sum += in[r][i] * W[l][i][o];
         z[l][r][o] = sum;
-        h[l][r][o] = act(s.activations[l], sum);
+        h[l][r][o] = act(s.activations[l], sum, static_cast<T>(s.negative_slope));
       }
   }
 
@@ -208,7 +213,8 @@ SubmittedGradients backward_as(const Problem& problem, StudentBug bug, int64_t l
     Mat<T> dz = dh;
     for (size_t r = 0; r < n; ++r)
       for (size_t o = 0; o < dz[r].size(); ++o)
-        dz[r][o] = dh[r][o] * act_grad(s.activations[l], z[l][r][o], h[l][r][o], dh[r][o], layer_bug);
+        dz[r][o] = dh[r][o] * act_grad(s.activations[l], z[l][r][o], h[l][r][o], dh[r][o], layer_bug,
+                                       static_cast<T>(s.negative_slope));
     if (bug == StudentBug::bce_extra_sigmoid_derivative && s.loss == Loss::bce && l == L - 1)
       for (size_t r = 0; r < n; ++r)  // the fused gradient, then sigma'(z) once more
         for (size_t o = 0; o < dz[r].size(); ++o) {

@@ -47,6 +47,7 @@ enum class StudentBug {
   weight_decay_on_biases,         // db_k += λ b_k as well
   weight_decay_doubled,           // dW_k += 2λ W_k: the gradient of λ‖W‖²
   weight_decay_halved,            // dW_k += (λ/2) W_k: the ½ kept
+  leaky_slope_forgotten,          // leaky_relu's derivative taken as ReLU's: 0 for z <= 0, not the slope
 };
 const char* to_string(StudentBug bug);
 double update_learning_rate(int64_t batch);  // the learning rate update_returned scales by

@@ -91,6 +91,7 @@ std::string expected_kind(StudentBug bug, const Problem& p) {
     case StudentBug::weight_decay_on_biases: return "weight_decay_on_biases";
     case StudentBug::weight_decay_doubled: return "weight_decay_doubled";
     case StudentBug::weight_decay_halved: return "weight_decay_halved";
+    case StudentBug::leaky_slope_forgotten: return "leaky_slope_forgotten";
     case StudentBug::none:
     case StudentBug::missing_array: return "";
   }
@@ -220,15 +221,16 @@ TEST_P(NextLabMistake, FailsExactlyWhatItChangesWithItsOwnHintKind) {
     for (uint32_t seed = 0; seed < 12; ++seed) {
       std::mt19937 rng(7100 + seed);
       const auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
-      const A hidden[] = {A::relu, A::tanh, A::sigmoid};
+      const A hidden[] = {A::leaky_relu, A::tanh, A::leaky_relu};
       std::vector<int64_t> layers{pick(2, 6), pick(3, 8)};
-      std::vector<A> activations{hidden[pick(0, 2)]};
+      std::vector<A> activations{A::leaky_relu};  // at least one, for leaky_slope_forgotten
       if (seed % 2) layers.push_back(pick(3, 7)), activations.push_back(hidden[pick(0, 2)]);
       layers.push_back(pick(2, 6));
       activations.push_back(A::identity);
       Problem p = testing::make_problem(layers, activations, Loss::cross_entropy, dtype, "random:" + std::to_string(pick(2, 9)),
                                         seed);
       p.spec.weight_decay = std::vector<double>{0.1, 0.01, 0.05}[seed % 3];
+      p.spec.negative_slope = std::vector<double>{0.01, 0.2, 0.1}[seed % 3];
       for (int64_t k = 1; k <= p.spec.num_layers(); ++k) {
         auto& b = p.params[bias_name(k)].values;
         for (double& v : b) v = round_to(dtype, 0.2 * std::uniform_real_distribution<double>(-1, 1)(rng));
@@ -253,7 +255,8 @@ TEST_P(NextLabMistake, FailsExactlyWhatItChangesWithItsOwnHintKind) {
 INSTANTIATE_TEST_SUITE_P(All, NextLabMistake,
                          ::testing::Values(StudentBug::softmax_onehot_not_subtracted,
                                            StudentBug::softmax_jacobian_after_fused, StudentBug::weight_decay_on_biases,
-                                           StudentBug::weight_decay_doubled, StudentBug::weight_decay_halved),
+                                           StudentBug::weight_decay_doubled, StudentBug::weight_decay_halved,
+                                           StudentBug::leaky_slope_forgotten),
                          [](const auto& test_info) { return std::string(testing::to_string(test_info.param)); });
 
 class DiagnosisCatalog : public ::testing::TestWithParam<StudentBug> {};

@@ -40,7 +40,8 @@ TEST_P(ManualMatchesTorch, OnEveryGradientOfEveryNet) {
   const auto& [loss, dtype] = GetParam();
   for (const Arch& arch : {Arch{2, 4, 3, 2, 1}, Arch{3, 8, 2}, Arch{5, 16, 16, 16, 4}, Arch{1, 1}, Arch{6, 5, 3}}) {
     if (loss == Loss::cross_entropy && arch.back() < 2) continue;  // a softmax needs two classes
-    for (Activation hidden : {Activation::relu, Activation::sigmoid, Activation::tanh, Activation::identity}) {
+    for (Activation hidden :
+         {Activation::relu, Activation::sigmoid, Activation::tanh, Activation::identity, Activation::leaky_relu}) {
       // Output activation as the loss wants it; under MSE the hidden activation is used there too.
       const Activation output = loss == Loss::bce ? Activation::sigmoid
                                 : takes_logits(loss) ? Activation::identity : hidden;
@@ -101,6 +102,21 @@ TEST(ManualMatchesTorch, OnTheMulticlassLabsNet) {
           testing::make_problem({784, 64, 10}, {A::relu, A::identity}, Loss::cross_entropy, dtype, "random:32", seed);
       decayed.spec.weight_decay = 1e-3;
       EXPECT_TRUE(manual_matches_torch(decayed));
+    }
+}
+
+// Leaky ReLU with a slope of its own, in the next lab's net, with and without weight decay.
+TEST(ManualMatchesTorch, LeakyReluWithItsSlopeAgrees) {
+  using A = Activation;
+  for (const Dtype dtype : {Dtype::float64, Dtype::float32})
+    for (const double slope : {0.01, 0.2, 0.5}) {
+      SCOPED_TRACE(std::string(to_string(dtype)) + " slope " + std::to_string(slope));
+      Problem p = testing::make_problem({20, 16, 8, 5}, {A::leaky_relu, A::leaky_relu, A::identity}, Loss::cross_entropy,
+                                        dtype, "random:12", 2);
+      p.spec.negative_slope = slope;
+      EXPECT_TRUE(manual_matches_torch(p));
+      p.spec.weight_decay = 1e-3;
+      EXPECT_TRUE(manual_matches_torch(p));
     }
 }
 

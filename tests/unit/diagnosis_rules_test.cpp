@@ -361,6 +361,9 @@ std::vector<CatalogueExample> catalogue_examples() {
       testing::make_problem({3, 4, 4, 3}, {A::tanh, A::relu, A::identity}, Loss::mse, Dtype::float64, "random:6", 1);
   const Problem softmax =
       testing::make_problem({3, 5, 4}, {A::tanh, A::identity}, Loss::cross_entropy, Dtype::float64, "random:6", 1);
+  Problem leaky =
+      testing::make_problem({3, 5, 4}, {A::leaky_relu, A::identity}, Loss::cross_entropy, Dtype::float64, "random:6", 1);
+  leaky.spec.negative_slope = 0.1;
   Problem decayed = softmax;  // biases as after some training: at 0, decaying them changes nothing
   decayed.spec.weight_decay = 0.05;
   for (int64_t k = 1; k <= decayed.spec.num_layers(); ++k) {
@@ -397,6 +400,7 @@ std::vector<CatalogueExample> catalogue_examples() {
       {"weight_decay_on_biases", StudentBug::weight_decay_on_biases, 0, decayed},
       {"weight_decay_doubled", StudentBug::weight_decay_doubled, 0, decayed},
       {"weight_decay_halved", StudentBug::weight_decay_halved, 0, decayed},
+      {"leaky_slope_forgotten", StudentBug::leaky_slope_forgotten, 0, leaky},
   };
 }
 

@@ -106,6 +106,16 @@ std::string softmax_with(const std::string& key, const std::string& value) {
 
 // Class indices are the one-hot rows torch's cross_entropy treats them as; probability rows
 // are taken as they are.
+TEST(ProblemFile, LeakyRelusSlopeIsReadAndWrittenBack) {
+  const Problem p = load_problem_file(write_temp("leaky.json", softmax_with("activations", R"(["leaky_relu:0.2","identity"])")));
+  EXPECT_EQ(p.spec.activations[0], Activation::leaky_relu);
+  EXPECT_EQ(p.spec.negative_slope, 0.2);
+  const Problem again = load_problem_file(write_temp("leaky_again.json", problem_to_json(p)));
+  EXPECT_EQ(again.spec.negative_slope, 0.2);
+  const Problem plain = load_problem_file(write_temp("leaky_default.json", softmax_with("activations", R"(["leaky_relu","identity"])")));
+  EXPECT_EQ(plain.spec.negative_slope, 0.01);  // torch's default
+}
+
 TEST(ProblemFile, WeightDecayIsReadAndWrittenBack) {
   const Problem p = load_problem_file(write_temp("decayed.json", softmax_with("weight_decay", "0.001")));
   EXPECT_EQ(p.spec.weight_decay, 0.001);
@@ -169,6 +179,14 @@ INSTANTIATE_TEST_SUITE_P(
         BadProblem{"negative_probability", softmax_with("y", "[[1,-0.5,0.5],[0,0,1]]"),
                    "y[0][1]: loss 'cross_entropy' needs targets in [0, 1], got -0.5"},
         BadProblem{"wrong_class_count", softmax_with("y", "[[0.5,0.5],[0,1]]"), "y: shape [2,2], expected [2,3]"},
+        BadProblem{"slope_out_of_range", softmax_with("activations", R"(["leaky_relu:2","identity"])"),
+                   "activations[0]: 'leaky_relu:2': expected leaky_relu's slope for z < 0, a number in (0, 1)"},
+        BadProblem{"slope_not_a_number", softmax_with("activations", R"(["leaky_relu:abc","identity"])"),
+                   "activations[0]: 'leaky_relu:abc': expected leaky_relu's slope"},
+        BadProblem{"slope_on_relu", softmax_with("activations", R"(["relu:0.2","identity"])"),
+                   "activations[0]: 'relu:0.2': only leaky_relu takes a parameter"},
+        BadProblem{"two_slopes", R"({"layers":[2,2,2,3],"activations":["leaky_relu:0.1","leaky_relu:0.3","identity"],"loss":"cross_entropy","X":[[1,2]],"y":[0]})",
+                   "activations[1]: 'leaky_relu:0.3': a net has one leaky_relu slope, and an earlier layer's is 0.1"},
         BadProblem{"negative_weight_decay", softmax_with("weight_decay", "-0.1"),
                    "weight_decay: expected a number >= 0 (the λ of the loss's (λ/2)·Σ‖W‖²), got -0.1"},
         BadProblem{"string_weight_decay", softmax_with("weight_decay", R"("1e-3")"),

@@ -70,12 +70,12 @@ TEST_P(ActivationKernel, BackwardMatchesFiniteDifferences) {
   const auto n = static_cast<int64_t>(z.size());
   auto scalar = [&](const Vec& zz) {
     Vec out(zz.size());
-    kernels::activation_forward(act, out.data(), zz.data(), n);
+    kernels::activation_forward(act, out.data(), zz.data(), n, 0.2);
     return dot(upstream, out);
   };
   Vec out(z.size()), dz(z.size(), std::nan(""));
-  kernels::activation_forward(act, out.data(), z.data(), n);
-  kernels::activation_backward(act, dz.data(), upstream.data(), out.data(), n);
+  kernels::activation_forward(act, out.data(), z.data(), n, 0.2);  // leaky_relu's slope; the others ignore it
+  kernels::activation_backward(act, dz.data(), upstream.data(), out.data(), n, 0.2);
   EXPECT_TRUE(near_all(dz, numeric_gradient(scalar, z), 1e-7));
 }
 
@@ -88,8 +88,18 @@ TEST(ReluKernel, DerivativeAtZeroIsZeroAsInTorch) {
   EXPECT_EQ(dz, 0.0);
 }
 
+TEST(LeakyReluKernel, DerivativeAtZeroIsTheSlopeAsInTorch) {
+  const double z = 0, upstream = 1;
+  double out = -1, dz = -1;
+  kernels::leaky_relu_forward(&out, &z, 1, 0.2);
+  kernels::leaky_relu_backward(&dz, &upstream, &out, 1, 0.2);
+  EXPECT_EQ(out, 0.0);
+  EXPECT_EQ(dz, 0.2);  // torch: z > 0 ? 1 : negative_slope
+}
+
 INSTANTIATE_TEST_SUITE_P(All, ActivationKernel,
-                         ::testing::Values(Activation::relu, Activation::sigmoid, Activation::tanh, Activation::identity),
+                         ::testing::Values(Activation::relu, Activation::sigmoid, Activation::tanh, Activation::identity,
+                                           Activation::leaky_relu),
                          [](const auto& test_info) { return std::string(to_string(test_info.param)); });
 
 // ---- losses: backward against d/dpred of the mean loss ---------------------------------------

@@ -46,9 +46,11 @@ enum class Mistake {
   weight_decay_on_biases,           // db_k gets λ b_k too
   weight_decay_doubled,             // 2λ W_k: λ‖W‖² differentiated, not (λ/2)‖W‖²
   weight_decay_halved,              // (λ/2) W_k: the ½ kept, not cancelled by the square's 2
+  // Leaky ReLU's backward.
+  leaky_slope_forgotten,            // ReLU's derivative: 0 for z <= 0 instead of the negative slope
 };
 // The last of the catalogue, for loops over every mistake.
-constexpr Mistake kLastMistake = Mistake::weight_decay_halved;
+constexpr Mistake kLastMistake = Mistake::leaky_slope_forgotten;
 
 // Where a mistake is planted: layer 0 means every layer it can apply to, as a shared helper
 // function would; with `activation` set, every layer of that activation (a student's

@@ -46,10 +46,17 @@ void identity_forward(T* out, const T* inp, int64_t n);
 template <typename T>
 void identity_backward(T* dinp, const T* dout, const T* out, int64_t n);
 
+// out = z for z > 0, negative_slope * z otherwise; the derivative at 0 is the slope, as torch's.
 template <typename T>
-void activation_forward(Activation act, T* out, const T* inp, int64_t n);
+void leaky_relu_forward(T* out, const T* inp, int64_t n, T negative_slope);
 template <typename T>
-void activation_backward(Activation act, T* dinp, const T* dout, const T* out, int64_t n);
+void leaky_relu_backward(T* dinp, const T* dout, const T* out, int64_t n, T negative_slope);
+
+// negative_slope is leaky_relu's (the net's MlpSpec::negative_slope); the others ignore it.
+template <typename T>
+void activation_forward(Activation act, T* out, const T* inp, int64_t n, double negative_slope);
+template <typename T>
+void activation_backward(Activation act, T* dinp, const T* dout, const T* out, int64_t n, double negative_slope);
 
 // ---- losses: mse, bce and bce_with_logits are the mean over all n entries of pred and
 // target; cross_entropy is the mean over the batch's rows ----------------------------------

@@ -8,7 +8,7 @@
 
 namespace gradverify {
 
-enum class Activation { relu, sigmoid, tanh, identity };
+enum class Activation { relu, sigmoid, tanh, identity, leaky_relu };
 enum class Loss { mse, bce, bce_with_logits, cross_entropy };
 enum class Dtype { float32, float64 };
 
@@ -37,6 +37,8 @@ struct MlpSpec {
   // L2 weight decay as a term of the loss, as CS231n writes it: loss + (λ/2)·Σ_k ‖W_k‖², over
   // the weights only, never the biases. 0: none.
   double weight_decay = 0;
+  // leaky_relu's slope for z < 0, one for the net ("leaky_relu:0.2"); torch's default 0.01.
+  double negative_slope = 0.01;
 
   int64_t num_layers() const { return static_cast<int64_t>(layers.size()) - 1; }
   int64_t fan_in(int64_t k) const { return layers[static_cast<size_t>(k - 1)]; }  // k is 1-based
@@ -48,6 +50,14 @@ struct MlpSpec {
     return n;
   }
 };
+
+// An activation as written in --activations, problem.json and rubrics: its name, or
+// "leaky_relu:0.2" with leaky_relu's negative slope. Appends it to spec.activations (and sets
+// spec.negative_slope); throws InputError(source, field, ...) for an unknown name, a slope not
+// in (0, 1), or a second slope unlike the first (a net has one).
+void append_activation(MlpSpec& spec, const std::string& written, const std::string& source, const std::string& field);
+// Layer k's activation as append_activation reads it: "leaky_relu:0.2" when the slope is not 0.01.
+std::string written_activation(const MlpSpec& spec, int64_t k);
 
 // Whether the loss takes logits (its sigmoid or softmax inside): bce_with_logits, cross_entropy.
 bool takes_logits(Loss loss);

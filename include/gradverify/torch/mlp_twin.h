@@ -38,8 +38,8 @@ struct MlpTwinImpl : torch::nn::Module {
 TORCH_MODULE(MlpTwin);
 
 torch::ScalarType to_torch_dtype(Dtype dtype);
-// act(z) with torch's ops: relu, sigmoid, tanh, or z itself.
-torch::Tensor apply_twin_activation(Activation act, const torch::Tensor& z);
+// act(z) with torch's ops: relu, leaky_relu (with its negative slope), sigmoid, tanh, or z itself.
+torch::Tensor apply_twin_activation(Activation act, const torch::Tensor& z, double negative_slope);
 // The loss with torch's own semantics: mse_loss, binary_cross_entropy (log clamped at -100)
 // and binary_cross_entropy_with_logits, each the mean over all elements; cross_entropy with
 // class probabilities as targets (torch >= 1.10), the mean over the batch.

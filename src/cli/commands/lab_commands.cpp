@@ -85,7 +85,7 @@ NeuronSteps neuron_steps(const Problem& p) {
   // act'(z): the activation's backward applied to an upstream gradient of 1.
   const T one = T(1);
   T derivative = T(0);
-  kernels::activation_backward(p.spec.activation(1), &derivative, &one, cache.h[0].data.data(), 1);
+  kernels::activation_backward(p.spec.activation(1), &derivative, &one, cache.h[0].data.data(), 1, p.spec.negative_slope);
   s.dyhat_dz = static_cast<double>(derivative);
   s.dL_dw = static_cast<double>(grads.params.W[0].data[0]);
   s.dL_db = static_cast<double>(grads.params.b[0].data[0]);

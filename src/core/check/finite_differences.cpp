@@ -91,10 +91,11 @@ class ShiftedLoss {
       const int64_t k = static_cast<int64_t>(i) + 1;
       kernels::linear_forward(z_[i].data.data(), input->data.data(), params_.W[i].data.data(), params_.b[i].data.data(),
                               N, spec_.fan_in(k), spec_.fan_out(k));
-      if (spec_.activation(k) == Activation::relu)
+      if (spec_.activation(k) == Activation::relu || spec_.activation(k) == Activation::leaky_relu)
         for (size_t e = 0; e < z_[i].data.size(); ++e)
           crossed_kink = crossed_kink || ((z_[i].data[e] > 0) != (base_.z[i].data[e] > 0));
-      kernels::activation_forward(spec_.activation(k), h_[i].data.data(), z_[i].data.data(), z_[i].size());
+      kernels::activation_forward(spec_.activation(k), h_[i].data.data(), z_[i].data.data(), z_[i].size(),
+                                  spec_.negative_slope);
       input = &h_[i];
     }
     double loss = kernels::loss_forward(spec_.loss, h_[L - 1].data.data(), y_.data.data(), N, h_[L - 1].cols);

@@ -37,6 +37,7 @@ const char* to_string(Mistake mistake) {
     case Mistake::weight_decay_on_biases: return "weight_decay_on_biases";
     case Mistake::weight_decay_doubled: return "weight_decay_doubled";
     case Mistake::weight_decay_halved: return "weight_decay_halved";
+    case Mistake::leaky_slope_forgotten: return "leaky_slope_forgotten";
   }
   return "?";
 }
@@ -76,6 +77,7 @@ bool applies_to_layer(const MlpSpec& spec, int64_t batch, Mistake m, int64_t k) 
     case Mistake::batch_mean_twice: return batch > 1;  // with one sample, mean = sum = row 0
     case Mistake::relu_grad_one_at_zero:
     case Mistake::relu_mask_on_upstream: return act == Activation::relu;
+    case Mistake::leaky_slope_forgotten: return act == Activation::leaky_relu;
     case Mistake::derivative_of_output:
     case Mistake::derivative_formula_on_z: return act == Activation::sigmoid || act == Activation::tanh;
     case Mistake::activation_derivative_forgotten: return act != Activation::identity;
@@ -177,6 +179,9 @@ std::string mistake_text(Mistake mistake, const MistakeContext& c) {
              "square's 2)";
     case Mistake::weight_decay_halved:
       return "the weight-decay term is (λ/2)·W: d/dW (λ/2)·‖W‖² = λ·W, because the ½ cancels the square's 2";
+    case Mistake::leaky_slope_forgotten:
+      return fmt::format("leaky ReLU's slope was left out of its derivative{}: dL/dz = dL/dh where z > 0 and "
+                         "slope·dL/dh elsewhere, not 0 as for ReLU", at);
     case Mistake::bias_averaged:
       return fmt::format("the bias gradient{} was averaged over the batch: it must be summed, dz.sum(axis=0) "
                          "(the 1/N is already in dL/dŷ)", at);
@@ -274,6 +279,8 @@ TensorMap replay_as(const Problem& problem, const MistakeSite& site) {
             dz.data[j] = z.data[j] >= T(0) ? dh.data[j] : T(0);
           } else if (m == Mistake::relu_mask_on_upstream) {
             dz.data[j] = dh.data[j] > T(0) ? dh.data[j] : T(0);
+          } else if (m == Mistake::leaky_slope_forgotten) {
+            dz.data[j] = z.data[j] > T(0) ? dh.data[j] : T(0);
           } else if (m == Mistake::activation_derivative_forgotten) {
             dz.data[j] = dh.data[j];
           } else if (m == Mistake::derivative_of_output && act == Activation::sigmoid) {
@@ -394,7 +401,7 @@ std::vector<MistakeSite> applicable_sites(const MlpSpec& spec, int64_t batch) {
         Mistake::relu_mask_on_upstream, Mistake::derivative_of_output, Mistake::derivative_formula_on_z,
         Mistake::activation_derivative_forgotten, Mistake::input_gradient_untransposed,
         Mistake::softmax_onehot_not_subtracted, Mistake::softmax_jacobian_after_fused, Mistake::weight_decay_on_biases,
-        Mistake::weight_decay_doubled, Mistake::weight_decay_halved}) {
+        Mistake::weight_decay_doubled, Mistake::weight_decay_halved, Mistake::leaky_slope_forgotten}) {
     if (is_loss_mistake(m) || is_weight_decay_mistake(m)) {
       const MistakeSite site{m, 0, std::nullopt, false, 0};
       if (mistake_applies(spec, batch, site)) sites.push_back(site);
@@ -405,7 +412,8 @@ std::vector<MistakeSite> applicable_sites(const MlpSpec& spec, int64_t batch) {
     // An activation's own layers come first, so a set they share with "every layer" is worded
     // for the activation ("every relu layer" when the output layer is a sigmoid).
     std::vector<MistakeSite> candidates;
-    for (const Activation act : {Activation::relu, Activation::sigmoid, Activation::tanh, Activation::identity})
+    for (const Activation act :
+         {Activation::relu, Activation::leaky_relu, Activation::sigmoid, Activation::tanh, Activation::identity})
       candidates.push_back({m, 0, act, false, 0});
     candidates.push_back({m, 0, std::nullopt, false, 0});
     candidates.push_back({m, 0, std::nullopt, true, 0});

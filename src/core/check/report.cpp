@@ -29,7 +29,7 @@ std::string verdict_label(const TensorComparison& c) {
 
 std::string activations_list(const MlpSpec& spec) {
   std::string s;
-  for (auto a : spec.activations) s += (s.empty() ? "" : ",") + std::string(to_string(a));
+  for (int64_t k = 1; k <= spec.num_layers(); ++k) s += (s.empty() ? "" : ",") + written_activation(spec, k);
   return s;
 }
 

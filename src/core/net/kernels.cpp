@@ -49,6 +49,20 @@ void relu_backward(T* dinp, const T* dout, const T* out, int64_t n) {
 }
 
 template <typename T>
+void leaky_relu_forward(T* out, const T* inp, int64_t n, T negative_slope) {
+  for (int64_t i = 0; i < n; ++i) out[i] = inp[i] > T(0) ? inp[i] : negative_slope * inp[i];
+}
+template <typename T>
+void leaky_relu_backward(T* dinp, const T* dout, const T* out, int64_t n, T negative_slope) {
+  // The slope at 0 too, as torch's leaky_relu_backward (z > 0 ? 1 : slope); with a positive
+  // slope the output has z's sign, so the cached output decides.
+  for (int64_t i = 0; i < n; ++i) {
+    const T g = dout[i];
+    dinp[i] = out[i] > T(0) ? g : negative_slope * g;
+  }
+}
+
+template <typename T>
 void sigmoid_forward(T* out, const T* inp, int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[i] = T(1) / (T(1) + std::exp(-inp[i]));
 }
@@ -77,18 +91,20 @@ void identity_backward(T* dinp, const T* dout, const T* /*out*/, int64_t n) {
 }
 
 template <typename T>
-void activation_forward(Activation act, T* out, const T* inp, int64_t n) {
+void activation_forward(Activation act, T* out, const T* inp, int64_t n, double negative_slope) {
   switch (act) {
     case Activation::relu: return relu_forward(out, inp, n);
+    case Activation::leaky_relu: return leaky_relu_forward(out, inp, n, static_cast<T>(negative_slope));
     case Activation::sigmoid: return sigmoid_forward(out, inp, n);
     case Activation::tanh: return tanh_forward(out, inp, n);
     case Activation::identity: return identity_forward(out, inp, n);
   }
 }
 template <typename T>
-void activation_backward(Activation act, T* dinp, const T* dout, const T* out, int64_t n) {
+void activation_backward(Activation act, T* dinp, const T* dout, const T* out, int64_t n, double negative_slope) {
   switch (act) {
     case Activation::relu: return relu_backward(dinp, dout, out, n);
+    case Activation::leaky_relu: return leaky_relu_backward(dinp, dout, out, n, static_cast<T>(negative_slope));
     case Activation::sigmoid: return sigmoid_backward(dinp, dout, out, n);
     case Activation::tanh: return tanh_backward(dinp, dout, out, n);
     case Activation::identity: return identity_backward(dinp, dout, out, n);
@@ -237,8 +253,10 @@ void loss_backward(Loss loss, T* dpred, const T* pred, const T* target, int64_t 
   template void tanh_backward<T>(T*, const T*, const T*, int64_t);                                           \
   template void identity_forward<T>(T*, const T*, int64_t);                                                  \
   template void identity_backward<T>(T*, const T*, const T*, int64_t);                                       \
-  template void activation_forward<T>(Activation, T*, const T*, int64_t);                                    \
-  template void activation_backward<T>(Activation, T*, const T*, const T*, int64_t);                         \
+  template void leaky_relu_forward<T>(T*, const T*, int64_t, T);                                            \
+  template void leaky_relu_backward<T>(T*, const T*, const T*, int64_t, T);                                  \
+  template void activation_forward<T>(Activation, T*, const T*, int64_t, double);                            \
+  template void activation_backward<T>(Activation, T*, const T*, const T*, int64_t, double);                 \
   template T mse_forward<T>(const T*, const T*, int64_t);                                                    \
   template void mse_backward<T>(T*, const T*, const T*, int64_t);                                            \
   template T bce_forward<T>(const T*, const T*, int64_t);                                                    \

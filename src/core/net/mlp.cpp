@@ -27,7 +27,8 @@ T mlp_forward(MlpForwardCache<T>& cache, const MlpSpec& spec, const MlpParams<T>
     cache.h[i].ensure_shape(N, out, std::numeric_limits<T>::quiet_NaN());
     kernels::linear_forward(cache.z[i].data.data(), input->data.data(), params.W[i].data.data(),
                             params.b[i].data.data(), N, in, out);
-    kernels::activation_forward(spec.activation(k), cache.h[i].data.data(), cache.z[i].data.data(), N * out);
+    kernels::activation_forward(spec.activation(k), cache.h[i].data.data(), cache.z[i].data.data(), N * out,
+                                spec.negative_slope);
     input = &cache.h[i];
   }
   const Matrix<T>& prediction = cache.h[L - 1];
@@ -74,7 +75,7 @@ void mlp_backward(MlpGradients<T>& grads, const MlpForwardCache<T>& cache, const
     const int64_t k = static_cast<int64_t>(i) + 1;
     const int64_t in = spec.fan_in(k), out = spec.fan_out(k);
     kernels::activation_backward(spec.activation(k), grads.dz[i].data.data(), grads.dh[i].data.data(),
-                                 cache.h[i].data.data(), N * out);
+                                 cache.h[i].data.data(), N * out, spec.negative_slope);
     if (hook) hook(BackwardStep::activation, k, grads);
     const Matrix<T>& input = i == 0 ? cache.X : cache.h[i - 1];
     T* dinput = i == 0 ? nullptr : grads.dh[i - 1].data.data();  // dL/dX is not needed

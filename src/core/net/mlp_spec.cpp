@@ -2,18 +2,22 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdlib>
 #include <cmath>
 #include <stdexcept>
 #include <utility>
+
+#include <fmt/format.h>
 
 #include "gradverify/errors.h"
 
 namespace gradverify {
 namespace {
 
-constexpr std::array<std::pair<const char*, Activation>, 4> kActivations{{
+constexpr std::array<std::pair<const char*, Activation>, 5> kActivations{{
     {"relu", Activation::relu}, {"sigmoid", Activation::sigmoid},
-    {"tanh", Activation::tanh}, {"identity", Activation::identity}}};
+    {"tanh", Activation::tanh}, {"identity", Activation::identity}, {"leaky_relu", Activation::leaky_relu}}};
+constexpr double kDefaultNegativeSlope = 0.01;  // torch's
 constexpr std::array<std::pair<const char*, Loss>, 4> kLosses{{
     {"mse", Loss::mse}, {"bce", Loss::bce}, {"bce_with_logits", Loss::bce_with_logits},
     {"cross_entropy", Loss::cross_entropy}}};
@@ -49,7 +53,42 @@ const char* to_string(Dtype dtype) { return name_of(kDtypes, dtype); }
 std::optional<Activation> parse_activation(const std::string& name) { return value_of(kActivations, name); }
 std::optional<Loss> parse_loss(const std::string& name) { return value_of(kLosses, name); }
 std::optional<Dtype> parse_dtype(const std::string& name) { return value_of(kDtypes, name); }
-std::string activation_names() { return names_of(kActivations); }
+std::string activation_names() { return names_of(kActivations) + " (or leaky_relu:SLOPE)"; }
+
+void append_activation(MlpSpec& spec, const std::string& written, const std::string& source, const std::string& field) {
+  const auto colon = written.find(':');
+  const std::string name = written.substr(0, colon);
+  const auto act = parse_activation(name);
+  if (!act) throw InputError(source, field, "unknown activation '" + written + "'; expected one of " + activation_names());
+  if (colon != std::string::npos) {
+    if (*act != Activation::leaky_relu)
+      throw InputError(source, field, "'" + written + "': only leaky_relu takes a parameter (leaky_relu:0.2, its slope for z < 0)");
+    const std::string text = written.substr(colon + 1);
+    char* end = nullptr;
+    const double slope = std::strtod(text.c_str(), &end);
+    if (text.empty() || *end != '\0' || !(slope > 0 && slope < 1))
+      throw InputError(source, field, "'" + written + "': expected leaky_relu's slope for z < 0, a number in (0, 1), "
+                                      "like leaky_relu:0.2");
+    const bool set_before = std::find(spec.activations.begin(), spec.activations.end(), Activation::leaky_relu) !=
+                                spec.activations.end() && spec.negative_slope != slope;
+    if (set_before)
+      throw InputError(source, field, "'" + written + "': a net has one leaky_relu slope, and an earlier layer's is " +
+                                          fmt::format("{:g}", spec.negative_slope));
+    spec.negative_slope = slope;
+  } else if (*act == Activation::leaky_relu && spec.negative_slope != kDefaultNegativeSlope &&
+             std::find(spec.activations.begin(), spec.activations.end(), Activation::leaky_relu) != spec.activations.end()) {
+    throw InputError(source, field, fmt::format("'leaky_relu' is 0.01's, and an earlier layer's slope is {:g}: a net has one",
+                                                spec.negative_slope));
+  }
+  spec.activations.push_back(*act);
+}
+
+std::string written_activation(const MlpSpec& spec, int64_t k) {
+  const Activation act = spec.activation(k);
+  if (act == Activation::leaky_relu && spec.negative_slope != kDefaultNegativeSlope)
+    return fmt::format("leaky_relu:{:g}", spec.negative_slope);
+  return to_string(act);
+}
 std::string loss_names() { return names_of(kLosses); }
 std::string dtype_names() { return names_of(kDtypes); }
 
@@ -94,6 +133,9 @@ void validate_spec(const MlpSpec& spec, const std::string& source) {
     throw InputError(source, "activations",
                      std::string("loss 'bce' takes probabilities, so the last activation must be 'sigmoid', got '") +
                          to_string(spec.activations.back()) + "' (for logits use 'bce_with_logits' with 'identity')");
+  if (!(spec.negative_slope > 0 && spec.negative_slope < 1))
+    throw InputError(source, "activations", "leaky_relu's slope for z < 0 must be in (0, 1), got " +
+                                                std::to_string(spec.negative_slope));
   if (!(spec.weight_decay >= 0) || !std::isfinite(spec.weight_decay))
     throw InputError(source, "weight_decay",
                      "expected a finite number >= 0 (the λ of the loss's (λ/2)·Σ‖W‖²), got " +

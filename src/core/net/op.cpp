@@ -68,8 +68,9 @@ TensorMap manual_op_gradients(const OpCase& c) {
     const Tensor& z = in.at("z");
     const int64_t n = static_cast<int64_t>(z.values.size());
     std::vector<double> h(z.values.size()), dz(z.values.size());
-    kernels::activation_forward(*act, h.data(), z.values.data(), n);
-    kernels::activation_backward(*act, dz.data(), in.at("dh").values.data(), h.data(), n);
+    const double slope = MlpSpec{}.negative_slope;  // an op case's leaky_relu has torch's default
+    kernels::activation_forward(*act, h.data(), z.values.data(), n, slope);
+    kernels::activation_backward(*act, dz.data(), in.at("dh").values.data(), h.data(), n, slope);
     out["dz"] = Tensor{z.shape, dz};
   } else if (c.op == Op::linear) {
     const Tensor &x = in.at("x"), &W = in.at("W"), &dz = in.at("dz");

@@ -165,7 +165,7 @@ std::string quote_python_nonfinite(const std::string& text) {
 void write_spec(nlohmann::json& doc, const MlpSpec& spec) {
   doc["layers"] = spec.layers;
   doc["activations"] = nlohmann::json::array();
-  for (auto a : spec.activations) doc["activations"].push_back(to_string(a));
+  for (int64_t k = 1; k <= spec.num_layers(); ++k) doc["activations"].push_back(written_activation(spec, k));
   doc["loss"] = to_string(spec.loss);
   doc["dtype"] = to_string(spec.dtype);
   if (spec.weight_decay > 0) doc["weight_decay"] = spec.weight_decay;

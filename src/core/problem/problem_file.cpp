@@ -47,10 +47,7 @@ MlpSpec read_spec(const json& doc, const std::string& source) {
   if (!acts.is_array()) throw InputError(source, "activations", "expected an array of names, got " + detail::json_kind(acts));
   for (size_t i = 0; i < acts.size(); ++i) {
     const std::string field = "activations[" + std::to_string(i) + "]";
-    const std::string name = read_name(acts[i], field, source);
-    const auto act = parse_activation(name);
-    if (!act) throw InputError(source, field, "unknown activation '" + name + "'; expected one of " + activation_names());
-    spec.activations.push_back(*act);
+    append_activation(spec, read_name(acts[i], field, source), source, field);
   }
   const std::string loss = read_name(require(doc, "loss", source), "loss", source);
   const auto parsed_loss = parse_loss(loss);
