@@ -40,6 +40,8 @@ int main(int argc, char** argv) {
   gradverify::cli::add_neuron_command(app, neuron_options);
   gradverify::cli::BceOptions bce_options;
   gradverify::cli::add_bce_command(app, bce_options);
+  gradverify::cli::SoftmaxOptions softmax_options;
+  gradverify::cli::add_softmax_command(app, softmax_options);
   gradverify::cli::GradeOptions grade_options;
   gradverify::cli::add_grade_command(app, grade_options);
   gradverify::cli::ReferencesOptions references_options;
@@ -100,6 +102,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("train")) return gradverify::cli::run_train(train_options);
     if (app.got_subcommand("neuron")) return gradverify::cli::run_neuron(neuron_options);
     if (app.got_subcommand("bce")) return gradverify::cli::run_bce(bce_options);
+    if (app.got_subcommand("softmax")) return gradverify::cli::run_softmax(softmax_options);
     if (app.got_subcommand("grade")) return gradverify::cli::run_grade(grade_options);
     if (app.got_subcommand("references")) return gradverify::cli::run_references(references_options);
     if (app.got_subcommand("merge")) return gradverify::cli::run_merge(merge_options);

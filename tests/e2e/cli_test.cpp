@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <functional>
@@ -311,6 +312,40 @@ TEST(CliLab, BcePrintsTheNotebooksValuesAndTheDerivationChecked) {
   EXPECT_EQ(doc["checks"].size(), 6u);
 }
 
+TEST(CliLab, SoftmaxDerivesSMinusOneHotAndAgreesWithLibTorch) {
+  // The softmax of CS231n's example logits, computed here the plain way.
+  const double e[] = {std::exp(2.0), std::exp(1.0), std::exp(0.1)};
+  const double sum = e[0] + e[1] + e[2];
+  const auto rounded = [](double v) { return fmt_g(std::round(v * 1e4) / 1e4 + 0.0); };
+  const CliRun r = gradverify("softmax");
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("s = softmax(z)    [" + rounded(e[0] / sum) + ", " + rounded(e[1] / sum) + ", " +
+                       rounded(e[2] / sum) + "]"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("fused s - onehot  [" + rounded(e[0] / sum - 1) + ", " + rounded(e[1] / sum) + ", " +
+                       rounded(e[2] / sum) + "]"), std::string::npos) << r.out;
+  char loss[32];
+  std::snprintf(loss, sizeof loss, "%.4f", -std::log(e[0] / sum));
+  EXPECT_NE(r.out.find(std::string("CE = -log s_y     ") + loss), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("= -(1/s_y) · s_y([i=y] - s_i) = s_i - [i=y]"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("note:"), std::string::npos) << r.out;
+
+  // Logits of 1000: the stable forms stay exact on both sides; the chain rule through s_y = 0
+  // can't (a finding, with its reason), and an unshifted softmax would overflow (said).
+  const CliRun big = gradverify("softmax --logits 1000,-1000,0 --label 1 --dtype float32");
+  EXPECT_EQ(big.exit_code, 1) << big.out << big.err;
+  EXPECT_NE(big.out.find("s - onehot vs LibTorch               max |diff| 0.000e+00  ok"), std::string::npos) << big.out;
+  EXPECT_NE(big.out.find("note: here e^(max z) overflows the dtype"), std::string::npos) << big.out;
+  EXPECT_NE(big.out.find("note: s_y underflows to 0 here"), std::string::npos) << big.out;
+  const CliRun json = gradverify("softmax --logits 1000,-1000,0 --label 0 --dtype float32 --format json");
+  ASSERT_EQ(json.exit_code, 0) << json.out << json.err;
+  const auto doc = nlohmann::json::parse(json.out);
+  EXPECT_TRUE(doc["passed"].get<bool>());
+  EXPECT_TRUE(doc["unshifted_softmax_overflows"].get<bool>());
+  EXPECT_EQ(doc["checks"].size(), 4u);
+  EXPECT_EQ(doc["cross_entropy"].get<double>(), 0);
+  EXPECT_EQ(doc["grad_fused"], nlohmann::json::parse("[0.0, 0.0, 0.0]"));
+}
+
 TEST(CliLab, SaturatedBceIsAFindingWithItsReason) {
   const CliRun r = gradverify("bce --labels 1,0 --logits 30,30");
   EXPECT_EQ(r.exit_code, 1) << r.out;
@@ -376,7 +411,7 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         UsageError{"unknown_command", "chekc",
                    "gradverify: error: unknown command 'chekc' (did you mean check?); the commands are check, train, "
-                   "neuron, bce, grade, references, merge, autograder-bundle, bench\n"},
+                   "neuron, bce, softmax, grade, references, merge, autograder-bundle, bench\n"},
         UsageError{"help_unknown_command", "help grde", "gradverify: error: unknown command 'grde' (did you mean grade?)"},
         UsageError{"unknown_option", "check --frobnicate", "gradverify: error: check: unknown option --frobnicate\n"},
         UsageError{"near_miss_option", "check --layer 2,1", "gradverify: error: check: unknown option --layer; did you mean --layers?\n"},
@@ -418,7 +453,11 @@ INSTANTIATE_TEST_SUITE_P(
         UsageError{"bce_label_range", "bce --labels 2 --logits 1", "needs targets in [0, 1], got 2"},
         UsageError{"bce_not_numbers", "bce --labels a --logits 1", "--labels: expected comma-separated numbers"},
         UsageError{"bce_empty", "bce --labels , --logits 1", "--labels"},
-        UsageError{"bench_unknown_case", "bench --cases tiny,huge", "--cases: unknown 'huge'; expected some of mnist, tiny, wide"},
+        UsageError{"softmax_one_logit", "softmax --logits 1", "--logits: expected at least 2 logits, one per class"},
+        UsageError{"softmax_label_range", "softmax --label 3",
+                   "--label: expected a class index, an integer from 0 to 2 (the last layer has 3 classes), got 3"},
+        UsageError{"softmax_not_numbers", "softmax --logits 1,x", "--logits: expected comma-separated numbers"},
+        UsageError{"bench_unknown_case", "bench --cases tiny,huge", "--cases: unknown 'huge'; expected some of mnist, softmax, tiny, wide"},
         UsageError{"bench_unknown_dtype", "bench --dtypes float16", "--dtypes: unknown 'float16'"},
         UsageError{"bench_zero_rounds", "bench --rounds 0", "--rounds"},
         UsageError{"grade_without_command", "grade", "--submission-cmd: required"},
@@ -436,11 +475,11 @@ INSTANTIATE_TEST_SUITE_P(
         UsageError{"bundle_output_empty", "autograder-bundle -o ''",
                    "gradverify: error: --output: expected the path of the zip to write, got ''\n"},
         UsageError{"options_without_a_command", "--color never",
-                   "gradverify: error: expected a command, one of check, train, neuron, bce, grade, references, merge, "
+                   "gradverify: error: expected a command, one of check, train, neuron, bce, softmax, grade, references, merge, "
                    "autograder-bundle, bench (gradverify help lists them)\n"},
         UsageError{"unknown_command_after_an_option", "--color never chek",
                    "gradverify: error: unknown command 'chek' (did you mean check?); the commands are check, train, "
-                   "neuron, bce, grade, references, merge, autograder-bundle, bench\n"},
+                   "neuron, bce, softmax, grade, references, merge, autograder-bundle, bench\n"},
         UsageError{"near_miss_global_option", "--colour never check",
                    "gradverify: error: check: unknown option --colour; did you mean --color?\n"},
         UsageError{"option_twice", "check --rtol 1e-5 --rtol 1e-6",

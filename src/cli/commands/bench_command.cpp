@@ -54,12 +54,14 @@ void add_bench_command(CLI::App& app, BenchOptions& o) {
 Times one training step, forward and backward, of the manual MLP and of its LibTorch twin
 (zero_grad, forward, loss, backward) on the same weights and data, in the same dtype:
 
-  tiny   2-4-3-2-1         batch 4     target: manual >= 100x faster than LibTorch
-  mnist  784-256-128-10    batch 64    target: manual at least as fast as LibTorch
-  wide   1024-1024-1024-1  batch 256   target: as fast as LibTorch, and >= 80% of the machine's
-                                               gemm rate (dgemm for float64, sgemm for float32)
+  tiny     2-4-3-2-1         batch 4     target: manual >= 100x faster than LibTorch
+  mnist    784-256-128-10    batch 64    target: manual at least as fast as LibTorch
+  softmax  784-256-128-10    batch 64    the same, with a softmax cross_entropy over 10 classes
+  wide     1024-1024-1024-1  batch 256   target: as fast as LibTorch, and >= 80% of the machine's
+                                                 gemm rate (dgemm for float64, sgemm for float32)
 
-ReLU hidden layers, sigmoid output, MSE, He init, random data, seed 1. Each side runs in its
+ReLU hidden layers, sigmoid output, MSE (softmax: identity output, cross_entropy), He init,
+random data, seed 1. Each side runs in its
 best setting here: LibTorch with 1 intra-op thread, both on OpenBLAS with its default threads
 (one per core). Rounds of the two sides alternate; each round runs enough steps to last
 --round-ms, and the figures are the median, min and max over --rounds rounds. The gemm rate
@@ -81,7 +83,7 @@ Examples:
   gradverify bench
   gradverify bench --format json --output bench.json
   gradverify bench --cases tiny --dtypes float64 --rounds 3)");
-  bench->add_option("--cases", o.cases, "Comma-separated: tiny, mnist, wide")->capture_default_str();
+  bench->add_option("--cases", o.cases, "Comma-separated: tiny, mnist, softmax, wide")->capture_default_str();
   bench->add_option("--dtypes", o.dtypes, "Comma-separated: float64, float32")->capture_default_str();
   bench->add_option("--rounds", o.rounds, "Timed rounds per side (medians are over these)")
       ->capture_default_str()
@@ -195,10 +197,12 @@ struct BenchCase {
   int64_t batch;
   double min_speedup;
   bool gemm_rate_target;
+  const char* loss = "mse";
 };
 constexpr BenchCase kCases[] = {
     {"tiny", "2,4,3,2,1", 4, 100, false},
     {"mnist", "784,256,128,10", 64, 1, false},
+    {"softmax", "784,256,128,10", 64, 1, false, "cross_entropy"},
     {"wide", "1024,1024,1024,1", 256, 1, true},
 };
 constexpr double kGemmRateTarget = 0.8;
@@ -325,6 +329,7 @@ BenchGemm measure_gemm(int rounds, double round_s) {
 Problem case_problem(const BenchCase& bc, const std::string& dtype) {
   NetOptions net;
   net.layers = bc.layers;
+  net.loss = bc.loss;
   net.data = "random:" + std::to_string(bc.batch);
   net.dtype = dtype;
   net.seed = 1;
@@ -582,7 +587,7 @@ BenchReport measure_bench(const BenchOptions& o, const std::vector<std::string>&
 
 int run_bench(const BenchOptions& o) {
   require_writable_file(o.output_path);
-  const auto case_names = checked_list(o.cases, {"tiny", "mnist", "wide"}, "--cases");
+  const auto case_names = checked_list(o.cases, {"tiny", "mnist", "softmax", "wide"}, "--cases");
   const auto dtype_names = checked_list(o.dtypes, {"float64", "float32"}, "--dtypes");
   const BenchReport report = measure_bench(o, case_names, dtype_names);
   write_output(o.format == "json" ? format_bench_json(report) : format_bench_table(report), o.output_path,

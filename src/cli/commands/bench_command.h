@@ -7,7 +7,7 @@ namespace gradverify::cli {
 
 // Options of `gradverify bench`.
 struct BenchOptions {
-  std::string cases = "tiny,mnist,wide";  // which of the three nets
+  std::string cases = "tiny,mnist,softmax,wide";  // which of the four nets
   std::string dtypes = "float64,float32";
   int rounds = 7;          // timed rounds per side; medians are over these
   double round_ms = 50;    // each round runs enough steps to last about this long
