@@ -136,7 +136,9 @@ namespace {
 class Remover {
  public:
   void add(std::unique_ptr<CaseDirectory> directory) {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::unique_lock<std::mutex> lock(mutex_);
+    // A few may wait (each up to a copy's limit on the disk); more, and the next case waits.
+    idle_.wait(lock, [&] { return queue_.size() < kMaxWaiting; });
     queue_.push_back(std::move(directory));
     if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
     work_.notify_one();
@@ -170,6 +172,7 @@ class Remover {
       idle_.notify_all();
     }
   }
+  static constexpr size_t kMaxWaiting = 4;
   std::mutex mutex_;
   std::condition_variable work_, idle_;
   std::deque<std::unique_ptr<CaseDirectory>> queue_;

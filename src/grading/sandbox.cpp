@@ -148,6 +148,20 @@ bool kill_orphans(const OrphanFilter& filter) {
   return found;
 }
 
+// Reaps our exited children that are no running case's, without a scan of /proc: the
+// namespace's pid 1 (bwrap's reaper) outlives the outer bwrap by a moment and then comes to
+// us, the subreaper, to be reaped. One left for a moment (it may not have exited yet, or a
+// running case's exit is first in line) is reaped after a later case.
+void reap_exited_orphans() {
+  std::lock_guard<std::mutex> lock(running_mutex);
+  for (;;) {
+    siginfo_t info{};
+    if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0) return;
+    if (running_cases.count(info.si_pid)) return;  // its own thread reaps it
+    waitpid(info.si_pid, nullptr, 0);
+  }
+}
+
 // Without namespaces: kills what is left of a case's process group and its escaped
 // descendants, for as long as new ones keep appearing (a chain of setsid forks), up to 5 s.
 bool clean_up_after(pid_t group, const detail::CaseIdentity* identity) {
@@ -195,7 +209,7 @@ struct CaseResources {
   pid_t child = -1;                               // the case's first process, listed in running_cases
   bool reaped = false;                            // its exit status was collected
   bool namespaces = false;
-  bool bwrap_exited = false;  // the outer bwrap ended by itself, so it reaped its world's pid 1
+  bool bwrap_exited = false;  // the outer bwrap ended by itself: its world's pid 1 dies with it
   CaseResources() = default;
   CaseResources(const CaseResources&) = delete;
   CaseResources& operator=(const CaseResources&) = delete;
@@ -209,9 +223,11 @@ struct CaseResources {
       if (!namespaces) clean_up_after(child, identity.get());
       reap(child);
     }
-    // bwrap's reaper, when the outer bwrap was killed (by us, or by the OOM killer): a scan of
-    // all /proc, so only then.
+    // bwrap's reaper, the namespace's pid 1, comes back to us: when the outer bwrap was killed
+    // (by us, or the OOM killer) it may still run, and a scan of all /proc finds and kills it;
+    // otherwise it dies with the outer bwrap and only needs reaping.
     if (namespaces && !bwrap_exited) kill_orphans({nullptr, true});
+    if (namespaces && bwrap_exited) reap_exited_orphans();
     // Its processes are gone: what its uid left in the shared temporary directories goes too.
     if (!namespaces && identity) detail::remove_files_of(identity->uid());
     for (int& fd : fds) close_fd(fd);
@@ -340,13 +356,9 @@ std::optional<NamespaceSupport> support_without_trying() {
   return s;
 }
 
-}  // namespace
-
-const NamespaceSupport& namespace_support(const SandboxLimits& limits) {
-  std::lock_guard<std::mutex> lock(support_mutex);
-  if (decided_support) return *decided_support;
-  if (auto known = support_without_trying()) return *(decided_support = known);
-  // Asked before any case: a trial case on an empty submission.
+// A trial case on an empty submission: nothing of any student's runs in it, so nothing can
+// sway what it shows.
+NamespaceSupport trial_support(const SandboxLimits& limits) {
   NamespaceSupport s;
   std::string empty = limits.temp_root + "/gradverify-try-XXXXXX";
   if (mkdtemp(empty.data()) == nullptr) {
@@ -364,7 +376,16 @@ const NamespaceSupport& namespace_support(const SandboxLimits& limits) {
     }
     remove_tree(empty);
   }
-  return *(decided_support = s);
+  return s;
+}
+
+}  // namespace
+
+const NamespaceSupport& namespace_support(const SandboxLimits& limits) {
+  std::lock_guard<std::mutex> lock(support_mutex);
+  if (decided_support) return *decided_support;
+  if (auto known = support_without_trying()) return *(decided_support = known);
+  return *(decided_support = trial_support(limits));  // asked before any case
 }
 
 }  // namespace detail
@@ -619,9 +640,14 @@ SandboxResult run_sandboxed(const std::string& command, const std::string& input
     // below, without namespaces, unless they are required).
     bool world_made = false;
     SandboxResult r = run_case(command, input, limits, true, &world_made);
-    if (!world_made && !r.started) return r;  // stopped, or not set up: nothing learned
-    detail::decided_support = detail::support_shown_by(r, world_made);
-    if (world_made) return r;
+    if (world_made) {
+      detail::decided_support = detail::NamespaceSupport{true, ""};
+      return r;
+    }
+    if (!r.started) return r;  // stopped, or not set up: nothing learned
+    // No "ready": bwrap's own set-up failed, or the case read the line out of the pipe itself
+    // (through /proc/PPID/fd). The empty trial decides, and the case runs again as it says.
+    detail::decided_support = detail::trial_support(limits);
   }
   const detail::NamespaceSupport& support = *detail::decided_support;
   lock.unlock();

@@ -532,14 +532,17 @@ TEST(GradingIsolation, ABwrapThatCannotMakeAWorldIsFoundByTheFirstCaseWhichRunsA
 }
 
 // The hostile side of the same: a first case that fails the way a bwrap that can't make a
-// world fails (its message, status 1, its wrapper killed so no count is written) must not talk
-// the grader out of namespaces for the cases after it.
+// world fails (its message, status 1, its wrapper killed so no count is written), after trying
+// to read the wrapper's "ready" out of the pipe itself (through /proc/PPID/fd: this kernel
+// refuses, a write end reopens write-only; where one allows it, the grader's empty trial case
+// decides instead), must not talk the grader out of namespaces for the cases after it.
 TEST(GradingIsolation, AFirstCaseThatPosesAsAFailedBwrapKeepsEveryCaseInNamespaces) {
   const IsolationStatus here = isolation_status(SandboxLimits{});  // a trial in this process, not the grader's
   if (!here.namespaces) GTEST_SKIP() << "no namespaces here: " << here.bubblewrap;
   const std::string out = temp_path("poses_as_bwrap.json");
   const auto run = run_shell(kGrade + " -q --rubric " + small_rubric() + " --format json --output " + out +
-                             " --submission-cmd 'echo \"bwrap: Creating new namespace failed\" >&2; kill -9 $PPID; exit 1'");
+                             " --submission-cmd 'for f in /proc/$PPID/fd/*; do timeout 0.3 head -c 64 $f >/dev/null 2>&1; "
+                             "done; echo \"bwrap: Creating new namespace failed\" >&2; kill -9 $PPID; exit 1'");
   ASSERT_EQ(run.exit_code, 0) << run.err;
   const json r = json::parse(slurp(out));
   EXPECT_EQ(r["isolation"].get<std::string>().rfind("namespaces (bubblewrap", 0), 0u) << r["isolation"];

@@ -187,6 +187,14 @@ INSTANTIATE_TEST_SUITE_P(
                    "activations[0]: 'relu:0.2': only leaky_relu takes a parameter"},
         BadProblem{"two_slopes", R"({"layers":[2,2,2,3],"activations":["leaky_relu:0.1","leaky_relu:0.3","identity"],"loss":"cross_entropy","X":[[1,2]],"y":[0]})",
                    "activations[1]: 'leaky_relu:0.3': a net has one leaky_relu slope, and an earlier layer's is 0.1"},
+        BadProblem{"too_many_class_indices",
+                   R"({"layers":[2,65536],"activations":["identity"],"loss":"cross_entropy","X":[[1,2]],"y":[)" +
+                       std::string(400000, '0').replace(1, std::string::npos, [] {
+                         std::string s;
+                         for (int i = 1; i < 200000; ++i) s += ",0";
+                         return s;
+                       }()) + "]}",
+                   "y: 200000 class indices of 65536 classes are more one-hot targets than a batch may hold"},
         BadProblem{"negative_weight_decay", softmax_with("weight_decay", "-0.1"),
                    "weight_decay: expected a number >= 0 (the λ of the loss's (λ/2)·Σ‖W‖²), got -0.1"},
         BadProblem{"string_weight_decay", softmax_with("weight_decay", R"("1e-3")"),

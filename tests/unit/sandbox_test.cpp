@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <set>
 #include <string>
 
@@ -82,6 +83,33 @@ class Sandbox : public ::testing::TestWithParam<IsolationMode> {
 
 INSTANTIATE_TEST_SUITE_P(Modes, Sandbox, ::testing::Values(IsolationMode::namespaces, IsolationMode::basic),
                          [](const auto& test_info) { return test_info.param == IsolationMode::namespaces ? "namespaces" : "basic"; });
+
+// This process's children that have exited and not been reaped.
+int zombie_children() {
+  int zombies = 0;
+  DIR* proc = opendir("/proc");
+  while (dirent* entry = readdir(proc)) {
+    if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
+    std::ifstream stat(std::string("/proc/") + entry->d_name + "/stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    const auto close_paren = text.rfind(')');
+    char state = 0;
+    long ppid = 0;
+    if (close_paren != std::string::npos && std::sscanf(text.c_str() + close_paren + 1, " %c %ld", &state, &ppid) == 2 &&
+        ppid == getpid() && state == 'Z')
+      ++zombies;
+  }
+  closedir(proc);
+  return zombies;
+}
+
+// The grader is every case's subreaper: the namespace's pid 1, which outlives the outer bwrap
+// by a moment, comes back to it and must be reaped, or a class run piles up zombies until
+// fork fails.
+TEST_P(Sandbox, FinishedCasesLeaveNoZombiesBehind) {
+  for (int i = 0; i < 12; ++i) EXPECT_TRUE(run_sandboxed("true", "", quick()).exited_cleanly());
+  EXPECT_LE(zombie_children(), 2) << "zombies pile up";
+}
 
 TEST_P(Sandbox, PassesStdinThroughAndReadsStdout) {
   const std::string big(3 << 20, 'x');  // bigger than a pipe: writing and reading must interleave

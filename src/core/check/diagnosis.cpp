@@ -357,18 +357,32 @@ void add_hint(TensorComparison& c, const std::string& text, const std::vector<st
 std::string mistake_step(const MlpSpec& spec, Mistake m, int64_t k) {
   switch (m) {
     case Mistake::bias_averaged:
-    case Mistake::bias_first_row: return bias_step(k);
+    case Mistake::bias_first_row:
+    case Mistake::weight_decay_on_biases: return bias_step(k);
+    case Mistake::weight_decay_doubled:
+    case Mistake::weight_decay_halved: return weight_step(k);  // its decay term
     case Mistake::batch_mean_twice: return fmt::format("layer {0}'s step from dz{0} to dW{0} and db{0}", k);
     case Mistake::update_returned: return "the step that returns the parameter gradients";
     case Mistake::relu_grad_one_at_zero:
     case Mistake::relu_mask_on_upstream:
     case Mistake::derivative_of_output:
     case Mistake::derivative_formula_on_z:
-    case Mistake::activation_derivative_forgotten: return activation_step(spec, k);
+    case Mistake::activation_derivative_forgotten:
+    case Mistake::leaky_slope_forgotten: return activation_step(spec, k);
     case Mistake::bce_extra_sigmoid_derivative: return activation_step(spec, spec.num_layers());
     case Mistake::input_gradient_untransposed: return input_step(k + 1);  // it changes dh_k
-    default: return loss_step(spec);
+    case Mistake::loss_summed:
+    case Mistake::loss_summed_over_all:
+    case Mistake::loss_mean_over_batch_only:
+    case Mistake::loss_sign_flipped:
+    case Mistake::mse_factor_two_missing:
+    case Mistake::mse_factor_two_doubled:
+    case Mistake::mse_half_summed:
+    case Mistake::logits_extra_sigmoid_derivative:
+    case Mistake::softmax_onehot_not_subtracted:
+    case Mistake::softmax_jacobian_after_fused: return loss_step(spec);
   }
+  return loss_step(spec);
 }
 
 // One voice: when replays name the mistake, the first divergence names its step and no other.

@@ -17,7 +17,7 @@ namespace {
 constexpr std::array<std::pair<const char*, Activation>, 5> kActivations{{
     {"relu", Activation::relu}, {"sigmoid", Activation::sigmoid},
     {"tanh", Activation::tanh}, {"identity", Activation::identity}, {"leaky_relu", Activation::leaky_relu}}};
-constexpr double kDefaultNegativeSlope = 0.01;  // torch's
+const double kDefaultNegativeSlope = MlpSpec{}.negative_slope;  // torch's
 constexpr std::array<std::pair<const char*, Loss>, 4> kLosses{{
     {"mse", Loss::mse}, {"bce", Loss::bce}, {"bce_with_logits", Loss::bce_with_logits},
     {"cross_entropy", Loss::cross_entropy}}};
@@ -86,7 +86,7 @@ void append_activation(MlpSpec& spec, const std::string& written, const std::str
 std::string written_activation(const MlpSpec& spec, int64_t k) {
   const Activation act = spec.activation(k);
   if (act == Activation::leaky_relu && spec.negative_slope != kDefaultNegativeSlope)
-    return fmt::format("leaky_relu:{:g}", spec.negative_slope);
+    return fmt::format("leaky_relu:{}", spec.negative_slope);  // the shortest form that reads back exactly
   return to_string(act);
 }
 std::string loss_names() { return names_of(kLosses); }

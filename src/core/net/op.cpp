@@ -68,7 +68,7 @@ TensorMap manual_op_gradients(const OpCase& c) {
     const Tensor& z = in.at("z");
     const int64_t n = static_cast<int64_t>(z.values.size());
     std::vector<double> h(z.values.size()), dz(z.values.size());
-    const double slope = MlpSpec{}.negative_slope;  // an op case's leaky_relu has torch's default
+    const double slope = MlpSpec{}.negative_slope;  // no op is a leaky_relu yet: torch's default
     kernels::activation_forward(*act, h.data(), z.values.data(), n, slope);
     kernels::activation_backward(*act, dz.data(), in.at("dh").values.data(), h.data(), n, slope);
     out["dz"] = Tensor{z.shape, dz};

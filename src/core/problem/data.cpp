@@ -122,6 +122,8 @@ void set_csv_data(Problem& problem, const std::string& path) {
     }
     problem.X.values.insert(problem.X.values.end(), numbers.begin(), numbers.begin() + n_in);
     if (class_column) {
+      // One short column becomes a row of C targets: refused at the batch limit, not after the memory is gone.
+      validate_batch_size(problem.spec, rows + 1, path);
       if (const std::string why = why_not_class_index(numbers.back(), n_out); !why.empty())
         throw InputError(path, where + ", column " + std::to_string(n_in + 1), why);
       std::vector<double> one_hot(static_cast<size_t>(n_out), 0.0);

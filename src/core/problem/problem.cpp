@@ -90,6 +90,14 @@ Tensor one_hot_targets(const Tensor& classes, int64_t num_classes, const std::st
   if (classes.shape.size() != 1)
     throw InputError(source, field, "expected class indices, a list [batch], got shape " + shape_to_string(classes.shape));
   const int64_t batch = classes.shape[0];
+  // Before allocating: a short file of indices must not ask for gigabytes of one-hot rows.
+  try {
+    validate_batch_size(MlpSpec{{num_classes, num_classes}, {Activation::identity}}, batch, source);
+  } catch (const InputError&) {
+    throw InputError(source, field,
+                     std::to_string(batch) + " class indices of " + std::to_string(num_classes) +
+                         " classes are more one-hot targets than a batch may hold; use a smaller batch");
+  }
   Tensor one_hot{{batch, num_classes}, std::vector<double>(static_cast<size_t>(batch * num_classes), 0.0)};
   for (int64_t r = 0; r < batch; ++r) {
     const double v = classes.values[static_cast<size_t>(r)];
