@@ -26,8 +26,8 @@ struct Bubblewrap {
 const Bubblewrap& find_bubblewrap();
 
 // Whether bubblewrap makes a case's world here, decided once per process (sandbox.cpp): by
-// the first case that runs with namespaces, which the others wait for, or, asked before any
-// case has run, by a trial case on an empty submission. Either runs as a case does (as its
+// the first case whose world was made, or by a trial case on an empty submission (when a case
+// had no world, or when asked before any case has run). Either runs as a case does (as its
 // own uid when the grader is root).
 struct NamespaceSupport {
   bool usable = false;

@@ -632,28 +632,32 @@ std::string SandboxResult::failure() const {
 
 SandboxResult run_sandboxed(const std::string& command, const std::string& input, const SandboxLimits& limits) {
   if (limits.isolation == IsolationMode::basic) return run_case(command, input, limits, false);
-  std::unique_lock<std::mutex> lock(detail::support_mutex);
-  if (!detail::decided_support) detail::decided_support = detail::support_without_trying();
-  if (!detail::decided_support) {
-    // The first case is the trial, with no start-up probe before it; the others wait for it.
-    // Its world either was made (it ran in it) or never was (nothing of it ran: it runs again
-    // below, without namespaces, unless they are required).
+  std::optional<detail::NamespaceSupport> support;
+  {
+    std::lock_guard<std::mutex> lock(detail::support_mutex);
+    if (!detail::decided_support) detail::decided_support = detail::support_without_trying();
+    support = detail::decided_support;
+  }
+  if (!support) {
+    // Not decided yet: this case runs in bubblewrap, and its world either was made (it ran in
+    // it) or never was (nothing of it ran). Other workers' first cases run alike meanwhile,
+    // never waiting on this one (a hanging first case must not spend their time budgets).
     bool world_made = false;
     SandboxResult r = run_case(command, input, limits, true, &world_made);
+    std::lock_guard<std::mutex> lock(detail::support_mutex);
     if (world_made) {
-      detail::decided_support = detail::NamespaceSupport{true, ""};
+      if (!detail::decided_support) detail::decided_support = detail::NamespaceSupport{true, ""};
       return r;
     }
     if (!r.started) return r;  // stopped, or not set up: nothing learned
     // No "ready": bwrap's own set-up failed, or the case read the line out of the pipe itself
     // (through /proc/PPID/fd). The empty trial decides, and the case runs again as it says.
-    detail::decided_support = detail::trial_support(limits);
+    if (!detail::decided_support) detail::decided_support = detail::trial_support(limits);
+    support = detail::decided_support;
   }
-  const detail::NamespaceSupport& support = *detail::decided_support;
-  lock.unlock();
-  if (!support.usable && limits.isolation == IsolationMode::namespaces)
-    throw std::runtime_error("namespaces are required but unavailable: " + support.unavailable_because);
-  return run_case(command, input, limits, support.usable);
+  if (!support->usable && limits.isolation == IsolationMode::namespaces)
+    throw std::runtime_error("namespaces are required but unavailable: " + support->unavailable_because);
+  return run_case(command, input, limits, support->usable);
 }
 
 void require_copyable_submission(const std::string& directory, const SandboxLimits& limits) {

@@ -80,9 +80,10 @@ struct SandboxResult {
 // directory), LANG and nothing else in its environment, and no descriptor but 0, 1 and 2.
 // Never throws for what the command does; throws std::runtime_error only when the grader
 // itself can't set up, and then leaves no descriptor, directory or cgroup behind.
-// With IsolationMode::automatic, the first case of the process is run in bubblewrap and tells
-// whether it works here (the others wait for it); if bubblewrap could not make its world,
-// that case runs again without namespaces, as every later one does.
+// With IsolationMode::automatic, the first cases of the process run in bubblewrap (each
+// worker's, side by side), and the first whose world was made says it works here. A case
+// whose world was not made concludes nothing: an empty trial case decides, and it runs again
+// as the trial says, as every later case does.
 SandboxResult run_sandboxed(const std::string& command, const std::string& input, const SandboxLimits& limits);
 
 // Refuses (std::invalid_argument, saying why) a submission directory that can't be copied
