@@ -336,14 +336,20 @@ TEST(CliLab, SoftmaxDerivesSMinusOneHotAndAgreesWithLibTorch) {
   EXPECT_NE(big.out.find("s - onehot vs LibTorch               max |diff| 0.000e+00  ok"), std::string::npos) << big.out;
   EXPECT_NE(big.out.find("note: here e^(max z) overflows the dtype"), std::string::npos) << big.out;
   EXPECT_NE(big.out.find("note: s_y underflows to 0 here"), std::string::npos) << big.out;
+  // Its own class at 1000: the loss and every gradient are exactly 0 on both sides, which
+  // proves nothing about the gradient: vacuous (exit 3), never a pass.
   const CliRun json = gradverify("softmax --logits 1000,-1000,0 --label 0 --dtype float32 --format json");
-  ASSERT_EQ(json.exit_code, 0) << json.out << json.err;
+  ASSERT_EQ(json.exit_code, 3) << json.out << json.err;
   const auto doc = nlohmann::json::parse(json.out);
-  EXPECT_TRUE(doc["passed"].get<bool>());
+  EXPECT_FALSE(doc["passed"].get<bool>());
+  EXPECT_EQ(doc["verdict"], "vacuous");
   EXPECT_TRUE(doc["unshifted_softmax_overflows"].get<bool>());
   EXPECT_EQ(doc["checks"].size(), 4u);
   EXPECT_EQ(doc["cross_entropy"].get<double>(), 0);
   EXPECT_EQ(doc["grad_fused"], nlohmann::json::parse("[0.0, 0.0, 0.0]"));
+  const CliRun shifted = gradverify("softmax --logits 1000,999,0 --label 0 --format json");
+  ASSERT_EQ(shifted.exit_code, 0) << shifted.out << shifted.err;  // the same size of logits, not degenerate
+  EXPECT_EQ(nlohmann::json::parse(shifted.out)["verdict"], "pass");
 }
 
 TEST(CliLab, SaturatedBceIsAFindingWithItsReason) {

@@ -86,12 +86,13 @@ std::string expected_kind(StudentBug bug, const Problem& p) {
     case StudentBug::update_returned: return "update_returned";
     case StudentBug::dh_untransposed: return "input_gradient_untransposed";
     case StudentBug::mse_half_summed: return "mse_half_summed";
-    case StudentBug::softmax_onehot_not_subtracted: return "softmax_onehot_not_subtracted";
-    case StudentBug::softmax_jacobian_after_fused: return "softmax_jacobian_after_fused";
-    case StudentBug::weight_decay_on_biases: return "weight_decay_on_biases";
-    case StudentBug::weight_decay_doubled: return "weight_decay_doubled";
-    case StudentBug::weight_decay_halved: return "weight_decay_halved";
-    case StudentBug::leaky_slope_forgotten: return "leaky_slope_forgotten";
+    // The next lab's bugs are named as the mistakes they plant.
+    case StudentBug::softmax_onehot_not_subtracted:
+    case StudentBug::softmax_jacobian_after_fused:
+    case StudentBug::weight_decay_on_biases:
+    case StudentBug::weight_decay_doubled:
+    case StudentBug::weight_decay_halved:
+    case StudentBug::leaky_slope_forgotten: return testing::to_string(bug);
     case StudentBug::none:
     case StudentBug::missing_array: return "";
   }

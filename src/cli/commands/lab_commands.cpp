@@ -19,6 +19,52 @@
 #include "usage.h"
 
 namespace gradverify::cli {
+namespace {
+
+// ---- what the lab's commands share: the dtype, the report's form, and the checks' verdicts --
+
+void add_report_options(CLI::App* cmd, std::string& dtype, std::string& format, std::string& output_path) {
+  cmd->add_option("--dtype", dtype, "float64 or float32, for both sides")
+      ->capture_default_str()
+      ->check(one_of({"float64", "float32"}));
+  cmd->add_option("--format", format, "table or json")->capture_default_str()->check(one_of({"table", "json"}));
+  cmd->add_option("--output,-o", output_path, "Write the report to this file instead of stdout");
+}
+
+std::string verdict_word(const TensorComparison& c) { return !c.passed ? "FAIL" : c.vacuous ? "VACUOUS" : "ok"; }
+
+// Tensor comparisons, then the check of a loss's value (which has no per-element table). As a
+// whole check: any failure fails it, and otherwise any vacuous tensor (all zeros on both sides
+// proves nothing) makes it vacuous, never a pass.
+struct LabChecks {
+  std::vector<const TensorComparison*> tensors;
+  std::string loss_name;
+  bool loss_passed = false;
+
+  Verdict verdict() const {
+    bool failed = !loss_passed, vacuous = false;
+    for (const auto* c : tensors) failed = failed || !c->passed, vacuous = vacuous || c->vacuous;
+    return failed ? Verdict::fail : vacuous ? Verdict::vacuous : Verdict::pass;
+  }
+  nlohmann::json to_json(const std::string& loss_json_name) const {
+    nlohmann::json checks = nlohmann::json::array();
+    for (const auto* c : tensors)
+      checks.push_back(
+          {{"name", c->name}, {"passed", c->passed}, {"vacuous", c->vacuous}, {"max_abs_diff", c->max_abs_diff}});
+    checks.push_back({{"name", loss_json_name}, {"passed", loss_passed}});
+    return checks;
+  }
+  std::string table(const std::string& dtype, const Tolerances& tol) const {
+    std::string out = fmt::format("Checks ({} on every side; pass if |a - b| <= atol + {:g}·|b|, atol {:g} + {:g}·max|b|):\n",
+                                  dtype, tol.rtol, tol.atol_abs, tol.atol_scale);
+    for (const auto* c : tensors)
+      out += fmt::format("  {:<36} max |diff| {:>9.3e}  {}\n", c->name, c->max_abs_diff, verdict_word(*c));
+    out += fmt::format("  {:<36} {:>20}  {}\n\n", loss_name, "", loss_passed ? "ok" : "FAIL");
+    return out;
+  }
+};
+
+}  // namespace
 
 // ---- neuron: Solution 1 --------------------------------------------------------------------
 
@@ -46,11 +92,7 @@ Examples:
   cmd->add_option("--activation", o.activation, "relu, sigmoid, tanh or identity")
       ->capture_default_str()
       ->check(one_of({"relu", "sigmoid", "tanh", "identity"}));
-  cmd->add_option("--dtype", o.dtype, "float64 or float32, for both sides")
-      ->capture_default_str()
-      ->check(one_of({"float64", "float32"}));
-  cmd->add_option("--format", o.format, "table or json")->capture_default_str()->check(one_of({"table", "json"}));
-  cmd->add_option("--output,-o", o.output_path, "Write the report to this file instead of stdout");
+  add_report_options(cmd, o.dtype, o.format, o.output_path);
 }
 
 namespace {
@@ -93,9 +135,6 @@ NeuronSteps neuron_steps(const Problem& p) {
   s.dL_db = static_cast<double>(grads.params.b[0].data[0]);
   return s;
 }
-
-
-std::string verdict_word(const TensorComparison& c) { return !c.passed ? "FAIL" : c.vacuous ? "VACUOUS" : "ok"; }
 
 }  // namespace
 
@@ -172,18 +211,15 @@ the full chain rule [-y/ŷ + (1-y)/(1-ŷ)]·ŷ(1-ŷ) and the simplified ŷ - y (
 Both are checked against LibTorch autograd through binary_cross_entropy(sigmoid(z)) and
 binary_cross_entropy_with_logits(z), per sample (torch's mean-loss gradient times n).
 
-Exit status: 0 everything agrees, 1 something differs, 2 a usage or input error.
+Exit status: 0 everything agrees, 1 something differs, 2 a usage or input error, 3 nothing
+differs but a comparison is all zeros on both sides (vacuous: it proves nothing).
 
 Examples:
   gradverify bce
   gradverify bce --labels 1,0 --logits 30,-30 --dtype float32)");
   cmd->add_option("--labels", o.labels, "Targets in [0, 1], comma-separated")->capture_default_str();
   cmd->add_option("--logits", o.logits, "Logits z, comma-separated, one per label")->capture_default_str();
-  cmd->add_option("--dtype", o.dtype, "float64 or float32, for both sides")
-      ->capture_default_str()
-      ->check(one_of({"float64", "float32"}));
-  cmd->add_option("--format", o.format, "table or json")->capture_default_str()->check(one_of({"table", "json"}));
-  cmd->add_option("--output,-o", o.output_path, "Write the report to this file instead of stdout");
+  add_report_options(cmd, o.dtype, o.format, o.output_path);
 }
 
 namespace {
@@ -273,9 +309,9 @@ int run_bce(const BceOptions& o) {
   const TensorComparison simple_vs_logits = compare_tensor("ŷ - y vs LibTorch BCE-with-logits", submitted(v.grad_simple), per_sample(torch_logits), tol);
   const double mean_atol = tol.atol_for_scale(std::fabs(torch_bce.loss)) + tol.rtol * std::fabs(torch_bce.loss);
   const bool means_agree = std::fabs(v.mean - torch_bce.loss) <= mean_atol && std::fabs(v.mean - torch_logits.loss) <= mean_atol;
-  const std::vector<const TensorComparison*> checks = {&bce_vs_nll, &full_vs_simple, &simple_vs_bce, &full_vs_bce, &simple_vs_logits};
-  bool all_agree = means_agree;
-  for (const auto* c : checks) all_agree = all_agree && c->passed;
+  const LabChecks checks{{&bce_vs_nll, &full_vs_simple, &simple_vs_bce, &full_vs_bce, &simple_vs_logits},
+                         "mean BCE vs LibTorch (both)", means_agree};
+  const Verdict verdict = checks.verdict();
 
   if (o.format == "json") {
     nlohmann::json doc = {{"labels", labels}, {"logits", logits}, {"dtype", o.dtype}, {"predictions", v.predictions},
@@ -284,12 +320,10 @@ int run_bce(const BceOptions& o) {
                           {"libtorch", {{"bce_mean", torch_bce.loss}, {"bce_with_logits_mean", torch_logits.loss},
                                         {"bce_grad", per_sample(torch_bce).values},
                                         {"bce_with_logits_grad", per_sample(torch_logits).values}}},
-                          {"checks", nlohmann::json::array()}, {"passed", all_agree}};
-    for (const auto* c : checks)
-      doc["checks"].push_back({{"name", c->name}, {"passed", c->passed}, {"max_abs_diff", c->max_abs_diff}});
-    doc["checks"].push_back({{"name", "mean BCE vs LibTorch"}, {"passed", means_agree}});
-    write_output(doc.dump(1) + "\n", o.output_path, written_to(all_agree ? "pass" : "fail", o.output_path));
-    return all_agree ? 0 : 1;
+                          {"checks", checks.to_json("mean BCE vs LibTorch")},
+                          {"passed", verdict == Verdict::pass}, {"verdict", to_string(verdict)}};
+    write_output(doc.dump(1) + "\n", o.output_path, written_to(to_string(verdict), o.output_path));
+    return exit_code(verdict);
   }
   std::string out = fmt::format("gradverify bce: binary cross-entropy after a sigmoid, {}\n\n", o.dtype);
   out += fmt::format("  labels y       {}\n", rounded_list(labels));
@@ -310,21 +344,18 @@ int run_bce(const BceOptions& o) {
          "          = -y(1-ŷ) + (1-y)ŷ = -y + yŷ + ŷ - yŷ = ŷ - y\n"
          "  And BCE is the Bernoulli negative log-likelihood: P(y | ŷ) = ŷ^y (1-ŷ)^(1-y), so\n"
          "  -log P = -[y·log(ŷ) + (1-y)·log(1-ŷ)] = BCE.\n\n";
-  out += fmt::format("Checks ({} on every side; pass if |a - b| <= atol + {:g}·|b|, atol {:g} + {:g}·max|b|):\n", o.dtype,
-                     tol.rtol, tol.atol_abs, tol.atol_scale);
-  for (const auto* c : checks)
-    out += fmt::format("  {:<36} max |diff| {:>9.3e}  {}\n", c->name, c->max_abs_diff, c->passed ? "ok" : "FAIL");
-  out += fmt::format("  {:<36} {:>20}  {}\n\n", "mean BCE vs LibTorch (both)", "", means_agree ? "ok" : "FAIL");
+  out += checks.table(o.dtype, tol);
   bool saturated = false;
   for (double p : v.predictions) saturated = saturated || p * (1 - p) < 1e-12;
-  if (!all_agree && saturated)
+  if (verdict != Verdict::pass && saturated)
     out += "  note: some ŷ are saturated (ŷ(1-ŷ) < 1e-12). There torch's binary_cross_entropy floors ŷ(1-ŷ) at\n"
            "        1e-12 and 1 - ŷ has lost its digits, so the chain rule through BCE(σ(z)) is not ŷ - y, and\n"
            "        its loss is off too. binary_cross_entropy_with_logits stays exact: compute BCE from logits.\n\n";
-  out += all_agree ? "PASS: BCE is the Bernoulli NLL, ∂BCE/∂z = ŷ - y, and LibTorch agrees\n"
-                   : "FAIL: something above differs\n";
-  write_output(out, o.output_path, written_to(all_agree ? "pass" : "fail", o.output_path), Audience::people);
-  return all_agree ? 0 : 1;
+  out += verdict == Verdict::pass ? "PASS: BCE is the Bernoulli NLL, ∂BCE/∂z = ŷ - y, and LibTorch agrees\n"
+         : verdict == Verdict::vacuous ? "VACUOUS: nothing differs, but an all-zero comparison above proves nothing\n"
+                                       : "FAIL: something above differs\n";
+  write_output(out, o.output_path, written_to(to_string(verdict), o.output_path), Audience::people);
+  return exit_code(verdict);
 }
 
 // ---- softmax: the next lab's cross-entropy --------------------------------------------------
@@ -340,18 +371,15 @@ two ways: the full chain rule through the softmax's Jacobian, ∂s_j/∂z_i = s_
 and the fused s - onehot(y) (checked equal). Both are checked against LibTorch autograd
 through cross_entropy(z, y).
 
-Exit status: 0 everything agrees, 1 something differs, 2 a usage or input error.
+Exit status: 0 everything agrees, 1 something differs, 2 a usage or input error, 3 nothing
+differs but a comparison is all zeros on both sides (vacuous: it proves nothing).
 
 Examples:
   gradverify softmax
   gradverify softmax --logits 1000,-1000,0 --label 1 --dtype float32)");
   cmd->add_option("--logits", o.logits, "One sample's logits, comma-separated (at least 2 classes)")->capture_default_str();
   cmd->add_option("--label", o.label, "Its class: an index from 0")->capture_default_str();
-  cmd->add_option("--dtype", o.dtype, "float64 or float32, for both sides")
-      ->capture_default_str()
-      ->check(one_of({"float64", "float32"}));
-  cmd->add_option("--format", o.format, "table or json")->capture_default_str()->check(one_of({"table", "json"}));
-  cmd->add_option("--output,-o", o.output_path, "Write the report to this file instead of stdout");
+  add_report_options(cmd, o.dtype, o.format, o.output_path);
 }
 
 namespace {
@@ -420,9 +448,8 @@ int run_softmax(const SoftmaxOptions& o) {
   const TensorComparison fused_vs_torch = compare_tensor("s - onehot vs LibTorch", submitted(v.grad_fused), torch_grad, tol);
   const TensorComparison chain_vs_torch = compare_tensor("chain rule vs LibTorch", submitted(v.grad_chain_rule), torch_grad, tol);
   const bool loss_agrees = tol.element_passes(v.loss, torch.loss, tol.atol_for_scale(std::fabs(torch.loss)));
-  const std::vector<const TensorComparison*> checks = {&chain_vs_fused, &fused_vs_torch, &chain_vs_torch};
-  bool all_agree = loss_agrees;
-  for (const auto* c : checks) all_agree = all_agree && c->passed;
+  const LabChecks checks{{&chain_vs_fused, &fused_vs_torch, &chain_vs_torch}, "cross-entropy vs LibTorch", loss_agrees};
+  const Verdict verdict = checks.verdict();
   double largest = 0;
   for (double z : logits) largest = std::max(largest, z);
   const bool naive_overflows = largest > (dtype == Dtype::float32 ? 88.72 : 709.78);  // log of the dtype's max
@@ -433,12 +460,10 @@ int run_softmax(const SoftmaxOptions& o) {
                           {"grad_chain_rule", v.grad_chain_rule}, {"grad_fused", v.grad_fused},
                           {"libtorch", {{"cross_entropy", torch.loss}, {"grad", torch_grad.values}}},
                           {"unshifted_softmax_overflows", naive_overflows},
-                          {"checks", nlohmann::json::array()}, {"passed", all_agree}};
-    for (const auto* c : checks)
-      doc["checks"].push_back({{"name", c->name}, {"passed", c->passed}, {"max_abs_diff", c->max_abs_diff}});
-    doc["checks"].push_back({{"name", "cross-entropy vs LibTorch"}, {"passed", loss_agrees}});
-    write_output(doc.dump(1) + "\n", o.output_path, written_to(all_agree ? "pass" : "fail", o.output_path));
-    return all_agree ? 0 : 1;
+                          {"checks", checks.to_json("cross-entropy vs LibTorch")},
+                          {"passed", verdict == Verdict::pass}, {"verdict", to_string(verdict)}};
+    write_output(doc.dump(1) + "\n", o.output_path, written_to(to_string(verdict), o.output_path));
+    return exit_code(verdict);
   }
   std::string out = fmt::format("gradverify softmax: cross-entropy over a softmax, one sample, {}\n\n", o.dtype);
   out += fmt::format("  logits z          {}\n", rounded_list(logits));
@@ -462,14 +487,12 @@ int run_softmax(const SoftmaxOptions& o) {
   if (v.probabilities[static_cast<size_t>(o.label)] == 0)
     out += "  note: s_y underflows to 0 here, so the full chain rule's -1/s_y · s_y is inf·0 = NaN; the fused\n"
            "        s - onehot never divides, and is what to compute.\n\n";
-  out += fmt::format("Checks ({} on every side; pass if |a - b| <= atol + {:g}·|b|, atol {:g} + {:g}·max|b|):\n", o.dtype,
-                     tol.rtol, tol.atol_abs, tol.atol_scale);
-  for (const auto* c : checks)
-    out += fmt::format("  {:<36} max |diff| {:>9.3e}  {}\n", c->name, c->max_abs_diff, c->passed ? "ok" : "FAIL");
-  out += fmt::format("  {:<36} {:>20}  {}\n\n", "cross-entropy vs LibTorch", "", loss_agrees ? "ok" : "FAIL");
-  out += all_agree ? "PASS: ∂CE/∂z = softmax(z) - onehot(y), and LibTorch agrees\n" : "FAIL: something above differs\n";
-  write_output(out, o.output_path, written_to(all_agree ? "pass" : "fail", o.output_path), Audience::people);
-  return all_agree ? 0 : 1;
+  out += checks.table(o.dtype, tol);
+  out += verdict == Verdict::pass ? "PASS: ∂CE/∂z = softmax(z) - onehot(y), and LibTorch agrees\n"
+         : verdict == Verdict::vacuous ? "VACUOUS: nothing differs, but an all-zero comparison above proves nothing\n"
+                                       : "FAIL: something above differs\n";
+  write_output(out, o.output_path, written_to(to_string(verdict), o.output_path), Audience::people);
+  return exit_code(verdict);
 }
 
 }  // namespace gradverify::cli
