@@ -40,11 +40,12 @@ void add_net_options(CLI::App* command, NetOptions& o, const std::string& proble
       ->check(whole_number_from(int64_t{0}, int64_t{4294967295}));
   command->add_option("--init", o.init,
                       "he: randn * sqrt(2/fan_in), numpy's stream, as the lab does; numpy: the same, by the "
-                      "lab's name; xavier: randn * sqrt(2/(fan_in+fan_out)). Biases start at 0. Not with a "
+                      "lab's name; xavier: randn * sqrt(2/(fan_in+fan_out)); these start biases at 0. torch: "
+                      "weights and biases uniform in ±1/sqrt(fan_in), nn.Linear's bounds. Not with a "
                       "--problem that has params")
       ->capture_default_str()
       ->each([&o](const std::string&) { o.init_given = true; })
-      ->check(one_of({"he", "numpy", "xavier"}));
+      ->check(one_of({"he", "numpy", "xavier", "torch"}));
 }
 
 std::vector<std::string> split_list(const std::string& list) {

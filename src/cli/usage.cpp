@@ -1,5 +1,7 @@
 #include "usage.h"
 
+#include "gradverify/grading/rubric.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -129,6 +131,32 @@ CLI::Validator existing_file() {
         return "no such file: '" + path + "'";
       },
       "", "existing_file");
+}
+
+CLI::Option* add_rubric_option(CLI::App* command, std::string& path, std::string& builtin) {
+  const CLI::Validator file_or_builtin(
+      [](std::string& text) -> std::string {
+        const auto name = builtin_rubric_named(text);
+        if (!name) return existing_file()(text);
+        const auto& names = builtin_rubric_names();
+        if (std::find(names.begin(), names.end(), *name) != names.end()) return "";
+        const auto meant = closest(*name, names);
+        return fmt::format("no built-in rubric is named '{}'; there are {}{}", *name, builtin_rubric_list(),
+                           meant ? "; did you mean builtin:" + *meant + "?" : "");
+      },
+      "", "rubric");
+  return command
+      ->add_option_function<std::string>(
+          "--rubric",
+          [&path, &builtin](const std::string& value) {
+            const auto name = builtin_rubric_named(value);
+            path = name ? "" : value;
+            builtin = name.value_or(builtin);
+          },
+          fmt::format("A rubric file, or builtin:NAME for a built-in one ({}) [default: builtin:lab, the first "
+                      "lab's]",
+                      builtin_rubric_list()))
+      ->check(file_or_builtin);
 }
 
 CLI::Validator existing_directory() {

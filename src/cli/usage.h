@@ -20,6 +20,10 @@ CLI::Validator one_of(std::vector<std::string> choices);
 CLI::Validator existing_file();
 CLI::Validator existing_directory();
 
+// --rubric FILE, or builtin:NAME for one of the built-in rubrics (rubric.h), for grade,
+// references and autograder-bundle: a file's path goes to `path`, a built-in's name to `builtin`.
+CLI::Option* add_rubric_option(CLI::App* command, std::string& path, std::string& builtin);
+
 // The candidate `word` was most likely meant as: within two edits, or a prefix of one.
 std::optional<std::string> closest(const std::string& word, const std::vector<std::string>& candidates);
 

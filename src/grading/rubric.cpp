@@ -35,7 +35,7 @@ double Rubric::max_score() const {
 }
 
 OpCase generate_op_case(Op op, int64_t batch, int64_t width, int64_t out_width, Dtype dtype,
-                        uint32_t seed) {
+                        uint32_t seed, const OpCaseOptions& options) {
   std::mt19937 rng(seed);
   std::normal_distribution<double> normal(0, 1);
   std::uniform_real_distribution<double> uniform(0, 1);
@@ -50,11 +50,14 @@ OpCase generate_op_case(Op op, int64_t batch, int64_t width, int64_t out_width, 
   OpCase c;
   c.op = op;
   c.dtype = dtype;
+  c.negative_slope = options.negative_slope;
   if (op_activation(op)) {
-    // A quarter of ReLU's inputs are exactly 0, where torch's ReLU'(0) = 0 is tested.
+    // A quarter of ReLU's inputs are exactly 0, where torch's ReLU'(0) = 0 (and leaky ReLU's
+    // slope at 0) is tested.
+    const bool kinked = op == Op::relu || op == Op::leaky_relu;
     c.inputs["z"] = tensor({batch, width}, [&] {
       const double z = 2 * normal(rng);
-      return op == Op::relu && uniform(rng) < 0.25 ? 0.0 : z;
+      return kinked && uniform(rng) < 0.25 ? 0.0 : z;
     });
     c.inputs["dh"] = tensor({batch, width}, [&] { return normal(rng); });
   } else if (op == Op::linear) {
@@ -62,6 +65,17 @@ OpCase generate_op_case(Op op, int64_t batch, int64_t width, int64_t out_width, 
     c.inputs["W"] = tensor({width, out_width}, [&] { return normal(rng) * std::sqrt(2.0 / static_cast<double>(width)); });
     c.inputs["b"] = tensor({out_width}, [&] { return 0.1 * normal(rng); });
     c.inputs["dz"] = tensor({batch, out_width}, [&] { return normal(rng); });
+  } else if (op == Op::cross_entropy) {
+    int64_t row = 0, column = 0;
+    c.inputs["logits"] = tensor({batch, width}, [&] {
+      const double offset = row % 2 == 0 ? options.logit_offset : -options.logit_offset;
+      if (++column == width) column = 0, ++row;
+      return 2 * normal(rng) + offset;
+    });
+    std::uniform_int_distribution<int64_t> label(0, width - 1);
+    Tensor y{{batch, width}, std::vector<double>(static_cast<size_t>(batch * width), 0.0)};
+    for (int64_t r = 0; r < batch; ++r) y.values[static_cast<size_t>(r * width + label(rng))] = 1;
+    c.inputs["y"] = y;
   } else {
     // mse: any predictions; bce: probabilities away from 0 and 1; bce_with_logits: logits.
     c.inputs["pred"] = tensor({batch, width}, [&] {
@@ -82,6 +96,7 @@ std::string case_request_json(const GradingCase& g) {
     doc["kind"] = "op";
     doc["op"] = to_string(g.op.op);
     doc["dtype"] = to_string(g.op.dtype);
+    if (g.op.op == Op::leaky_relu) doc["negative_slope"] = g.op.negative_slope;
     for (const auto& [name, tensor] : g.op.inputs) doc[name] = detail::tensor_to_json(tensor);
   }
   return doc.dump() + "\n";
@@ -121,15 +136,18 @@ struct CaseReader {
 
 const std::vector<std::string> kVisibilities = {"visible", "hidden", "after_due_date", "after_published"};
 const std::vector<std::string> kCaseKeys = {"name", "points", "visibility", "credit", "tolerance", "kind", "op",
-                                            "batch", "width", "out_width", "dtype", "seed", "layers", "activations",
-                                            "loss", "data", "init", "problem_file", "description"};
+                                            "batch", "width", "out_width", "negative_slope", "logit_offset", "dtype",
+                                            "seed", "layers", "activations", "loss", "weight_decay", "data", "init",
+                                            "problem_file", "description"};
 // Which of kCaseKeys each kind of case reads, beyond the common ones. A field a case would
 // not read is refused: "dtype": "float32" beside a problem_file would otherwise be ignored,
 // and the author would believe a float32 case was graded.
 const std::vector<std::string> kCommonCaseKeys = {"name", "points", "visibility", "credit", "tolerance", "kind",
                                                   "description"};
-const std::vector<std::string> kOpCaseKeys = {"op", "batch", "width", "out_width", "dtype", "seed"};
-const std::vector<std::string> kGeneratedMlpCaseKeys = {"layers", "activations", "loss", "data", "dtype", "init", "seed"};
+const std::vector<std::string> kOpCaseKeys = {"op", "batch", "width", "out_width", "negative_slope", "logit_offset",
+                                              "dtype", "seed"};
+const std::vector<std::string> kGeneratedMlpCaseKeys = {"layers", "activations", "loss", "weight_decay", "data",
+                                                        "dtype", "init", "seed"};
 const std::vector<std::string> kFileMlpCaseKeys = {"problem_file", "init", "seed"};  // init, seed: a file without params
 
 bool is_one_of(const std::string& name, const std::vector<std::string>& names) {
@@ -201,19 +219,35 @@ GradingCase read_case(const nlohmann::json& doc, const std::string& source, cons
     if (!parsed_op) r.fail("op", "expected one of " + op_names() + ", got '" + op_name + "'");
     const Op op = *parsed_op;
     if (op != Op::linear && doc.contains("out_width")) r.fail("out_width", "only the linear op has an out_width");
-    const int64_t batch = r.integer("batch", 4, 1, 4096), width = r.integer("width", 3, 1, 4096);
+    if (op != Op::leaky_relu && doc.contains("negative_slope"))
+      r.fail("negative_slope", "only the leaky_relu op has a negative_slope");
+    if (op != Op::cross_entropy && doc.contains("logit_offset"))
+      r.fail("logit_offset", "only the cross_entropy op has a logit_offset");
+    const int64_t batch = r.integer("batch", 4, 1, 4096);
+    const int64_t width = r.integer("width", 3, op == Op::cross_entropy ? 2 : 1, 4096);  // classes, for cross_entropy
     const int64_t out_width = r.integer("out_width", 2, 1, 4096);
+    OpCaseOptions options;
+    options.negative_slope = r.number("negative_slope", options.negative_slope, 1e-6, 0.999999);
+    options.logit_offset = r.number("logit_offset", 0, 0, 1e4);
     require_answerable(op_answer_numbers(op, batch, width, out_width));
-    g.op = generate_op_case(op, batch, width, out_width, *dtype, seed);
-    g.description = op == Op::linear ? fmt::format("linear backward, x {}x{}, W {}x{}, {}, seed {}", batch, width, width,
-                                                 out_width, dtype_name, seed)
-                                   : fmt::format("{} backward, {}x{}, {}, seed {}", op_name, batch, width, dtype_name, seed);
+    g.op = generate_op_case(op, batch, width, out_width, *dtype, seed, options);
+    if (op == Op::linear)
+      g.description = fmt::format("linear backward, x {}x{}, W {}x{}, {}, seed {}", batch, width, width, out_width,
+                                  dtype_name, seed);
+    else if (op == Op::cross_entropy)
+      g.description = fmt::format("cross_entropy backward, {} samples x {} classes{}, {}, seed {}", batch, width,
+                                  options.logit_offset > 0 ? fmt::format(", logits ±{:g}", options.logit_offset) : "",
+                                  dtype_name, seed);
+    else
+      g.description = fmt::format("{} backward, {}x{}{}, {}, seed {}", op_name, batch, width,
+                                  op == Op::leaky_relu ? fmt::format(", slope {:g}", options.negative_slope) : "",
+                                  dtype_name, seed);
   } else if (kind == "mlp") {
     g.kind = CaseKind::mlp;
     const std::string problem_file = r.string("problem_file", "");
     const std::string init_name = r.string("init", "he");
     const auto init = parse_init(init_name);
-    if (!init) r.fail("init", "expected he or xavier, got '" + init_name + "'");
+    if (!init) r.fail("init", "expected one of " + init_names() + ", got '" + init_name + "'");
     if (!problem_file.empty()) {
       const auto path = std::filesystem::path(problem_file).is_absolute() ? std::filesystem::path(problem_file)
                                                                          : base_dir / problem_file;
@@ -247,6 +281,7 @@ GradingCase read_case(const nlohmann::json& doc, const std::string& source, cons
       if (!loss) r.fail("loss", "expected one of " + loss_names() + ", got '" + loss_name + "'");
       spec.loss = *loss;
       spec.dtype = *dtype;
+      spec.weight_decay = r.number("weight_decay", 0, 0, 1e6);
       if (doc.contains("activations")) {
         if (!doc["activations"].is_array()) r.fail("activations", "expected a list such as [\"relu\", \"sigmoid\"]");
         for (const auto& a : doc["activations"]) {
@@ -281,9 +316,12 @@ GradingCase read_case(const nlohmann::json& doc, const std::string& source, cons
       }
       g.problem.params = init_params(spec, *init, seed);
       std::string acts;
-      for (auto a : spec.activations) acts += (acts.empty() ? "" : ",") + std::string(to_string(a));
-      g.description = fmt::format("{} {} {} {}, {} batch {}, seed {}", layers_to_string(spec.layers), acts,
-                                  to_string(spec.loss), dtype_name, data, g.problem.batch(), seed);
+      for (int64_t k = 1; k <= spec.num_layers(); ++k) acts += (acts.empty() ? "" : ",") + written_activation(spec, k);
+      g.description = fmt::format("{} {} {}{} {}, {} batch {}{}, seed {}", layers_to_string(spec.layers), acts,
+                                  to_string(spec.loss),
+                                  spec.weight_decay > 0 ? fmt::format(" weight decay {:g}", spec.weight_decay) : "",
+                                  dtype_name, data, g.problem.batch(),
+                                  *init == Init::he ? "" : fmt::format(", {} init", to_string(*init)), seed);
     }
     validate_problem(g.problem, source + ": " + field);
   } else {
@@ -348,9 +386,11 @@ Rubric parse_rubric_json(const std::string& text, const std::string& source, con
   return parse_rubric(detail::parse_json_text(text, source), source, base_dir);
 }
 
-std::string builtin_rubric_json() {
-  // Seeds chosen so that every reference is informative (no all-zero gradient); the grader
-  // refuses a case that isn't, so a change here that breaks that fails loudly.
+namespace {
+
+// Seeds chosen so that every reference is informative (no all-zero gradient); the grader
+// refuses a case that isn't, so a change here that breaks that fails loudly.
+std::string lab_rubric_json() {
   return R"RUBRIC({
   "name": "Manual backprop lab",
   "timeout_seconds": 10,
@@ -376,8 +416,54 @@ std::string builtin_rubric_json() {
 )RUBRIC";
 }
 
-Rubric builtin_rubric() {
-  return parse_rubric(nlohmann::json::parse(builtin_rubric_json()), "built-in rubric", ".");
+// The next lab's. Its nets start from torch's init, whose biases are not zero, so that weight
+// decay applied to the biases changes db; its float32 nets use class indices' one-hot rows as
+// every random:N does.
+std::string multiclass_rubric_json() {
+  return R"RUBRIC({
+  "name": "Softmax, leaky ReLU and weight decay lab",
+  "timeout_seconds": 10,
+  "memory_mb": 1024,
+  "cases": [
+    {"name": "Leaky ReLU backward", "points": 2, "kind": "op", "op": "leaky_relu", "batch": 4, "width": 5, "seed": 21},
+    {"name": "Leaky ReLU backward, slope 0.2 (hidden)", "points": 2, "visibility": "hidden", "kind": "op", "op": "leaky_relu", "negative_slope": 0.2, "batch": 6, "width": 4, "seed": 9121},
+    {"name": "Linear backward", "points": 4, "credit": "per_tensor", "kind": "op", "op": "linear", "batch": 5, "width": 4, "out_width": 3, "seed": 22},
+    {"name": "Softmax cross-entropy backward", "points": 4, "kind": "op", "op": "cross_entropy", "batch": 6, "width": 5, "seed": 23},
+    {"name": "Softmax cross-entropy backward, logits of ±1000", "points": 3, "kind": "op", "op": "cross_entropy", "batch": 4, "width": 4, "logit_offset": 1000, "seed": 24},
+    {"name": "Softmax cross-entropy backward, float32 (hidden)", "points": 2, "visibility": "hidden", "kind": "op", "op": "cross_entropy", "batch": 8, "width": 10, "dtype": "float32", "seed": 9123},
+    {"name": "MNIST-shaped net, 784-64-10", "points": 8, "credit": "per_tensor", "kind": "mlp", "layers": [784, 64, 10], "activations": ["relu", "identity"], "loss": "cross_entropy", "data": "random:16", "init": "torch", "seed": 25},
+    {"name": "MNIST-shaped net with weight decay", "points": 8, "credit": "per_tensor", "kind": "mlp", "layers": [784, 64, 10], "activations": ["relu", "identity"], "loss": "cross_entropy", "weight_decay": 0.001, "data": "random:16", "init": "torch", "seed": 26},
+    {"name": "Leaky ReLU net with weight decay (hidden)", "points": 6, "credit": "per_tensor", "visibility": "hidden", "kind": "mlp", "layers": [20, 16, 12, 5], "activations": ["leaky_relu:0.1", "leaky_relu:0.1", "identity"], "loss": "cross_entropy", "weight_decay": 0.01, "data": "random:12", "init": "torch", "seed": 9126},
+    {"name": "Softmax net, float32 (hidden)", "points": 4, "credit": "per_tensor", "visibility": "hidden", "kind": "mlp", "layers": [12, 8, 4], "activations": ["tanh", "identity"], "loss": "cross_entropy", "weight_decay": 0.005, "data": "random:10", "dtype": "float32", "init": "torch", "seed": 9127}
+  ]
+}
+)RUBRIC";
+}
+
+}  // namespace
+
+const std::vector<std::string>& builtin_rubric_names() {
+  static const std::vector<std::string> names = {"lab", "multiclass"};
+  return names;
+}
+
+std::string builtin_rubric_list() { return joined(builtin_rubric_names()); }
+
+std::string builtin_rubric_json(const std::string& name) {
+  if (name == "lab") return lab_rubric_json();
+  if (name == "multiclass") return multiclass_rubric_json();
+  throw InputError("--rubric", "", "no built-in rubric is named '" + name + "'; there are " + builtin_rubric_list());
+}
+
+Rubric builtin_rubric(const std::string& name) {
+  return parse_rubric(nlohmann::json::parse(builtin_rubric_json(name)),
+                      name == "lab" ? "built-in rubric" : "built-in rubric " + name, ".");
+}
+
+std::optional<std::string> builtin_rubric_named(const std::string& argument) {
+  if (argument == "builtin") return "lab";
+  if (argument.rfind("builtin:", 0) == 0) return argument.substr(8);
+  return std::nullopt;
 }
 
 }  // namespace gradverify

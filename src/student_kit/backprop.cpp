@@ -31,6 +31,13 @@ Matrix identity_backward(const Matrix& z, const Matrix& dh) {
   return Matrix(z.rows, z.cols);
 }
 
+Matrix leaky_relu_backward(const Matrix& z, const Matrix& dh, double negative_slope) {
+  // TODO: dL/dz = dL/dh where z > 0, else negative_slope * dL/dh (at z = 0 too, as in PyTorch)
+  (void)dh;
+  (void)negative_slope;
+  return Matrix(z.rows, z.cols);
+}
+
 LinearGrads linear_backward(const Matrix& x, const Matrix& W, const Matrix& dz) {
   // TODO: dW = x^T @ dz, db = dz summed over the batch (rows), dx = dz @ W^T
   (void)dz;
@@ -55,9 +62,17 @@ Matrix bce_with_logits_backward(const Matrix& logits, const Matrix& y) {
   return Matrix(logits.rows, logits.cols);
 }
 
+Matrix cross_entropy_backward(const Matrix& logits, const Matrix& y) {
+  // TODO: s = softmax of each row of logits, then dL/dlogits = (s - y) / N. Compute the
+  // softmax stably: exp(v - max of the row), or logits of 1000 overflow to inf.
+  (void)y;
+  return Matrix(logits.rows, logits.cols);
+}
+
 MlpGrads mlp_backward(const Mlp& net, const Matrix& X, const Matrix& y) {
   // TODO: run mlp_forward, take the loss's backward, then go back through the layers:
-  // activation backward, then linear backward, from the last layer to the first.
+  // activation backward, then linear backward, from the last layer to the first. With
+  // net.weight_decay = λ, each dW also gets the penalty's gradient.
   (void)X;
   (void)y;
   MlpGrads g;

@@ -23,10 +23,11 @@ Matrix transpose(const Matrix& a) {
 
 double sigmoid(double x) { return x >= 0 ? 1 / (1 + std::exp(-x)) : std::exp(x) / (1 + std::exp(x)); }
 
-Matrix activation_forward(const std::string& activation, const Matrix& z) {
+Matrix activation_forward(const std::string& activation, const Matrix& z, double negative_slope) {
   Matrix h = z;
   for (double& v : h.data) {
     if (activation == "relu") v = v > 0 ? v : 0;
+    else if (activation == "leaky_relu") v = v > 0 ? v : negative_slope * v;
     else if (activation == "sigmoid") v = sigmoid(v);
     else if (activation == "tanh") v = std::tanh(v);
     else if (activation != "identity") throw std::invalid_argument("unknown activation " + activation);
@@ -41,7 +42,7 @@ MlpForward mlp_forward(const Mlp& net, const Matrix& X) {
     Matrix z = matmul(*input, net.W[k]);
     for (int i = 0; i < z.rows; ++i)
       for (int j = 0; j < z.cols; ++j) z(i, j) += net.b[k](0, j);
-    f.h.push_back(activation_forward(net.activations[k], z));
+    f.h.push_back(activation_forward(net.activations[k], z, net.negative_slope));
     f.z.push_back(std::move(z));
     input = &f.h.back();
   }

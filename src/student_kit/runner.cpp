@@ -3,6 +3,7 @@
 // docs/grading.md). Print any debugging output to stderr: stdout is the answer.
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <iostream>
 #include <stdexcept>
 
@@ -27,11 +28,18 @@ lab::Matrix to_matrix(const json& value) {
   return m;
 }
 
+// NaN and Inf as the protocol's "nan", "inf" and "-inf" (JSON has no such numbers), so that
+// the grader can say where an overflow happened.
+json number_json(double x) {
+  if (std::isfinite(x)) return x;
+  return std::isnan(x) ? "nan" : x > 0 ? "inf" : "-inf";
+}
+
 json to_json(const lab::Matrix& m) {
   json rows = json::array();
   for (int i = 0; i < m.rows; ++i) {
     json row = json::array();
-    for (int j = 0; j < m.cols; ++j) row.push_back(m(i, j));
+    for (int j = 0; j < m.cols; ++j) row.push_back(number_json(m(i, j)));
     rows.push_back(row);
   }
   return rows;
@@ -39,7 +47,7 @@ json to_json(const lab::Matrix& m) {
 
 json vector_json(const lab::Matrix& m) {  // a (1, n) bias gradient as a vector
   json v = json::array();
-  for (double x : m.data) v.push_back(x);
+  for (double x : m.data) v.push_back(number_json(x));
   return v;
 }
 
@@ -53,8 +61,11 @@ json answer_op(const json& req) {
   if (op == "bce") return {{"dpred", to_json(lab::bce_backward(to_matrix(req.at("pred")), to_matrix(req.at("y"))))}};
   if (op == "bce_with_logits")
     return {{"dpred", to_json(lab::bce_with_logits_backward(to_matrix(req.at("pred")), to_matrix(req.at("y"))))}};
+  if (op == "cross_entropy")
+    return {{"dlogits", to_json(lab::cross_entropy_backward(to_matrix(req.at("logits")), to_matrix(req.at("y"))))}};
   const lab::Matrix z = to_matrix(req.at("z")), dh = to_matrix(req.at("dh"));
   if (op == "relu") return {{"dz", to_json(lab::relu_backward(z, dh))}};
+  if (op == "leaky_relu") return {{"dz", to_json(lab::leaky_relu_backward(z, dh, req.at("negative_slope")))}};
   if (op == "sigmoid") return {{"dz", to_json(lab::sigmoid_backward(z, dh))}};
   if (op == "tanh") return {{"dz", to_json(lab::tanh_backward(z, dh))}};
   if (op == "identity") return {{"dz", to_json(lab::identity_backward(z, dh))}};
@@ -68,8 +79,16 @@ json answer_mlp(const json& req) {
     net.W.push_back(to_matrix(req.at("params").at("W" + std::to_string(k))));
     net.b.push_back(to_matrix(req.at("params").at("b" + std::to_string(k))));
   }
-  net.activations = req.at("activations").get<std::vector<std::string>>();
+  // "leaky_relu:0.2" names leaky_relu with its slope (one for the whole net).
+  for (std::string activation : req.at("activations").get<std::vector<std::string>>()) {
+    if (const size_t colon = activation.find(':'); colon != std::string::npos) {
+      net.negative_slope = std::stod(activation.substr(colon + 1));
+      activation.resize(colon);
+    }
+    net.activations.push_back(activation);
+  }
   net.loss = req.at("loss");
+  net.weight_decay = req.value("weight_decay", 0.0);
   const lab::MlpGrads g = lab::mlp_backward(net, to_matrix(req.at("X")), to_matrix(req.at("y")));
   json answer;
   for (size_t k = 0; k < g.dW.size(); ++k) answer["dW" + std::to_string(k + 1)] = to_json(g.dW[k]);

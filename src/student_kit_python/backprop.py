@@ -33,6 +33,11 @@ def identity_backward(z, dh):
     return np.zeros_like(z)
 
 
+def leaky_relu_backward(z, dh, negative_slope):
+    # TODO (the next lab): dL/dz = dL/dh where z > 0, else negative_slope * dL/dh (at z = 0 too, as in PyTorch)
+    return np.zeros_like(z)
+
+
 # ---- linear: z = x @ W + b ----------------------------------------------------------------------
 
 def linear_backward(x, W, dz):
@@ -58,14 +63,24 @@ def bce_with_logits_backward(logits, y):
     return np.zeros_like(logits)
 
 
+def cross_entropy_backward(logits, y):
+    # TODO (the next lab): softmax cross-entropy, the MEAN over the N samples (rows), with respect to
+    # the logits. y holds one row of class probabilities per sample (one-hot for a class index).
+    # s = softmax of each row, then (s - y) / N; compute it stably, exp(logits - max of the row),
+    # or logits of 1000 overflow to inf.
+    return np.zeros_like(logits)
+
+
 # ---- the whole net ------------------------------------------------------------------------------
 
-def mlp_backward(params, activations, loss, X, y):
+def mlp_backward(params, activations, loss, X, y, weight_decay=0.0, negative_slope=0.01):
     """Return a dict: "dW1", "db1", ... for every layer, and (optional, but they help the grader
     tell you where a mistake is) "dz1", "dh1", ...: dL/dz and dL/dh of every layer.
 
-    params holds "W1", "b1", ...; activations one name per layer; loss is "mse", "bce" or
-    "bce_with_logits".
+    params holds "W1", "b1", ...; activations one name per layer; loss is "mse", "bce",
+    "bce_with_logits" or (the next lab) "cross_entropy". With weight_decay, the loss adds
+    (weight_decay / 2) * sum_k ||W_k||^2, and each dW its gradient; negative_slope is every
+    leaky_relu layer's.
     """
     grads = {}
     for k in range(1, len(activations) + 1):

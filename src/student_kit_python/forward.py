@@ -2,8 +2,10 @@
 
 Shapes follow the lab's notebook:
     z = x @ W + b     x is (N, in), W is (in, out), b is (out,), z is (N, out)
-    h = act(z)        relu, sigmoid, tanh or identity
-    L = mean over all elements of loss(h_L, y)
+    h = act(z)        relu, leaky_relu, sigmoid, tanh or identity
+    L = mean over all elements of loss(h_L, y)              mse, bce, bce_with_logits
+    L = mean over the N samples of -sum_c y log softmax(h_L)  cross_entropy (h_L are logits)
+      + (weight_decay / 2) * sum_k ||W_k||^2                  weights only, not biases
 """
 import numpy as np
 
@@ -14,9 +16,11 @@ def sigmoid(x):
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
-def activation_forward(activation, z):
+def activation_forward(activation, z, negative_slope=0.01):
     if activation == "relu":
         return np.maximum(z, 0)
+    if activation == "leaky_relu":
+        return np.where(z > 0, z, negative_slope * z)
     if activation == "sigmoid":
         return sigmoid(z)
     if activation == "tanh":
@@ -26,13 +30,13 @@ def activation_forward(activation, z):
     raise ValueError("unknown activation " + activation)
 
 
-def mlp_forward(params, activations, X):
+def mlp_forward(params, activations, X, negative_slope=0.01):
     """Every layer's z and h, as lists: zs[k] and hs[k] belong to layer k+1; hs[-1] is the prediction."""
     zs, hs = [], []
     h = X
     for k, activation in enumerate(activations, start=1):
         z = h @ params["W%d" % k] + params["b%d" % k]
-        h = activation_forward(activation, z)
+        h = activation_forward(activation, z, negative_slope)
         zs.append(z)
         hs.append(h)
     return zs, hs

@@ -133,13 +133,13 @@ TensorMap compute_op_reference(const OpCase& c) {
     z.backward(input("dz", false));
     out["dW"] = from_torch(W.grad()), out["db"] = from_torch(b.grad()), out["dx"] = from_torch(x.grad());
   } else if (const auto loss_kind = op_loss(c.op)) {
-    auto pred = input("pred", true);
+    auto pred = input(op_loss_input(c.op).c_str(), true);
     const auto y = input("y", false);
     apply_twin_loss(*loss_kind, pred, y).backward();
-    out["dpred"] = from_torch(pred.grad());
+    out[op_answer_names(c.op)[0]] = from_torch(pred.grad());
   } else {
     auto z = input("z", true);
-    apply_twin_activation(*op_activation(c.op), z, MlpSpec{}.negative_slope).backward(input("dh", false));
+    apply_twin_activation(*op_activation(c.op), z, c.negative_slope).backward(input("dh", false));
     out["dz"] = from_torch(z.grad());
   }
   return out;

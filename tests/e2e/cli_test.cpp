@@ -147,6 +147,23 @@ TEST(CliTrain, LearnsXorInLockstepWithBothOptimizers) {
   }
 }
 
+TEST(CliTrain, TrainsTheNextLabsSoftmaxNetWithWeightDecayInLockstep) {
+  // Cross-entropy over leaky ReLU, with the penalty: both sides descend the same loss, so the
+  // drift stays at rounding, and the loss falls (to the penalty's floor, not to 0).
+  for (const std::string optimizer : {"sgd", "adam"}) {
+    SCOPED_TRACE(optimizer);
+    const CliRun r = gradverify("train --format json --layers 4,16,3 --activations leaky_relu:0.1,identity --loss "
+                                "cross_entropy --weight-decay 1e-3 --data random:32 --steps 300 --lr " +
+                                std::string(optimizer == "sgd" ? "0.5" : "0.01") + " --optimizer " + optimizer);
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    const auto doc = nlohmann::json::parse(r.out);
+    EXPECT_TRUE(doc["lockstep"].get<bool>());
+    EXPECT_LE(doc["final"]["max_drift"]["difference"].get<double>(), doc["drift_tolerance"].get<double>());
+    EXPECT_LT(doc["final"]["manual_loss"].get<double>(), doc["curve"][0]["manual_loss"].get<double>() / 4)
+        << doc["final"];
+  }
+}
+
 bool is_png(const std::string& path) { return slurp(path).rfind("\x89PNG\r\n\x1a\n", 0) == 0; }
 
 TEST(CliTrain, TheHeadlineClaimsLockstepButNotLearningWhenTheLossMissedItsTarget) {

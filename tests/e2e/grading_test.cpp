@@ -96,6 +96,15 @@ TEST(Grading, TheUntouchedSkeletonScoresZeroWithoutUpsettingTheGrader) {
   }
 }
 
+TEST(Grading, TheKitsSolutionScoresFullMarksOnTheNextLabsRubricAndItsSkeletonZero) {
+  const json solution = grade(kSolution, "--rubric builtin:multiclass");
+  EXPECT_EQ(solution["score"].get<double>(), builtin_rubric("multiclass").max_score());
+  EXPECT_EQ(solution["cases"].size(), builtin_rubric("multiclass").cases.size());
+  const json skeleton = grade(kSkeleton, "--rubric builtin:multiclass");
+  EXPECT_EQ(skeleton["score"].get<double>(), 0);
+  for (const auto& c : skeleton["cases"]) EXPECT_EQ(c["failure"], "") << "it answered zeros: " << c["feedback"];
+}
+
 TEST(Grading, CorrectPythonScoresFullMarks) {
   const json r = grade(kPython);
   EXPECT_EQ(r["score"], r["max_score"]);
@@ -315,8 +324,8 @@ TEST(GradingRubric, AMistakeInARubricNamesTheFileAndTheField) {
   const std::string path = write_temp("bad_rubric.json", R"({"cases": [{"name": "a", "kind": "op", "op": "softmax"}]})");
   const auto run = run_shell(kGrade + " --rubric " + path + " --submission-cmd true");
   EXPECT_EQ(run.exit_code, 2);
-  EXPECT_NE(run.err.find(path + ": cases[0].op: expected one of relu, sigmoid, tanh, identity, linear, mse, bce, "
-                                "bce_with_logits, got 'softmax'"),
+  EXPECT_NE(run.err.find(path + ": cases[0].op: expected one of relu, sigmoid, tanh, identity, leaky_relu, linear, "
+                                "mse, bce, bce_with_logits, cross_entropy, got 'softmax'"),
             std::string::npos)
       << run.err;
 }
@@ -368,6 +377,25 @@ TEST(GradingRubric, ThePrintedBuiltInRubricGradesTheSameAsTheBuiltIn) {
   const json builtin = grade(kPython + " tanh_forgot");
   EXPECT_EQ(r["score"], builtin["score"]);
   EXPECT_LT(r["score"].get<double>(), r["max_score"].get<double>());
+  // The next lab's, printed and graded from the file, as the built-in: the skeleton's 0 and the
+  // solution's full marks alike.
+  const auto multiclass = run_shell(kGrade + " --print-rubric --rubric builtin:multiclass");
+  ASSERT_EQ(multiclass.exit_code, 0) << multiclass.err;
+  EXPECT_NE(multiclass.out, printed.out);
+  const std::string multiclass_path = write_temp("printed_multiclass_rubric.json", multiclass.out);
+  EXPECT_EQ(grade(kSolution, "--rubric " + multiclass_path)["score"], grade(kSolution, "--rubric builtin:multiclass")["score"]);
+}
+
+TEST(GradingRubric, AnUnknownBuiltInRubricIsNamedWithTheOnesThereAre) {
+  const auto run = run_shell(kGrade + " --rubric builtin:multiclas --submission-cmd true");
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_NE(run.err.find("no built-in rubric is named 'multiclas'; there are lab, multiclass; did you mean "
+                         "builtin:multiclass?"),
+            std::string::npos)
+      << run.err;
+  const auto file = run_shell(kGrade + " --print-rubric --rubric " + write_temp("some_rubric.json", "{}"));
+  EXPECT_EQ(file.exit_code, 2);
+  EXPECT_NE(file.err.find("prints a built-in rubric"), std::string::npos) << file.err;
 }
 
 TEST(GradingOutputs, JunitHasOneTestcasePerCaseAndAFailureForEachLoss) {

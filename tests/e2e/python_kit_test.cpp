@@ -33,10 +33,10 @@ fs::path kit_copy(const std::string& name) {
   return dir;
 }
 
-json grade(const fs::path& dir, const std::string& submission) {
+json grade(const fs::path& dir, const std::string& submission, const std::string& rubric = "builtin:lab") {
   const std::string out = (dir / "results.json").string();
-  const auto run = run_shell(kBin + " grade -q --format json --submission-dir " + dir.string() +
-                             " --submission-cmd 'python3 runner.py " + submission + "' --output " + out);
+  const auto run = run_shell(kBin + " grade -q --format json --submission-dir " + dir.string() + " --rubric " +
+                             rubric + " --submission-cmd 'python3 runner.py " + submission + "' --output " + out);
   EXPECT_EQ(run.exit_code, 0) << run.err;
   fs::remove(dir / "results.json.tmp");
   return json::parse(slurp(out));
@@ -49,15 +49,79 @@ void add_code_cell(json& nb, const std::string& source) {
                          {"outputs", json::array()}, {"source", source}});
 }
 
-double max_score() { return builtin_rubric().max_score(); }
+double max_score(const std::string& rubric = "lab") { return builtin_rubric(rubric).max_score(); }
 
-TEST(PythonKit, TheSolutionScoresFullMarksAndTheSkeletonZero) {
-  const fs::path dir = kit_copy("py");
-  EXPECT_EQ(grade(dir, "solution.py")["score"].get<double>(), max_score());
-  const json skeleton = grade(dir, "backprop.py");
-  EXPECT_EQ(skeleton["score"].get<double>(), 0);
-  for (const auto& c : skeleton["cases"]) EXPECT_EQ(c["failure"], "") << "it answered zeros: " << c["feedback"];
+// Both built-in rubrics: the first lab's, and the next lab's (softmax, leaky ReLU, weight decay).
+class PythonKitOnRubric : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(PythonKitOnRubric, TheSolutionScoresFullMarksAndTheSkeletonZeroInAPyAndInANotebook) {
+  const fs::path dir = kit_copy("py_" + GetParam());
+  const std::string rubric = "builtin:" + GetParam();
+  EXPECT_EQ(grade(dir, "solution.py", rubric)["score"].get<double>(), max_score(GetParam()));
+  for (const char* skeleton_file : {"backprop.py", "backprop.ipynb"}) {
+    const json skeleton = grade(dir, skeleton_file, rubric);
+    EXPECT_EQ(skeleton["score"].get<double>(), 0) << skeleton_file;
+    for (const auto& c : skeleton["cases"]) EXPECT_EQ(c["failure"], "") << "it answered zeros: " << c["feedback"];
+  }
+  json nb = notebook(dir / "backprop.ipynb");
+  add_code_cell(nb, slurp((dir / "solution.py").string()));
+  std::ofstream(dir / "answered.ipynb") << nb.dump(1);
+  EXPECT_EQ(grade(dir, "answered.ipynb", rubric)["score"].get<double>(), max_score(GetParam()));
 }
+
+INSTANTIATE_TEST_SUITE_P(Builtin, PythonKitOnRubric, ::testing::ValuesIn(builtin_rubric_names()),
+                         [](const auto& test_info) { return test_info.param; });
+
+// The next lab's mistakes, planted in the solution: each loses exactly the cases it touches, and
+// the failing tensors are named with the mistake's own hint kind.
+struct NextLabBug {
+  std::string name, right, wrong;  // the solution's line, and what the student wrote instead
+  std::vector<std::string> cases_lost;
+  std::string kind;
+};
+void PrintTo(const NextLabBug& b, std::ostream* os) { *os << b.name; }
+class PythonKitNextLabBug : public ::testing::TestWithParam<NextLabBug> {};
+
+TEST_P(PythonKitNextLabBug, LosesExactlyItsCasesWithItsHintKind) {
+  const NextLabBug& bug = GetParam();
+  const fs::path dir = kit_copy("next_lab_" + bug.name);
+  std::string solution = slurp((dir / "solution.py").string());
+  ASSERT_NE(solution.find(bug.right), std::string::npos) << bug.right;
+  solution.replace(solution.find(bug.right), bug.right.size(), bug.wrong);
+  std::ofstream(dir / "buggy.py") << solution;
+  const json r = grade(dir, "buggy.py", "builtin:multiclass");
+  std::vector<std::string> lost;
+  for (const auto& c : r["cases"]) {
+    if (c["passed"].get<bool>()) continue;
+    lost.push_back(c["name"]);
+    for (const auto& t : c["tensors"]) {
+      if (t["passed"].get<bool>()) continue;
+      EXPECT_EQ(t["hint_kinds"], json::array({bug.kind})) << c["name"] << " " << t["name"] << ": " << t["hint"];
+    }
+  }
+  EXPECT_EQ(lost, bug.cases_lost);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    All, PythonKitNextLabBug,
+    ::testing::Values(
+        NextLabBug{"softmax_without_max_shift", "np.exp(logits - logits.max(axis=1, keepdims=True))", "np.exp(logits)",
+                   {"Softmax cross-entropy backward, logits of ±1000"}, "softmax_without_max_shift"},
+        NextLabBug{"softmax_onehot_not_subtracted", "(s * y.sum(axis=1, keepdims=True) - y)", "s",
+                   {"Softmax cross-entropy backward", "Softmax cross-entropy backward, logits of ±1000",
+                    "Softmax cross-entropy backward, float32 (hidden)", "MNIST-shaped net, 784-64-10",
+                    "MNIST-shaped net with weight decay", "Leaky ReLU net with weight decay (hidden)",
+                    "Softmax net, float32 (hidden)"},
+                   "softmax_onehot_not_subtracted"},
+        NextLabBug{"weight_decay_doubled", "dW + weight_decay *", "dW + 2 * weight_decay *",
+                   {"MNIST-shaped net with weight decay", "Leaky ReLU net with weight decay (hidden)",
+                    "Softmax net, float32 (hidden)"},
+                   "weight_decay_doubled"},
+        NextLabBug{"leaky_slope_forgotten", "np.where(z > 0, 1.0, negative_slope)", "(z > 0)",
+                   {"Leaky ReLU backward", "Leaky ReLU backward, slope 0.2 (hidden)",
+                    "Leaky ReLU net with weight decay (hidden)"},
+                   "leaky_slope_forgotten"}),
+    [](const auto& test_info) { return test_info.param.name; });
 
 TEST(PythonKit, APlantedBugLosesTheCasesItTouchesOnly) {
   // db averaged instead of summed: the linear op and every net case, nothing else.

@@ -33,6 +33,7 @@ const char* to_string(StudentBug bug) {
     case StudentBug::logits_extra_sigmoid_derivative: return "logits_extra_sigmoid_derivative";
     case StudentBug::softmax_onehot_not_subtracted: return "softmax_onehot_not_subtracted";
     case StudentBug::softmax_jacobian_after_fused: return "softmax_jacobian_after_fused";
+    case StudentBug::softmax_without_max_shift: return "softmax_without_max_shift";
     case StudentBug::weight_decay_on_biases: return "weight_decay_on_biases";
     case StudentBug::weight_decay_doubled: return "weight_decay_doubled";
     case StudentBug::weight_decay_halved: return "weight_decay_halved";
@@ -178,6 +179,7 @@ SubmittedGradients backward_as(const Problem& problem, StudentBug bug, int64_t l
         case Loss::cross_entropy: {
           T max = P[r][0], sum = 0;
           for (const T v : P[r]) max = std::max(max, v);
+          if (bug == StudentBug::softmax_without_max_shift) max = 0;  // exp(p) itself
           for (const T v : P[r]) sum += std::exp(v - max);
           const T onehot = bug == StudentBug::softmax_onehot_not_subtracted ? T(0) : y;
           g = (std::exp(p - max) / sum - onehot) * row_mean / mean;  // times mean below

@@ -44,6 +44,7 @@ enum class StudentBug {
   // the first lab's nets.
   softmax_onehot_not_subtracted,  // cross_entropy: softmax(p)/n, the one-hot never subtracted
   softmax_jacobian_after_fused,   // cross_entropy: (softmax - y)/n, then through the softmax's Jacobian
+  softmax_without_max_shift,      // cross_entropy: exp(p)/Σexp(p), no max subtracted: NaN for large logits
   weight_decay_on_biases,         // db_k += λ b_k as well
   weight_decay_doubled,           // dW_k += 2λ W_k: the gradient of λ‖W‖²
   weight_decay_halved,            // dW_k += (λ/2) W_k: the ½ kept

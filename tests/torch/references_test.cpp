@@ -4,9 +4,12 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <fstream>
 #include <set>
+#include <tuple>
 
+#include "gradverify/check/compare.h"
 #include "gradverify/errors.h"
 #include "gradverify/grading/references.h"
 #include "gradverify/torch/reference.h"
@@ -36,12 +39,20 @@ bool same(const TensorMap& a, const TensorMap& b) {
   return true;
 }
 
-class StoredVariants : public ::testing::TestWithParam<int64_t> {};
+// Each built-in rubric, with a number of variants.
+class StoredVariants : public ::testing::TestWithParam<std::tuple<std::string, int64_t>> {
+ protected:
+  const std::string rubric_name = std::get<0>(GetParam());
+  const int64_t variants = std::get<1>(GetParam());
+  std::string file(const std::string& stem) const {
+    return stem + "_" + rubric_name + "_" + std::to_string(variants) + ".json";
+  }
+};
 
 TEST_P(StoredVariants, EveryVariantReadBackIsExactlyWhatLibTorchComputesForItsInputs) {
-  const Rubric rubric = builtin_rubric();
-  const StoredReferences refs = round_trip(rubric, GetParam(), "refs_round_trip_" + std::to_string(GetParam()) + ".json");
-  ASSERT_EQ(refs.variants, GetParam());
+  const Rubric rubric = builtin_rubric(rubric_name);
+  const StoredReferences refs = round_trip(rubric, variants, file("refs_round_trip"));
+  ASSERT_EQ(refs.variants, variants);
   for (int64_t v = 0; v < refs.variants; ++v) {
     const std::vector<PreparedCase> cases = prepare_variant(rubric, refs, v);
     ASSERT_EQ(cases.size(), rubric.cases.size());
@@ -60,13 +71,13 @@ TEST_P(StoredVariants, EveryVariantReadBackIsExactlyWhatLibTorchComputesForItsIn
 }
 
 TEST_P(StoredVariants, EachGeneratedCaseHasDistinctInputsPerVariantEachAsInformativeAsTheOriginal) {
-  const Rubric rubric = builtin_rubric();
-  const StoredReferences refs = round_trip(rubric, GetParam(), "refs_distinct_" + std::to_string(GetParam()) + ".json");
+  const Rubric rubric = builtin_rubric(rubric_name);
+  const StoredReferences refs = round_trip(rubric, variants, file("refs_distinct"));
   for (size_t i = 0; i < rubric.cases.size(); ++i) {
     SCOPED_TRACE(rubric.cases[i].name);
     std::set<std::string> inputs;
     for (const auto& v : refs.cases[i].variants) inputs.insert(v.inputs_sha256);
-    EXPECT_EQ(inputs.size(), static_cast<size_t>(GetParam()));
+    EXPECT_EQ(inputs.size(), static_cast<size_t>(variants));
     const auto share = [](const Tensor& t) {
       double nonzero = 0;
       for (double x : t.values) nonzero += x != 0 ? 1 : 0;
@@ -78,7 +89,43 @@ TEST_P(StoredVariants, EachGeneratedCaseHasDistinctInputsPerVariantEachAsInforma
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Counts, StoredVariants, ::testing::Values(1, 2, 5));
+INSTANTIATE_TEST_SUITE_P(BuiltinRubrics, StoredVariants,
+                         ::testing::Combine(::testing::ValuesIn(builtin_rubric_names()), ::testing::Values(1, 2, 5)),
+                         [](const auto& test_info) {
+                           return std::get<0>(test_info.param) + "_" + std::to_string(std::get<1>(test_info.param));
+                         });
+
+// Every op of the protocol: LibTorch's reference and the manual kernels agree, leaky ReLU on
+// its slopes and exact zeros, cross_entropy on logits of ±1000 too, where both stay finite.
+class OpReference : public ::testing::TestWithParam<std::tuple<Op, Dtype>> {};
+
+TEST_P(OpReference, AgreesWithTheManualKernelsAndIsFinite) {
+  const auto [op, dtype] = GetParam();
+  std::vector<OpCaseOptions> settings = {OpCaseOptions{}};
+  if (op == Op::leaky_relu) settings.push_back({0.2, 0}), settings.push_back({0.5, 0});
+  if (op == Op::cross_entropy) settings.push_back({0.01, 1000});
+  for (const OpCaseOptions& options : settings)
+    for (const uint32_t seed : {1u, 2u, 3u}) {
+      SCOPED_TRACE(::testing::Message() << "slope " << options.negative_slope << " offset " << options.logit_offset
+                                        << " seed " << seed);
+      const OpCase c = generate_op_case(op, 5, 4, 3, dtype, seed, options);
+      const TensorMap torch = compute_op_reference(c), manual = manual_op_gradients(c);
+      for (const std::string& name : op_answer_names(op)) {
+        const TensorComparison t =
+            compare_tensor(name, SubmittedGradient{manual.at(name), "", false}, torch.at(name), default_tolerances(dtype));
+        EXPECT_TRUE(t.passed) << name << ": " << t.message;
+        for (const double v : torch.at(name).values) ASSERT_TRUE(std::isfinite(v)) << name;
+      }
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllOps, OpReference,
+                         ::testing::Combine(::testing::ValuesIn(all_ops()),
+                                            ::testing::Values(Dtype::float64, Dtype::float32)),
+                         [](const auto& test_info) {
+                           return std::string(to_string(std::get<0>(test_info.param))) + "_" +
+                                  to_string(std::get<1>(test_info.param));
+                         });
 
 TEST(StoredReferences, AStudentKeepsTheirVariantAndClassmatesSpreadOverAll) {
   const Rubric rubric = builtin_rubric();

@@ -364,6 +364,9 @@ std::vector<CatalogueExample> catalogue_examples() {
   Problem leaky =
       testing::make_problem({3, 5, 4}, {A::leaky_relu, A::identity}, Loss::cross_entropy, Dtype::float64, "random:6", 1);
   leaky.spec.negative_slope = 0.1;
+  Problem huge = testing::make_problem({3, 5, 4}, {A::relu, A::identity}, Loss::cross_entropy, Dtype::float64,
+                                       "random:6", 1);
+  for (double& x : huge.X.values) x *= 1e4;  // logits in the thousands: an unshifted exp overflows
   Problem decayed = softmax;  // biases as after some training: at 0, decaying them changes nothing
   decayed.spec.weight_decay = 0.05;
   for (int64_t k = 1; k <= decayed.spec.num_layers(); ++k) {
@@ -397,6 +400,7 @@ std::vector<CatalogueExample> catalogue_examples() {
       {"transposed", StudentBug::transposed_weight, 1, mse(A::relu)},
       {"softmax_onehot_not_subtracted", StudentBug::softmax_onehot_not_subtracted, 0, softmax},
       {"softmax_jacobian_after_fused", StudentBug::softmax_jacobian_after_fused, 0, softmax},
+      {"softmax_without_max_shift", StudentBug::softmax_without_max_shift, 0, huge},
       {"weight_decay_on_biases", StudentBug::weight_decay_on_biases, 0, decayed},
       {"weight_decay_doubled", StudentBug::weight_decay_doubled, 0, decayed},
       {"weight_decay_halved", StudentBug::weight_decay_halved, 0, decayed},

@@ -2,6 +2,7 @@
 // refused with a message naming the file, the field and what was expected.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -375,14 +376,21 @@ INSTANTIATE_TEST_SUITE_P(
         IgnoredCaseField{"empty_problem_file", R"("kind": "mlp", "problem_file": "", "layers": [2, 1])",
                          "problem_file: expected the path of a problem.json, relative to the rubric"},
         IgnoredCaseField{"unknown_init_beside_file", kWithoutParams + R"(, "init": "ones")",
-                         "init: expected he or xavier, got 'ones'"},
+                         "init: expected one of he, numpy, xavier, torch, got 'ones'"},
         IgnoredCaseField{"layers_in_op_case", R"("kind": "op", "op": "relu", "layers": [2, 1])",
-                         "layers: an op case does not read this field; it takes op, batch, width, out_width, dtype, seed"},
+                         "layers: an op case does not read this field; it takes op, batch, width, out_width, "
+                         "negative_slope, logit_offset, dtype, seed"},
         IgnoredCaseField{"out_width_for_relu", R"("kind": "op", "op": "relu", "out_width": 4)",
                          "out_width: only the linear op has an out_width"},
+        IgnoredCaseField{"slope_for_relu", R"("kind": "op", "op": "relu", "negative_slope": 0.2)",
+                         "negative_slope: only the leaky_relu op has a negative_slope"},
+        IgnoredCaseField{"offset_for_bce", R"("kind": "op", "op": "bce_with_logits", "logit_offset": 1000)",
+                         "logit_offset: only the cross_entropy op has a logit_offset"},
+        IgnoredCaseField{"weight_decay_beside_file", kWithParams + R"(, "weight_decay": 0.1)",
+                         "weight_decay" + kFileSetsThis},
         IgnoredCaseField{"batch_in_generated_net", R"("kind": "mlp", "layers": [2, 1], "batch": 4)",
-                         "batch: an mlp case does not read this field; it takes layers, activations, loss, data, dtype, "
-                         "init, seed"}),
+                         "batch: an mlp case does not read this field; it takes layers, activations, loss, "
+                         "weight_decay, data, dtype, init, seed"}),
     [](const auto& test_info) { return test_info.param.name; });
 
 // The controls: the same fields are read where they apply, and change the case.
@@ -400,6 +408,41 @@ TEST(RubricCaseField, InitAndSeedSetTheWeightsOfAFileWithoutParams) {
 TEST(RubricCaseField, AnOpCaseReadsItsOwnFields) {
   const Rubric linear = rubric_of_case(R"("kind": "op", "op": "linear", "batch": 2, "width": 3, "out_width": 4)");
   EXPECT_EQ(linear.cases.at(0).op.inputs.at("W").shape, (std::vector<int64_t>{3, 4}));
+  const Rubric leaky = rubric_of_case(R"("kind": "op", "op": "leaky_relu", "negative_slope": 0.2)");
+  EXPECT_EQ(leaky.cases.at(0).op.negative_slope, 0.2);
+  EXPECT_NE(case_request_json(leaky.cases.at(0)).find("\"negative_slope\":0.2"), std::string::npos)
+      << "the student reads the slope from the request";
+  // The offset moves even rows up and odd rows down by it; the draws are the same.
+  const auto logits = [](const std::string& fields) {
+    return rubric_of_case(R"("kind": "op", "op": "cross_entropy", "batch": 2, "width": 3, "seed": 5)" + fields)
+        .cases.at(0).op.inputs.at("logits").values;
+  };
+  const std::vector<double> plain = logits(""), shifted = logits(R"(, "logit_offset": 1000)");
+  for (size_t i = 0; i < plain.size(); ++i) EXPECT_DOUBLE_EQ(shifted[i] - plain[i], i < 3 ? 1000 : -1000) << i;
+}
+
+TEST(RubricCaseField, AGeneratedNetReadsItsWeightDecayAndATorchInitGivesBiasesNotZero) {
+  const Rubric decayed = rubric_of_case(
+      R"("kind": "mlp", "layers": [4, 3, 2], "activations": ["relu", "identity"], "loss": "cross_entropy", )"
+      R"("weight_decay": 0.01, "data": "random:4", "init": "torch", "seed": 2)");
+  const GradingCase& c = decayed.cases.at(0);
+  EXPECT_EQ(c.problem.spec.weight_decay, 0.01);
+  EXPECT_NE(case_request_json(c).find("\"weight_decay\":0.01"), std::string::npos);
+  for (const int k : {1, 2}) {  // within nn.Linear's bound, 1/sqrt(fan_in)
+    const auto& b = c.problem.params.at("b" + std::to_string(k)).values;
+    const double bound = 1 / std::sqrt(static_cast<double>(c.problem.spec.layers[static_cast<size_t>(k - 1)]));
+    EXPECT_TRUE(std::all_of(b.begin(), b.end(), [&](double v) { return v != 0 && std::fabs(v) <= bound; })) << k;
+  }
+}
+
+TEST(RubricCaseField, ACrossEntropyOpNeedsTwoClasses) {
+  try {
+    rubric_of_case(R"("kind": "op", "op": "cross_entropy", "width": 1)");
+    FAIL() << "accepted one class";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("cases[0].width: expected an integer from 2 to 4096, got 1"), std::string::npos)
+        << e.what();
+  }
 }
 
 }  // namespace

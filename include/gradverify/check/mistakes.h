@@ -42,6 +42,8 @@ enum class Mistake {
   // Softmax cross-entropy's backward.
   softmax_onehot_not_subtracted,    // softmax(ŷ)/N: the one-hot target never subtracted
   softmax_jacobian_after_fused,     // (softmax - onehot)/N, then through the softmax's Jacobian again
+  softmax_without_max_shift,        // exp(ŷ)/Σexp(ŷ) without subtracting the row's max: inf/inf = NaN
+                                    // once a logit passes ~709 (or every exp underflows to 0)
   // L2 weight decay's term, λW_k in each dW_k.
   weight_decay_on_biases,           // db_k gets λ b_k too
   weight_decay_doubled,             // 2λ W_k: λ‖W‖² differentiated, not (λ/2)‖W‖²
@@ -96,8 +98,9 @@ std::string mistake_hint(const MlpSpec& spec, int64_t batch, const MistakeSite& 
 
 // The same mistakes in one op of the grading protocol (op.h): those an op's backward can make
 // on this case (its activation's; the bias's, the batch mean twice and, for a square W, the
-// untransposed dx for linear; the loss's factors, with the factor 2 and ½ summed for mse alone
-// and the extra σ' for bce_with_logits), each replayed as the op's whole answer, and its hint.
+// untransposed dx for linear; the loss's factors, with the factor 2 and ½ summed for mse alone,
+// the extra σ' for bce_with_logits and the softmax's for cross_entropy, whose unshifted softmax
+// is listed only where it overflows), each replayed as the op's whole answer, and its hint.
 std::vector<Mistake> op_mistakes(const OpCase& op_case);
 TensorMap replay_op_mistake(const OpCase& op_case, Mistake mistake);  // requires op_mistakes to list it
 std::string op_mistake_hint(const OpCase& op_case, Mistake mistake);

@@ -60,16 +60,34 @@ constexpr int64_t kMaxAnswerNumbers = int64_t{1} << 19;
 Rubric load_rubric(const std::string& path);
 // The same for a rubric in memory; relative problem_file paths are read from `base_dir`.
 Rubric parse_rubric_json(const std::string& text, const std::string& source, const std::string& base_dir);
-// The lab's rubric: op cases for every piece and whole-net cases over several
-// architectures, activations, losses and dtypes, the XOR net among them; some hidden.
-Rubric builtin_rubric();
-// The built-in rubric as a rubric file, a starting point for a course's own.
-std::string builtin_rubric_json();
+// The built-in rubrics, by name:
+//   lab         the first lab's: op cases for every piece and whole-net cases over several
+//               architectures, activations, losses and dtypes, the XOR net among them;
+//   multiclass  the next lab's: leaky ReLU and softmax cross-entropy ops (large logits among
+//               them), and MNIST-shaped 784-64-10 nets with weight decay on random data.
+// Some cases of each are hidden.
+const std::vector<std::string>& builtin_rubric_names();
+std::string builtin_rubric_list();  // "lab, multiclass": for messages
+Rubric builtin_rubric(const std::string& name = "lab");  // throws InputError for an unknown name
+// A built-in rubric as a rubric file, a starting point for a course's own.
+std::string builtin_rubric_json(const std::string& name = "lab");
+// What `--rubric` takes: "builtin" or "builtin:NAME" names a built-in rubric (the name, or
+// nullopt for a file's path).
+std::optional<std::string> builtin_rubric_named(const std::string& rubric_argument);
 
-// An op case from a seed: inputs of the given shape drawn from mt19937(seed). ReLU cases put
-// exact zeros in z, where ReLU'(0) = 0 is tested; BCE gets probabilities and 0/1 labels.
+// What some ops' cases take besides their shape: leaky_relu's slope, and for cross_entropy a
+// number added to the logits of even rows and taken from odd ones (1000 makes an unshifted
+// softmax overflow, and underflow, where the stable one is exact).
+struct OpCaseOptions {
+  double negative_slope = MlpSpec{}.negative_slope;
+  double logit_offset = 0;
+};
+
+// An op case from a seed: inputs of the given shape drawn from mt19937(seed). ReLU and leaky
+// ReLU cases put exact zeros in z, where the derivative at 0 (0, or the slope) is tested; BCE
+// gets probabilities and 0/1 labels; cross_entropy gets `width` classes and one-hot targets.
 OpCase generate_op_case(Op op, int64_t batch, int64_t width, int64_t out_width, Dtype dtype,
-                        uint32_t seed);
+                        uint32_t seed, const OpCaseOptions& options = {});
 
 // The same generated case drawn from another seed: a variant of it (references.h). Everything
 // but the inputs (name, points, shape, tolerances) is the rubric's.

@@ -2,11 +2,14 @@
 // The backward pieces of the lab, one op at a time: what the grading protocol's op cases ask
 // for, what LibTorch's op references compute, and what the manual kernels (kernels.h) answer.
 //
-//   activation  relu, sigmoid, tanh, identity   inputs z, dh          answer dz = dh ⊙ act'(z)
+//   activation  relu, sigmoid, tanh, identity,  inputs z, dh          answer dz = dh ⊙ act'(z)
+//               leaky_relu (with its slope)
 //   linear      z = x @ W + b                   inputs x, W, b, dz    answer dW, db, dx
 //   loss        mse, bce, bce_with_logits       inputs pred, y        answer dpred of the mean loss
+//               cross_entropy                   inputs logits, y      answer dlogits of the batch mean
 //
-// dW is in W's [in, out] layout. Torch-free.
+// dW is in W's [in, out] layout; cross_entropy's y holds one row of class probabilities per
+// sample (one-hot for class indices). Torch-free.
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,7 +19,7 @@
 
 namespace gradverify {
 
-enum class Op { relu, sigmoid, tanh, identity, linear, mse, bce, bce_with_logits };
+enum class Op { relu, sigmoid, tanh, identity, leaky_relu, linear, mse, bce, bce_with_logits, cross_entropy };
 
 const char* to_string(Op op);
 std::optional<Op> parse_op(const std::string& name);
@@ -26,13 +29,16 @@ std::string op_names();  // "relu, sigmoid, ..., bce_with_logits": for messages
 // The activation an activation op applies, or the loss a loss op takes; empty otherwise.
 std::optional<Activation> op_activation(Op op);
 std::optional<Loss> op_loss(Op op);
-// The answer's tensors: {"dz"}, {"dW", "db", "dx"} or {"dpred"}.
+// A loss op's first input: "logits" for cross_entropy, "pred" for the others.
+std::string op_loss_input(Op op);
+// The answer's tensors: {"dz"}, {"dW", "db", "dx"}, {"dpred"} or {"dlogits"}.
 std::vector<std::string> op_answer_names(Op op);
 
 struct OpCase {
   Op op = Op::relu;
   Dtype dtype = Dtype::float64;
-  TensorMap inputs;  // z, dh | x, W, b, dz | pred, y: values already rounded to the dtype
+  TensorMap inputs;  // z, dh | x, W, b, dz | pred (or logits), y: values already rounded to the dtype
+  double negative_slope = MlpSpec{}.negative_slope;  // leaky_relu's; the request carries it
 };
 
 // The op's gradients computed by the manual kernels, for checking the LibTorch references and

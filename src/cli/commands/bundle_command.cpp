@@ -67,7 +67,7 @@ Examples:
   gradverify autograder-bundle --output autograder.zip
   gradverify autograder-bundle --rubric my_rubric.json --variants 8 --output autograder.zip
   gradverify autograder-bundle --language python --output autograder.zip)");
-  bundle->add_option("--rubric", o.rubric_path, "The rubric [default: the lab's built-in rubric]")->check(existing_file());
+  add_rubric_option(bundle, o.rubric_path, o.builtin_rubric);
   bundle->add_option("--output,-o", o.output_path, "The zip to write")->capture_default_str();
   bundle->add_option("--variants", o.variants, "Inputs per generated case, one picked per student")
       ->capture_default_str()
@@ -134,8 +134,8 @@ int run_bundle(const BundleOptions& o) {
                                                 "); pass --source with the checkout this binary came from");
 
   // The rubric, checked as grading would check it, and its references computed.
-  const Rubric rubric = o.rubric_path.empty() ? builtin_rubric() : load_rubric(o.rubric_path);  // errors name the field
-  nlohmann::json rubric_doc = o.rubric_path.empty() ? nlohmann::json::parse(builtin_rubric_json())
+  const Rubric rubric = o.rubric_path.empty() ? builtin_rubric(o.builtin_rubric) : load_rubric(o.rubric_path);  // errors name the field
+  nlohmann::json rubric_doc = o.rubric_path.empty() ? nlohmann::json::parse(builtin_rubric_json(o.builtin_rubric))
                                                      : nlohmann::json::parse(std::ifstream(o.rubric_path));
   const StoredReferences references = compute_references(
       rubric, torch_reference_source(), o.variants, o.secret_from.empty() ? "" : secret_of_references(o.secret_from));

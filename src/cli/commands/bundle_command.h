@@ -8,7 +8,8 @@ namespace gradverify::cli {
 
 // Options of `gradverify autograder-bundle`.
 struct BundleOptions {
-  std::string rubric_path;  // empty: the built-in rubric
+  std::string rubric_path;  // a rubric file; empty: the built-in one named below
+  std::string builtin_rubric = "lab";  // lab or multiclass (rubric.h)
   std::string output_path = "autograder.zip";
   std::string source_dir;   // gradverify's source tree; empty: the one this binary was built from
   int64_t variants = 1;     // inputs per generated case, one per student (references.h)

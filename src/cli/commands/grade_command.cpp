@@ -58,9 +58,11 @@ or writes changes a score. The results file is written once, atomically, after e
 processes are gone. SIGINT, SIGTERM or SIGHUP kill every running case before the grader
 exits.
 
-Without --rubric, the lab's built-in rubric (--print-rubric shows it; edit a copy to make
-your own): op cases for every piece and whole-net cases, some hidden. Hidden cases are
-generated from their seeds here, at grading time.
+Without --rubric, the first lab's built-in rubric, builtin:lab (--print-rubric shows it; edit
+a copy to make your own): op cases for every piece and whole-net cases, some hidden.
+--rubric builtin:multiclass is the next lab's: leaky ReLU, softmax cross-entropy (logits of
+±1000 among them) and 784-64-10 nets with weight decay. Hidden cases are generated from
+their seeds here, at grading time.
 
 --references FILE (made by `gradverify references`) grades with stored references instead:
 LibTorch is never loaded, so the grader starts in milliseconds, and a machine without
@@ -83,6 +85,7 @@ Examples:
   gradverify grade --submissions class/ --submission-cmd ./runner --output graded/
   gradverify grade --submissions class/ --submission-cmd ./runner --shard 2/8 --output shards/2
   gradverify grade --print-rubric -o rubric.json
+  gradverify grade --rubric builtin:multiclass --submission-cmd ./build/runner
   gradverify grade --check-isolation)");
   auto* one = grade->add_option("--submission-cmd", o.submission_cmd, "The command that answers the cases");
   grade->add_option("--submission-dir", o.submission_dir, "Where that command runs (one submission)")
@@ -90,10 +93,10 @@ Examples:
       ->check(existing_directory());
   grade->add_option("--submissions", o.submissions_dir, "A class: one folder per student, the command run in each")
       ->check(existing_directory());
-  grade->add_option("--rubric", o.rubric_path, "A rubric file [default: the lab's built-in rubric]")
-      ->check(existing_file());
+  add_rubric_option(grade, o.rubric_path, o.builtin_rubric);
   grade->add_flag("--print-rubric", o.print_rubric,
-                  "Print the built-in rubric as JSON (with -o, into a file only its owner reads) and exit")
+                  "Print a built-in rubric as JSON (builtin:lab, or the one --rubric names; with -o, into a file "
+                  "only its owner reads) and exit")
       ->excludes(one);
   grade->add_option("--format", o.format,
                     "table, json, gradescope (results.json), prairielearn (results.json), classroom (GitHub "
@@ -381,7 +384,7 @@ int write_build_failure(const GradeOptions& o) {
   if (!o.submissions_dir.empty())
     throw InputError("--build-failure", "", "is for one submission's results, not a class (--submissions)");
   require_writable_file(o.output_path);
-  const Rubric rubric = o.rubric_path.empty() ? builtin_rubric() : load_rubric(o.rubric_path);
+  const Rubric rubric = o.rubric_path.empty() ? builtin_rubric(o.builtin_rubric) : load_rubric(o.rubric_path);
   std::string message = detail::read_text_file(o.build_failure);
   constexpr size_t kShown = 20000;  // a page of compiler errors is plenty; thousands would bury the first
   if (message.size() > kShown)
@@ -394,13 +397,17 @@ int write_build_failure(const GradeOptions& o) {
 
 int run_grade(const GradeOptions& o) {
   if (o.print_rubric) {
+    if (!o.rubric_path.empty())
+      throw InputError("--print-rubric", "", "prints a built-in rubric; " + o.rubric_path +
+                                                 " is a file already (--rubric builtin:NAME picks a built-in one)");
     // Private from the start: it holds the hidden cases' seeds, and grading warns about a
     // rubric others may read.
     if (o.output_path.empty()) {
-      std::cout << builtin_rubric_json();
+      std::cout << builtin_rubric_json(o.builtin_rubric);
     } else {
-      write_file(o.output_path, builtin_rubric_json(), 0600);
-      std::cout << "gradverify: wrote the built-in rubric to " << o.output_path << ", readable by its owner only\n";
+      write_file(o.output_path, builtin_rubric_json(o.builtin_rubric), 0600);
+      std::cout << "gradverify: wrote the built-in rubric " << o.builtin_rubric << " to " << o.output_path
+                << ", readable by its owner only\n";
     }
     return kPass;
   }
@@ -428,7 +435,7 @@ int run_grade(const GradeOptions& o) {
   require_isolation(limits);
   require_private(o.rubric_path, o, limits);
   require_private(o.references_path, o, limits);
-  const Rubric rubric = o.rubric_path.empty() ? builtin_rubric() : load_rubric(o.rubric_path);
+  const Rubric rubric = o.rubric_path.empty() ? builtin_rubric(o.builtin_rubric) : load_rubric(o.rubric_path);
   std::optional<StoredReferences> stored;
   if (!o.references_path.empty()) stored = read_references(o.references_path, rubric);
   if (!stored && (!o.student_id.empty() || !o.submission_metadata.empty()))

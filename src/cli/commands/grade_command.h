@@ -11,7 +11,8 @@ struct GradeOptions {
   std::string submission_cmd;   // the command that answers cases over the protocol
   std::string submission_dir = ".";  // where it runs (one submission)
   std::string submissions_dir;  // a whole class: one folder per student, the command run in each
-  std::string rubric_path;      // empty: the built-in rubric of the lab
+  std::string rubric_path;      // a rubric file; empty: the built-in one named below
+  std::string builtin_rubric = "lab";  // lab or multiclass (rubric.h)
   bool print_rubric = false;    // print the built-in rubric as JSON and exit
   std::string format = "table";  // table, json, gradescope, prairielearn, classroom, junit
   std::string output_path;      // a file (one submission) or a directory (a class)

@@ -40,7 +40,7 @@ Examples:
   gradverify references --rubric my_rubric.json --variants 8 -o references.json
   gradverify grade --rubric my_rubric.json --references references.json --student-id 1234 \
       --submission-cmd ./runner)");
-  command->add_option("--rubric", o.rubric_path, "The rubric [default: the lab's built-in rubric]")->check(existing_file());
+  add_rubric_option(command, o.rubric_path, o.builtin_rubric);
   command->add_option("--variants", o.variants, "Inputs per generated case, one picked per student")
       ->capture_default_str()
       ->check(whole_number_from(int64_t{1}, kMaxVariants));
@@ -53,7 +53,7 @@ Examples:
 
 int run_references(const ReferencesOptions& o) {
   require_writable_file(o.output_path);
-  const Rubric rubric = o.rubric_path.empty() ? builtin_rubric() : load_rubric(o.rubric_path);
+  const Rubric rubric = o.rubric_path.empty() ? builtin_rubric(o.builtin_rubric) : load_rubric(o.rubric_path);
   const std::string secret = o.secret_from.empty() ? "" : secret_of_references(o.secret_from);
   Progress progress(o.quiet);
   const StoredReferences refs = compute_references(rubric, torch_reference_source(), o.variants, secret,

@@ -306,6 +306,19 @@ TensorHintContext op_hint_context(const std::string& name, const Tensor& referen
   return context;
 }
 
+// A replay that overflows (the unshifted softmax) is matched by NaN or Inf in each of its
+// places, and by its numbers wherever the submission is finite. The submission may have NaN in
+// more places: the replay's backward selects (z > 0 ? dh : 0), while a student's dh * (z > 0)
+// spreads NaN through the 0 as well.
+bool matches_overflowing_replay(const std::string& name, Tensor actual, Tensor replay, const Tolerances& tol) {
+  if (actual.values.size() != replay.values.size()) return false;
+  for (size_t i = 0; i < replay.values.size(); ++i) {
+    if (!std::isfinite(replay.values[i]) && std::isfinite(actual.values[i])) return false;
+    if (!std::isfinite(actual.values[i])) replay.values[i] = actual.values[i] = 0;
+  }
+  return compare_tensor(name, SubmittedGradient{actual, "", false}, replay, tol).passed;
+}
+
 // Whether a replayed mistake explains a submission: it matches the replay on every tensor it
 // was checked on, and on each failing one the replay is either exactly zero (then it gives the
 // submission's numbers exactly: one sample's row of a dead layer, say) or stands clear of
@@ -317,8 +330,11 @@ bool replay_explains(const std::vector<TensorComparison>& checked, const Submitt
   for (const auto& c : checked) {
     if (c.missing) continue;
     const auto it = actual.find(c.name);
+    if (it == actual.end() || !it->second.tensor) return false;
     const Tensor& r = replay.at(c.name);
-    if (it == actual.end() || !compare_tensor(c.name, it->second, r, tol).passed) return false;
+    if (!(all_finite(r) ? compare_tensor(c.name, it->second, r, tol).passed
+                        : matches_overflowing_replay(c.name, *it->second.tensor, r, tol)))
+      return false;
     if (c.passed) continue;
     const bool exactly_zero = std::all_of(r.values.begin(), r.values.end(), [](double v) { return v == 0; });
     const SubmittedGradient zeros{Tensor{r.shape, std::vector<double>(r.values.size(), 0.0)}, ""};
@@ -380,7 +396,8 @@ std::string mistake_step(const MlpSpec& spec, Mistake m, int64_t k) {
     case Mistake::mse_half_summed:
     case Mistake::logits_extra_sigmoid_derivative:
     case Mistake::softmax_onehot_not_subtracted:
-    case Mistake::softmax_jacobian_after_fused: return loss_step(spec);
+    case Mistake::softmax_jacobian_after_fused:
+    case Mistake::softmax_without_max_shift: return loss_step(spec);
   }
   return loss_step(spec);
 }

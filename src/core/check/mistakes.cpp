@@ -34,6 +34,7 @@ const char* to_string(Mistake mistake) {
     case Mistake::input_gradient_untransposed: return "input_gradient_untransposed";
     case Mistake::softmax_onehot_not_subtracted: return "softmax_onehot_not_subtracted";
     case Mistake::softmax_jacobian_after_fused: return "softmax_jacobian_after_fused";
+    case Mistake::softmax_without_max_shift: return "softmax_without_max_shift";
     case Mistake::weight_decay_on_biases: return "weight_decay_on_biases";
     case Mistake::weight_decay_doubled: return "weight_decay_doubled";
     case Mistake::weight_decay_halved: return "weight_decay_halved";
@@ -56,7 +57,8 @@ bool is_loss_mistake(Mistake m) {
     case Mistake::bce_extra_sigmoid_derivative:
     case Mistake::logits_extra_sigmoid_derivative:
     case Mistake::softmax_onehot_not_subtracted:
-    case Mistake::softmax_jacobian_after_fused: return true;
+    case Mistake::softmax_jacobian_after_fused:
+    case Mistake::softmax_without_max_shift: return true;
     default: return false;
   }
 }
@@ -171,6 +173,11 @@ std::string mistake_text(Mistake mistake, const MistakeContext& c) {
       return "the softmax's Jacobian was applied after the fused gradient: (softmax(ŷ) - onehot(y))/N is already "
              "dL/dŷ with respect to the logits (the softmax's derivative is in it), so don't multiply by "
              "diag(s) - s·sᵀ again";
+    case Mistake::softmax_without_max_shift:
+      return "the softmax was computed without subtracting each row's max first: exp(ŷ) overflows to inf for a "
+             "large logit (past about 709 in float64, 88 in float32), or every exp underflows to 0, and inf/inf "
+             "or 0/0 is NaN. The stable form gives the same softmax: s = exp(ŷ - max(ŷ)) / Σ exp(ŷ - max(ŷ)), as "
+             "in the log-sum-exp";
     case Mistake::weight_decay_on_biases:
       return "weight decay was applied to the biases too: the penalty (λ/2)·Σ‖W‖² is over the weights only, so db "
              "takes no λ·b";
@@ -225,6 +232,38 @@ std::string mistake_text(Mistake mistake, const MistakeContext& c) {
   return "";
 }
 
+// One row's softmax, with the max shift or (the mistake) without: then exp(v) overflows to inf
+// for v > ~709 in double (~88 in float), and inf/inf or 0/0 is NaN.
+template <typename T>
+void softmax_row(T* s, const T* logits, int64_t C, bool shifted) {
+  T max = logits[0], sum = 0;
+  for (int64_t c = 1; c < C; ++c) max = std::max(max, logits[c]);
+  if (!shifted) max = 0;
+  for (int64_t c = 0; c < C; ++c) sum += (s[c] = std::exp(logits[c] - max));
+  for (int64_t c = 0; c < C; ++c) s[c] /= sum;
+}
+
+// The cross-entropy mistakes, applied to a row's right dL/dlogits d = (s - t)/N in place.
+template <typename T>
+void plant_softmax_mistake(Mistake m, T* d, const T* logits, const T* target, int64_t C, int64_t N) {
+  std::vector<T> s(static_cast<size_t>(C));
+  softmax_row(s.data(), logits, C, m != Mistake::softmax_without_max_shift);
+  T dot = 0, target_sum = 0;
+  for (int64_t c = 0; c < C; ++c) dot += s[static_cast<size_t>(c)] * d[c], target_sum += target[c];
+  const T n = static_cast<T>(N);
+  for (int64_t c = 0; c < C; ++c) {
+    const T sc = s[static_cast<size_t>(c)];
+    if (m == Mistake::softmax_onehot_not_subtracted) d[c] = sc / n;
+    if (m == Mistake::softmax_jacobian_after_fused) d[c] = sc * (d[c] - dot);  // diag(s) - s·sᵀ applied to d
+    if (m == Mistake::softmax_without_max_shift) d[c] = (sc * target_sum - target[c]) / n;
+  }
+}
+
+bool is_softmax_mistake(Mistake m) {
+  return m == Mistake::softmax_onehot_not_subtracted || m == Mistake::softmax_jacobian_after_fused ||
+         m == Mistake::softmax_without_max_shift;
+}
+
 // The manual MLP's own backward (mlp.cpp) with one mistake planted through its hook: the
 // rest is the same pass, so a replay differs from the right answer only by the mistake.
 template <typename T>
@@ -251,20 +290,12 @@ TensorMap replay_as(const Problem& problem, const MistakeSite& site) {
           const T s = sigmoid(cache.h[static_cast<size_t>(L - 1)].data[static_cast<size_t>(e)]);
           dh.data[static_cast<size_t>(e)] *= s * (T(1) - s);
         }
-      if (m == Mistake::softmax_onehot_not_subtracted || m == Mistake::softmax_jacobian_after_fused) {
+      if (is_softmax_mistake(m)) {
         const Matrix<T>& logits = cache.h[static_cast<size_t>(L - 1)];
-        for (int64_t r = 0; r < N; ++r) {
-          T max = logits(r, 0), sum = 0, dot = 0;
-          for (int64_t c = 1; c < logits.cols; ++c) max = std::max(max, logits(r, c));
-          for (int64_t c = 0; c < logits.cols; ++c) sum += std::exp(logits(r, c) - max);
-          for (int64_t c = 0; c < logits.cols; ++c) dot += std::exp(logits(r, c) - max) / sum * dh(r, c);
-          for (int64_t c = 0; c < logits.cols; ++c) {
-            const T s = std::exp(logits(r, c) - max) / sum;
-            // dh is (s - t)/N: adding t/N back leaves s/N; the Jacobian takes it to s (dh - s·dh).
-            dh(r, c) = m == Mistake::softmax_onehot_not_subtracted ? dh(r, c) + cache.y(r, c) / static_cast<T>(N)
-                                                                   : s * (dh(r, c) - dot);
-          }
-        }
+        const auto row = [&](int64_t r) { return static_cast<size_t>(r * logits.cols); };
+        for (int64_t r = 0; r < N; ++r)
+          plant_softmax_mistake(m, dh.data.data() + row(r), logits.data.data() + row(r), cache.y.data.data() + row(r),
+                                logits.cols, N);
       }
     } else if (step == BackwardStep::activation) {
       const Activation act = spec.activation(k);
@@ -364,7 +395,8 @@ bool mistake_applies(const MlpSpec& spec, int64_t batch, const MistakeSite& site
       return site.layer == 0 && spec.loss == Loss::bce && spec.activation(L) == Activation::sigmoid;
     case Mistake::logits_extra_sigmoid_derivative: return site.layer == 0 && spec.loss == Loss::bce_with_logits;
     case Mistake::softmax_onehot_not_subtracted:
-    case Mistake::softmax_jacobian_after_fused: return site.layer == 0 && spec.loss == Loss::cross_entropy;
+    case Mistake::softmax_jacobian_after_fused:
+    case Mistake::softmax_without_max_shift: return site.layer == 0 && spec.loss == Loss::cross_entropy;
     case Mistake::weight_decay_on_biases:
     case Mistake::weight_decay_doubled:
     case Mistake::weight_decay_halved:
@@ -400,7 +432,8 @@ std::vector<MistakeSite> applicable_sites(const MlpSpec& spec, int64_t batch) {
         Mistake::bias_averaged, Mistake::bias_first_row, Mistake::batch_mean_twice, Mistake::relu_grad_one_at_zero,
         Mistake::relu_mask_on_upstream, Mistake::derivative_of_output, Mistake::derivative_formula_on_z,
         Mistake::activation_derivative_forgotten, Mistake::input_gradient_untransposed,
-        Mistake::softmax_onehot_not_subtracted, Mistake::softmax_jacobian_after_fused, Mistake::weight_decay_on_biases,
+        Mistake::softmax_onehot_not_subtracted, Mistake::softmax_jacobian_after_fused,
+        Mistake::softmax_without_max_shift, Mistake::weight_decay_on_biases,
         Mistake::weight_decay_doubled, Mistake::weight_decay_halved, Mistake::leaky_slope_forgotten}) {
     if (is_loss_mistake(m) || is_weight_decay_mistake(m)) {
       const MistakeSite site{m, 0, std::nullopt, false, 0};
@@ -473,12 +506,24 @@ namespace {
 
 // The op's batch N and, for a loss, its outputs per sample D.
 int64_t op_batch(const OpCase& c) {
-  const Tensor& first = c.op == Op::linear ? c.inputs.at("x") : op_loss(c.op) ? c.inputs.at("pred") : c.inputs.at("z");
+  const Tensor& first = c.inputs.at(c.op == Op::linear ? "x" : op_loss(c.op) ? op_loss_input(c.op) : "z");
   return first.shape.empty() ? 1 : first.shape[0];
 }
 int64_t op_outputs(const OpCase& c) {
-  const Tensor& pred = c.inputs.at("pred");
+  const Tensor& pred = c.inputs.at(op_loss_input(c.op));
   return pred.shape.size() < 2 ? 1 : pred.shape[1];
+}
+
+// Whether an unshifted softmax overflows (or underflows to 0/0) on some row of the logits, as
+// the kits compute it, in double: only there is softmax_without_max_shift a mistake at all.
+bool unshifted_softmax_fails(const Tensor& logits) {
+  const int64_t C = logits.shape.size() < 2 ? 1 : logits.shape[1];
+  std::vector<double> s(static_cast<size_t>(C));
+  for (size_t r = 0; r + static_cast<size_t>(C) <= logits.values.size(); r += static_cast<size_t>(C)) {
+    softmax_row(s.data(), logits.values.data() + r, C, false);
+    if (std::any_of(s.begin(), s.end(), [](double v) { return !std::isfinite(v); })) return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -489,6 +534,7 @@ std::vector<Mistake> op_mistakes(const OpCase& c) {
     if (*act == Activation::identity) return {};
     std::vector<Mistake> m = {Mistake::activation_derivative_forgotten};
     if (*act == Activation::relu) m.push_back(Mistake::relu_grad_one_at_zero), m.push_back(Mistake::relu_mask_on_upstream);
+    else if (*act == Activation::leaky_relu) m.push_back(Mistake::leaky_slope_forgotten);
     else m.push_back(Mistake::derivative_of_output), m.push_back(Mistake::derivative_formula_on_z);
     return m;
   }
@@ -502,6 +548,11 @@ std::vector<Mistake> op_mistakes(const OpCase& c) {
   const int64_t D = op_outputs(c);
   std::vector<Mistake> m = {Mistake::loss_sign_flipped};
   if (N > 1) m.push_back(Mistake::loss_summed);
+  if (c.op == Op::cross_entropy) {  // its mean is over the batch alone
+    m.push_back(Mistake::softmax_onehot_not_subtracted), m.push_back(Mistake::softmax_jacobian_after_fused);
+    if (unshifted_softmax_fails(c.inputs.at("logits"))) m.push_back(Mistake::softmax_without_max_shift);
+    return m;
+  }
   if (D > 1) m.push_back(Mistake::loss_summed_over_all), m.push_back(Mistake::loss_mean_over_batch_only);
   if (c.op == Op::mse) {
     m.push_back(Mistake::mse_factor_two_missing), m.push_back(Mistake::mse_factor_two_doubled);
@@ -528,6 +579,8 @@ TensorMap replay_op_mistake(const OpCase& c, Mistake mistake) {
     for (size_t i = 0; i < dz.size(); ++i) {
       if (mistake == Mistake::activation_derivative_forgotten) {
         dz[i] = dh[i];
+      } else if (mistake == Mistake::leaky_slope_forgotten) {
+        dz[i] = z[i] > 0 ? dh[i] : 0.0;
       } else if (mistake == Mistake::relu_grad_one_at_zero) {
         dz[i] = z[i] >= 0 ? dh[i] : 0.0;
       } else if (mistake == Mistake::relu_mask_on_upstream) {
@@ -564,12 +617,20 @@ TensorMap replay_op_mistake(const OpCase& c, Mistake mistake) {
       round(db), round(dW);
     }
   } else {
-    Tensor& dpred = out.at("dpred");
+    Tensor& dpred = out.at(op_answer_names(c.op)[0]);
     const double factor = loss_factor(op_batch(c), op_outputs(c), mistake);
+    if (is_softmax_mistake(mistake)) {
+      const int64_t C = op_outputs(c), N = op_batch(c);
+      const auto &logits = c.inputs.at("logits").values, &y = c.inputs.at("y").values;
+      for (size_t r = 0; r < static_cast<size_t>(N); ++r) {
+        const size_t at = r * static_cast<size_t>(C);
+        plant_softmax_mistake(mistake, dpred.values.data() + at, logits.data() + at, y.data() + at, C, N);
+      }
+    }
     for (size_t i = 0; i < dpred.values.size(); ++i) {
       dpred.values[i] *= factor;
       if (mistake == Mistake::logits_extra_sigmoid_derivative) {
-        const double s = sigmoid(c.inputs.at("pred").values[i]);
+        const double s = sigmoid(c.inputs.at(op_loss_input(c.op)).values[i]);
         dpred.values[i] *= s * (1 - s);
       }
     }

@@ -10,17 +10,19 @@ const char* to_string(Op op) {
     case Op::sigmoid: return "sigmoid";
     case Op::tanh: return "tanh";
     case Op::identity: return "identity";
+    case Op::leaky_relu: return "leaky_relu";
     case Op::linear: return "linear";
     case Op::mse: return "mse";
     case Op::bce: return "bce";
     case Op::bce_with_logits: return "bce_with_logits";
+    case Op::cross_entropy: return "cross_entropy";
   }
   return "?";
 }
 
 const std::vector<Op>& all_ops() {
-  static const std::vector<Op> ops = {Op::relu, Op::sigmoid, Op::tanh, Op::identity,
-                                      Op::linear, Op::mse, Op::bce, Op::bce_with_logits};
+  static const std::vector<Op> ops = {Op::relu,   Op::sigmoid, Op::tanh, Op::identity,        Op::leaky_relu,
+                                      Op::linear, Op::mse,     Op::bce,  Op::bce_with_logits, Op::cross_entropy};
   return ops;
 }
 
@@ -42,6 +44,7 @@ std::optional<Activation> op_activation(Op op) {
     case Op::sigmoid: return Activation::sigmoid;
     case Op::tanh: return Activation::tanh;
     case Op::identity: return Activation::identity;
+    case Op::leaky_relu: return Activation::leaky_relu;
     default: return std::nullopt;
   }
 }
@@ -51,14 +54,17 @@ std::optional<Loss> op_loss(Op op) {
     case Op::mse: return Loss::mse;
     case Op::bce: return Loss::bce;
     case Op::bce_with_logits: return Loss::bce_with_logits;
+    case Op::cross_entropy: return Loss::cross_entropy;
     default: return std::nullopt;
   }
 }
 
+std::string op_loss_input(Op op) { return op == Op::cross_entropy ? "logits" : "pred"; }
+
 std::vector<std::string> op_answer_names(Op op) {
   if (op_activation(op)) return {"dz"};
   if (op == Op::linear) return {"dW", "db", "dx"};
-  return {"dpred"};
+  return {"d" + op_loss_input(op)};
 }
 
 TensorMap manual_op_gradients(const OpCase& c) {
@@ -68,9 +74,8 @@ TensorMap manual_op_gradients(const OpCase& c) {
     const Tensor& z = in.at("z");
     const int64_t n = static_cast<int64_t>(z.values.size());
     std::vector<double> h(z.values.size()), dz(z.values.size());
-    const double slope = MlpSpec{}.negative_slope;  // no op is a leaky_relu yet: torch's default
-    kernels::activation_forward(*act, h.data(), z.values.data(), n, slope);
-    kernels::activation_backward(*act, dz.data(), in.at("dh").values.data(), h.data(), n, slope);
+    kernels::activation_forward(*act, h.data(), z.values.data(), n, c.negative_slope);
+    kernels::activation_backward(*act, dz.data(), in.at("dh").values.data(), h.data(), n, c.negative_slope);
     out["dz"] = Tensor{z.shape, dz};
   } else if (c.op == Op::linear) {
     const Tensor &x = in.at("x"), &W = in.at("W"), &dz = in.at("dz");
@@ -82,12 +87,12 @@ TensorMap manual_op_gradients(const OpCase& c) {
                              W.values.data(), N, IN, OUT);
     out["dW"] = dW, out["db"] = db, out["dx"] = dx;
   } else {
-    const Tensor &pred = in.at("pred"), &y = in.at("y");
+    const Tensor &pred = in.at(op_loss_input(c.op)), &y = in.at("y");
     std::vector<double> d(pred.values.size());
     const int64_t N = pred.shape.empty() ? 1 : pred.shape[0];
     kernels::loss_backward(*op_loss(c.op), d.data(), pred.values.data(), y.values.data(), N,
                            N > 0 ? static_cast<int64_t>(pred.values.size()) / N : 0);
-    out["dpred"] = Tensor{pred.shape, d};
+    out[op_answer_names(c.op)[0]] = Tensor{pred.shape, d};
   }
   return out;
 }
