@@ -98,6 +98,19 @@ GradeResult build_failure_result(const Rubric& rubric, const std::string& compil
   return r;
 }
 
+namespace {
+
+// The fingerprints of a case's failing tensors that came with numbers.
+void note_wrong_answers(CaseResult& r, const SubmittedGradients& submitted) {
+  for (const auto& t : r.tensors) {
+    const auto it = submitted.find(t.name);
+    if (t.passed || it == submitted.end() || !it->second.tensor) continue;
+    r.wrong_answers[r.kind == CaseKind::mlp ? gradient_key(t.name) : t.name] = answer_fingerprint(*it->second.tensor);
+  }
+}
+
+}  // namespace
+
 CaseResult score_case(const PreparedCase& p, const SandboxResult& run) {
   const GradingCase& g = p.spec;
   CaseResult r;
@@ -108,6 +121,7 @@ CaseResult score_case(const PreparedCase& p, const SandboxResult& run) {
   r.visibility = g.visibility;
   r.points = g.points;
   r.seconds = run.seconds;
+  r.inputs_sha256 = p.inputs_sha256;
   std::string feedback = g.description + "\n";
 
   ParsedAnswer answer;
@@ -142,6 +156,7 @@ CaseResult score_case(const PreparedCase& p, const SandboxResult& run) {
       }
     }
     r.tensors = check_op_gradients(g.op, submitted, p.reference, g.tolerances);
+    note_wrong_answers(r, submitted);
     std::vector<std::string> present;
     for (const auto& [name, gradient] : submitted) present.push_back(name);
     const std::string keys_note = unknown_keys_note(ignored, {names, {}}, present, "your answer");
@@ -155,6 +170,7 @@ CaseResult score_case(const PreparedCase& p, const SandboxResult& run) {
                                                {p.reference_loss, p.reference, {}}, options);
     r.tensors = report.parameters;
     r.tensors.insert(r.tensors.end(), report.intermediates.begin(), report.intermediates.end());
+    note_wrong_answers(r, file.gradients);
     feedback += format_report_table(report);
   }
   const size_t scored = g.kind == CaseKind::op ? r.tensors.size() : parameter_names(g.problem.spec).size();
@@ -181,12 +197,24 @@ CaseResult not_run(const PreparedCase& p, const std::string& why) {
   r.description = p.spec.description;
   r.visibility = p.spec.visibility;
   r.points = p.spec.points;
+  r.inputs_sha256 = p.inputs_sha256;
   r.failure = why;
   r.feedback = p.spec.description + "\n0 points: " + why + "\n";
   return r;
 }
 
 }  // namespace
+
+GradeResult grader_error_result(const std::vector<PreparedCase>& cases, const std::string& message) {
+  GradeResult result;
+  result.grader_error = message;
+  for (const auto& c : cases) {
+    result.cases.push_back(not_run(c, "the grader failed on this submission (not your code's fault; course staff "
+                                      "will regrade it): " + message));
+    result.max_score += c.spec.points;
+  }
+  return result;
+}
 
 GradeResult grade_submission(const std::vector<PreparedCase>& cases, const std::string& command,
                              const SandboxLimits& limits,

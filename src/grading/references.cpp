@@ -69,6 +69,7 @@ std::map<std::string, Shape> reference_shapes(const GradingCase& g) {
 PreparedCase prepare_case(const GradingCase& g, const ReferenceSource& source, const std::string& rubric_source) {
   PreparedCase p;
   p.spec = g;
+  p.inputs_sha256 = detail::sha256_hex(case_request_json(g));
   if (g.kind == CaseKind::op) {
     p.reference = source.op(g.op);
   } else {
@@ -283,7 +284,8 @@ std::vector<PreparedCase> prepare_variant(const Rubric& rubric, const StoredRefe
     const std::string field = fmt::format("cases[{}].variants[{}]", i, v);
     PreparedCase p;
     p.spec = g.generated && sv.seed != g.seed ? case_with_seed(g, sv.seed) : g;
-    if (detail::sha256_hex(case_request_json(p.spec)) != sv.inputs_sha256)
+    p.inputs_sha256 = detail::sha256_hex(case_request_json(p.spec));
+    if (p.inputs_sha256 != sv.inputs_sha256)
       throw InputError(refs.source, field + ".inputs_sha256",
                        fmt::format("case '{}' from seed {} has other inputs here than when its references were made: "
                                    "its problem file changed, or this gradverify ({}) draws other inputs than the one "

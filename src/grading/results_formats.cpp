@@ -52,17 +52,28 @@ std::string build_failure_text(const GradeResult& r) {
          " points. The build said:\n\n" + printable(r.build_failure) + (r.build_failure.back() == '\n' ? "" : "\n");
 }
 
+// A failing tensor's fingerprint (fingerprint.h), for the class report; null without one.
+nlohmann::json wrong_answer_json(const CaseResult& c, const std::string& answer_name) {
+  const auto it = c.wrong_answers.find(answer_name);
+  if (it == c.wrong_answers.end()) return nullptr;
+  return {{"sha256", it->second.digest}, {"distinct_values", it->second.distinct_values}};
+}
+
 // A case's gradients by the answer's names (dW1, dz), with what staff analytics need.
 nlohmann::json gradient_analytics(const CaseResult& c) {
   nlohmann::json gradients = nlohmann::json::object();
-  for (const auto& t : c.tensors)
-    gradients[c.kind == CaseKind::mlp ? gradient_key(t.name) : t.name] = {{"passed", t.passed},
-                                                      {"missing", t.missing},
-                                                      {"max_abs_diff", detail::number_to_json(t.max_abs_diff)},
-                                                      {"max_rel_diff", detail::number_to_json(t.max_rel_diff)},
-                                                      {"mismatched", t.mismatched},
-                                                      {"elements", t.elements},
-                                                      {"hint_kinds", t.hint_kinds}};
+  for (const auto& t : c.tensors) {
+    const std::string name = c.kind == CaseKind::mlp ? gradient_key(t.name) : t.name;
+    gradients[name] = {{"passed", t.passed},
+                       {"missing", t.missing},
+                       {"max_abs_diff", detail::number_to_json(t.max_abs_diff)},
+                       {"max_rel_diff", detail::number_to_json(t.max_rel_diff)},
+                       {"mismatched", t.mismatched},
+                       {"elements", t.elements},
+                       {"hint", t.hint},
+                       {"hint_kinds", t.hint_kinds},
+                       {"wrong_answer", wrong_answer_json(c, name)}};
+  }
   return gradients;
 }
 
@@ -139,7 +150,9 @@ std::string format_gradescope(const GradeResult& r) {
                             {"output", printable(c.feedback)},
                             {"tags", c.tags},
                             {"visibility", c.visibility},
-                            {"extra_data", {{"hint_kinds", case_hint_kinds(c)}, {"gradients", gradient_analytics(c)}}}});
+                            {"extra_data", {{"hint_kinds", case_hint_kinds(c)},
+                                            {"inputs_sha256", c.inputs_sha256},
+                                            {"gradients", gradient_analytics(c)}}}});
   }
   return doc.dump(2) + "\n";
 }
@@ -306,6 +319,7 @@ std::string format_grade_json(const GradeResult& r) {
   doc["isolation"] = r.isolation;
   doc["variant"] = r.variant >= 0 ? nlohmann::json(r.variant) : nlohmann::json();
   doc["build_failure"] = printable(r.build_failure);
+  doc["grader_error"] = printable(r.grader_error);
   doc["notes"] = nlohmann::json::array();
   for (const auto& note : r.notes) doc["notes"].push_back(printable(note));
   doc["cases"] = nlohmann::json::array();
@@ -324,11 +338,13 @@ std::string format_grade_json(const GradeResult& r) {
                          {"worst_index", t.worst_index},
                          {"message", printable(t.message)},
                          {"hint", t.hint},
-                         {"hint_kinds", t.hint_kinds}});
+                         {"hint_kinds", t.hint_kinds},
+                         {"wrong_answer", wrong_answer_json(c, c.kind == CaseKind::mlp ? gradient_key(t.name) : t.name)}});
     doc["cases"].push_back({{"name", c.name},
                             {"description", c.description},
                             {"visibility", c.visibility},
                             {"tags", c.tags},
+                            {"inputs_sha256", c.inputs_sha256},
                             {"points", c.points},
                             {"score", c.score},
                             {"passed", c.passed},

@@ -1,16 +1,20 @@
 // Course grading end to end: `gradverify grade` on the student kit's runners, on student code
 // in Python this project never wrote into its grader, and on hostile submissions. The grader
 // runs as a user runs it (the binary); the expectations are computed independently here.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <dirent.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <random>
 #include <set>
 #include <thread>
 
@@ -918,11 +922,123 @@ TEST(GradingClass, ThreeShardsMergedEqualOneRunApartFromTheTimeFields) {
   EXPECT_EQ(merged_files, whole_files);
   EXPECT_EQ(slurp((merged / "summary.csv").string()), slurp((whole / "summary.csv").string())) << "byte for byte";
   for (const auto& name : whole_files) {
-    if (name == "summary.csv") continue;
+    if (name == "summary.csv" || fs::is_directory(whole / name)) continue;
     EXPECT_EQ(without_times(json::parse(slurp((merged / name).string()))),
               without_times(json::parse(slurp((whole / name).string()))))
         << name;
   }
+}
+
+// The students a journal records as done, each with its entry's inode and contents: an entry
+// rewritten (a student graded again) has another inode, since entries are written by rename.
+std::map<std::string, std::pair<ino_t, std::string>> journal_entries(const std::filesystem::path& out) {
+  std::map<std::string, std::pair<ino_t, std::string>> entries;
+  std::error_code error;
+  for (const auto& e : std::filesystem::directory_iterator(out / "gradverify-journal/students", error)) {
+    const std::string name = e.path().filename().string();
+    if (name.size() < 6 || name.substr(name.size() - 5) != ".json") continue;  // a temporary of write_file
+    struct stat st {};
+    if (stat(e.path().c_str(), &st) == 0) entries[name] = {st.st_ino, slurp(e.path().string())};
+  }
+  return entries;
+}
+
+TEST(GradingClass, AClassRunKilledAtARandomPointAndRunAgainEqualsOneNeverInterrupted) {
+  namespace fs = std::filesystem;
+  constexpr int kStudents = 8;
+  const fs::path dir = make_class("killed_class", kStudents);
+  const fs::path whole = temp_path("killed_whole"), resumed = temp_path("killed_resumed");
+  for (const auto& d : {whole, resumed}) fs::remove_all(d);
+  const std::string common =
+      kGrade + " -q --submissions " + dir.string() + " --submission-cmd ./run --format json --workers 1";
+  ASSERT_EQ(run_shell(common + " --output " + whole.string()).exit_code, 0);
+
+  // Killed with SIGKILL once a random number of students are done: nothing is flushed or
+  // cleaned up, as after an OOM kill or a power cut of the process.
+  std::random_device random;
+  const size_t kill_after = 1 + random() % (kStudents - 2);
+  SCOPED_TRACE(::testing::Message() << "killed after " << kill_after << " students");
+  const auto started = run_shell("(" + common + " --output " + resumed.string() + " >/dev/null 2>&1 & echo $!)");
+  const pid_t pid = static_cast<pid_t>(std::stol(started.out));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (journal_entries(resumed).size() < kill_after && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  while (kill(pid, 0) == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  const auto done_before = journal_entries(resumed);
+  ASSERT_GE(done_before.size(), kill_after);
+  ASSERT_LT(done_before.size(), static_cast<size_t>(kStudents)) << "the run finished before it was killed";
+  EXPECT_FALSE(fs::exists(resumed / "summary.csv")) << "no summary of a run that did not finish";
+
+  const auto again = run_shell(kGrade + " --submissions " + dir.string() +
+                               " --submission-cmd ./run --format json --workers 1 --output " + resumed.string());
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.err.find(fmt::format("resuming: {} of {} students were graded already", done_before.size(), kStudents)),
+            std::string::npos)
+      << again.err;
+  EXPECT_NE(again.out.find(fmt::format("graded {} submission", kStudents - done_before.size())), std::string::npos)
+      << again.out;
+  // No student graded twice: the entries of the first run are the very same files.
+  const auto done_after = journal_entries(resumed);
+  EXPECT_EQ(done_after.size(), static_cast<size_t>(kStudents));
+  for (const auto& [name, entry] : done_before) EXPECT_EQ(done_after.at(name), entry) << name << " was graded again";
+  // The same results as a run never interrupted, apart from the time fields.
+  EXPECT_EQ(slurp((resumed / "summary.csv").string()), slurp((whole / "summary.csv").string())) << "byte for byte";
+  for (int i = 0; i < kStudents; ++i) {
+    const std::string file = student_name(i) + ".json";
+    EXPECT_EQ(without_times(json::parse(slurp((resumed / file).string()))),
+              without_times(json::parse(slurp((whole / file).string()))))
+        << file;
+  }
+}
+
+TEST(GradingClass, ARerunRegradesOnlyTheStudentsWhoseFolderChangedOrWhomTheGraderFailed) {
+  namespace fs = std::filesystem;
+  const fs::path dir = make_class("rerun_class", 4);
+  const fs::path out = temp_path("rerun_results");
+  fs::remove_all(out);
+  const std::string grade_class =
+      kGrade + " --submissions " + dir.string() + " --submission-cmd ./run --format gradescope --output " + out.string();
+  // The grader fails on one student (an injected fault: it must not happen on its own).
+  const auto first = run_shell("GRADVERIFY_TEST_GRADER_ERROR=" + student_name(2) + " " + grade_class);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_NE(first.out.find("graded 4 submissions"), std::string::npos) << first.out;
+  EXPECT_NE(first.out.find("the grader failed on 1 student"), std::string::npos) << first.out;
+  const json failed = json::parse(slurp((out / (student_name(2) + ".json")).string()));
+  expect_gradescope_contract(failed);
+  EXPECT_EQ(failed["score"].get<double>(), 0);
+  EXPECT_NE(failed["tests"][0]["output"].get<std::string>().find("the grader failed on this submission"),
+            std::string::npos);
+  // One student hands in again; the rerun grades them and the one the grader failed, only.
+  std::ofstream(dir / student_name(1) / "notes.txt") << "resubmitted\n";
+  const auto before = journal_entries(out);
+  const auto second = run_shell(grade_class);
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_NE(second.err.find("resuming: 2 of 4 students were graded already"), std::string::npos) << second.err;
+  EXPECT_NE(second.out.find("graded 2 submissions"), std::string::npos) << second.out;
+  const auto after = journal_entries(out);
+  for (const int i : {0, 3}) EXPECT_EQ(after.at(student_name(i) + ".json"), before.at(student_name(i) + ".json"));
+  for (const int i : {1, 2}) EXPECT_NE(after.at(student_name(i) + ".json"), before.at(student_name(i) + ".json"));
+  EXPECT_GT(json::parse(slurp((out / (student_name(2) + ".json")).string()))["score"].get<double>(), 0);
+  // Another run's journal is neither resumed nor overwritten: --fresh says to.
+  const auto other = run_shell(kGrade + " --submissions " + dir.string() +
+                               " --submission-cmd ./run --format json --output " + out.string());
+  EXPECT_EQ(other.exit_code, 2);
+  EXPECT_NE(other.err.find("a class run of another rubric, references, command or format (format 'json' here, "
+                           "'gradescope' in the journal): give --fresh"),
+            std::string::npos)
+      << other.err;
+  EXPECT_EQ(journal_entries(out), after) << "nothing of the journal was touched";
+  const auto fresh = run_shell(kGrade + " -q --submissions " + dir.string() +
+                               " --submission-cmd ./run --format json --fresh --output " + out.string());
+  ASSERT_EQ(fresh.exit_code, 0) << fresh.err;
+  EXPECT_NE(fresh.out.find("graded 4 submissions"), std::string::npos) << fresh.out;
+  const fs::path empty = temp_path("rerun_no_journal");
+  fs::remove_all(empty);
+  const auto resume_nothing = run_shell(kGrade + " --submissions " + dir.string() + " --submission-cmd ./run --resume "
+                                        "--output " + empty.string());
+  EXPECT_EQ(resume_nothing.exit_code, 2);
+  EXPECT_NE(resume_nothing.err.find("holds no journal of a class run to resume"), std::string::npos) << resume_nothing.err;
 }
 
 TEST(GradingClass, MergeRefusesShardsThatAreNotOneWholeRun) {

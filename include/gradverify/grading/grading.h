@@ -11,10 +11,12 @@
 // compared and shown (they localise a mistake) but carry no points. Nothing the submission
 // prints or writes reaches a score except its answer on stdout.
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "gradverify/check/compare.h"
+#include "gradverify/grading/fingerprint.h"
 #include "gradverify/grading/rubric.h"
 #include "gradverify/grading/sandbox.h"
 
@@ -25,6 +27,7 @@ struct PreparedCase {
   GradingCase spec;
   TensorMap reference;       // op: dz | dW, db, dx | dpred; mlp: W1, b1, ..., z1, h1, ...
   double reference_loss = 0;  // mlp cases
+  std::string inputs_sha256;  // of its request (case_request_json): which students had the same inputs
 };
 
 // Refuses a case whose reference is all zero in some answer tensor: such a case can't tell a
@@ -43,6 +46,10 @@ struct CaseResult {
   std::string feedback;                    // what a student reads: the table, the hints, stderr
   double seconds = 0;                      // the submission's wall time on this case
   std::vector<std::string> tags;           // what it tests: {"op", "activation", "relu"}, {"net", "mse", "float64"}
+  std::string inputs_sha256;               // the PreparedCase's
+  // Each failing tensor with numbers, by the answer's name (dW1, dz): its fingerprint, for
+  // the class report's identical wrong answers.
+  std::map<std::string, AnswerFingerprint> wrong_answers;
 };
 
 struct GradeResult {
@@ -57,6 +64,9 @@ struct GradeResult {
   // Set when the submission did not build: what the compiler said. No case ran, and every
   // format shows one failed "Build" test worth the rubric's points (build_failure_result).
   std::string build_failure;
+  // Set when the grader itself failed on this submission (it must not): why. No case scored,
+  // each says so (grader_error_result), and a class run goes on with the next student.
+  std::string grader_error;
 };
 
 // What a case tests, as tags for the results: {"op", "activation", "relu", "float64"},
@@ -74,6 +84,9 @@ GradeResult grade_submission(const std::vector<PreparedCase>& cases, const std::
                              const SandboxLimits& limits,
                              const std::function<void(const CaseResult&, size_t index, size_t total)>& on_case = {},
                              double budget_seconds = 0);
+
+// The result of a submission the grader failed on: every case 0 points, with `message`.
+GradeResult grader_error_result(const std::vector<PreparedCase>& cases, const std::string& message);
 
 // The result of a submission that did not build: no case ran, 0 of the rubric's points, and
 // `compiler_output` shown as the reason (results_formats.h shows it as one "Build" test).

@@ -3,10 +3,13 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <filesystem>
+#include <tuple>
 
 #include "core/problem/json_tensor.h"
 #include "gradverify/errors.h"
+#include "output.h"
 
 namespace gradverify::cli {
 namespace {
@@ -126,6 +129,105 @@ ShardManifest read_shard_manifest(const std::string& directory) {
       throw InputError(path, "students", "'" + student + "' is not a folder name");
   if (m.students.size() != m.rows.size()) throw InputError(path, "rows", "one summary row per student expected");
   return m;
+}
+
+// ---- the journal -----------------------------------------------------------------------------
+
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path entry_path(const std::string& output, const std::string& student) {
+  return fs::path(journal_directory(output)) / "students" / (student + ".json");
+}
+
+}  // namespace
+
+std::string class_run_difference(const ClassRun& here, const ClassRun& journal) {
+  for (const auto& [field, mine, theirs] :
+       {std::tuple{"rubric_sha256", here.rubric_sha256, journal.rubric_sha256},
+        std::tuple{"references_sha256", here.references_sha256, journal.references_sha256},
+        std::tuple{"submission_cmd", here.submission_cmd, journal.submission_cmd},
+        std::tuple{"format", here.format, journal.format},
+        std::tuple{"gradverify_version", here.gradverify_version, journal.gradverify_version}})
+    if (mine != theirs) return fmt::format("{} '{}' here, '{}' in the journal", field, printable(mine), printable(theirs));
+  return "";
+}
+
+std::string journal_directory(const std::string& output) { return (fs::path(output) / "gradverify-journal").string(); }
+
+std::optional<ClassRun> read_class_run(const std::string& output) {
+  const std::string path = (fs::path(journal_directory(output)) / "run.json").string();
+  std::error_code error;
+  if (!fs::exists(fs::symlink_status(path, error))) return std::nullopt;
+  const nlohmann::json doc = detail::parse_json_file(path);
+  const auto text = [&](const char* key) {
+    if (!doc.is_object() || !doc.contains(key) || !doc[key].is_string())
+      throw InputError(path, key, "missing, or not a string: not a class run's journal (--fresh starts a new one)");
+    return doc[key].get<std::string>();
+  };
+  return ClassRun{text("rubric_sha256"), text("references_sha256"), text("submission_cmd"), text("format"),
+                  text("gradverify_version")};
+}
+
+void write_class_run(const std::string& output, const ClassRun& run) {
+  std::error_code error;
+  fs::create_directories(fs::path(journal_directory(output)) / "students", error);
+  if (error) throw InputError(journal_directory(output), "", "cannot create the journal: " + error.message());
+  const nlohmann::json doc = {{"rubric_sha256", run.rubric_sha256},   {"references_sha256", run.references_sha256},
+                              {"submission_cmd", run.submission_cmd}, {"format", run.format},
+                              {"gradverify_version", run.gradverify_version}};
+  write_file((fs::path(journal_directory(output)) / "run.json").string(), doc.dump(2) + "\n");
+}
+
+void remove_journal(const std::string& output) {
+  std::error_code error;
+  fs::remove_all(journal_directory(output), error);
+  if (error) throw InputError(journal_directory(output), "", "cannot remove the journal: " + error.message());
+}
+
+std::optional<JournalEntry> read_journal_entry(const std::string& output, const std::string& student) {
+  const fs::path path = entry_path(output, student);
+  std::error_code error;
+  if (!fs::is_regular_file(fs::symlink_status(path, error))) return std::nullopt;
+  try {
+    const nlohmann::json doc = detail::parse_json_file(path.string());
+    JournalEntry e;
+    e.student = doc.at("student").get<std::string>();
+    e.source_sha256 = doc.at("source_sha256").get<std::string>();
+    e.variant = doc.at("variant").get<int64_t>();
+    e.summary_row = doc.at("summary_row").get<std::string>();
+    e.grader_error = doc.at("grader_error").get<std::string>();
+    e.results_json = doc.at("results").dump();
+    if (e.student != student) return std::nullopt;
+    return e;
+  } catch (const std::exception&) {
+    return std::nullopt;  // not one this grader wrote: the student is graded again
+  }
+}
+
+void write_journal_entry(const std::string& output, const JournalEntry& e) {
+  const nlohmann::json doc = {{"student", e.student},         {"source_sha256", e.source_sha256},
+                              {"variant", e.variant},         {"summary_row", e.summary_row},
+                              {"grader_error", e.grader_error}, {"results", nlohmann::json::parse(e.results_json)}};
+  std::error_code error;
+  fs::create_directories(entry_path(output, e.student).parent_path(), error);
+  if (error) throw InputError(journal_directory(output), "", "cannot create the journal: " + error.message());
+  write_file(entry_path(output, e.student).string(), doc.dump() + "\n");
+}
+
+std::vector<JournalEntry> read_journal(const std::string& output) {
+  std::vector<std::string> students;
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(fs::path(journal_directory(output)) / "students", error)) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() > 5 && name.compare(name.size() - 5, 5, ".json") == 0) students.push_back(name.substr(0, name.size() - 5));
+  }
+  std::sort(students.begin(), students.end());
+  std::vector<JournalEntry> entries;
+  for (const auto& s : students)
+    if (auto e = read_journal_entry(output, s)) entries.push_back(std::move(*e));
+  return entries;
 }
 
 }  // namespace gradverify::cli

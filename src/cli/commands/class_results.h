@@ -2,7 +2,16 @@
 // A class's results folder, as `grade --submissions DIR -o OUT` writes it and `merge` joins
 // the shards of one:
 //   <student>.<json|xml|txt>  each student's results, in --format
-//   summary.csv               student, total, then the points of each case; students sorted
+//   summary.csv               student, total, then the points of each case; students sorted;
+//                             rebuilt from the journal, so never half-written
+//   gradverify-journal/run.json
+//                             what the run grades: the rubric's and references' SHA-256, the
+//                             command, the format and gradverify's version
+//   gradverify-journal/students/<student>.json
+//                             one finished student: their folder's SHA-256, their variant,
+//                             summary row and results (gradverify's JSON), written atomically
+//                             after their results file. A rerun of the same run grades only the
+//                             students without one, or whose folder changed since
 //   gradverify-shard/manifest.json
 //                             only in a shard's folder (--shard K/N): which shard it is, the
 //                             rubric it graded, and its students' summary rows. In a folder
@@ -10,6 +19,7 @@
 //                             student named "shard" has shard.json)
 // A shard's students are every N-th of the sorted folders, from the K-th: shards take about
 // the same time, whatever the folders' names.
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,5 +52,34 @@ std::string shard_manifest_json(const ShardManifest& manifest);
 std::string shard_manifest_path(const std::string& directory);
 // The manifest of `directory`; throws InputError naming the file and the field.
 ShardManifest read_shard_manifest(const std::string& directory);
+
+// What a class run grades: a journal of another is not resumed.
+struct ClassRun {
+  std::string rubric_sha256, references_sha256, submission_cmd, format, gradverify_version;
+};
+// The first field that differs, as "rubric_sha256 'a…' here, 'b…' in the journal"; empty when
+// none does.
+std::string class_run_difference(const ClassRun& here, const ClassRun& journal);
+
+struct JournalEntry {
+  std::string student, source_sha256;
+  int64_t variant = -1;
+  std::string summary_row;
+  std::string grader_error;  // the grader failed on them: regraded by the next run
+  std::string results_json;  // format_grade_json's
+};
+
+std::string journal_directory(const std::string& output);
+// The run a results folder's journal records; nullopt when it has none. Throws InputError
+// naming the file and the field for a journal that is not one.
+std::optional<ClassRun> read_class_run(const std::string& output);
+void write_class_run(const std::string& output, const ClassRun& run);
+// Removes the journal (--fresh): every student is graded again.
+void remove_journal(const std::string& output);
+// A student's entry; nullopt when there is none, or it is unreadable (then they are regraded).
+std::optional<JournalEntry> read_journal_entry(const std::string& output, const std::string& student);
+void write_journal_entry(const std::string& output, const JournalEntry& entry);
+// Every entry of the journal, sorted by student: what `report` reads.
+std::vector<JournalEntry> read_journal(const std::string& output);
 
 }  // namespace gradverify::cli

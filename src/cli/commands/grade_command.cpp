@@ -30,6 +30,7 @@
 #include "gradverify/grading/isolation.h"
 #include "gradverify/grading/references.h"
 #include "gradverify/grading/results_formats.h"
+#include "gradverify/version.h"
 #include "net_options.h"
 #include "output.h"
 #include "torch_backend.h"
@@ -72,9 +73,13 @@ student's folder name, the same on every regrade.
 
 A whole class: --submissions DIR runs --submission-cmd in each folder of DIR (one per
 student), N at a time, and writes DIR's results into --output (a directory): one results
-file per student and summary.csv (student, total, points per case). On a cluster, each job
-of an array grades one shard (--shard K/N, with its own --output), and `gradverify merge`
-joins the shards into what one run would have written (docs/grading.md has a Slurm example).
+file per student, written as they finish, and summary.csv (student, total, points per case).
+A journal in --output records each finished student: run again after a kill, a reboot or
+Ctrl-C, grade grades only the students not done, and those whose folder changed since
+(--fresh grades everyone again). A student the grader itself fails on is recorded as a grader
+error, and the run goes on. On a cluster, each job of an array grades one shard (--shard K/N,
+with its own --output), and `gradverify merge` joins the shards into what one run would have
+written (docs/grading.md has a Slurm example). `gradverify report` reads the results.
 
 Exit status: 0 graded (whatever the scores), 2 a bad rubric, option or folder,
 4 an internal error, 128 + N stopped by signal N (130 for Ctrl-C).
@@ -122,6 +127,11 @@ Examples:
       ->check(whole_number_from(int64_t{16}, int64_t{1} << 20));
   grade->add_option("--workers", o.workers, "A class's parallel workers [default: one per core]")->check(whole_number_from(1, 256));
   grade->add_flag("--quiet,-q", o.quiet, "No progress on stderr");
+  auto* resume = grade->add_flag("--resume", o.resume,
+                                 "A class: resume the run --output's journal records, and refuse if it records "
+                                 "none [default: resumed whenever it records the same run]");
+  grade->add_flag("--fresh", o.fresh, "A class: discard --output's journal and grade every student again")
+      ->excludes(resume);
   grade->add_option("--isolation", o.isolation,
                     "auto (namespaces where bwrap works here), namespaces (refuse without them) or basic")
       ->capture_default_str()
@@ -244,8 +254,26 @@ std::vector<std::string> student_folders(const GradeOptions& o) {
   return o.shard.empty() ? students : shard_students(students, parse_shard(o.shard));
 }
 
+// What this class run grades, checked against --output's journal before any work: a journal
+// of another run is neither resumed nor overwritten unless --fresh says so.
+ClassRun class_run_to_resume(const GradeOptions& o, const Rubric& rubric) {
+  const ClassRun run{rubric_sha256(rubric),
+                     o.references_path.empty() ? "" : text_sha256(detail::read_text_file(o.references_path)),
+                     o.submission_cmd, o.format, kVersion};
+  const std::optional<ClassRun> journal = read_class_run(o.output_path);
+  if (!journal && o.resume) throw InputError("--resume", "", o.output_path + " holds no journal of a class run to resume");
+  if (journal && !o.fresh) {
+    const std::string difference = class_run_difference(run, *journal);
+    if (!difference.empty())
+      throw InputError(journal_directory(o.output_path), "run.json",
+                       "a class run of another rubric, references, command or format (" + difference +
+                           "): give --fresh to grade everyone again into it, or another --output");
+  }
+  return run;
+}
+
 int grade_class(const GradeOptions& o, const std::vector<std::string>& students, const Rubric& rubric,
-                GradedCases& graded, SandboxLimits limits, const std::vector<std::string>& notes,
+                const ClassRun& run, GradedCases& graded, SandboxLimits limits, const std::vector<std::string>& notes,
                 const StopSignals& stop) {
   namespace fs = std::filesystem;
   std::error_code error;
@@ -256,9 +284,26 @@ int grade_class(const GradeOptions& o, const std::vector<std::string>& students,
   std::vector<int64_t> variant(students.size());
   for (size_t i = 0; i < students.size(); ++i) graded.prepare(variant[i] = graded.variant_for(students[i]));
 
+  // The journal: students a killed run of the same rubric, references, command and format
+  // finished are kept, unless their folder changed since or the grader failed on them.
+  if (o.fresh) remove_journal(o.output_path);
+  write_class_run(o.output_path, run);
+  std::vector<std::string> source(students.size());
+  std::vector<std::optional<JournalEntry>> entries(students.size());
+  size_t kept = 0;
+  for (size_t i = 0; i < students.size(); ++i) {
+    source[i] = folder_sha256((fs::path(o.submissions_dir) / students[i]).string());
+    auto entry = read_journal_entry(o.output_path, students[i]);
+    if (entry && entry->source_sha256 == source[i] && entry->variant == variant[i] && entry->grader_error.empty())
+      entries[i] = std::move(entry), ++kept;
+  }
+  if (kept > 0 && !o.quiet)
+    std::cerr << fmt::format("grade: resuming: {} of {} students were graded already (the journal in {}); grading "
+                             "the other {}\n",
+                             kept, students.size(), journal_directory(o.output_path), students.size() - kept);
+
   const unsigned workers = o.workers > 0 ? static_cast<unsigned>(o.workers) : std::max(1u, std::thread::hardware_concurrency());
-  std::vector<GradeResult> results(students.size());
-  std::atomic<size_t> next{0}, done{0};
+  std::atomic<size_t> next{0}, done{kept}, grader_errors{0};
   std::mutex progress_mutex;
   Progress progress(o.quiet);
   // A student whose cases hang can't hold the class: each gets a budget for all their cases.
@@ -268,22 +313,34 @@ int grade_class(const GradeOptions& o, const std::vector<std::string>& students,
   for (unsigned w = 0; w < std::min<size_t>(workers, students.size()); ++w)
     pool.emplace_back([&] {
       for (size_t i = next++; i < students.size() && !cases_stopped(); i = next++) {
+        if (entries[i]) continue;  // graded by the run this one resumes
         SandboxLimits mine = limits;
         mine.working_directory = (fs::path(o.submissions_dir) / students[i]).string();
-        GradeResult r = grade_submission(graded.cases(variant[i]), o.submission_cmd, mine, {}, student_budget);
+        GradeResult r;
+        try {
+          if (const char* fault = std::getenv("GRADVERIFY_TEST_GRADER_ERROR"); fault && students[i] == fault)
+            throw std::runtime_error("a grader error injected for this test (GRADVERIFY_TEST_GRADER_ERROR)");
+          r = grade_submission(graded.cases(variant[i]), o.submission_cmd, mine, {}, student_budget);
+        } catch (const std::exception& e) {
+          // It must not happen; if it does, it costs this student's grading, not the class's.
+          r = grader_error_result(graded.cases(variant[i]), e.what());
+          ++grader_errors;
+        }
         if (cases_stopped()) return;  // this student's results are incomplete: none are written
         r.rubric = rubric.name;
         r.submission = students[i] + ": " + o.submission_cmd;
         r.notes = notes;
         r.isolation = isolation_status(mine).summary();  // decided by the first case
         r.variant = variant[i];
+        // The results file, then the journal's entry: a kill between the two regrades the student.
         write_file((fs::path(o.output_path) / (students[i] + "." + extension)).string(), formatted(r, o.format));
-        results[i] = std::move(r);
+        write_journal_entry(o.output_path, {students[i], source[i], variant[i], summary_row(students[i], r),
+                                            r.grader_error, format_grade_json(r)});
         const size_t finished = ++done;
         std::lock_guard<std::mutex> lock(progress_mutex);
         const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         progress.update(fmt::format("grade: {}/{} students, {:.1f} s, last: {} {:g}/{:g}", finished, students.size(),
-                                    elapsed, printable(students[i]), results[i].score, results[i].max_score),
+                                    elapsed, printable(students[i]), r.score, r.max_score),
                         finished, students.size());
       }
     });
@@ -292,11 +349,17 @@ int grade_class(const GradeOptions& o, const std::vector<std::string>& students,
   if (!o.quiet) std::cerr << "grade: isolation: " << isolation_status(limits).summary() << "\n";
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (stop.received() != 0)
-    return stopped_by(stop.received(), fmt::format("the {} students graded before it are in {}; no summary.csv",
+    return stopped_by(stop.received(), fmt::format("the {} students graded before it are in {}, with a journal; run "
+                                                   "the same command again to grade the rest",
                                                    done.load(), o.output_path));
 
+  // summary.csv from the journal, the one record of who is done, whichever run graded them.
   std::vector<std::string> rows;
-  for (size_t i = 0; i < students.size(); ++i) rows.push_back(summary_row(students[i], results[i]));
+  for (size_t i = 0; i < students.size(); ++i) {
+    const auto entry = read_journal_entry(o.output_path, students[i]);
+    if (!entry) throw std::runtime_error("the journal lost the entry of " + students[i]);
+    rows.push_back(entry->summary_row);
+  }
   write_file((fs::path(o.output_path) / "summary.csv").string(), summary_csv(summary_header(rubric), rows));
   if (!o.shard.empty()) {
     // For `gradverify merge`: which shard this is, and its rows, to join with the others'.
@@ -306,14 +369,19 @@ int grade_class(const GradeOptions& o, const std::vector<std::string>& students,
                shard_manifest_json({parse_shard(o.shard), rubric.name, rubric_sha256(rubric), o.format,
                                     summary_header(rubric), students, rows}));
   }
-  const double case_count = static_cast<double>(students.size() * rubric.cases.size());
+  const double case_count = static_cast<double>((students.size() - kept) * rubric.cases.size());
   const size_t used = std::min<size_t>(workers, students.size());
   std::cout << fmt::format("gradverify: graded {} submission{}{} ({} cases each) in {:.1f} s with {} worker{}: {:.2f} "
                            "submissions/s, {:.1f} cases/s; results in {}\n",
-                           students.size(), students.size() == 1 ? "" : "s",
+                           students.size() - kept, students.size() - kept == 1 ? "" : "s",
                            o.shard.empty() ? "" : " (shard " + o.shard + ")", rubric.cases.size(), seconds, used,
                            used == 1 ? "" : "s",
-                           static_cast<double>(students.size()) / seconds, case_count / seconds, o.output_path);
+                           static_cast<double>(students.size() - kept) / seconds, case_count / seconds, o.output_path);
+  if (kept > 0) std::cout << fmt::format("gradverify: {} more were graded by the run this one resumed\n", kept);
+  if (grader_errors > 0)
+    std::cout << fmt::format("gradverify: the grader failed on {} student{} (their results say so); run the same "
+                             "command again to regrade them\n",
+                             grader_errors.load(), grader_errors == 1 ? "" : "s");
   return kPass;
 }
 
@@ -412,6 +480,8 @@ int run_grade(const GradeOptions& o) {
     return kPass;
   }
   if (!o.build_failure.empty()) return write_build_failure(o);
+  if ((o.resume || o.fresh) && o.submissions_dir.empty())
+    throw InputError(o.resume ? "--resume" : "--fresh", "", "is for a class's run (--submissions DIR)");
   if (!o.shard.empty()) {
     if (o.submissions_dir.empty()) throw InputError("--shard", "", "shards a class: give --submissions DIR too");
     parse_shard(o.shard);  // refused now, not after the references are computed
@@ -452,6 +522,7 @@ int run_grade(const GradeOptions& o) {
                                  "--submission-metadata) to grade the student's own",
                                  stored->variants));
   const std::vector<std::string> students = o.submissions_dir.empty() ? std::vector<std::string>{} : student_folders(o);
+  const ClassRun class_run = o.submissions_dir.empty() ? ClassRun{} : class_run_to_resume(o, rubric);
   std::vector<std::string> notes;
   if (!o.note_file.empty()) notes.push_back(detail::read_text_file(o.note_file));
 
@@ -479,7 +550,7 @@ int run_grade(const GradeOptions& o) {
       std::cerr << "grade: computing " << rubric.cases.size() << " references with LibTorch\n";
   }
   GradedCases graded(rubric, stored);
-  if (!o.submissions_dir.empty()) return grade_class(o, students, rubric, graded, limits, notes, stop);
+  if (!o.submissions_dir.empty()) return grade_class(o, students, rubric, class_run, graded, limits, notes, stop);
   const int64_t variant = graded.variant_for(student);
   graded.prepare(variant);
 

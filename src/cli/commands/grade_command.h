@@ -24,6 +24,8 @@ struct GradeOptions {
   int workers = 0;              // a class's parallel workers; 0: one per core
   std::string shard;            // "K/N": grade shard K of N of the class (class_results.h)
   bool quiet = false;           // no progress on stderr
+  bool resume = false;          // a class: require a journal of the same run in --output, and resume it
+  bool fresh = false;           // a class: discard --output's journal and grade every student
   std::string isolation = "auto";  // auto, namespaces (required) or basic (sandbox.h's IsolationMode)
   bool check_isolation = false;    // run the hostile probe, print what is contained, and exit
   std::vector<std::string> exposed;  // more directories cases may read

@@ -78,8 +78,11 @@ int run_merge(const MergeOptions& o) {
       throw InputError(from.string(), "", "not a regular file: a shard's results are the files grade wrote");
     fs::copy_file(from, fs::path(o.output_path) / from.filename(), fs::copy_options::overwrite_existing, error);
     if (error) throw InputError(from.string(), "", "cannot copy it: " + error.message());
+    // The student's journal entry too, which `gradverify report` reads.
+    if (const auto entry = read_journal_entry(where.first, name)) write_journal_entry(o.output_path, *entry);
     rows.push_back(where.second);
   }
+  if (const auto run = read_class_run(shards.front().first)) write_class_run(o.output_path, *run);
   write_file((fs::path(o.output_path) / "summary.csv").string(), summary_csv(first.header, rows));
   std::cout << fmt::format("gradverify: merged {} shards ({} students, rubric '{}') into {}\n", shards.size(),
                            students.size(), first.rubric, o.output_path);
