@@ -11,6 +11,7 @@
 #include "commands/grade_command.h"
 #include "commands/lab_commands.h"
 #include "commands/merge_command.h"
+#include "commands/report_command.h"
 #include "commands/references_command.h"
 #include "commands/train_command.h"
 #include "gradverify/errors.h"
@@ -48,6 +49,8 @@ int main(int argc, char** argv) {
   gradverify::cli::add_references_command(app, references_options);
   gradverify::cli::MergeOptions merge_options;
   gradverify::cli::add_merge_command(app, merge_options);
+  gradverify::cli::ReportOptions report_options;
+  gradverify::cli::add_report_command(app, report_options);
   gradverify::cli::BundleOptions bundle_options;
   gradverify::cli::add_bundle_command(app, bundle_options);
   gradverify::cli::BenchOptions bench_options;
@@ -106,6 +109,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("grade")) return gradverify::cli::run_grade(grade_options);
     if (app.got_subcommand("references")) return gradverify::cli::run_references(references_options);
     if (app.got_subcommand("merge")) return gradverify::cli::run_merge(merge_options);
+    if (app.got_subcommand("report")) return gradverify::cli::run_report(report_options);
     if (app.got_subcommand("autograder-bundle")) return gradverify::cli::run_bundle(bundle_options);
     if (app.got_subcommand("bench")) return gradverify::cli::run_bench(bench_options);
   } catch (const gradverify::InputError& e) {

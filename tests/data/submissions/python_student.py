@@ -10,6 +10,9 @@ that the grader's tests can check that exactly the cases it touches lose points:
   mse_no_two      MSE gradient without its 2        bce_sum            BCE summed, not averaged
   linear_db_mean  db averaged over the batch        dx_untransposed    (linear only) dx wrong
   mlp_bias_mean   the MLP's db averaged             tanh_forgot        tanh' left out
+Three no catalogue names, for the class report's identical wrong answers:
+  tanh_scaled     tanh' = 1 - 0.9 tanh(z)^2         mse_sign           MSE gradient sign(pred - y)
+  mse_clip        MSE gradient clip(pred - y, -1, 1): the same as mse_sign where |pred - y| > 1
 Two more are right answers in another form, as real student code writes them:
   column_layout   biases as (n, 1) columns and dz, dh column-per-sample (Nielsen's layout)
   misnamed        every key without its d: W1 for dW1, dz for dz... (grad_dz for an op)
@@ -50,6 +53,8 @@ def act_backward(name, z, dh):
             s = sigmoid(sigmoid(v)) if BUG == "sigmoid_of_output" else sigmoid(v)
             return s * (1 - s)
         if name == "tanh":
+            if BUG == "tanh_scaled":
+                return 1 - 0.9 * math.tanh(v) ** 2
             return 1.0 if BUG == "tanh_forgot" else 1 - math.tanh(v) ** 2
         return 1.0
     return [[dh[i][j] * d(z[i][j]) for j in range(len(z[0]))] for i in range(len(z))]
@@ -71,7 +76,10 @@ def loss_backward(name, pred, y):
     for i in range(len(pred)):
         for j in range(len(pred[0])):
             p, t = pred[i][j], y[i][j]
-            if name == "mse":
+            if name == "mse" and BUG in ("mse_sign", "mse_clip"):
+                g = (1.0 if p > t else -1.0) if BUG == "mse_sign" else max(-1.0, min(1.0, p - t))
+                g /= scale  # unscaled
+            elif name == "mse":
                 g = (1.0 if BUG == "mse_no_two" else 2.0) * (p - t)
             elif name == "bce":
                 g = (p - t) / max(p * (1 - p), 1e-12)
