@@ -11,7 +11,12 @@ class InputError : public std::runtime_error {
  public:
   // what() reads "<source>: <field>: <problem>", or "<source>: <problem>" when field is empty.
   InputError(const std::string& source, const std::string& field, const std::string& problem)
-      : std::runtime_error(source + ": " + (field.empty() ? "" : field + ": ") + problem) {}
+      : std::runtime_error(source + ": " + (field.empty() ? "" : field + ": ") + problem), problem_(problem) {}
+  // What was wrong, without where: for a caller that says where itself (a rubric's case).
+  const std::string& problem() const { return problem_; }
+
+ private:
+  std::string problem_;
 };
 
 }  // namespace gradverify

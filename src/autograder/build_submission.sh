@@ -65,11 +65,12 @@ build_submission() {
       case "$student" in *.ipynb) handed_in="submission.ipynb" ;; esac
       cp --no-dereference -- "$student" "$work/$handed_in"
       [ $as_root = yes ] && chown -R nobody "$work"
-      # "Building" a Python submission: it parses, and defines every function of the kit. Nothing
-      # of it runs here; with the PATH its cases get in the sandbox.
+      # "Building" a Python submission: it parses, and defines the kit's mlp_backward (a case that
+      # needs another function says so if it is missing). Nothing of it runs here; with the PATH
+      # its cases get in the sandbox.
       if (cd "$work" && PATH=/usr/local/bin:/usr/bin:/bin build_step python3 runner.py --check "$handed_in"); then
         built=yes
-        echo "$(basename "$student") defines every function of the kit." > "$private/build.log"
+        echo "$(basename "$student") parses, and defines the kit's functions a case needs first (mlp_backward)." > "$private/build.log"
       fi
     fi
     command="python3 runner.py ${handed_in:-}"

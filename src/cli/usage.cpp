@@ -137,7 +137,13 @@ CLI::Option* add_rubric_option(CLI::App* command, std::string& path, std::string
   const CLI::Validator file_or_builtin(
       [](std::string& text) -> std::string {
         const auto name = builtin_rubric_named(text);
-        if (!name) return existing_file()(text);
+        if (!name) {
+          const std::string problem = existing_file()(text);
+          const auto& names = builtin_rubric_names();
+          if (!problem.empty() && std::find(names.begin(), names.end(), text) != names.end())
+            return problem + "; did you mean builtin:" + text + "?";
+          return problem;
+        }
         const auto& names = builtin_rubric_names();
         if (std::find(names.begin(), names.end(), *name) != names.end()) return "";
         const auto meant = closest(*name, names);

@@ -210,9 +210,17 @@ StoredReferences read_references(const std::string& path, const Rubric& rubric) 
   refs.rubric_name = r.text(doc, "rubric");
   refs.rubric_sha256 = r.text(doc, "rubric_sha256");
   refs.secret = r.text(doc, "secret");
-  if (refs.rubric_sha256 != rubric_sha256(rubric))
-    r.fail("rubric_sha256", "made for another rubric (they name '" + refs.rubric_name + "'; " + rubric.source +
-                                "'s SHA-256 is not theirs): remake them with `gradverify references` for this one");
+  if (refs.rubric_sha256 != rubric_sha256(rubric)) {
+    // Made for a built-in rubric, and graded with another: the fix is --rubric, not new references.
+    std::string meant;
+    for (const auto& name : builtin_rubric_names())
+      if (rubric_sha256(builtin_rubric(name)) == refs.rubric_sha256) meant = name;
+    r.fail("rubric_sha256",
+           "made for another rubric (they name '" + refs.rubric_name + "'; " + rubric.source +
+               "'s SHA-256 is not theirs): " +
+               (meant.empty() ? std::string("remake them with `gradverify references` for this one")
+                              : "they are the built-in rubric " + meant + "'s: grade with --rubric builtin:" + meant));
+  }
   const auto variants = detail::exact_integer(r.member(doc, "variants", "", nlohmann::json::value_t::number_float));
   if (!variants || *variants < 1 || *variants > kMaxVariants)
     r.fail("variants", fmt::format("expected an integer from 1 to {}", kMaxVariants));

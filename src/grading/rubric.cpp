@@ -289,7 +289,7 @@ GradingCase read_case(const nlohmann::json& doc, const std::string& source, cons
           try {
             append_activation(spec, a.get<std::string>(), "", "");
           } catch (const InputError& e) {
-            r.fail("activations", std::string(e.what()).substr(2));  // after the empty source's ": "
+            r.fail("activations", e.problem());
           }
         }
       } else {
@@ -298,7 +298,7 @@ GradingCase read_case(const nlohmann::json& doc, const std::string& source, cons
       try {
         validate_spec(spec, source);
       } catch (const InputError& e) {
-        r.fail("layers", e.what());
+        r.fail("layers", e.problem());
       }
       g.problem.spec = spec;
       const std::string data = r.string("data", default_data(spec));
@@ -433,7 +433,7 @@ std::string multiclass_rubric_json() {
     {"name": "Softmax cross-entropy backward, float32 (hidden)", "points": 2, "visibility": "hidden", "kind": "op", "op": "cross_entropy", "batch": 8, "width": 10, "dtype": "float32", "seed": 9123},
     {"name": "MNIST-shaped net, 784-64-10", "points": 8, "credit": "per_tensor", "kind": "mlp", "layers": [784, 64, 10], "activations": ["relu", "identity"], "loss": "cross_entropy", "data": "random:16", "init": "torch", "seed": 25},
     {"name": "MNIST-shaped net with weight decay", "points": 8, "credit": "per_tensor", "kind": "mlp", "layers": [784, 64, 10], "activations": ["relu", "identity"], "loss": "cross_entropy", "weight_decay": 0.001, "data": "random:16", "init": "torch", "seed": 26},
-    {"name": "Leaky ReLU net with weight decay (hidden)", "points": 6, "credit": "per_tensor", "visibility": "hidden", "kind": "mlp", "layers": [20, 16, 12, 5], "activations": ["leaky_relu:0.1", "leaky_relu:0.1", "identity"], "loss": "cross_entropy", "weight_decay": 0.01, "data": "random:12", "init": "torch", "seed": 9126},
+    {"name": "Leaky ReLU net with weight decay", "points": 6, "credit": "per_tensor", "kind": "mlp", "layers": [20, 16, 12, 5], "activations": ["leaky_relu:0.1", "leaky_relu:0.1", "identity"], "loss": "cross_entropy", "weight_decay": 0.01, "data": "random:12", "init": "torch", "seed": 9126},
     {"name": "Softmax net, float32 (hidden)", "points": 4, "credit": "per_tensor", "visibility": "hidden", "kind": "mlp", "layers": [12, 8, 4], "activations": ["tanh", "identity"], "loss": "cross_entropy", "weight_decay": 0.005, "data": "random:10", "dtype": "float32", "init": "torch", "seed": 9127}
   ]
 }

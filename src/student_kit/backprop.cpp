@@ -1,6 +1,7 @@
 // Your backward passes. Each function returns zeros of the right shape until you write it,
 // so the runner compiles and runs from the start (and scores 0). Check yourself with
-//     gradverify grade --submission-cmd ./build/runner
+//     gradverify grade --submission-cmd ./build/runner                               (the first lab)
+//     gradverify grade --rubric builtin:multiclass --submission-cmd ./build/runner   (the next lab)
 #include <cmath>
 
 #include "backprop.h"

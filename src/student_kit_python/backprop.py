@@ -1,7 +1,8 @@
 """Your backward passes, in numpy. Each function returns zeros of the right shape until you
 write it, so the runner runs from the start (and scores 0). Check yourself with
 
-    gradverify grade --submission-cmd "python3 runner.py backprop.py"
+    gradverify grade --submission-cmd "python3 runner.py backprop.py"                               (the first lab)
+    gradverify grade --rubric builtin:multiclass --submission-cmd "python3 runner.py backprop.py"   (the next lab)
 
 The shapes are the lab's: x is (N, in), W is (in, out), b is (out,), and every gradient has the
 shape of what it differentiates (dW like W, db like b). forward.py has the forward passes.

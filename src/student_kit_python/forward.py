@@ -16,10 +16,13 @@ def sigmoid(x):
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
-def activation_forward(activation, z, negative_slope=0.01):
+def activation_forward(activation, z, negative_slope=None):
     if activation == "relu":
         return np.maximum(z, 0)
     if activation == "leaky_relu":
+        # No default: a slope left out would silently be another net's.
+        if negative_slope is None:
+            raise ValueError("leaky_relu needs its slope: pass mlp_backward's negative_slope to mlp_forward")
         return np.where(z > 0, z, negative_slope * z)
     if activation == "sigmoid":
         return sigmoid(z)
@@ -30,7 +33,7 @@ def activation_forward(activation, z, negative_slope=0.01):
     raise ValueError("unknown activation " + activation)
 
 
-def mlp_forward(params, activations, X, negative_slope=0.01):
+def mlp_forward(params, activations, X, negative_slope=None):
     """Every layer's z and h, as lists: zs[k] and hs[k] belong to layer k+1; hs[-1] is the prediction."""
     zs, hs = [], []
     h = X

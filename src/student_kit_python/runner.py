@@ -23,10 +23,12 @@ import types
 import numpy as np
 
 KIT_FUNCTIONS = ["relu_backward", "sigmoid_backward", "tanh_backward", "identity_backward", "linear_backward",
-                 "mse_backward", "bce_backward", "bce_with_logits_backward", "mlp_backward"]
-# The next lab's (softmax cross-entropy, leaky ReLU): looked up only by the cases that need
-# them, so that a first-lab submission without them is graded as before.
-NEXT_LAB_FUNCTIONS = ["leaky_relu_backward", "cross_entropy_backward"]
+                 "mse_backward", "bce_backward", "bce_with_logits_backward", "mlp_backward",
+                 "leaky_relu_backward", "cross_entropy_backward"]
+# Only mlp_backward must be there: every other function is looked up by the cases that need
+# it, so a first-lab submission (without the next lab's functions) and a next-lab one (without
+# the first lab's losses) are each graded on what their rubric asks.
+REQUIRED_FUNCTIONS = ["mlp_backward"]
 
 
 class SubmissionError(Exception):
@@ -125,7 +127,7 @@ def check_submission(path):
     """What the grader checks before any case runs, statically: nothing of the file is run
     outside the grader's sandbox (a decorator or a default value runs when its def does)."""
     parsed = parsed_definitions(path)
-    missing = [f for f in KIT_FUNCTIONS if f not in defined_names(parsed)]
+    missing = [f for f in REQUIRED_FUNCTIONS if f not in defined_names(parsed)]
     if missing:
         raise SubmissionError("%s does not define %s (the kit's functions, as backprop.py names them)" %
                               (path, ", ".join(missing)))
@@ -144,8 +146,15 @@ def array(value):
     return np.asarray(value, dtype=np.float64)
 
 
-def as_list(value):
-    return np.asarray(value, dtype=np.float64).tolist()
+def as_list(name, value):
+    """An answer's array as JSON's lists; what is not one is said, naming it."""
+    if value is None:
+        raise SubmissionError("%s is None: the function that computes it returned nothing (a missing return?)" % name)
+    try:
+        return np.asarray(value, dtype=np.float64).tolist()
+    except (TypeError, ValueError):
+        raise SubmissionError("%s is a %s, not an array of numbers (a tuple of several results, where one array "
+                              "was expected?)" % (name, type(value).__name__))
 
 
 def function(lab, name):
@@ -157,17 +166,19 @@ def function(lab, name):
 
 def answer_op(lab, request):
     op = request["op"]
+    backward = function(lab, op + "_backward")
     if op == "linear":
-        dW, db, dx = lab.linear_backward(array(request["x"]), array(request["W"]), array(request["dz"]))
-        return {"dW": dW, "db": db, "dx": dx}
+        answer = backward(array(request["x"]), array(request["W"]), array(request["dz"]))
+        if not isinstance(answer, (tuple, list)) or len(answer) != 3:
+            raise SubmissionError("linear_backward returned %s; it returns (dW, db, dx)" % type(answer).__name__)
+        return dict(zip(["dW", "db", "dx"], answer))
     if op in ("mse", "bce", "bce_with_logits"):
-        return {"dpred": getattr(lab, op + "_backward")(array(request["pred"]), array(request["y"]))}
+        return {"dpred": backward(array(request["pred"]), array(request["y"]))}
     if op == "cross_entropy":
-        return {"dlogits": function(lab, "cross_entropy_backward")(array(request["logits"]), array(request["y"]))}
+        return {"dlogits": backward(array(request["logits"]), array(request["y"]))}
     if op == "leaky_relu":
-        return {"dz": function(lab, "leaky_relu_backward")(array(request["z"]), array(request["dh"]),
-                                                            request["negative_slope"])}
-    return {"dz": getattr(lab, op + "_backward")(array(request["z"]), array(request["dh"]))}
+        return {"dz": backward(array(request["z"]), array(request["dh"]), request["negative_slope"])}
+    return {"dz": backward(array(request["z"]), array(request["dh"]))}
 
 
 def answer_mlp(lab, request):
@@ -194,17 +205,22 @@ def main(argv):
     try:
         if check:
             defined = defined_names(check_submission(argv[-1]))
-            missing = [f for f in NEXT_LAB_FUNCTIONS if f not in defined]
-            print("%s defines every function of the kit%s" % (argv[-1], " but the next lab's %s" % ", ".join(missing)
-                                                               if missing else ", the next lab's too"))
+            missing = [f for f in KIT_FUNCTIONS if f not in defined]
+            print("%s defines every function of the kit" % argv[-1] if not missing else
+                  "%s defines mlp_backward, but not %s: a case that needs one of those will say so" %
+                  (argv[-1], ", ".join(missing)))
             return 0
         lab = load_submission(argv[-1])
         request = json.load(sys.stdin)
         answer = answer_mlp(lab, request) if request["kind"] == "mlp" else answer_op(lab, request)
+        if not isinstance(answer, dict):
+            raise SubmissionError("mlp_backward returned a %s; it returns a dict {\"dW1\": ..., \"db1\": ...}" %
+                                  type(answer).__name__)
+        printed = json.dumps({name: as_list(name, value) for name, value in answer.items()})
     except SubmissionError as e:
         print("runner: %s" % e, file=sys.stderr)
         return 1
-    print(json.dumps({name: as_list(value) for name, value in answer.items()}))
+    print(printed)
     return 0
 
 

@@ -434,7 +434,7 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         UsageError{"unknown_command", "chekc",
                    "gradverify: error: unknown command 'chekc' (did you mean check?); the commands are check, train, "
-                   "neuron, bce, softmax, grade, references, merge, autograder-bundle, bench\n"},
+                   "neuron, bce, softmax, grade, references, merge, report, autograder-bundle, bench\n"},
         UsageError{"help_unknown_command", "help grde", "gradverify: error: unknown command 'grde' (did you mean grade?)"},
         UsageError{"unknown_option", "check --frobnicate", "gradverify: error: check: unknown option --frobnicate\n"},
         UsageError{"near_miss_option", "check --layer 2,1", "gradverify: error: check: unknown option --layer; did you mean --layers?\n"},
@@ -499,10 +499,10 @@ INSTANTIATE_TEST_SUITE_P(
                    "gradverify: error: --output: expected the path of the zip to write, got ''\n"},
         UsageError{"options_without_a_command", "--color never",
                    "gradverify: error: expected a command, one of check, train, neuron, bce, softmax, grade, references, merge, "
-                   "autograder-bundle, bench (gradverify help lists them)\n"},
+                   "report, autograder-bundle, bench (gradverify help lists them)\n"},
         UsageError{"unknown_command_after_an_option", "--color never chek",
                    "gradverify: error: unknown command 'chek' (did you mean check?); the commands are check, train, "
-                   "neuron, bce, softmax, grade, references, merge, autograder-bundle, bench\n"},
+                   "neuron, bce, softmax, grade, references, merge, report, autograder-bundle, bench\n"},
         UsageError{"near_miss_global_option", "--colour never check",
                    "gradverify: error: check: unknown option --colour; did you mean --color?\n"},
         UsageError{"option_twice", "check --rtol 1e-5 --rtol 1e-6",

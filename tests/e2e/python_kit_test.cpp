@@ -110,18 +110,100 @@ INSTANTIATE_TEST_SUITE_P(
         NextLabBug{"softmax_onehot_not_subtracted", "(s * y.sum(axis=1, keepdims=True) - y)", "s",
                    {"Softmax cross-entropy backward", "Softmax cross-entropy backward, logits of ±1000",
                     "Softmax cross-entropy backward, float32 (hidden)", "MNIST-shaped net, 784-64-10",
-                    "MNIST-shaped net with weight decay", "Leaky ReLU net with weight decay (hidden)",
+                    "MNIST-shaped net with weight decay", "Leaky ReLU net with weight decay",
                     "Softmax net, float32 (hidden)"},
                    "softmax_onehot_not_subtracted"},
         NextLabBug{"weight_decay_doubled", "dW + weight_decay *", "dW + 2 * weight_decay *",
-                   {"MNIST-shaped net with weight decay", "Leaky ReLU net with weight decay (hidden)",
+                   {"MNIST-shaped net with weight decay", "Leaky ReLU net with weight decay",
                     "Softmax net, float32 (hidden)"},
                    "weight_decay_doubled"},
         NextLabBug{"leaky_slope_forgotten", "np.where(z > 0, 1.0, negative_slope)", "(z > 0)",
                    {"Leaky ReLU backward", "Leaky ReLU backward, slope 0.2 (hidden)",
-                    "Leaky ReLU net with weight decay (hidden)"},
-                   "leaky_slope_forgotten"}),
+                    "Leaky ReLU net with weight decay"},
+                   "leaky_slope_forgotten"},
+        NextLabBug{"leaky_one_at_zero", "np.where(z > 0, 1.0, negative_slope)", "np.where(z >= 0, 1.0, negative_slope)",
+                   {"Leaky ReLU backward", "Leaky ReLU backward, slope 0.2 (hidden)"}, "relu_grad_one_at_zero"},
+        NextLabBug{"weight_decay_forgotten", "dW + weight_decay * params[\"W%d\" % k]", "dW",
+                   {"MNIST-shaped net with weight decay", "Leaky ReLU net with weight decay",
+                    "Softmax net, float32 (hidden)"},
+                   "weight_decay_forgotten"},
+        NextLabBug{"mean_over_classes", "/ logits.shape[0]", "/ logits.size",
+                   {"Softmax cross-entropy backward", "Softmax cross-entropy backward, logits of ±1000",
+                    "Softmax cross-entropy backward, float32 (hidden)", "MNIST-shaped net, 784-64-10",
+                    "MNIST-shaped net with weight decay", "Leaky ReLU net with weight decay",
+                    "Softmax net, float32 (hidden)"},
+                   "cross_entropy_mean_over_classes"}),
     [](const auto& test_info) { return test_info.param.name; });
+
+TEST(PythonKit, ANextLabSubmissionWithoutTheFirstLabsLossesIsGradedOnTheNextLabsRubric) {
+  // Only mlp_backward is required; what a case needs is looked up when it runs.
+  const fs::path dir = kit_copy("next_lab_only");
+  std::string solution = slurp((dir / "solution.py").string());
+  for (const std::string f : {"def sigmoid_backward", "def mse_backward", "def bce_backward", "def bce_with_logits_backward"}) {
+    const size_t at = solution.find(f);
+    ASSERT_NE(at, std::string::npos) << f;
+    solution.replace(at, 4, "def unused_");  // renamed away, as a student who never wrote it
+  }
+  for (const auto& [with, without] :
+       {std::pair<std::string, std::string>{"\"sigmoid\": sigmoid_backward, ", ""},
+        std::pair<std::string, std::string>{
+            "\"mse\": mse_backward, \"bce\": bce_backward, \"bce_with_logits\": bce_with_logits_backward,", ""}}) {
+    ASSERT_NE(solution.find(with), std::string::npos) << with;
+    solution.replace(solution.find(with), with.size(), without);
+  }
+  std::ofstream(dir / "next_lab.py") << solution;
+  EXPECT_EQ(grade(dir, "next_lab.py", "builtin:multiclass")["score"].get<double>(), max_score("multiclass"));
+  const auto check = run_shell("cd " + dir.string() + " && /usr/bin/python3 runner.py --check next_lab.py");
+  EXPECT_EQ(check.exit_code, 0) << check.err;
+  EXPECT_NE(check.out.find("defines mlp_backward, but not sigmoid_backward, mse_backward, bce_backward, "
+                           "bce_with_logits_backward"),
+            std::string::npos)
+      << check.out;
+  // On the first lab's rubric, the cases that need them say which is missing.
+  const json first = grade(dir, "next_lab.py");
+  for (const auto& c : first["cases"])
+    if (c["name"] == "MSE backward") {
+      EXPECT_NE(c["feedback"].get<std::string>().find("does not define mse_backward, which this case needs"),
+                std::string::npos)
+          << c["feedback"];
+    }
+}
+
+TEST(PythonKit, ALeakyNetWhoseSlopeIsNotPassedOnSaysSoAndAMalformedReturnIsNamed) {
+  const fs::path dir = kit_copy("slope_not_passed");
+  std::string solution = slurp((dir / "solution.py").string());
+  const std::string passed_on = "mlp_forward(params, activations, X, negative_slope)";
+  ASSERT_NE(solution.find(passed_on), std::string::npos);
+  solution.replace(solution.find(passed_on), passed_on.size(), "mlp_forward(params, activations, X)");
+  std::ofstream(dir / "slope.py") << solution;
+  for (const auto& c : grade(dir, "slope.py", "builtin:multiclass")["cases"]) {
+    if (c["name"] != "Leaky ReLU net with weight decay") continue;
+    EXPECT_FALSE(c["passed"].get<bool>());
+    EXPECT_NE(c["feedback"].get<std::string>().find("leaky_relu needs its slope: pass mlp_backward's negative_slope "
+                                                    "to mlp_forward"),
+              std::string::npos)
+        << c["feedback"];
+  }
+  // A function that returns nothing, or a tuple where one array belongs: named, not a traceback.
+  std::string none = slurp((dir / "solution.py").string());
+  const std::string ce_return = "return (s * y.sum(axis=1, keepdims=True) - y) / logits.shape[0]";
+  ASSERT_NE(none.find(ce_return), std::string::npos);
+  std::string tuple = none;
+  none.replace(none.find(ce_return), ce_return.size(), "(s - y) / logits.shape[0]");
+  tuple.replace(tuple.find(ce_return), ce_return.size(), "return 0.0, (s - y) / logits.shape[0]");
+  std::ofstream(dir / "none.py") << none;
+  std::ofstream(dir / "tuple.py") << tuple;
+  for (const auto& [file, message] : {std::pair{"none.py", "dlogits is None: the function that computes it returned "
+                                                           "nothing (a missing return?)"},
+                                      std::pair{"tuple.py", "dlogits is a tuple, not an array of numbers"}}) {
+    const json r = grade(dir, file, "builtin:multiclass");
+    for (const auto& c : r["cases"])
+      if (c["name"] == "Softmax cross-entropy backward") {
+        EXPECT_NE(c["feedback"].get<std::string>().find(message), std::string::npos) << file << ": " << c["feedback"];
+        EXPECT_EQ(c["feedback"].get<std::string>().find("Traceback"), std::string::npos) << c["feedback"];
+      }
+  }
+}
 
 TEST(PythonKit, APlantedBugLosesTheCasesItTouchesOnly) {
   // db averaged instead of summed: the linear op and every net case, nothing else.

@@ -13,6 +13,8 @@
 #include <set>
 #include <sstream>
 
+#include <unistd.h>
+
 #include "support/run_command.h"
 
 namespace gradverify {
@@ -53,8 +55,10 @@ struct GradedClass {
 const GradedClass& graded_class() {
   static const GradedClass graded = [] {
     GradedClass g;
-    g.rubric = testing::write_temp("report_rubric.json", kRubric);
-    g.folder = temp_path("report_class");
+    // Each test process grades its own copy: ctest runs this suite's tests side by side.
+    const std::string mine = "_" + std::to_string(getpid());
+    g.rubric = testing::write_temp("report_rubric" + mine + ".json", kRubric);
+    g.folder = temp_path("report_class" + mine);
     fs::remove_all(g.folder);
     for (const auto& [name, bug] : kClass) {
       fs::create_directories(g.folder / name);
@@ -64,8 +68,8 @@ const GradedClass& graded_class() {
                                                    fs::perms::others_read | fs::perms::others_exec);
     }
     fs::permissions(g.folder, fs::perms::owner_all | fs::perms::others_read | fs::perms::others_exec);
-    g.results = temp_path("report_results"), g.gradescope = temp_path("report_gradescope");
-    g.export_folder = temp_path("report_export");
+    g.results = temp_path("report_results" + mine), g.gradescope = temp_path("report_gradescope" + mine);
+    g.export_folder = temp_path("report_export" + mine);
     for (const auto& d : {g.results, g.gradescope, g.export_folder}) fs::remove_all(d);
     const std::string grade = kBin + " grade -q --rubric " + g.rubric.string() + " --submissions " + g.folder.string() +
                               " --submission-cmd ./run";

@@ -35,6 +35,9 @@ const char* to_string(StudentBug bug) {
     case StudentBug::softmax_jacobian_after_fused: return "softmax_jacobian_after_fused";
     case StudentBug::softmax_without_max_shift: return "softmax_without_max_shift";
     case StudentBug::weight_decay_on_biases: return "weight_decay_on_biases";
+    case StudentBug::weight_decay_forgotten: return "weight_decay_forgotten";
+    case StudentBug::cross_entropy_mean_over_classes: return "cross_entropy_mean_over_classes";
+    case StudentBug::float32_arithmetic: return "float32_arithmetic";
     case StudentBug::weight_decay_doubled: return "weight_decay_doubled";
     case StudentBug::weight_decay_halved: return "weight_decay_halved";
     case StudentBug::leaky_slope_forgotten: return "leaky_slope_forgotten";
@@ -121,6 +124,7 @@ T act_grad(Activation a, T z, T h, T dh, StudentBug bug, T slope) {
     case Activation::identity: return 1;
     case Activation::leaky_relu:
       if (bug == StudentBug::leaky_slope_forgotten) return T(z > 0);  // ReLU's derivative
+      if (bug == StudentBug::relu_grad_one_at_zero) return z >= 0 ? T(1) : slope;
       return z > 0 ? T(1) : slope;
   }
   return 1;
@@ -170,7 +174,8 @@ SubmittedGradients backward_as(const Problem& problem, StudentBug bug, int64_t l
   // cross_entropy's mean is over the batch alone, and its gradient is a row's softmax - y.
   const T row_mean = bug == StudentBug::loss_summed_over_batch || bug == StudentBug::loss_summed_over_all
                          ? T(1)
-                         : T(1) / static_cast<T>(n);
+                     : bug == StudentBug::cross_entropy_mean_over_classes ? T(1) / (static_cast<T>(n) * D)
+                                                                          : T(1) / static_cast<T>(n);
   for (size_t r = 0; r < n; ++r)
     for (size_t o = 0; o < P[r].size(); ++o) {
       const T p = P[r][o], y = Y[r][o];
@@ -238,9 +243,10 @@ SubmittedGradients backward_as(const Problem& problem, StudentBug bug, int64_t l
         for (T& v : row) v /= static_cast<T>(n);
     // Weight decay's λW, added to the data gradient (or misplaced).
     const T lambda = static_cast<T>(s.weight_decay);
-    const T decay = bug == StudentBug::weight_decay_doubled ? 2 * lambda
-                    : bug == StudentBug::weight_decay_halved ? lambda / 2
-                                                             : lambda;
+    const T decay = bug == StudentBug::weight_decay_doubled    ? 2 * lambda
+                    : bug == StudentBug::weight_decay_halved   ? lambda / 2
+                    : bug == StudentBug::weight_decay_forgotten ? T(0)
+                                                                : lambda;
     for (size_t i = 0; i < dW.size(); ++i)
       for (size_t o = 0; o < dW[i].size(); ++o) dW[i][o] += decay * W[l][i][o];
     if (bug == StudentBug::weight_decay_on_biases)
@@ -280,6 +286,7 @@ SubmittedGradients backward_as(const Problem& problem, StudentBug bug, int64_t l
 }  // namespace
 
 SubmittedGradients student_backward(const Problem& problem, StudentBug bug, int64_t layer) {
+  if (bug == StudentBug::float32_arithmetic) return backward_as<float>(problem, StudentBug::none, layer);
   return problem.spec.dtype == Dtype::float32 ? backward_as<float>(problem, bug, layer)
                                               : backward_as<double>(problem, bug, layer);
 }

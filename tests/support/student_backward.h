@@ -49,6 +49,9 @@ enum class StudentBug {
   weight_decay_doubled,           // dW_k += 2λ W_k: the gradient of λ‖W‖²
   weight_decay_halved,            // dW_k += (λ/2) W_k: the ½ kept
   leaky_slope_forgotten,          // leaky_relu's derivative taken as ReLU's: 0 for z <= 0, not the slope
+  weight_decay_forgotten,         // no λ W_k in dW_k
+  cross_entropy_mean_over_classes,  // (softmax - y)/(n·C), the mean over every logit
+  float32_arithmetic,             // the right backward, computed in float for a float64 problem
 };
 const char* to_string(StudentBug bug);
 double update_learning_rate(int64_t batch);  // the learning rate update_returned scales by

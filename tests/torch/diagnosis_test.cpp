@@ -90,10 +90,13 @@ std::string expected_kind(StudentBug bug, const Problem& p) {
     case StudentBug::softmax_onehot_not_subtracted:
     case StudentBug::softmax_jacobian_after_fused:
     case StudentBug::softmax_without_max_shift:
+    case StudentBug::weight_decay_forgotten:
+    case StudentBug::cross_entropy_mean_over_classes:
     case StudentBug::weight_decay_on_biases:
     case StudentBug::weight_decay_doubled:
     case StudentBug::weight_decay_halved:
     case StudentBug::leaky_slope_forgotten: return testing::to_string(bug);
+    case StudentBug::float32_arithmetic: return "precision";
     case StudentBug::none:
     case StudentBug::missing_array: return "";
   }
@@ -267,6 +270,8 @@ INSTANTIATE_TEST_SUITE_P(All, NextLabMistake,
                                            StudentBug::softmax_jacobian_after_fused,
                                            StudentBug::softmax_without_max_shift, StudentBug::weight_decay_on_biases,
                                            StudentBug::weight_decay_doubled, StudentBug::weight_decay_halved,
+                                           StudentBug::weight_decay_forgotten,
+                                           StudentBug::cross_entropy_mean_over_classes,
                                            StudentBug::leaky_slope_forgotten),
                          [](const auto& test_info) { return std::string(testing::to_string(test_info.param)); });
 

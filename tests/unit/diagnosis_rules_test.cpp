@@ -405,6 +405,9 @@ std::vector<CatalogueExample> catalogue_examples() {
       {"weight_decay_doubled", StudentBug::weight_decay_doubled, 0, decayed},
       {"weight_decay_halved", StudentBug::weight_decay_halved, 0, decayed},
       {"leaky_slope_forgotten", StudentBug::leaky_slope_forgotten, 0, leaky},
+      {"weight_decay_forgotten", StudentBug::weight_decay_forgotten, 0, decayed},
+      {"cross_entropy_mean_over_classes", StudentBug::cross_entropy_mean_over_classes, 0, softmax},
+      {"precision", StudentBug::float32_arithmetic, 0, mse(A::tanh)},
   };
 }
 

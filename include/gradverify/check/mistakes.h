@@ -32,7 +32,7 @@ enum class Mistake {
   batch_mean_twice,                 // dW_k and db_k divided by N again, the loss's mean already in dz_k
   update_returned,                  // lr x every parameter gradient: the update returned; dz, dh right
   // A layer's activation backward.
-  relu_grad_one_at_zero,            // relu'(z) = 1 at z = 0 (z >= 0 instead of z > 0)
+  relu_grad_one_at_zero,            // relu'(z) = 1 at z = 0 (z >= 0 instead of z > 0); leaky ReLU's too
   relu_mask_on_upstream,            // dz = dh where dh > 0: ReLU's mask taken on dh instead of z
   derivative_of_output,             // σ'(σ(z)) or tanh'(tanh(z)): the derivative taken at h, not z
   derivative_formula_on_z,          // 1 - z² or z(1 - z): the formula in terms of h used with z
@@ -44,11 +44,13 @@ enum class Mistake {
   softmax_jacobian_after_fused,     // (softmax - onehot)/N, then through the softmax's Jacobian again
   softmax_without_max_shift,        // exp(ŷ)/Σexp(ŷ) without subtracting the row's max: inf/inf = NaN
                                     // once a logit passes ~709 (or every exp underflows to 0)
+  cross_entropy_mean_over_classes,  // (softmax - onehot)/(N·C): averaged over every logit, x 1/C
   // L2 weight decay's term, λW_k in each dW_k.
   weight_decay_on_biases,           // db_k gets λ b_k too
   weight_decay_doubled,             // 2λ W_k: λ‖W‖² differentiated, not (λ/2)‖W‖²
   weight_decay_halved,              // (λ/2) W_k: the ½ kept, not cancelled by the square's 2
-  // Leaky ReLU's backward.
+  weight_decay_forgotten,           // no λ W_k at all: the data gradient alone
+  // Leaky ReLU's backward (relu_grad_one_at_zero applies to it too: slope, not 1, at 0).
   leaky_slope_forgotten,            // ReLU's derivative: 0 for z <= 0 instead of the negative slope
 };
 // The last of the catalogue, for loops over every mistake.

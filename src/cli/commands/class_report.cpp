@@ -497,7 +497,7 @@ std::string report_html(const ClassReport& r) {
   std::vector<double> scores;
   for (const auto& s : r.students) scores.push_back(s.score);
   std::sort(scores.begin(), scores.end());
-  const double mean = scores.empty() ? 0 : std::accumulate(scores.begin(), scores.end(), 0.0) / scores.size();
+  const double mean = scores.empty() ? 0 : std::accumulate(scores.begin(), scores.end(), 0.0) / static_cast<double>(scores.size());
   const double median = scores.empty() ? 0
                         : scores.size() % 2 ? scores[scores.size() / 2]
                                             : (scores[scores.size() / 2 - 1] + scores[scores.size() / 2]) / 2;

@@ -35,9 +35,11 @@ const char* to_string(Mistake mistake) {
     case Mistake::softmax_onehot_not_subtracted: return "softmax_onehot_not_subtracted";
     case Mistake::softmax_jacobian_after_fused: return "softmax_jacobian_after_fused";
     case Mistake::softmax_without_max_shift: return "softmax_without_max_shift";
+    case Mistake::cross_entropy_mean_over_classes: return "cross_entropy_mean_over_classes";
     case Mistake::weight_decay_on_biases: return "weight_decay_on_biases";
     case Mistake::weight_decay_doubled: return "weight_decay_doubled";
     case Mistake::weight_decay_halved: return "weight_decay_halved";
+    case Mistake::weight_decay_forgotten: return "weight_decay_forgotten";
     case Mistake::leaky_slope_forgotten: return "leaky_slope_forgotten";
   }
   return "?";
@@ -58,7 +60,8 @@ bool is_loss_mistake(Mistake m) {
     case Mistake::logits_extra_sigmoid_derivative:
     case Mistake::softmax_onehot_not_subtracted:
     case Mistake::softmax_jacobian_after_fused:
-    case Mistake::softmax_without_max_shift: return true;
+    case Mistake::softmax_without_max_shift:
+    case Mistake::cross_entropy_mean_over_classes: return true;
     default: return false;
   }
 }
@@ -67,7 +70,7 @@ bool is_loss_mistake(Mistake m) {
 // mistake, it has one site, layer 0.
 bool is_weight_decay_mistake(Mistake m) {
   return m == Mistake::weight_decay_on_biases || m == Mistake::weight_decay_doubled ||
-         m == Mistake::weight_decay_halved;
+         m == Mistake::weight_decay_halved || m == Mistake::weight_decay_forgotten;
 }
 
 // Whether a layer-specific mistake can be made in layer k.
@@ -77,7 +80,7 @@ bool applies_to_layer(const MlpSpec& spec, int64_t batch, Mistake m, int64_t k) 
     case Mistake::bias_averaged:
     case Mistake::bias_first_row:
     case Mistake::batch_mean_twice: return batch > 1;  // with one sample, mean = sum = row 0
-    case Mistake::relu_grad_one_at_zero:
+    case Mistake::relu_grad_one_at_zero: return act == Activation::relu || act == Activation::leaky_relu;
     case Mistake::relu_mask_on_upstream: return act == Activation::relu;
     case Mistake::leaky_slope_forgotten: return act == Activation::leaky_relu;
     case Mistake::derivative_of_output:
@@ -100,6 +103,7 @@ double loss_factor(int64_t batch, int64_t outputs, Mistake m) {
     case Mistake::mse_factor_two_missing: return 0.5;
     case Mistake::mse_factor_two_doubled: return 2;
     case Mistake::mse_half_summed: return N * D / 2;
+    case Mistake::cross_entropy_mean_over_classes: return 1 / D;
     default: return 1;
   }
 }
@@ -178,6 +182,13 @@ std::string mistake_text(Mistake mistake, const MistakeContext& c) {
              "large logit (past about 709 in float64, 88 in float32), or every exp underflows to 0, and inf/inf "
              "or 0/0 is NaN. The stable form gives the same softmax: s = exp(ŷ - max(ŷ)) / Σ exp(ŷ - max(ŷ)), as "
              "in the log-sum-exp";
+    case Mistake::cross_entropy_mean_over_classes:
+      return fmt::format("the cross-entropy was averaged over all N·C = {} logits, not over the N = {} samples: every "
+                         "gradient is 1/C = {} of LibTorch's (cross_entropy sums over the classes and averages over the "
+                         "batch alone)", c.N * c.D, c.N, times);
+    case Mistake::weight_decay_forgotten:
+      return "weight decay is missing from the weight gradients: the loss adds (λ/2)·Σ‖W‖², so each dW gets λ·W on top "
+             "of the data's gradient (db gets none)";
     case Mistake::weight_decay_on_biases:
       return "weight decay was applied to the biases too: the penalty (λ/2)·Σ‖W‖² is over the weights only, so db "
              "takes no λ·b";
@@ -204,6 +215,9 @@ std::string mistake_text(Mistake mistake, const MistakeContext& c) {
                          c.has_intermediates ? " while dL/dz and dL/dh are right" : "",
                          c.learning_rate < 0 ? "step -lr·gradient" : "update lr·gradient", std::fabs(c.learning_rate));
     case Mistake::relu_grad_one_at_zero:
+      if (c.activation == Activation::leaky_relu)
+        return fmt::format("leaky ReLU's derivative at 0 must be its slope, as in torch, not 1: the gradients differ "
+                           "only where a pre-activation is exactly 0{} (use z > 0, not z >= 0)", at);
       return fmt::format("ReLU'(0) must be 0, as in torch: the gradients differ only where a pre-activation is "
                          "exactly 0{} (use z > 0, not z >= 0)", at);
     case Mistake::relu_mask_on_upstream:
@@ -306,8 +320,9 @@ TensorMap replay_as(const Problem& problem, const MistakeSite& site) {
       if (planted_in(k)) {
         for (int64_t e = 0; e < dz.size(); ++e) {
           const auto j = static_cast<size_t>(e);
-          if (m == Mistake::relu_grad_one_at_zero) {
-            dz.data[j] = z.data[j] >= T(0) ? dh.data[j] : T(0);
+          if (m == Mistake::relu_grad_one_at_zero) {  // 1 at 0; leaky ReLU keeps its slope below
+            const T below = act == Activation::leaky_relu ? static_cast<T>(spec.negative_slope) * dh.data[j] : T(0);
+            dz.data[j] = z.data[j] >= T(0) ? dh.data[j] : below;
           } else if (m == Mistake::relu_mask_on_upstream) {
             dz.data[j] = dh.data[j] > T(0) ? dh.data[j] : T(0);
           } else if (m == Mistake::leaky_slope_forgotten) {
@@ -345,8 +360,10 @@ TensorMap replay_as(const Problem& problem, const MistakeSite& site) {
       const T lambda = static_cast<T>(spec.weight_decay);
       if (m == Mistake::weight_decay_on_biases)
         for (int64_t o = 0; o < db.cols; ++o) db(0, o) += lambda * params.b[i](0, o);
-      if (m == Mistake::weight_decay_doubled || m == Mistake::weight_decay_halved) {
-        const T extra = m == Mistake::weight_decay_doubled ? lambda : -lambda / 2;  // to 2λ, or to λ/2
+      if (m == Mistake::weight_decay_doubled || m == Mistake::weight_decay_halved || m == Mistake::weight_decay_forgotten) {
+        const T extra = m == Mistake::weight_decay_doubled ? lambda          // to 2λ
+                        : m == Mistake::weight_decay_halved ? -lambda / 2   // to λ/2
+                                                            : -lambda;      // to none
         for (int64_t e = 0; e < dW.size(); ++e) dW.data[static_cast<size_t>(e)] += extra * params.W[i].data[static_cast<size_t>(e)];
       }
       if (!planted_in(k)) return;
@@ -397,9 +414,11 @@ bool mistake_applies(const MlpSpec& spec, int64_t batch, const MistakeSite& site
     case Mistake::softmax_onehot_not_subtracted:
     case Mistake::softmax_jacobian_after_fused:
     case Mistake::softmax_without_max_shift: return site.layer == 0 && spec.loss == Loss::cross_entropy;
+    case Mistake::cross_entropy_mean_over_classes: return site.layer == 0 && spec.loss == Loss::cross_entropy && D > 1;
     case Mistake::weight_decay_on_biases:
     case Mistake::weight_decay_doubled:
     case Mistake::weight_decay_halved:
+    case Mistake::weight_decay_forgotten:
       return site.layer == 0 && !site.activation && !site.hidden_only && spec.weight_decay > 0;
     case Mistake::update_returned:
       return site.layer == 0 && !site.activation && !site.hidden_only &&
@@ -433,8 +452,9 @@ std::vector<MistakeSite> applicable_sites(const MlpSpec& spec, int64_t batch) {
         Mistake::relu_mask_on_upstream, Mistake::derivative_of_output, Mistake::derivative_formula_on_z,
         Mistake::activation_derivative_forgotten, Mistake::input_gradient_untransposed,
         Mistake::softmax_onehot_not_subtracted, Mistake::softmax_jacobian_after_fused,
-        Mistake::softmax_without_max_shift, Mistake::weight_decay_on_biases,
-        Mistake::weight_decay_doubled, Mistake::weight_decay_halved, Mistake::leaky_slope_forgotten}) {
+        Mistake::softmax_without_max_shift, Mistake::cross_entropy_mean_over_classes, Mistake::weight_decay_on_biases,
+        Mistake::weight_decay_doubled, Mistake::weight_decay_halved, Mistake::weight_decay_forgotten,
+        Mistake::leaky_slope_forgotten}) {
     if (is_loss_mistake(m) || is_weight_decay_mistake(m)) {
       const MistakeSite site{m, 0, std::nullopt, false, 0};
       if (mistake_applies(spec, batch, site)) sites.push_back(site);
@@ -534,7 +554,7 @@ std::vector<Mistake> op_mistakes(const OpCase& c) {
     if (*act == Activation::identity) return {};
     std::vector<Mistake> m = {Mistake::activation_derivative_forgotten};
     if (*act == Activation::relu) m.push_back(Mistake::relu_grad_one_at_zero), m.push_back(Mistake::relu_mask_on_upstream);
-    else if (*act == Activation::leaky_relu) m.push_back(Mistake::leaky_slope_forgotten);
+    else if (*act == Activation::leaky_relu) m.push_back(Mistake::leaky_slope_forgotten), m.push_back(Mistake::relu_grad_one_at_zero);
     else m.push_back(Mistake::derivative_of_output), m.push_back(Mistake::derivative_formula_on_z);
     return m;
   }
@@ -550,6 +570,7 @@ std::vector<Mistake> op_mistakes(const OpCase& c) {
   if (N > 1) m.push_back(Mistake::loss_summed);
   if (c.op == Op::cross_entropy) {  // its mean is over the batch alone
     m.push_back(Mistake::softmax_onehot_not_subtracted), m.push_back(Mistake::softmax_jacobian_after_fused);
+    if (D > 1) m.push_back(Mistake::cross_entropy_mean_over_classes);
     if (unshifted_softmax_fails(c.inputs.at("logits"))) m.push_back(Mistake::softmax_without_max_shift);
     return m;
   }
@@ -581,8 +602,8 @@ TensorMap replay_op_mistake(const OpCase& c, Mistake mistake) {
         dz[i] = dh[i];
       } else if (mistake == Mistake::leaky_slope_forgotten) {
         dz[i] = z[i] > 0 ? dh[i] : 0.0;
-      } else if (mistake == Mistake::relu_grad_one_at_zero) {
-        dz[i] = z[i] >= 0 ? dh[i] : 0.0;
+      } else if (mistake == Mistake::relu_grad_one_at_zero) {  // leaky ReLU keeps its slope below 0
+        dz[i] = z[i] >= 0 ? dh[i] : *act == Activation::leaky_relu ? c.negative_slope * dh[i] : 0.0;
       } else if (mistake == Mistake::relu_mask_on_upstream) {
         dz[i] = dh[i] > 0 ? dh[i] : 0.0;
       } else if (mistake == Mistake::derivative_formula_on_z) {
