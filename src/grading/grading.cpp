@@ -100,12 +100,18 @@ GradeResult build_failure_result(const Rubric& rubric, const std::string& compil
 
 namespace {
 
-// The fingerprints of a case's failing tensors that came with numbers.
-void note_wrong_answers(CaseResult& r, const SubmittedGradients& submitted) {
+// The fingerprints of a case's failing tensors that came with numbers, and are wrong to 6
+// digits: an answer right up to its rounding (printed to 6 digits, computed in float32) fails
+// a float64 case, but every student who rounds alike would share it by nature.
+void note_wrong_answers(CaseResult& r, const SubmittedGradients& submitted, const TensorMap& reference) {
   for (const auto& t : r.tensors) {
     const auto it = submitted.find(t.name);
     if (t.passed || it == submitted.end() || !it->second.tensor) continue;
-    r.wrong_answers[r.kind == CaseKind::mlp ? gradient_key(t.name) : t.name] = answer_fingerprint(*it->second.tensor);
+    const AnswerFingerprint answer = answer_fingerprint(*it->second.tensor);
+    const auto right = reference.find(t.name);
+    const bool precision = std::find(t.hint_kinds.begin(), t.hint_kinds.end(), "precision") != t.hint_kinds.end();
+    if (precision || (right != reference.end() && answer_fingerprint(right->second).digest == answer.digest)) continue;
+    r.wrong_answers[r.kind == CaseKind::mlp ? gradient_key(t.name) : t.name] = answer;
   }
 }
 
@@ -156,7 +162,7 @@ CaseResult score_case(const PreparedCase& p, const SandboxResult& run) {
       }
     }
     r.tensors = check_op_gradients(g.op, submitted, p.reference, g.tolerances);
-    note_wrong_answers(r, submitted);
+    note_wrong_answers(r, submitted, p.reference);
     std::vector<std::string> present;
     for (const auto& [name, gradient] : submitted) present.push_back(name);
     const std::string keys_note = unknown_keys_note(ignored, {names, {}}, present, "your answer");
@@ -170,7 +176,7 @@ CaseResult score_case(const PreparedCase& p, const SandboxResult& run) {
                                                {p.reference_loss, p.reference, {}}, options);
     r.tensors = report.parameters;
     r.tensors.insert(r.tensors.end(), report.intermediates.begin(), report.intermediates.end());
-    note_wrong_answers(r, file.gradients);
+    note_wrong_answers(r, file.gradients, p.reference);
     feedback += format_report_table(report);
   }
   const size_t scored = g.kind == CaseKind::op ? r.tensors.size() : parameter_names(g.problem.spec).size();

@@ -123,6 +123,7 @@ std::string format_gradescope(const GradeResult& r) {
   nlohmann::json extra = {{"gradverify_version", kVersion}, {"rubric", r.rubric}};
   if (!r.isolation.empty()) extra["isolation"] = r.isolation;
   if (r.variant >= 0) extra["variant"] = r.variant;
+  if (!r.grader_error.empty()) extra["grader_error"] = printable(r.grader_error);
   doc["extra_data"] = extra;
   doc["tests"] = nlohmann::json::array();
   if (!r.build_failure.empty()) {

@@ -1041,6 +1041,47 @@ TEST(GradingClass, ARerunRegradesOnlyTheStudentsWhoseFolderChangedOrWhomTheGrade
   EXPECT_NE(resume_nothing.err.find("holds no journal of a class run to resume"), std::string::npos) << resume_nothing.err;
 }
 
+TEST(GradingClass, TheJournalCopesWithOddNamesCorruptStateChangedSettingsAndLostFiles) {
+  namespace fs = std::filesystem;
+  const fs::path dir = make_class("odd_class", 2);
+  // A folder whose name is not UTF-8 (Latin-1's é), and the results folder inside the class's.
+  fs::create_directories(dir / "Jos\xe9");
+  fs::copy_file(kSubmission + "/student_runner_solution", dir / "Jos\xe9" / "student_runner_solution");
+  std::ofstream(dir / "Jos\xe9" / "run") << "#!/bin/sh\nexec " << kSolution << "\n";
+  fs::permissions(dir / "Jos\xe9" / "run", fs::perms::owner_all | fs::perms::others_read | fs::perms::others_exec);
+  const fs::path out = dir / "graded";
+  const std::string grade_class = kGrade + " --submissions " + dir.string() + " --submission-cmd ./run --output " + out.string();
+  const auto first = run_shell(grade_class);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_NE(first.out.find("graded 3 submissions"), std::string::npos) << first.out << " (the results folder is no student)";
+  EXPECT_TRUE(fs::exists(out / "Jos\xe9.txt"));
+  // The journal is its owner's alone: it holds the hidden cases' seeds and references.
+  EXPECT_EQ(fs::status(out / "gradverify-journal").permissions() & fs::perms::all, fs::perms::owner_all);
+  // A lost results file is graded again; the others are kept.
+  fs::remove(out / (student_name(1) + ".txt"));
+  const auto lost = run_shell(grade_class);
+  ASSERT_EQ(lost.exit_code, 0) << lost.err;
+  EXPECT_NE(lost.err.find("resuming: 2 of 3 students"), std::string::npos) << lost.err;
+  EXPECT_TRUE(fs::exists(out / (student_name(1) + ".txt")));
+  // Everything done: said so, with no rate of nothing.
+  const auto nothing = run_shell(grade_class);
+  EXPECT_NE(nothing.out.find("3 students were graded by the run this one resumed; nothing was left to grade"),
+            std::string::npos)
+      << nothing.out;
+  // Another setting is another run: the scores depend on it.
+  const auto longer = run_shell(grade_class + " --student-timeout 90");
+  EXPECT_EQ(longer.exit_code, 2);
+  EXPECT_NE(longer.err.find("settings '--timeout 0 --student-timeout 90"), std::string::npos) << longer.err;
+  // A run.json that is not one: refused, and --fresh recovers, as the message says.
+  std::ofstream(out / "gradverify-journal/run.json") << "{\"rubric_sha256\": ";
+  const auto corrupt = run_shell(grade_class);
+  EXPECT_EQ(corrupt.exit_code, 2);
+  EXPECT_NE(corrupt.err.find("run.json"), std::string::npos) << corrupt.err;
+  const auto fresh = run_shell(grade_class + " --fresh");
+  ASSERT_EQ(fresh.exit_code, 0) << fresh.err;
+  EXPECT_NE(fresh.out.find("graded 3 submissions"), std::string::npos) << fresh.out;
+}
+
 TEST(GradingClass, MergeRefusesShardsThatAreNotOneWholeRun) {
   namespace fs = std::filesystem;
   const fs::path dir = make_class("merge_refusals_class", 3);

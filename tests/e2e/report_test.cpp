@@ -268,6 +268,36 @@ TEST(ClassReport, TheBrowserCheckCatchesAPageThatErrsOrReachesTheNetwork) {
   EXPECT_EQ(r.requests, std::vector<std::string>{"http://example.com/a.png"});
 }
 
+TEST(ClassReport, AnswersRightUpToRoundingAreNeverIdenticalWrongAnswersAndTwoRubricsAreNotMixed) {
+  // Two students who print 6 digits fail float64 cases alike, with the numbers right: the
+  // report names their rounding, and lists no identical wrong answer.
+  const fs::path dir = temp_path("report_rounding_" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  for (const auto& [name, bug] : {std::pair{"lu", "six_digits"}, std::pair{"mo", "six_digits"}, std::pair{"ned", ""}}) {
+    fs::create_directories(dir / "class" / name);
+    fs::copy_file(kSubmission + "/python_student.py", dir / "class" / name / "python_student.py");
+    std::ofstream(dir / "class" / name / "run") << "#!/bin/sh\nexec python3 python_student.py " << bug << "\n";
+    fs::permissions(dir / "class" / name / "run", fs::perms::owner_all | fs::perms::others_read | fs::perms::others_exec);
+  }
+  fs::permissions(dir / "class", fs::perms::owner_all | fs::perms::others_read | fs::perms::others_exec);
+  ASSERT_EQ(run_shell(kBin + " grade -q --submissions " + (dir / "class").string() + " --submission-cmd ./run " +
+                      "--format json --output " + (dir / "graded").string()).exit_code, 0);
+  const json r = report_of((dir / "graded").string(), "rounding");
+  EXPECT_EQ(r["identical_wrong_answers"], json::array()) << r["identical_wrong_answers"].dump(1);
+  ASSERT_FALSE(r["mistakes"].empty());
+  EXPECT_EQ(r["mistakes"][0]["kind"], "precision");
+  EXPECT_EQ(r["mistakes"][0]["who"], json::array({"lu", "mo"}));
+  // The report written into the folder it reads is not read back as a student's results.
+  ASSERT_EQ(run_shell(kBin + " report " + (dir / "graded").string() + " -o " + (dir / "graded/report").string()).exit_code, 0);
+  const auto again = run_shell(kBin + " report " + (dir / "graded").string() + " -o " + (dir / "graded/report").string());
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  // Results of another rubric are refused, not merged.
+  const auto mixed = run_shell(kBin + " report " + (dir / "graded").string() + " " + graded_class().results.string() +
+                               " -o " + (dir / "mixed").string());
+  EXPECT_EQ(mixed.exit_code, 2);
+  EXPECT_NE(mixed.err.find("results of another rubric"), std::string::npos) << mixed.err;
+}
+
 // ---- bad input ---------------------------------------------------------------------------------
 
 TEST(ClassReport, BadResultsAreRefusedNamingTheFileAndNothingIsWritten) {
@@ -278,7 +308,10 @@ TEST(ClassReport, BadResultsAreRefusedNamingTheFileAndNothingIsWritten) {
   struct Bad {
     std::string file, text, message;
   };
-  for (const Bad& bad : {Bad{"sub_1/results.json", "{\"score\": 0, \"tests\": [{\"name\": \"a\"}]}", "sub_1/results.json: tests[0].max_score: expected a number"},
+  for (const Bad& bad : {Bad{"sub_1/results.json", "{\"score\": 0, \"tests\": [{\"name\": \"a\", \"max_score\": \"x\"}]}",
+                             "sub_1/results.json: tests[0].max_score: expected a number"},
+                         Bad{"sub_1/results.json", "{\"score\": 0.5, \"tests\": [{\"name\": \"a\", \"points\": 1}]}",
+                             "results of another platform (PrairieLearn's?"},
                          Bad{"sub_1/results.json", "{\"score\": 1", "sub_1/results.json"},
                          Bad{"sub_1/results.json", "[1, 2]", "not a results file"},
                          Bad{"alice.json", R"({"score": 1, "max_score": 2, "cases": [{"name": "c", "points": 1, "score": "x"}]})",

@@ -21,6 +21,12 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
+std::string joined(const std::vector<std::string>& items, const std::string& separator) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : separator) + item;
+  return out;
+}
+
 // ---- reading ---------------------------------------------------------------------------------
 
 struct Reader {
@@ -75,11 +81,12 @@ StudentResults read_gradverify_json(const json& doc, const std::string& source, 
   StudentResults s;
   s.student = student;
   s.source = source;
+  s.rubric = r.text("rubric");
   s.score = r.number("score");
   s.max_score = r.number("max_score");
   s.build_failed = !r.text("build_failure").empty();
   s.grader_error = r.text("grader_error");
-  if (!doc["cases"].is_array()) r.fail("cases", "expected a list of cases");
+  if (!doc.contains("cases") || !doc["cases"].is_array()) r.fail("cases", "expected a list of cases");
   for (size_t i = 0; i < doc["cases"].size(); ++i) {
     const Reader c{doc["cases"][i], source, "cases[" + std::to_string(i) + "]"};
     if (!c.doc.is_object()) c.fail("", "expected a case object");
@@ -114,6 +121,11 @@ StudentResults read_gradescope_json(const json& doc, const std::string& source, 
   s.student = student;
   s.source = source;
   s.score = r.number("score");
+  if (doc.contains("extra_data") && doc["extra_data"].is_object()) {
+    const Reader extra{doc["extra_data"], source, "extra_data"};
+    s.rubric = extra.text("rubric");
+    s.grader_error = extra.text("grader_error");
+  }
   for (size_t i = 0; i < doc["tests"].size(); ++i) {
     const Reader t{doc["tests"][i], source, "tests[" + std::to_string(i) + "]"};
     if (!t.doc.is_object()) t.fail("", "expected a test object");
@@ -149,23 +161,39 @@ StudentResults read_gradescope_json(const json& doc, const std::string& source, 
     }
     s.cases.push_back(std::move(o));
   }
-  // The grader's note of a failure on it, as the Gradescope output says.
-  const std::string output = r.text("output");
-  if (output.find("the grader failed on this submission") != std::string::npos) s.grader_error = "see its results";
   return s;
 }
 
-// One results file; nullopt for a JSON file that is not one (a metadata file beside it).
+// One results file; nullopt for a JSON file that is not one (a metadata file beside it, a
+// class report's own report.json) unless `must_be`.
 std::optional<StudentResults> read_results_file(const fs::path& path, const std::string& student, bool must_be) {
-  const json doc = detail::parse_json_file(path.string());
-  if (doc.is_object() && doc.contains("cases") && doc.contains("max_score"))
-    return read_gradverify_json(doc, path.string(), student);
-  if (doc.is_object() && doc.contains("tests") && doc["tests"].is_array())
+  const auto not_results = [&](const std::string& why) -> std::optional<StudentResults> {
+    if (!must_be) return std::nullopt;
+    throw InputError(path.string(), "", why + ": report reads gradverify's JSON (grade --format json) or Gradescope's "
+                                              "results.json (grade --format gradescope)");
+  };
+  json doc;
+  try {
+    doc = detail::parse_json_file(path.string());
+  } catch (const InputError&) {
+    if (must_be) throw;
+    return std::nullopt;
+  }
+  if (!doc.is_object() || doc.value("format", "") == "gradverify-class-report") return not_results("not a results file");
+  if (doc.contains("cases") && doc.contains("max_score")) return read_gradverify_json(doc, path.string(), student);
+  if (doc.contains("tests") && doc["tests"].is_array()) {
+    // PrairieLearn's and GitHub Classroom's have tests too, with points instead of max_score.
+    if (!doc["tests"].empty() && doc["tests"][0].is_object() && !doc["tests"][0].contains("max_score"))
+      return not_results("results of another platform (PrairieLearn's? its tests have no max_score)");
     return read_gradescope_json(doc, path.string(), student);
-  if (must_be)
-    throw InputError(path.string(), "", "not a results file: expected gradverify's JSON (grade --format json) or "
-                                        "Gradescope's results.json (grade --format gradescope)");
-  return std::nullopt;
+  }
+  return not_results("not a results file");
+}
+
+// A results file's student: the folder a results.json sits in, else the file's name.
+std::string student_of(const fs::path& file) {
+  const fs::path absolute = fs::absolute(file).lexically_normal();
+  return file.filename() == "results.json" ? absolute.parent_path().filename().string() : absolute.stem().string();
 }
 
 void add_student(std::vector<StudentResults>& all, StudentResults s) {
@@ -177,12 +205,12 @@ void add_student(std::vector<StudentResults>& all, StudentResults s) {
 
 }  // namespace
 
-std::vector<StudentResults> read_class_results(const std::vector<std::string>& paths) {
+std::vector<StudentResults> read_class_results(const std::vector<std::string>& paths, std::vector<std::string>* skipped) {
   std::vector<StudentResults> all;
   for (const auto& path : paths) {
     std::error_code error;
     if (fs::is_regular_file(path, error)) {
-      add_student(all, *read_results_file(path, fs::path(path).stem().string(), true));
+      add_student(all, *read_results_file(path, student_of(path), true));
       continue;
     }
     if (!fs::is_directory(path, error)) throw InputError(path, "", "no such file or folder");
@@ -201,10 +229,11 @@ std::vector<StudentResults> read_class_results(const std::vector<std::string>& p
     if (error) throw InputError(path, "", "cannot read the folder: " + error.message());
     std::sort(files.begin(), files.end());
     for (const auto& file : files) {
-      const bool results_json = file.filename() == "results.json";
-      // Gradescope's export: one folder per submission with its results.json.
-      const std::string student = results_json ? file.parent_path().filename().string() : file.stem().string();
-      if (auto s = read_results_file(file, student, results_json)) add_student(all, std::move(*s));
+      // One folder per submission with its results.json, or a file per student.
+      if (auto s = read_results_file(file, student_of(file), file.filename() == "results.json"))
+        add_student(all, std::move(*s));
+      else if (skipped)
+        skipped->push_back(file.string());
     }
   }
   if (all.empty())
@@ -227,14 +256,36 @@ std::string layer_of(const std::string& tensor) {
 
 }  // namespace
 
-ClassReport analyse_class(std::vector<StudentResults> students) {
+ClassReport analyse_class(std::vector<StudentResults> all) {
   ClassReport report;
-  std::sort(students.begin(), students.end(), [](const auto& a, const auto& b) { return a.student < b.student; });
-  for (const auto& s : students) report.max_score = std::max(report.max_score, s.max_score);
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.student < b.student; });
+  for (const auto& s : all)
+    if (s.rubric != all.front().rubric || s.max_score != all.front().max_score)
+      throw InputError(s.source, "",
+                       fmt::format("results of another rubric ('{}', {:g} points) than {}'s ('{}', {:g} points): report "
+                                   "one class, one rubric, at a time",
+                                   s.rubric, s.max_score, all.front().source, all.front().rubric, all.front().max_score));
+  report.rubric = all.front().rubric;
+  report.max_score = all.front().max_score;
+  // Those the grader failed on have no scores to count: they are named, and regraded.
+  std::vector<std::string> failed_on;
+  std::vector<StudentResults> students;
+  for (auto& s : all) {
+    if (!s.grader_error.empty()) failed_on.push_back(s.student);
+    else students.push_back(s);
+  }
   report.histogram.assign(10, 0);
+  std::vector<double> scores;
   for (const auto& s : students) {
     const double share = s.max_score > 0 ? s.score / s.max_score : 0;
     report.histogram[static_cast<size_t>(std::clamp(static_cast<int>(share * 10), 0, 9))]++;
+    scores.push_back(s.score);
+  }
+  std::sort(scores.begin(), scores.end());
+  if (!scores.empty()) {
+    report.mean = std::accumulate(scores.begin(), scores.end(), 0.0) / static_cast<double>(scores.size());
+    report.median = scores.size() % 2 ? scores[scores.size() / 2]
+                                      : (scores[scores.size() / 2 - 1] + scores[scores.size() / 2]) / 2;
   }
 
   // Cases in the order the first student's results list them, then any others.
@@ -293,7 +344,10 @@ ClassReport analyse_class(std::vector<StudentResults> students) {
       IdenticalAnswers g;
       g.case_name = c.name;
       bool compared = true;
-      for (const auto& t : c.tensors) {
+      // By name: gradverify's JSON lists the tensors in the answer's order, Gradescope's by key.
+      std::vector<TensorOutcome> tensors = c.tensors;
+      std::sort(tensors.begin(), tensors.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+      for (const auto& t : tensors) {
         if (t.passed) {
           answer += t.name + " right\n";
           continue;
@@ -317,18 +371,21 @@ ClassReport analyse_class(std::vector<StudentResults> students) {
   }
   std::stable_sort(report.identical.begin(), report.identical.end(),
                    [](const auto& a, const auto& b) { return a.unlikeliness > b.unlikeliness; });
-  for (const auto& c : varied)
-    report.notes.push_back("case '" + c + "' had per-student variants: answers are compared only between students "
-                           "whose inputs were the same");
-  int not_built = 0, grader_errors = 0;
-  for (const auto& s : students) not_built += s.build_failed ? 1 : 0, grader_errors += s.grader_error.empty() ? 0 : 1;
+  if (!varied.empty())
+    report.notes.push_back(fmt::format("{} case{} had per-student variants ({}): answers are compared only between "
+                                       "students whose inputs were the same",
+                                       varied.size(), varied.size() == 1 ? "" : "s",
+                                       joined(std::vector<std::string>(varied.begin(), varied.end()), ", ")));
+  int not_built = 0;
+  for (const auto& s : students) not_built += s.build_failed ? 1 : 0;
   if (not_built > 0)
     report.notes.push_back(fmt::format("{} student{} did not build: no case ran for them", not_built,
                                        not_built == 1 ? "" : "s"));
-  if (grader_errors > 0)
-    report.notes.push_back(fmt::format("the grader failed on {} student{}: regrade them (run grade again)", grader_errors,
-                                       grader_errors == 1 ? "" : "s"));
-  report.students = std::move(students);
+  if (!failed_on.empty())
+    report.notes.push_back(fmt::format("the grader failed on {} student{} ({}), who are not counted here: run the "
+                                       "class's grade again to regrade them",
+                                       failed_on.size(), failed_on.size() == 1 ? "" : "s", joined(failed_on, ", ")));
+  report.students = std::move(all);
   return report;
 }
 
@@ -341,12 +398,6 @@ std::vector<std::string> student_kinds(const StudentResults& s) {
   for (const auto& c : s.cases)
     for (const auto& t : c.tensors) kinds.insert(t.hint_kinds.begin(), t.hint_kinds.end());
   return {kinds.begin(), kinds.end()};
-}
-
-std::string joined(const std::vector<std::string>& items, const std::string& separator) {
-  std::string out;
-  for (const auto& item : items) out += (out.empty() ? "" : separator) + item;
-  return out;
 }
 
 std::string counted(const std::map<std::string, int>& counts) {
@@ -396,7 +447,9 @@ std::string report_json(const ClassReport& r) {
                             {"mistakes", student_kinds(s)}, {"build_failed", s.build_failed},
                             {"grader_error", !s.grader_error.empty()}});
   doc["notes"] = r.notes;
-  return doc.dump(2) + "\n";
+  doc["mean"] = r.mean;
+  doc["median"] = r.median;
+  return doc.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
 std::string students_csv(const ClassReport& r) {
@@ -425,7 +478,7 @@ std::string mistakes_csv(const ClassReport& r) {
 std::string identical_csv(const ClassReport& r) {
   std::string out = "case,students,wrong_tensors,explained_by,unlikeliness\n";
   for (const auto& g : r.identical)
-    out += fmt::format("{},{},{},{},{:.4g}\n", csv(g.case_name), csv(joined(g.students, " ")),
+    out += fmt::format("{},{},{},{},{:.4g}\n", csv(g.case_name), csv(joined(g.students, "; ")),
                        csv(joined(g.wrong_tensors, " ")), csv(joined(g.hint_kinds, " ")), g.unlikeliness);
   return out;
 }
@@ -494,13 +547,7 @@ std::string student_rows(std::vector<const StudentResults*> order) {
 }  // namespace
 
 std::string report_html(const ClassReport& r) {
-  std::vector<double> scores;
-  for (const auto& s : r.students) scores.push_back(s.score);
-  std::sort(scores.begin(), scores.end());
-  const double mean = scores.empty() ? 0 : std::accumulate(scores.begin(), scores.end(), 0.0) / static_cast<double>(scores.size());
-  const double median = scores.empty() ? 0
-                        : scores.size() % 2 ? scores[scores.size() / 2]
-                                            : (scores[scores.size() / 2 - 1] + scores[scores.size() / 2]) / 2;
+  const double mean = r.mean, median = r.median;
   std::string page = R"(<!DOCTYPE html>
 <html lang="en">
 <head>

@@ -38,6 +38,7 @@ struct CaseOutcome {
 struct StudentResults {
   std::string student;
   std::string source;  // the file it was read from
+  std::string rubric;  // its name, as the results say
   double score = 0, max_score = 0;
   bool build_failed = false;
   std::string grader_error;
@@ -48,8 +49,10 @@ struct StudentResults {
 // folder of results files (gradverify's JSON or Gradescope's results.json with gradverify's
 // extra_data, found at any depth; a results.json is its folder's student), or one such file.
 // Throws InputError naming the file and the field for a results file that is not one, and
-// for a student found twice.
-std::vector<StudentResults> read_class_results(const std::vector<std::string>& paths);
+// for a student found twice. A JSON file that is not results (a metadata file, a report of
+// its own) is skipped, and named in `skipped`.
+std::vector<StudentResults> read_class_results(const std::vector<std::string>& paths,
+                                               std::vector<std::string>* skipped = nullptr);
 
 struct MistakeCount {
   std::string kind, hint;                // the hint kind, and one student's hint text for it
@@ -77,12 +80,16 @@ struct ClassReport {
   std::vector<StudentResults> students;  // sorted by name
   std::vector<int> histogram;            // 10 bins of score / max_score: [0, 10%), ..., [90%, 100%]
   std::vector<CaseSummary> cases;        // in the rubric's order
+  // The histogram, cases, mistakes and identical answers count the graded students only: not
+  // those the grader failed on (they are regraded), whom the notes name.
   std::vector<std::string> nobody_passed, everybody_passed;
   std::vector<MistakeCount> mistakes;    // most students first
   std::vector<IdenticalAnswers> identical;  // most unlikely first
   std::vector<std::string> notes;        // variants compared apart, students who didn't build, ...
+  double mean = 0, median = 0;           // of the graded students' scores
 };
 
+// Throws InputError when the results are of different rubrics: one class at a time.
 ClassReport analyse_class(std::vector<StudentResults> students);
 
 std::string report_json(const ClassReport& report);

@@ -3,8 +3,15 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
+#include <set>
 #include <tuple>
 
 #include "core/problem/json_tensor.h"
@@ -141,6 +148,41 @@ fs::path entry_path(const std::string& output, const std::string& student) {
   return fs::path(journal_directory(output)) / "students" / (student + ".json");
 }
 
+// A folder name as JSON holds it: bytes that are not UTF-8 replaced (U+FFFD), as dump() writes them.
+std::string as_json_text(const std::string& name) {
+  return nlohmann::json::parse(nlohmann::json(name).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))
+      .get<std::string>();
+}
+
+// The journal holds the hidden cases' seeds and references: its owner's alone, as the rubric.
+void make_private_directory(const fs::path& dir) {
+  std::error_code error;
+  fs::create_directories(dir, error);
+  if (error) throw InputError(dir.string(), "", "cannot create the journal: " + error.message());
+  fs::permissions(dir, fs::perms::owner_all, error);
+}
+
+std::optional<JournalEntry> parse_entry(const fs::path& path, std::string* why) {
+  try {
+    const nlohmann::json doc = detail::parse_json_file(path.string());
+    JournalEntry e;
+    e.student = doc.at("student").get<std::string>();
+    e.source_sha256 = doc.at("source_sha256").get<std::string>();
+    e.variant = doc.at("variant").get<int64_t>();
+    e.summary_row = doc.at("summary_row").get<std::string>();
+    e.grader_error = doc.at("grader_error").get<std::string>();
+    const nlohmann::json& results = doc.at("results");
+    if (!results.is_object() || !results.contains("cases") || !results["cases"].is_array() ||
+        !results.contains("score") || !results["score"].is_number())
+      throw std::invalid_argument("results: not gradverify's results of a submission");
+    e.results_json = results.dump();
+    return e;
+  } catch (const std::exception& e) {
+    if (why) *why = e.what();
+    return std::nullopt;
+  }
+}
+
 }  // namespace
 
 std::string class_run_difference(const ClassRun& here, const ClassRun& journal) {
@@ -149,7 +191,9 @@ std::string class_run_difference(const ClassRun& here, const ClassRun& journal) 
         std::tuple{"references_sha256", here.references_sha256, journal.references_sha256},
         std::tuple{"submission_cmd", here.submission_cmd, journal.submission_cmd},
         std::tuple{"format", here.format, journal.format},
-        std::tuple{"gradverify_version", here.gradverify_version, journal.gradverify_version}})
+        std::tuple{"gradverify_version", here.gradverify_version, journal.gradverify_version},
+        std::tuple{"settings", here.settings, journal.settings}, std::tuple{"shard", here.shard, journal.shard},
+        std::tuple{"class_folder", here.class_folder, journal.class_folder}})
     if (mine != theirs) return fmt::format("{} '{}' here, '{}' in the journal", field, printable(mine), printable(theirs));
   return "";
 }
@@ -166,18 +210,20 @@ std::optional<ClassRun> read_class_run(const std::string& output) {
       throw InputError(path, key, "missing, or not a string: not a class run's journal (--fresh starts a new one)");
     return doc[key].get<std::string>();
   };
-  return ClassRun{text("rubric_sha256"), text("references_sha256"), text("submission_cmd"), text("format"),
-                  text("gradverify_version")};
+  return ClassRun{text("rubric_sha256"), text("references_sha256"), text("submission_cmd"),
+                  text("format"),        text("gradverify_version"), text("settings"),
+                  text("shard"),         text("class_folder")};
 }
 
 void write_class_run(const std::string& output, const ClassRun& run) {
-  std::error_code error;
-  fs::create_directories(fs::path(journal_directory(output)) / "students", error);
-  if (error) throw InputError(journal_directory(output), "", "cannot create the journal: " + error.message());
-  const nlohmann::json doc = {{"rubric_sha256", run.rubric_sha256},   {"references_sha256", run.references_sha256},
+  make_private_directory(journal_directory(output));
+  make_private_directory(fs::path(journal_directory(output)) / "students");
+  const nlohmann::json doc = {{"rubric_sha256", run.rubric_sha256}, {"references_sha256", run.references_sha256},
                               {"submission_cmd", run.submission_cmd}, {"format", run.format},
-                              {"gradverify_version", run.gradverify_version}};
-  write_file((fs::path(journal_directory(output)) / "run.json").string(), doc.dump(2) + "\n");
+                              {"gradverify_version", run.gradverify_version}, {"settings", run.settings},
+                              {"shard", run.shard}, {"class_folder", run.class_folder}};
+  write_file((fs::path(journal_directory(output)) / "run.json").string(),
+             doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n", 0600);
 }
 
 void remove_journal(const std::string& output) {
@@ -190,33 +236,25 @@ std::optional<JournalEntry> read_journal_entry(const std::string& output, const 
   const fs::path path = entry_path(output, student);
   std::error_code error;
   if (!fs::is_regular_file(fs::symlink_status(path, error))) return std::nullopt;
-  try {
-    const nlohmann::json doc = detail::parse_json_file(path.string());
-    JournalEntry e;
-    e.student = doc.at("student").get<std::string>();
-    e.source_sha256 = doc.at("source_sha256").get<std::string>();
-    e.variant = doc.at("variant").get<int64_t>();
-    e.summary_row = doc.at("summary_row").get<std::string>();
-    e.grader_error = doc.at("grader_error").get<std::string>();
-    e.results_json = doc.at("results").dump();
-    if (e.student != student) return std::nullopt;
-    return e;
-  } catch (const std::exception&) {
-    return std::nullopt;  // not one this grader wrote: the student is graded again
-  }
+  auto entry = parse_entry(path, nullptr);  // not one this grader wrote: the student is graded again
+  if (!entry || entry->student != as_json_text(student)) return std::nullopt;
+  entry->student = student;
+  return entry;
 }
 
 void write_journal_entry(const std::string& output, const JournalEntry& e) {
   const nlohmann::json doc = {{"student", e.student},         {"source_sha256", e.source_sha256},
                               {"variant", e.variant},         {"summary_row", e.summary_row},
                               {"grader_error", e.grader_error}, {"results", nlohmann::json::parse(e.results_json)}};
-  std::error_code error;
-  fs::create_directories(entry_path(output, e.student).parent_path(), error);
-  if (error) throw InputError(journal_directory(output), "", "cannot create the journal: " + error.message());
-  write_file(entry_path(output, e.student).string(), doc.dump() + "\n");
+  make_private_directory(entry_path(output, e.student).parent_path());
+  write_file(entry_path(output, e.student).string(),
+             doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n", 0600);
 }
 
-std::vector<JournalEntry> read_journal(const std::string& output) {
+namespace {
+
+// The students the journal has an entry for, by its file names.
+std::vector<std::string> journal_students(const std::string& output) {
   std::vector<std::string> students;
   std::error_code error;
   for (const auto& entry : fs::directory_iterator(fs::path(journal_directory(output)) / "students", error)) {
@@ -224,10 +262,47 @@ std::vector<JournalEntry> read_journal(const std::string& output) {
     if (name.size() > 5 && name.compare(name.size() - 5, 5, ".json") == 0) students.push_back(name.substr(0, name.size() - 5));
   }
   std::sort(students.begin(), students.end());
+  return students;
+}
+
+}  // namespace
+
+void prune_journal(const std::string& output, const std::vector<std::string>& students) {
+  const std::set<std::string> current(students.begin(), students.end());
+  for (const auto& s : journal_students(output))
+    if (!current.count(s)) {
+      std::error_code error;
+      fs::remove(entry_path(output, s), error);
+    }
+}
+
+std::vector<JournalEntry> read_journal(const std::string& output) {
   std::vector<JournalEntry> entries;
-  for (const auto& s : students)
-    if (auto e = read_journal_entry(output, s)) entries.push_back(std::move(*e));
+  for (const auto& s : journal_students(output)) {
+    std::string why;
+    auto e = parse_entry(entry_path(output, s), &why);
+    if (!e)
+      throw InputError(entry_path(output, s).string(), "",
+                       "not a journal entry gradverify wrote (" + why + "): run the class's grade again to regrade it");
+    e->student = s;
+    entries.push_back(std::move(*e));
+  }
   return entries;
+}
+
+JournalLock::JournalLock(const std::string& output) {
+  make_private_directory(journal_directory(output));
+  const std::string path = (fs::path(journal_directory(output)) / "lock").string();
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd_ < 0) throw InputError(path, "", std::string("cannot open the journal's lock: ") + std::strerror(errno));
+  if (flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd_);
+    throw InputError(output, "", "another gradverify grade is writing into it now: wait for it, or give another --output");
+  }
+}
+
+JournalLock::~JournalLock() {
+  if (fd_ >= 0) ::close(fd_);  // releases the lock
 }
 
 }  // namespace gradverify::cli

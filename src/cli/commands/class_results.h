@@ -53,9 +53,11 @@ std::string shard_manifest_path(const std::string& directory);
 // The manifest of `directory`; throws InputError naming the file and the field.
 ShardManifest read_shard_manifest(const std::string& directory);
 
-// What a class run grades: a journal of another is not resumed.
+// What a class run grades, and how: a journal of another is not resumed. `settings` holds
+// the limits and isolation a score depends on, `class_folder` the --submissions folder.
 struct ClassRun {
-  std::string rubric_sha256, references_sha256, submission_cmd, format, gradverify_version;
+  std::string rubric_sha256, references_sha256, submission_cmd, format, gradverify_version, settings, shard,
+      class_folder;
 };
 // The first field that differs, as "rubric_sha256 'a…' here, 'b…' in the journal"; empty when
 // none does.
@@ -79,7 +81,23 @@ void remove_journal(const std::string& output);
 // A student's entry; nullopt when there is none, or it is unreadable (then they are regraded).
 std::optional<JournalEntry> read_journal_entry(const std::string& output, const std::string& student);
 void write_journal_entry(const std::string& output, const JournalEntry& entry);
-// Every entry of the journal, sorted by student: what `report` reads.
+// Removes the entries of students not in `students` (folders gone since): what is left is
+// the class summary.csv lists. The results files stay.
+void prune_journal(const std::string& output, const std::vector<std::string>& students);
+// Every entry of the journal, sorted by student: what `report` reads. Throws InputError
+// naming an entry that is not one.
 std::vector<JournalEntry> read_journal(const std::string& output);
+
+// Holds OUT for one class run: a second run into the same folder is refused while it lives.
+class JournalLock {
+ public:
+  explicit JournalLock(const std::string& output);
+  ~JournalLock();
+  JournalLock(const JournalLock&) = delete;
+  JournalLock& operator=(const JournalLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
 
 }  // namespace gradverify::cli

@@ -247,8 +247,12 @@ std::vector<std::string> student_folders(const GradeOptions& o) {
   namespace fs = std::filesystem;
   if (o.output_path.empty()) throw InputError("--output", "", "grading a class needs --output DIR for the results");
   std::vector<std::string> students;
+  // The results folder inside the class's is not a student.
+  std::error_code error;
+  const fs::path results = fs::weakly_canonical(o.output_path, error);
   for (const auto& entry : fs::directory_iterator(o.submissions_dir))
-    if (entry.is_directory()) students.push_back(entry.path().filename().string());
+    if (entry.is_directory() && fs::weakly_canonical(entry.path(), error) != results)
+      students.push_back(entry.path().filename().string());
   std::sort(students.begin(), students.end());
   if (students.empty()) throw InputError(o.submissions_dir, "", "no student folders in it (one folder per student)");
   return o.shard.empty() ? students : shard_students(students, parse_shard(o.shard));
@@ -257,12 +261,24 @@ std::vector<std::string> student_folders(const GradeOptions& o) {
 // What this class run grades, checked against --output's journal before any work: a journal
 // of another run is neither resumed nor overwritten unless --fresh says so.
 ClassRun class_run_to_resume(const GradeOptions& o, const Rubric& rubric) {
-  const ClassRun run{rubric_sha256(rubric),
-                     o.references_path.empty() ? "" : text_sha256(detail::read_text_file(o.references_path)),
-                     o.submission_cmd, o.format, kVersion};
+  std::string exposed;
+  for (const auto& e : o.exposed) exposed += (exposed.empty() ? "" : " ") + e;
+  const ClassRun run{
+      rubric_sha256(rubric),
+      o.references_path.empty() ? "" : text_sha256(detail::read_text_file(o.references_path)),
+      o.submission_cmd,
+      o.format,
+      kVersion,
+      // What a score depends on besides the rubric: a rerun with a longer timeout is another run.
+      fmt::format("--timeout {:g} --student-timeout {:g} --memory-mb {} --isolation {} --expose [{}] --note-file {}",
+                  o.timeout, o.student_timeout, o.memory_mb, o.isolation, exposed,
+                  o.note_file.empty() ? "none" : text_sha256(detail::read_text_file(o.note_file))),
+      o.shard,
+      std::filesystem::absolute(o.submissions_dir).lexically_normal().string()};
+  if (o.fresh) return run;  // whatever the journal holds, even one that can't be read, is discarded
   const std::optional<ClassRun> journal = read_class_run(o.output_path);
   if (!journal && o.resume) throw InputError("--resume", "", o.output_path + " holds no journal of a class run to resume");
-  if (journal && !o.fresh) {
+  if (journal) {
     const std::string difference = class_run_difference(run, *journal);
     if (!difference.empty())
       throw InputError(journal_directory(o.output_path), "run.json",
@@ -285,16 +301,20 @@ int grade_class(const GradeOptions& o, const std::vector<std::string>& students,
   for (size_t i = 0; i < students.size(); ++i) graded.prepare(variant[i] = graded.variant_for(students[i]));
 
   // The journal: students a killed run of the same rubric, references, command and format
-  // finished are kept, unless their folder changed since or the grader failed on them.
+  // finished are kept, unless their folder changed since, the grader failed on them, or their
+  // results file is gone.
   if (o.fresh) remove_journal(o.output_path);
+  const JournalLock lock(o.output_path);
   write_class_run(o.output_path, run);
+  const auto results_path = [&](size_t i) { return (fs::path(o.output_path) / (students[i] + "." + extension)).string(); };
   std::vector<std::string> source(students.size());
   std::vector<std::optional<JournalEntry>> entries(students.size());
   size_t kept = 0;
   for (size_t i = 0; i < students.size(); ++i) {
     source[i] = folder_sha256((fs::path(o.submissions_dir) / students[i]).string());
     auto entry = read_journal_entry(o.output_path, students[i]);
-    if (entry && entry->source_sha256 == source[i] && entry->variant == variant[i] && entry->grader_error.empty())
+    if (entry && entry->source_sha256 == source[i] && entry->variant == variant[i] && entry->grader_error.empty() &&
+        fs::is_regular_file(results_path(i), error))
       entries[i] = std::move(entry), ++kept;
   }
   if (kept > 0 && !o.quiet)
@@ -304,6 +324,7 @@ int grade_class(const GradeOptions& o, const std::vector<std::string>& students,
 
   const unsigned workers = o.workers > 0 ? static_cast<unsigned>(o.workers) : std::max(1u, std::thread::hardware_concurrency());
   std::atomic<size_t> next{0}, done{kept}, grader_errors{0};
+  std::vector<std::string> unwritten;  // students whose results could not be written, and why
   std::mutex progress_mutex;
   Progress progress(o.quiet);
   // A student whose cases hang can't hold the class: each gets a budget for all their cases.
@@ -333,9 +354,16 @@ int grade_class(const GradeOptions& o, const std::vector<std::string>& students,
         r.isolation = isolation_status(mine).summary();  // decided by the first case
         r.variant = variant[i];
         // The results file, then the journal's entry: a kill between the two regrades the student.
-        write_file((fs::path(o.output_path) / (students[i] + "." + extension)).string(), formatted(r, o.format));
-        write_journal_entry(o.output_path, {students[i], source[i], variant[i], summary_row(students[i], r),
-                                            r.grader_error, format_grade_json(r)});
+        // A file that can't be written (a full disk, a name too long) costs this student only.
+        try {
+          write_file(results_path(i), formatted(r, o.format));
+          write_journal_entry(o.output_path, {students[i], source[i], variant[i], summary_row(students[i], r),
+                                              r.grader_error, format_grade_json(r)});
+        } catch (const std::exception& e) {
+          std::lock_guard<std::mutex> lock(progress_mutex);
+          unwritten.push_back(printable(students[i]) + ": " + e.what());
+          continue;
+        }
         const size_t finished = ++done;
         std::lock_guard<std::mutex> lock(progress_mutex);
         const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -353,7 +381,14 @@ int grade_class(const GradeOptions& o, const std::vector<std::string>& students,
                                                    "the same command again to grade the rest",
                                                    done.load(), o.output_path));
 
-  // summary.csv from the journal, the one record of who is done, whichever run graded them.
+  if (!unwritten.empty())
+    throw InputError(o.output_path, "",
+                     fmt::format("the results of {} student{} could not be written ({}); the others are written, "
+                                 "with the journal: fix that and run the same command again to grade the rest",
+                                 unwritten.size(), unwritten.size() == 1 ? "" : "s", unwritten.front()));
+  // summary.csv from the journal, the one record of who is done, whichever run graded them;
+  // entries of students whose folder is gone since are dropped, so that both list the class.
+  prune_journal(o.output_path, students);
   std::vector<std::string> rows;
   for (size_t i = 0; i < students.size(); ++i) {
     const auto entry = read_journal_entry(o.output_path, students[i]);
@@ -371,13 +406,17 @@ int grade_class(const GradeOptions& o, const std::vector<std::string>& students,
   }
   const double case_count = static_cast<double>((students.size() - kept) * rubric.cases.size());
   const size_t used = std::min<size_t>(workers, students.size());
-  std::cout << fmt::format("gradverify: graded {} submission{}{} ({} cases each) in {:.1f} s with {} worker{}: {:.2f} "
-                           "submissions/s, {:.1f} cases/s; results in {}\n",
-                           students.size() - kept, students.size() - kept == 1 ? "" : "s",
-                           o.shard.empty() ? "" : " (shard " + o.shard + ")", rubric.cases.size(), seconds, used,
-                           used == 1 ? "" : "s",
-                           static_cast<double>(students.size() - kept) / seconds, case_count / seconds, o.output_path);
-  if (kept > 0) std::cout << fmt::format("gradverify: {} more were graded by the run this one resumed\n", kept);
+  if (kept < students.size())
+    std::cout << fmt::format("gradverify: graded {} submission{}{} ({} cases each) in {:.1f} s with {} worker{}: {:.2f} "
+                             "submissions/s, {:.1f} cases/s; results in {}\n",
+                             students.size() - kept, students.size() - kept == 1 ? "" : "s",
+                             o.shard.empty() ? "" : " (shard " + o.shard + ")", rubric.cases.size(), seconds, used,
+                             used == 1 ? "" : "s", static_cast<double>(students.size() - kept) / seconds,
+                             case_count / seconds, o.output_path);
+  if (kept > 0)
+    std::cout << fmt::format("gradverify: {} {} graded by the run this one resumed{}\n", kept,
+                             kept == 1 ? "student was" : "students were",
+                             kept == students.size() ? "; nothing was left to grade, and summary.csv is rewritten" : "");
   if (grader_errors > 0)
     std::cout << fmt::format("gradverify: the grader failed on {} student{} (their results say so); run the same "
                              "command again to regrade them\n",

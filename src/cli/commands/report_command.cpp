@@ -48,7 +48,12 @@ int run_report(const ReportOptions& o) {
   namespace fs = std::filesystem;
   require_writable_directory(o.output_path, "report directory");  // before the reading, which may be long
   const auto start = std::chrono::steady_clock::now();
-  const ClassReport report = analyse_class(read_class_results(o.results));
+  std::vector<std::string> skipped;
+  ClassReport report = analyse_class(read_class_results(o.results, &skipped));
+  if (!skipped.empty())
+    report.notes.push_back(fmt::format("{} JSON file{} that {} not results {} left out, e.g. {}", skipped.size(),
+                                       skipped.size() == 1 ? "" : "s", skipped.size() == 1 ? "is" : "are",
+                                       skipped.size() == 1 ? "was" : "were", skipped.front()));
   std::error_code error;
   fs::create_directories(o.output_path, error);
   if (error) throw InputError(o.output_path, "", "cannot create the report directory: " + error.message());

@@ -13,6 +13,7 @@ that the grader's tests can check that exactly the cases it touches lose points:
 Three no catalogue names, for the class report's identical wrong answers:
   tanh_scaled     tanh' = 1 - 0.9 tanh(z)^2         mse_sign           MSE gradient sign(pred - y)
   mse_clip        MSE gradient clip(pred - y, -1, 1): the same as mse_sign where |pred - y| > 1
+  six_digits      every answer right, but printed to 6 significant digits (as C++'s cout does)
 Two more are right answers in another form, as real student code writes them:
   column_layout   biases as (n, 1) columns and dz, dh column-per-sample (Nielsen's layout)
   misnamed        every key without its d: W1 for dW1, dz for dz... (grad_dz for an op)
@@ -129,6 +130,10 @@ def laid_out(answer, kind):
         answer["db"] = [[x] for x in answer["db"]]
     if BUG == "misnamed":
         answer = {(k[1:] if kind == "mlp" else "grad_" + k[1:]): v for k, v in answer.items()}
+    if BUG == "six_digits":  # printed as C++'s cout does by default: right, but only to 6 digits
+        def rounded(v):
+            return [rounded(x) for x in v] if isinstance(v, list) else float("%.6g" % v)
+        answer = {k: rounded(v) for k, v in answer.items()}
     return answer
 
 
