@@ -227,7 +227,9 @@ GradingCase read_case(const nlohmann::json& doc, const std::string& source, cons
     const int64_t width = r.integer("width", 3, op == Op::cross_entropy ? 2 : 1, 4096);  // classes, for cross_entropy
     const int64_t out_width = r.integer("out_width", 2, 1, 4096);
     OpCaseOptions options;
-    options.negative_slope = r.number("negative_slope", options.negative_slope, 1e-6, 0.999999);
+    options.negative_slope = r.number("negative_slope", options.negative_slope, 0, 1);
+    if (!(options.negative_slope > 0 && options.negative_slope < 1))  // as leaky_relu:SLOPE in a net
+      r.fail("negative_slope", fmt::format("expected a slope in (0, 1), got {}", doc["negative_slope"].dump()));
     options.logit_offset = r.number("logit_offset", 0, 0, 1e4);
     require_answerable(op_answer_numbers(op, batch, width, out_width));
     g.op = generate_op_case(op, batch, width, out_width, *dtype, seed, options);
