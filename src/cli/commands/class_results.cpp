@@ -227,8 +227,9 @@ void write_class_run(const std::string& output, const ClassRun& run) {
 }
 
 void remove_journal(const std::string& output) {
-  std::error_code error;
-  fs::remove_all(journal_directory(output), error);
+  std::error_code error;  // its record; the lock, held by this run, stays
+  fs::remove(fs::path(journal_directory(output)) / "run.json", error);
+  if (!error) fs::remove_all(fs::path(journal_directory(output)) / "students", error);
   if (error) throw InputError(journal_directory(output), "", "cannot remove the journal: " + error.message());
 }
 

@@ -76,7 +76,8 @@ std::string journal_directory(const std::string& output);
 // naming the file and the field for a journal that is not one.
 std::optional<ClassRun> read_class_run(const std::string& output);
 void write_class_run(const std::string& output, const ClassRun& run);
-// Removes the journal (--fresh): every student is graded again.
+// Removes the journal's record of the run and its entries (--fresh): every student is graded
+// again.
 void remove_journal(const std::string& output);
 // A student's entry; nullopt when there is none, or it is unreadable (then they are regraded).
 std::optional<JournalEntry> read_journal_entry(const std::string& output, const std::string& student);

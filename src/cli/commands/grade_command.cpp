@@ -303,8 +303,8 @@ int grade_class(const GradeOptions& o, const std::vector<std::string>& students,
   // The journal: students a killed run of the same rubric, references, command and format
   // finished are kept, unless their folder changed since, the grader failed on them, or their
   // results file is gone.
+  const JournalLock one_run_at_a_time(o.output_path);
   if (o.fresh) remove_journal(o.output_path);
-  const JournalLock lock(o.output_path);
   write_class_run(o.output_path, run);
   const auto results_path = [&](size_t i) { return (fs::path(o.output_path) / (students[i] + "." + extension)).string(); };
   std::vector<std::string> source(students.size());
