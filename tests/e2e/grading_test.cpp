@@ -1082,6 +1082,28 @@ TEST(GradingClass, TheJournalCopesWithOddNamesCorruptStateChangedSettingsAndLost
   EXPECT_NE(fresh.out.find("graded 3 submissions"), std::string::npos) << fresh.out;
 }
 
+TEST(GradingClass, ASecondRunIntoTheSameResultsFolderIsRefusedWhileTheFirstWrites) {
+  namespace fs = std::filesystem;
+  const fs::path dir = make_class("locked_class", 4);
+  const fs::path out = temp_path("locked_results");
+  fs::remove_all(out);
+  const std::string grade_class = kGrade + " -q --submissions " + dir.string() + " --submission-cmd ./run --workers 1 "
+                                  "--output " + out.string();
+  const auto started = run_shell("(" + grade_class + " >/dev/null 2>&1 & echo $!)");
+  const pid_t first = static_cast<pid_t>(std::stol(started.out));
+  // run.json is written once the first run holds the lock.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!fs::exists(out / "gradverify-journal/run.json") && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  const auto second = run_shell(grade_class);
+  const bool first_still_running = kill(first, 0) == 0;
+  while (kill(first, 0) == 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  if (!first_still_running) GTEST_SKIP() << "the first run finished before the second started";
+  EXPECT_EQ(second.exit_code, 2);
+  EXPECT_NE(second.err.find("another gradverify grade is writing into it now"), std::string::npos) << second.err;
+  EXPECT_EQ(journal_entries(out).size(), 4u) << "the first run finished its class";
+}
+
 TEST(GradingClass, MergeRefusesShardsThatAreNotOneWholeRun) {
   namespace fs = std::filesystem;
   const fs::path dir = make_class("merge_refusals_class", 3);
