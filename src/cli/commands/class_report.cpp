@@ -61,12 +61,22 @@ struct Reader {
   }
 };
 
-void read_wrong_answer(const Reader& r, TensorOutcome& t) {
-  if (!r.doc.contains("wrong_answer") || r.doc["wrong_answer"].is_null()) return;
-  const Reader w{r.doc["wrong_answer"], r.source, r.field + ".wrong_answer"};
-  if (!w.doc.is_object()) r.fail("wrong_answer", "expected {\"sha256\": ..., \"distinct_values\": ...} or null");
-  t.wrong_answer = w.text("sha256");
-  t.distinct_values = static_cast<int64_t>(w.number("distinct_values"));
+// One tensor's outcome, as both formats write it: gradverify's JSON in a case's "tensors",
+// Gradescope's in a test's extra_data "gradients".
+TensorOutcome read_tensor_outcome(const Reader& r, const std::string& name) {
+  if (!r.doc.is_object()) r.fail("", "expected a tensor object");
+  TensorOutcome t;
+  t.name = name;
+  t.passed = r.boolean("passed");
+  t.hint = r.text("hint");
+  t.hint_kinds = r.texts("hint_kinds");
+  if (r.doc.contains("wrong_answer") && !r.doc["wrong_answer"].is_null()) {
+    const Reader w{r.doc["wrong_answer"], r.source, r.field + ".wrong_answer"};
+    if (!w.doc.is_object()) r.fail("wrong_answer", "expected {\"sha256\": ..., \"distinct_values\": ...} or null");
+    t.wrong_answer = w.text("sha256");
+    t.distinct_values = static_cast<int64_t>(w.number("distinct_values"));
+  }
+  return t;
 }
 
 // A net's tensor as the answer names it: W2 -> dW2 (gradverify's JSON names the variable).
@@ -100,14 +110,7 @@ StudentResults read_gradverify_json(const json& doc, const std::string& source, 
     if (c.doc.contains("tensors") && !c.doc["tensors"].is_array()) c.fail("tensors", "expected a list");
     for (size_t j = 0; c.doc.contains("tensors") && j < c.doc["tensors"].size(); ++j) {
       const Reader t{c.doc["tensors"][j], source, c.field + ".tensors[" + std::to_string(j) + "]"};
-      if (!t.doc.is_object()) t.fail("", "expected a tensor object");
-      TensorOutcome to;
-      to.name = answer_name(t.text("name"));
-      to.passed = t.boolean("passed");
-      to.hint = t.text("hint");
-      to.hint_kinds = t.texts("hint_kinds");
-      read_wrong_answer(t, to);
-      o.tensors.push_back(std::move(to));
+      o.tensors.push_back(read_tensor_outcome(t, answer_name(t.text("name"))));
     }
     s.cases.push_back(std::move(o));
   }
@@ -148,15 +151,7 @@ StudentResults read_gradescope_json(const json& doc, const std::string& source, 
     if (extra.doc.contains("gradients")) {
       if (!extra.doc["gradients"].is_object()) extra.fail("gradients", "expected an object of gradients");
       for (const auto& [name, value] : extra.doc["gradients"].items()) {
-        const Reader g{value, source, extra.field + ".gradients." + name};
-        if (!value.is_object()) g.fail("", "expected a gradient object");
-        TensorOutcome to;
-        to.name = name;
-        to.passed = g.boolean("passed");
-        to.hint = g.text("hint");
-        to.hint_kinds = g.texts("hint_kinds");
-        read_wrong_answer(g, to);
-        o.tensors.push_back(std::move(to));
+        o.tensors.push_back(read_tensor_outcome({value, source, extra.field + ".gradients." + name}, name));
       }
     }
     s.cases.push_back(std::move(o));
@@ -406,16 +401,6 @@ std::string counted(const std::map<std::string, int>& counts) {
   return out;
 }
 
-// A CSV field, safe in a spreadsheet: quoted when needed, and never read as a formula.
-std::string csv(const std::string& raw) {
-  std::string s = printable(raw);
-  if (!s.empty() && std::string("=+-@").find(s[0]) != std::string::npos) s = "'" + s;
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string q = "\"";
-  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return q + "\"";
-}
-
 }  // namespace
 
 std::string report_json(const ClassReport& r) {
@@ -455,14 +440,14 @@ std::string report_json(const ClassReport& r) {
 std::string students_csv(const ClassReport& r) {
   std::string out = "student,score,max_score,mistakes\n";
   for (const auto& s : r.students)
-    out += fmt::format("{},{:g},{:g},{}\n", csv(s.student), s.score, s.max_score, csv(joined(student_kinds(s), " ")));
+    out += fmt::format("{},{:g},{:g},{}\n", csv_field(s.student), s.score, s.max_score, csv_field(joined(student_kinds(s), " ")));
   return out;
 }
 
 std::string cases_csv(const ClassReport& r) {
   std::string out = "case,points,passed,graded,pass_rate,mean_score\n";
   for (const auto& c : r.cases)
-    out += fmt::format("{},{:g},{},{},{:.4g},{:.4g}\n", csv(c.name), c.points, c.passed, c.graded,
+    out += fmt::format("{},{:g},{},{},{:.4g},{:.4g}\n", csv_field(c.name), c.points, c.passed, c.graded,
                        c.graded > 0 ? static_cast<double>(c.passed) / c.graded : 0.0, c.mean_score);
   return out;
 }
@@ -470,16 +455,16 @@ std::string cases_csv(const ClassReport& r) {
 std::string mistakes_csv(const ClassReport& r) {
   std::string out = "kind,students,cases,layers,hint\n";
   for (const auto& m : r.mistakes)
-    out += fmt::format("{},{},{},{},{}\n", csv(m.kind), m.students.size(), csv(counted(m.cases)), csv(counted(m.layers)),
-                       csv(m.hint));
+    out += fmt::format("{},{},{},{},{}\n", csv_field(m.kind), m.students.size(), csv_field(counted(m.cases)), csv_field(counted(m.layers)),
+                       csv_field(m.hint));
   return out;
 }
 
 std::string identical_csv(const ClassReport& r) {
   std::string out = "case,students,wrong_tensors,explained_by,unlikeliness\n";
   for (const auto& g : r.identical)
-    out += fmt::format("{},{},{},{},{:.4g}\n", csv(g.case_name), csv(joined(g.students, "; ")),
-                       csv(joined(g.wrong_tensors, " ")), csv(joined(g.hint_kinds, " ")), g.unlikeliness);
+    out += fmt::format("{},{},{},{},{:.4g}\n", csv_field(g.case_name), csv_field(joined(g.students, "; ")),
+                       csv_field(joined(g.wrong_tensors, " ")), csv_field(joined(g.hint_kinds, " ")), g.unlikeliness);
   return out;
 }
 

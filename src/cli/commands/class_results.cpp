@@ -19,10 +19,7 @@
 #include "output.h"
 
 namespace gradverify::cli {
-namespace {
 
-// A CSV field, safe in a spreadsheet too: control characters escaped (printable), and a field
-// a spreadsheet would read as a formula (=, +, -, @ first) given a leading apostrophe.
 std::string csv_field(const std::string& raw) {
   std::string s = printable(raw);
   if (!s.empty() && std::string("=+-@").find(s[0]) != std::string::npos) s = "'" + s;
@@ -31,8 +28,6 @@ std::string csv_field(const std::string& raw) {
   for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
   return q + "\"";
 }
-
-}  // namespace
 
 Shard parse_shard(const std::string& text) {
   const auto slash = text.find('/');

@@ -36,6 +36,11 @@ Shard parse_shard(const std::string& text);
 // The students of a shard, from all of them sorted.
 std::vector<std::string> shard_students(const std::vector<std::string>& sorted, const Shard& shard);
 
+// A CSV field, safe in a spreadsheet too: control characters escaped (printable), quoted when
+// needed, and a field a spreadsheet would read as a formula (=, +, -, @ first) given a leading
+// apostrophe. summary.csv's and the class report's.
+std::string csv_field(const std::string& raw);
+
 std::string results_extension(const std::string& format);  // json, xml or txt
 std::string summary_header(const Rubric& rubric);
 std::string summary_row(const std::string& student, const GradeResult& result);
